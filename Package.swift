@@ -1,0 +1,47 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+// Layers, bottom to top (see Docs/ARCHITECTURE.md): CNative → Tensors → NeuralNetworks,
+// Optimizers → Training → Tuning → the `discipline` executable. Schedules and Reports depend on
+// nothing in the project; Datasets only on CNative (zlib).
+let package = Package(
+  name: "Discipline",
+  products: [
+    .executable(name: "discipline", targets: ["DisciplineCLI"]),
+    .library(name: "Schedules", targets: ["Schedules"]),
+    .library(name: "Tensors", targets: ["Tensors"]),
+    .library(name: "NeuralNetworks", targets: ["NeuralNetworks"]),
+    .library(name: "Optimizers", targets: ["Optimizers"]),
+    .library(name: "Datasets", targets: ["Datasets"]),
+    .library(name: "Reports", targets: ["Reports"]),
+  ],
+  dependencies: [
+    .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2")
+  ],
+  targets: [
+    .systemLibrary(name: "CNative", path: "Sources/CNative"),
+    .target(name: "Randomness"),
+    .target(
+      name: "Tensors", dependencies: ["CNative", "Randomness"],
+      swiftSettings: [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))]),
+    .target(name: "NeuralNetworks", dependencies: ["Tensors"]),
+    .target(name: "Optimizers", dependencies: ["Tensors"]),
+    .target(name: "Schedules"),
+    .target(name: "Datasets", dependencies: ["CNative", "Randomness"]),
+    .target(name: "Reports"),
+    .executableTarget(
+      name: "DisciplineCLI",
+      dependencies: [
+        "Tensors", "NeuralNetworks", "Optimizers", "Schedules", "Datasets", "Reports",
+        .product(name: "ArgumentParser", package: "swift-argument-parser"),
+      ]),
+    .target(name: "TestSupport", dependencies: ["Tensors"], path: "Tests/TestSupport"),
+    .testTarget(name: "TensorsTests", dependencies: ["Tensors", "TestSupport"]),
+    .testTarget(
+      name: "NeuralNetworksTests",
+      dependencies: ["NeuralNetworks", "Optimizers", "Tensors", "TestSupport"]),
+    .testTarget(name: "SchedulesTests", dependencies: ["Schedules"]),
+    .testTarget(name: "DatasetsTests", dependencies: ["Datasets"]),
+    .testTarget(name: "ReportsTests", dependencies: ["Reports"]),
+  ]
+)

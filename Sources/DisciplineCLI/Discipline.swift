@@ -1,0 +1,9 @@
+import ArgumentParser
+
+@main
+struct Discipline: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "discipline",
+    abstract: "Tune a network's hyper-parameters with Leslie Smith's disciplined method.",
+    subcommands: [])
+}
