@@ -3,3 +3,4 @@
 #include <oneapi/dnnl/dnnl.h>
 #include <cblas.h>
 #include <zlib.h>
+#include <malloc.h>

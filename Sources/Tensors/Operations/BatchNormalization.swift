@@ -1,0 +1,107 @@
+import CNative
+
+/// Batch normalization through oneDNN, in whatever layout the input has.
+final class BatchNormKernel {
+  let data: MemoryDescriptor
+  let channels: Int
+  let training: Primitive
+  let inference: Primitive
+  let epsilon: Float
+  private var backwardPrimitive: Primitive?
+
+  init(layout: MemoryDescriptor, channels: Int, epsilon: Float) {
+    data = layout
+    self.channels = channels
+    self.epsilon = epsilon
+    var md = layout.raw
+    var desc = dnnl_batch_normalization_desc_t()
+    let scaleShift = dnnl_use_scale.rawValue | dnnl_use_shift.rawValue
+    DNNL.check(
+      dnnl_batch_normalization_forward_desc_init(&desc, dnnl_forward_training, &md, epsilon, scaleShift),
+      "describing batch normalization")
+    training = Primitive(&desc, what: "batch normalization (training)")
+    var inf = dnnl_batch_normalization_desc_t()
+    DNNL.check(
+      dnnl_batch_normalization_forward_desc_init(
+        &inf, dnnl_forward_inference, &md, epsilon, scaleShift | dnnl_use_global_stats.rawValue),
+      "describing batch normalization (inference)")
+    inference = Primitive(&inf, what: "batch normalization (inference)")
+  }
+
+  var backward: Primitive {
+    if let p = backwardPrimitive { return p }
+    var md = data.raw, diff = data.raw
+    var desc = dnnl_batch_normalization_desc_t()
+    DNNL.check(
+      dnnl_batch_normalization_backward_desc_init(
+        &desc, dnnl_backward, &diff, &md, epsilon, dnnl_use_scale.rawValue | dnnl_use_shift.rawValue),
+      "describing batch normalization's backward pass")
+    let p = Primitive(&desc, hint: training, what: "batch normalization's backward pass")
+    backwardPrimitive = p
+    return p
+  }
+}
+
+extension Tensor {
+  /// Batch normalization over the channel axis of an NCHW (or NC) tensor, as PyTorch's
+  /// `batch_norm`: in training, normalize with the batch's mean and biased variance and update
+  /// the running statistics in place with `momentum`, using the unbiased variance
+  /// (`running = (1 − momentum)·running + momentum·batch`); in inference, use the running
+  /// statistics.
+  public func batchNorm(
+    weight: Tensor, bias: Tensor, runningMean: Tensor, runningVariance: Tensor,
+    training: Bool, momentum: Float = 0.1, epsilon: Float = 1e-5
+  ) -> Tensor {
+    precondition(shape.count >= 2 && weight.count == shape[1] && bias.count == shape[1],
+      "batchNorm input \(shape) does not fit \(weight.count) channels")
+    let channels = shape[1]
+    let x = shape.count == 2 ? reshaped([shape[0], shape[1], 1, 1]) : self
+    let md = x.descriptor
+    let kernel = DNNL.cached("bn:\(Reorder.bytesKey(md)):\(epsilon)") {
+      BatchNormKernel(layout: md, channels: channels, epsilon: epsilon)
+    }
+    let vector = MemoryDescriptor.plain([channels])
+    let gamma = weight.plain(), beta = bias.plain()
+    let out = Tensor(shape: x.shape, storage: Storage(count: md.floatCount), layout: md)
+    if !training {
+      kernel.inference.execute([
+        (DNNL_ARG_SRC, md, x.storage.raw), (DNNL_ARG_DST, md, out.storage.raw),
+        (DNNL_ARG_MEAN, vector, runningMean.storage.raw), (DNNL_ARG_VARIANCE, vector, runningVariance.storage.raw),
+        (DNNL_ARG_SCALE, vector, gamma.storage.raw), (DNNL_ARG_SHIFT, vector, beta.storage.raw),
+      ])
+      precondition(!needsGradient(self, weight, bias),
+        "batchNorm in inference mode is not differentiable here; call it inside withoutGradients")
+      return shape.count == 2 ? out.reshaped(shape) : out
+    }
+    let mean = Storage(count: channels), variance = Storage(count: channels)
+    kernel.training.execute([
+      (DNNL_ARG_SRC, md, x.storage.raw), (DNNL_ARG_DST, md, out.storage.raw),
+      (DNNL_ARG_MEAN, vector, mean.raw), (DNNL_ARG_VARIANCE, vector, variance.raw),
+      (DNNL_ARG_SCALE, vector, gamma.storage.raw), (DNNL_ARG_SHIFT, vector, beta.storage.raw),
+    ])
+    // Running statistics, exactly as PyTorch: the unbiased variance n/(n−1)·var.
+    let n = Float(x.count / channels)
+    let unbias = n > 1 ? n / (n - 1) : 1
+    let rm = runningMean.storage.pointer, rv = runningVariance.storage.pointer
+    for c in 0..<channels {
+      rm[c] = (1 - momentum) * rm[c] + momentum * mean.pointer[c]
+      rv[c] = (1 - momentum) * rv[c] + momentum * variance.pointer[c] * unbias
+    }
+    if needsGradient(x, weight, bias) {
+      out.record([x, weight, bias]) { g in
+        let gy = g.reordered(to: md)
+        let dx = Tensor(shape: x.shape, storage: Storage(count: md.floatCount), layout: md)
+        let dgamma = Tensor(zeros: [channels]), dbeta = Tensor(zeros: [channels])
+        kernel.backward.execute([
+          (DNNL_ARG_SRC, md, x.storage.raw), (DNNL_ARG_MEAN, vector, mean.raw),
+          (DNNL_ARG_VARIANCE, vector, variance.raw), (DNNL_ARG_DIFF_DST, md, gy.storage.raw),
+          (DNNL_ARG_SCALE, vector, gamma.storage.raw), (DNNL_ARG_SHIFT, vector, beta.storage.raw),
+          (DNNL_ARG_DIFF_SRC, md, dx.storage.raw),
+          (DNNL_ARG_DIFF_SCALE, vector, dgamma.storage.raw), (DNNL_ARG_DIFF_SHIFT, vector, dbeta.storage.raw),
+        ])
+        return [dx, dgamma, dbeta]
+      }
+    }
+    return shape.count == 2 ? out.reshaped(shape) : out
+  }
+}
