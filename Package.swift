@@ -41,7 +41,7 @@ let package = Package(
       name: "NeuralNetworksTests",
       dependencies: ["NeuralNetworks", "Optimizers", "Tensors", "TestSupport"]),
     .testTarget(name: "SchedulesTests", dependencies: ["Schedules"]),
-    .testTarget(name: "DatasetsTests", dependencies: ["Datasets"]),
+    .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "Randomness"]),
     .testTarget(name: "ReportsTests", dependencies: ["Reports"]),
   ]
 )
