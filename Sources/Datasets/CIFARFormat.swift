@@ -41,12 +41,13 @@ enum CIFARFormat {
     return DataSplits(train: train, test: test)
   }
 
-  /// Reads the records of every file in `paths`, one after another.
+  /// Reads the records of every file in `paths`, one after another. Every file is checked
+  /// (whole records, labels in range) before the features are converted into one array.
   static func load(_ paths: [String], labelBytes: Int, labelIndex: Int, classNames: [String])
     throws(DataError) -> LabeledData
   {
     let recordSize = labelBytes + imageBytes
-    var features: [Float] = []
+    var files: [(bytes: Data, records: Int)] = []
     var labels: [Int32] = []
     for path in paths {
       let bytes = try FileBytes.read(path)
@@ -59,18 +60,22 @@ enum CIFARFormat {
       labels += try ByteConversion.labels(
         bytes, from: labelIndex, count: whole, stride: recordSize,
         classCount: classNames.count, path: path)
-      let start = features.count
-      features += [Float](repeating: 0, count: whole * imageBytes)
-      features.withUnsafeMutableBufferPointer { destination in
+      files.append((bytes, whole))
+    }
+    let total = labels.count * imageBytes
+    let features = [Float](unsafeUninitializedCapacity: total) { buffer, initialized in
+      var to = buffer.baseAddress!
+      for (bytes, records) in files {
         bytes.withUnsafeBytes { raw in
           let source = raw.baseAddress!.assumingMemoryBound(to: UInt8.self)
-          for record in 0..<whole {
+          for record in 0..<records {
             let from = source + record * recordSize + labelBytes
-            let to = destination.baseAddress! + start + record * imageBytes
             for i in 0..<imageBytes { to[i] = Float(from[i]) / 255 }
+            to += imageBytes
           }
         }
       }
+      initialized = total
     }
     return LabeledData(
       uncheckedFeatures: features, labels: labels, sampleShape: [3, 32, 32],

@@ -65,14 +65,15 @@ public struct DatasetOptions: Sendable, Equatable, Codable {
 }
 
 /// A data set to load: a source parsed from text such as `"fashion-mnist"` or
-/// `"csv:iris.csv"`, and the options that go with it.
+/// `"csv:iris.csv"`, and the options that go with it. Encodes as
+/// `{"dataset": "fashion-mnist", "options": {…}}`, for trial records.
 ///
 /// ```swift
 /// let splits = try DatasetSpec(parsing: "fashion-mnist").load()
 ///   .prepared(validationFraction: 0.1, seed: 42)
 /// // splits.train.count == 54_000, splits.validation?.count == 6_000, splits.test.count == 10_000
 /// ```
-public struct DatasetSpec: Sendable, Equatable, CustomStringConvertible {
+public struct DatasetSpec: Sendable, Equatable, CustomStringConvertible, Codable {
   /// Where the samples come from.
   public var source: DataSource
   /// How to load them.
@@ -110,6 +111,28 @@ public struct DatasetSpec: Sendable, Equatable, CustomStringConvertible {
       throw .invalidSpec(text, reason: "expected one of " + Self.names.joined(separator: ", "))
     }
     self.init(source, options: options)
+  }
+
+  enum CodingKeys: String, CodingKey {
+    case dataset, options
+  }
+
+  public init(from decoder: any Decoder) throws {
+    let container = try decoder.container(keyedBy: CodingKeys.self)
+    let text = try container.decode(String.self, forKey: .dataset)
+    let options = try container.decodeIfPresent(DatasetOptions.self, forKey: .options)
+    do {
+      try self.init(parsing: text, options: options ?? DatasetOptions())
+    } catch {
+      throw DecodingError.dataCorruptedError(
+        forKey: .dataset, in: container, debugDescription: error.description)
+    }
+  }
+
+  public func encode(to encoder: any Encoder) throws {
+    var container = encoder.container(keyedBy: CodingKeys.self)
+    try container.encode(description, forKey: .dataset)
+    try container.encode(options, forKey: .options)
   }
 
   /// The text `init(parsing:)` reads back to this source.

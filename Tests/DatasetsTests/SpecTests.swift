@@ -1,3 +1,4 @@
+import Foundation
 import Testing
 
 @testable import Datasets
@@ -25,6 +26,15 @@ import Testing
       dataError { try DatasetSpec(parsing: "imagenet") }?.description
         == "Unknown data set \"imagenet\": expected one of fashion-mnist, mnist, cifar10, "
         + "cifar100, csv:PATH, spirals, blobs.")
+  }
+
+  @Test func encodesAsTheSpecTextAndOptions() throws {
+    let spec = try DatasetSpec(parsing: "csv:data/x.csv", options: .init(labelColumn: "species", seed: 3))
+    let json = try JSONEncoder().encode(spec)
+    #expect(String(decoding: json, as: UTF8.self).contains("\"dataset\":\"csv:data\\/x.csv\""))
+    #expect(try JSONDecoder().decode(DatasetSpec.self, from: json) == spec)
+    let bad = Data(#"{"dataset": "imagenet"}"#.utf8)
+    #expect(throws: DecodingError.self) { try JSONDecoder().decode(DatasetSpec.self, from: bad) }
   }
 
   @Test func defaultDirectories() throws {
