@@ -68,16 +68,23 @@ public final class Tensor {
   public static func uniform(
     _ shape: [Int], low: Float, high: Float, using generator: inout SeededGenerator
   ) -> Tensor {
-    let t = Tensor(shape: shape, storage: Storage(count: shape.reduce(1, *)))
-    for i in 0..<t.count { t.storage.pointer[i] = low + (high - low) * generator.nextUnitFloat() }
-    return t
+    let n = shape.reduce(1, *)
+    let storage = Storage(count: n)
+    let p = storage.pointer
+    var i = 0
+    while i < n {
+      p[i] = low + (high - low) * generator.nextUnitFloat()
+      i += 1
+    }
+    return Tensor(shape: shape, storage: storage)
   }
 
   /// Standard normal values.
   public static func normal(_ shape: [Int], using generator: inout SeededGenerator) -> Tensor {
-    let t = Tensor(shape: shape, storage: Storage(count: shape.reduce(1, *)))
-    for i in 0..<t.count { t.storage.pointer[i] = generator.nextNormal() }
-    return t
+    let n = shape.reduce(1, *)
+    let storage = Storage(count: n)
+    for i in 0..<n { storage.pointer[i] = generator.nextNormal() }
+    return Tensor(shape: shape, storage: storage)
   }
 
   /// The elements in row-major order.

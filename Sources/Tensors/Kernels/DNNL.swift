@@ -48,10 +48,14 @@ public enum DNNL {
   }
 
   /// The number of threads oneDNN's OpenMP runtime uses.
-  public static var threadCount: Int { Int(omp_get_max_threads_shim()) }
+  /// (Looked up at run time in the OpenMP library oneDNN loaded.)
+  public static var threadCount: Int {
+    _ = engine
+    typealias Query = @convention(c) () -> Int32
+    guard let symbol = dlsym(UnsafeMutableRawPointer(bitPattern: -2), "omp_get_max_threads") else { return 1 }
+    return Int(unsafeBitCast(symbol, to: Query.self)())
+  }
 }
-
-@_silgen_name("omp_get_max_threads") func omp_get_max_threads_shim() -> Int32
 
 /// A memory descriptor: oneDNN's description of how a tensor's elements are laid out.
 public struct MemoryDescriptor: @unchecked Sendable {

@@ -31,6 +31,7 @@ extension Tensor {
     let loss = Tensor(shape: [1], values: [Float(total / Double(n))])
     if needsGradient(x) {
       loss.record([x]) { g in
+        let q = probabilities.pointer  // the closure keeps `probabilities` alive
         let scale = g.scalar / Float(n)
         let dx = Tensor(shape: [n, k], storage: Storage(count: n * k))
         let d = dx.storage.pointer
