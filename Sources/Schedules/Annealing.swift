@@ -17,7 +17,7 @@ import Foundation
 /// ```swift
 /// Annealing.cosine.value(from: 1, to: 0, at: 0.5)  // 0.5
 /// ```
-public enum Annealing: Sendable, Hashable, Codable {
+public enum Annealing: Sendable, Hashable {
   /// A straight line from start to end.
   case linear
   /// Half a cosine wave: flat at both ends, steepest in the middle.
@@ -42,6 +42,43 @@ public enum Annealing: Sendable, Hashable, Codable {
       return start * pow(end / start, p)
     case .polynomial(let power):
       return start + (end - start) * pow(p, power)
+    }
+  }
+}
+
+/// Encodes as `"linear"`, `"cosine"`, `"exponential"` or `{"polynomial": power}`.
+extension Annealing: Codable {
+  private enum CodingKeys: String, CodingKey {
+    case polynomial
+  }
+
+  public init(from decoder: any Decoder) throws {
+    if let container = try? decoder.container(keyedBy: CodingKeys.self) {
+      self = .polynomial(power: try container.decode(Double.self, forKey: .polynomial))
+      return
+    }
+    let container = try decoder.singleValueContainer()
+    switch try container.decode(String.self) {
+    case "linear": self = .linear
+    case "cosine": self = .cosine
+    case "exponential": self = .exponential
+    case let other:
+      throw DecodingError.dataCorruptedError(
+        in: container,
+        debugDescription: "unknown annealing '\(other)'; expected linear, cosine, exponential "
+          + "or {\"polynomial\": power}")
+    }
+  }
+
+  public func encode(to encoder: any Encoder) throws {
+    switch self {
+    case .linear, .cosine, .exponential:
+      var container = encoder.singleValueContainer()
+      try container.encode(
+        self == .linear ? "linear" : self == .cosine ? "cosine" : "exponential")
+    case .polynomial(let power):
+      var container = encoder.container(keyedBy: CodingKeys.self)
+      try container.encode(power, forKey: .polynomial)
     }
   }
 }

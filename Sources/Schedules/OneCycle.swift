@@ -122,13 +122,11 @@ public struct OneCycle: SchedulePolicy {
     } else {
       try Check.open(pctStart, 0, 1, "pctStart")
       guard annihilation == 0 else {
-        throw .inconsistent(
-          "annihilation applies to the smith variant only, not to \(variant.rawValue).")
+        throw .onlyFor(parameter: "annihilation", scope: "the smith variant", got: variant.rawValue)
       }
     }
     if threePhase && variant != .pytorch {
-      throw .inconsistent(
-        "threePhase applies to the pytorch variant only, not to \(variant.rawValue).")
+      throw .onlyFor(parameter: "threePhase", scope: "the pytorch variant", got: variant.rawValue)
     }
     if case .polynomial(let power) = annealing { try Check.positive(power, "power") }
     if cycleMomentum {

@@ -16,7 +16,11 @@ public enum ScheduleError: Error, Sendable, Hashable, CustomStringConvertible, L
   /// A lower bound above its upper bound: `baseLearningRate` above `maxLearningRate`, or
   /// `baseMomentum` above `maxMomentum`.
   case baseAboveMax(base: String, baseValue: Double, max: String, maxValue: Double)
-  /// A parameter the chosen policy or variant does not use, or a combination that cannot work.
+  /// A parameter that only some variants use, set for another: `threePhase` for fastai.
+  case onlyFor(parameter: String, scope: String, got: String)
+  /// A count that must be smaller than another: warm-up steps and the run's steps.
+  case notFewer(parameter: String, value: Int, limit: String, limitValue: Int)
+  /// A combination of parameters that cannot work, in a sentence of its own.
   case inconsistent(String)
 
   /// The parameter the error is about, if there is exactly one.
@@ -27,6 +31,7 @@ public enum ScheduleError: Error, Sendable, Hashable, CustomStringConvertible, L
       .tooSmall(let parameter, _, _):
       return parameter
     case .baseAboveMax(let base, _, _, _): return base
+    case .onlyFor(let parameter, _, _), .notFewer(let parameter, _, _, _): return parameter
     case .inconsistent: return nil
     }
   }
@@ -44,6 +49,10 @@ public enum ScheduleError: Error, Sendable, Hashable, CustomStringConvertible, L
       return "\(name(parameter)) must be at least \(minimum); got \(value)."
     case .baseAboveMax(let base, let baseValue, let max, let maxValue):
       return "\(name(base)) (\(baseValue)) must not be above \(name(max)) (\(maxValue))."
+    case .onlyFor(let parameter, let scope, let got):
+      return "\(name(parameter)) applies to \(scope) only, not to \(got)."
+    case .notFewer(let parameter, let value, let limit, let limitValue):
+      return "\(name(parameter)) (\(value)) must be fewer than \(name(limit)) (\(limitValue))."
     case .inconsistent(let sentence):
       return sentence
     }
@@ -55,6 +64,12 @@ public enum ScheduleError: Error, Sendable, Hashable, CustomStringConvertible, L
 
 /// Checks shared by the policies' `validate` methods.
 enum Check {
+  /// A bound as people write it: 0 and 1 rather than 0.0 and 1.0.
+  static func format(_ value: Double) -> String {
+    if value.rounded() == value, abs(value) < 1e15 { return String(Int(value)) }
+    return String(value)
+  }
+
   static func steps(_ totalSteps: Int) throws(ScheduleError) {
     guard totalSteps >= 1 else { throw .noSteps(totalSteps: totalSteps) }
   }
@@ -70,7 +85,7 @@ enum Check {
     throws(ScheduleError)
   {
     guard value.isFinite, value > lower, value < upper else {
-      throw .outOfRange(parameter: parameter, value: value, range: "(\(lower), \(upper))")
+      throw .outOfRange(parameter: parameter, value: value, range: "(\(format(lower)), \(format(upper)))")
     }
   }
 
@@ -79,7 +94,7 @@ enum Check {
     throws(ScheduleError)
   {
     guard value.isFinite, value >= lower, value <= upper else {
-      throw .outOfRange(parameter: parameter, value: value, range: "[\(lower), \(upper)]")
+      throw .outOfRange(parameter: parameter, value: value, range: "[\(format(lower)), \(format(upper))]")
     }
   }
 
@@ -88,7 +103,7 @@ enum Check {
     throws(ScheduleError)
   {
     guard value.isFinite, value >= lower, value < upper else {
-      throw .outOfRange(parameter: parameter, value: value, range: "[\(lower), \(upper))")
+      throw .outOfRange(parameter: parameter, value: value, range: "[\(format(lower)), \(format(upper)))")
     }
   }
 

@@ -46,10 +46,12 @@ public struct LinearRamp: SchedulePolicy {
 /// A linear warm-up chained before another policy, as PyTorch's
 /// `SequentialLR([LinearLR(start_factor=f, total_iters=W), next], milestones=[W])` does.
 ///
-/// For steps k < W the learning rate is `r · (f + (1 − f) k / W)`, where r is the next
-/// policy's learning rate at its own step 0 (the optimizer's `lr`); from step W on, the next
-/// policy runs as if the run began there and lasted T − W steps. If the next policy cycles
-/// momentum, the warm-up holds its step-0 momentum.
+/// For steps k < W the learning rate is `r · (f + (1 − f) k / W)`, where r is the optimizer's
+/// `lr` that PyTorch's `LinearLR` scales: the next policy's base learning rate (``baseRate``),
+/// which is its step-0 rate except where that policy changes the rate at step 0 itself (a
+/// `MultiStepLR` milestone at 0, a `LinearLR`); from step W on, the next policy runs as if the
+/// run began there and lasted T − W steps. If the next policy cycles momentum, the warm-up
+/// holds its step-0 momentum.
 public struct Warmup: SchedulePolicy {
   public static let name = "warmup"
 
@@ -72,8 +74,8 @@ public struct Warmup: SchedulePolicy {
     try Check.steps(totalSteps)
     try Check.atLeast(steps, 1, "warmupSteps")
     guard steps < totalSteps else {
-      throw .inconsistent(
-        "warmupSteps (\(steps)) must be fewer than totalSteps (\(totalSteps)).")
+      throw .notFewer(
+        parameter: "warmupSteps", value: steps, limit: "totalSteps", limitValue: totalSteps)
     }
     try Check.closed(startFactor, 0, 1, "warmupStartFactor")
     guard startFactor > 0 else {
@@ -85,7 +87,7 @@ public struct Warmup: SchedulePolicy {
   public func curves(totalSteps: Int) -> ScheduleCurves {
     let rest = then.curves(totalSteps: totalSteps - steps)
     let width = Double(steps)
-    let target = rest.learningRate.value(at: 0)
+    let target = Self.baseRate(of: then) ?? rest.learningRate.value(at: 0)
     let rate = Curve.sequence([
       Curve.Phase(
         length: width,
@@ -99,5 +101,23 @@ public struct Warmup: SchedulePolicy {
       ])
     }
     return ScheduleCurves(learningRate: rate, momentum: momentum)
+  }
+
+  /// The optimizer learning rate PyTorch's `LinearLR` warms up to before `policy`: the `lr`
+  /// the policy's PyTorch scheduler is built on (`initial_lr`), or `nil` to use the policy's
+  /// step-0 rate.
+  static func baseRate(of policy: Policy) -> Double? {
+    switch policy {
+    case .constant(let policy): return policy.learningRate
+    case .step(let policy): return policy.learningRate
+    case .multiStep(let policy): return policy.learningRate
+    case .exponential(let policy): return policy.learningRate
+    case .cosine(let policy): return policy.learningRate
+    case .warmRestarts(let policy): return policy.learningRate
+    case .linear(let policy): return policy.learningRate
+    case .cyclic(let policy): return policy.baseLearningRate
+    case .oneCycle(let policy): return policy.initialLearningRate
+    case .sgdr, .flatCosine, .warmup, .custom: return nil
+    }
   }
 }

@@ -86,3 +86,13 @@ struct CurveTests {
     #expect(try JSONDecoder().decode(Curve.self, from: data) == curve)
   }
 }
+
+@Test(arguments: [Annealing.linear, .cosine, .exponential, .polynomial(power: 3)])
+func annealingCodesAsAName(shape: Annealing) throws {
+  let data = try JSONEncoder().encode(shape)
+  #expect(try JSONDecoder().decode(Annealing.self, from: data) == shape)
+  let text = String(decoding: data, as: UTF8.self)
+  #expect(
+    text == "\"linear\"" || text == "\"cosine\"" || text == "\"exponential\""
+      || text == #"{"polynomial":3}"#)
+}

@@ -105,6 +105,14 @@ struct PyTorchReferenceTests {
     expectClose(schedule.rates, Reference.warmupCosineRates)
   }
 
+  @Test func warmupThenMultiStepWithMilestoneAtZero() throws {
+    let policy = Warmup(
+      steps: 3, startFactor: 0.5,
+      then: .multiStep(MultiStepDecay(learningRate: 0.1, milestones: [0, 4], gamma: 0.5)))
+    let schedule = try Schedule(.warmup(policy), totalSteps: 9)
+    expectClose(schedule.rates, Reference.warmupMultiStepRates)
+  }
+
   @Test func warmupThenStep() throws {
     let policy = Warmup(
       steps: 4, then: .step(StepDecay(learningRate: 0.1, stepSize: 2, gamma: 0.5)))

@@ -184,4 +184,10 @@ enum Reference {
     0.06294095376240108, 0.05, 0.037059050759424075, 0.024999997297228377, 0.014644660940672627,
     0.006698731371224093, 0.0017037078778004144,
   ]
+  // SequentialLR([LinearLR(lr=0.1, start_factor=0.5, total_iters=3), MultiStepLR(milestones=[0, 4],
+  //   gamma=0.5)], milestones=[3]): the warm-up rises towards the optimizer's lr, 0.1, not
+  //   towards MultiStepLR's first value.
+  static let warmupMultiStepRates: [Double] = [
+    0.05, 0.06666666666666667, 0.08333333333333333, 0.05, 0.05, 0.05, 0.05, 0.025, 0.025,
+  ]
 }

@@ -52,19 +52,19 @@ struct ScheduleTests {
     ),
     (
       .oneCycle(OneCycle(maxLearningRate: 1, pctStart: 1)), 10,
-      .outOfRange(parameter: "pctStart", value: 1, range: "(0.0, 1.0)")
+      .outOfRange(parameter: "pctStart", value: 1, range: "(0, 1)")
     ),
     (
       .oneCycle(OneCycle(variant: .fastai, maxLearningRate: 1, threePhase: true)), 10,
-      .inconsistent("threePhase applies to the pytorch variant only, not to fastai.")
+      .onlyFor(parameter: "threePhase", scope: "the pytorch variant", got: "fastai")
     ),
     (
       .oneCycle(OneCycle(maxLearningRate: 1, annihilation: 0.1)), 10,
-      .inconsistent("annihilation applies to the smith variant only, not to pytorch.")
+      .onlyFor(parameter: "annihilation", scope: "the smith variant", got: "pytorch")
     ),
     (
       .oneCycle(OneCycle(variant: .smith, maxLearningRate: 1, pctStart: 0.95)), 10,
-      .outOfRange(parameter: "pctStart", value: 0.95, range: "(0.0, 0.9)")
+      .outOfRange(parameter: "pctStart", value: 0.95, range: "(0, 0.9)")
     ),
     (
       .oneCycle(OneCycle(maxLearningRate: 1, baseMomentum: 0.99)), 10,
@@ -88,7 +88,7 @@ struct ScheduleTests {
     ),
     (
       .warmup(Warmup(steps: 10, then: .constant(ConstantRate(learningRate: 0.1)))), 10,
-      .inconsistent("warmupSteps (10) must be fewer than totalSteps (10).")
+      .notFewer(parameter: "warmupSteps", value: 10, limit: "totalSteps", limitValue: 10)
     ),
   ]
 
