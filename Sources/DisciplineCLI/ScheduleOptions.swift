@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 import Schedules
 
 /// The policies `discipline schedule POLICY` and `discipline fit --schedule POLICY` accept.
@@ -76,18 +77,23 @@ extension Optional {
   }
 }
 
-/// A list of whole numbers written `30,80` or as separate values.
+/// A list of whole numbers written `30,80` or as separate values, checked when the schedule is
+/// made (for a one-line message, as ``Choice``).
 struct IntegerList: ExpressibleByArgument {
-  var values: [Int]
+  var text: String
 
   init?(argument: String) {
-    let parts = argument.split(separator: ",", omittingEmptySubsequences: false)
-    var values: [Int] = []
-    for part in parts {
-      guard let value = Int(part.trimmingCharacters(in: .whitespaces)) else { return nil }
-      values.append(value)
+    text = argument
+  }
+
+  /// The numbers, or a one-line error naming `flag`.
+  func values(for flag: String) throws -> [Int] {
+    try text.split(separator: ",", omittingEmptySubsequences: false).map { part in
+      guard let value = Int(part.trimmingCharacters(in: .whitespaces)) else {
+        throw ValidationError("\(flag) takes whole numbers such as 30,80; got '\(text)'.")
+      }
+      return value
     }
-    self.values = values
   }
 }
 
@@ -369,7 +375,8 @@ struct PolicyParameters: ParsableArguments {
       return .multiStep(
         MultiStepDecay(
           learningRate: try required(learningRate, "--lr", policy),
-          milestones: milestones.flatMap(\.values), gamma: gamma ?? 0.1))
+          milestones: try milestones.flatMap { try $0.values(for: "--milestones") },
+          gamma: gamma ?? 0.1))
     case .exponential:
       return .exponential(
         ExponentialDecay(

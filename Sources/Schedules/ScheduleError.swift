@@ -85,7 +85,8 @@ enum Check {
     throws(ScheduleError)
   {
     guard value.isFinite, value > lower, value < upper else {
-      throw .outOfRange(parameter: parameter, value: value, range: "(\(format(lower)), \(format(upper)))")
+      throw .outOfRange(
+        parameter: parameter, value: value, range: "(\(format(lower)), \(format(upper)))")
     }
   }
 
@@ -94,7 +95,8 @@ enum Check {
     throws(ScheduleError)
   {
     guard value.isFinite, value >= lower, value <= upper else {
-      throw .outOfRange(parameter: parameter, value: value, range: "[\(format(lower)), \(format(upper))]")
+      throw .outOfRange(
+        parameter: parameter, value: value, range: "[\(format(lower)), \(format(upper))]")
     }
   }
 
@@ -103,7 +105,8 @@ enum Check {
     throws(ScheduleError)
   {
     guard value.isFinite, value >= lower, value < upper else {
-      throw .outOfRange(parameter: parameter, value: value, range: "[\(format(lower)), \(format(upper)))")
+      throw .outOfRange(
+        parameter: parameter, value: value, range: "[\(format(lower)), \(format(upper)))")
     }
   }
 
