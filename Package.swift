@@ -21,25 +21,27 @@ let package = Package(
   targets: [
     .systemLibrary(name: "CNative", path: "Sources/CNative"),
     .target(name: "Randomness"),
-    .target(
-      name: "Tensors", dependencies: ["CNative", "Randomness"],
-      swiftSettings: [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))]),
+    .target(name: "Tensors", dependencies: ["CNative", "Randomness"]),
     .target(name: "NeuralNetworks", dependencies: ["Tensors"]),
     .target(name: "Optimizers", dependencies: ["Tensors"]),
     .target(name: "Schedules"),
     .target(name: "Datasets", dependencies: ["CNative", "Randomness"]),
     .target(name: "Reports"),
+    .target(
+      name: "Training",
+      dependencies: ["Tensors", "NeuralNetworks", "Optimizers", "Schedules", "Datasets", "Randomness"]),
     .executableTarget(
       name: "DisciplineCLI",
       dependencies: [
-        "Tensors", "NeuralNetworks", "Optimizers", "Schedules", "Datasets", "Reports",
-        .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        "Tensors", "NeuralNetworks", "Optimizers", "Schedules", "Datasets", "Reports", "Training",
+        "Randomness", .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ]),
-    .target(name: "TestSupport", dependencies: ["Tensors"], path: "Tests/TestSupport"),
-    .testTarget(name: "TensorsTests", dependencies: ["Tensors", "TestSupport"]),
+    .target(name: "TestSupport", dependencies: ["Tensors", "Randomness"], path: "Tests/TestSupport"),
+    .testTarget(name: "TensorsTests", dependencies: ["Tensors", "TestSupport", "Randomness"]),
     .testTarget(
       name: "NeuralNetworksTests",
       dependencies: ["NeuralNetworks", "Optimizers", "Tensors", "TestSupport"]),
+    .testTarget(name: "OptimizersTests", dependencies: ["Optimizers", "Tensors"]),
     .testTarget(name: "SchedulesTests", dependencies: ["Schedules"]),
     .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "Randomness"]),
     .testTarget(name: "ReportsTests", dependencies: ["Reports"]),

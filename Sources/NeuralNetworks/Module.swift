@@ -91,3 +91,13 @@ extension Module {
     }
   }
 }
+
+extension Module {
+  /// This module and every module below it, depth first.
+  public var allModules: [Module] {
+    [self] + children.flatMap { $0.1.allModules }
+  }
+
+  /// The dropout layers, whose generators are part of a training run's state.
+  public var dropoutLayers: [Dropout] { allModules.compactMap { $0 as? Dropout } }
+}

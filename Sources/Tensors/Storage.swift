@@ -14,7 +14,8 @@ public final class Storage: @unchecked Sendable {
     self.count = count
     var raw: UnsafeMutableRawPointer?
     let bytes = max(count, 16) * MemoryLayout<Float>.stride
-    precondition(posix_memalign(&raw, 64, bytes) == 0 && raw != nil, "out of memory allocating \(bytes) bytes")
+    let status = posix_memalign(&raw, 64, bytes)
+    precondition(status == 0 && raw != nil, "out of memory allocating \(bytes) bytes")
     pointer = raw!.bindMemory(to: Float.self, capacity: max(count, 16))
   }
 

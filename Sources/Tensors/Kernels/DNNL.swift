@@ -52,7 +52,7 @@ public enum DNNL {
   public static var threadCount: Int {
     _ = engine
     typealias Query = @convention(c) () -> Int32
-    guard let symbol = dlsym(UnsafeMutableRawPointer(bitPattern: -2), "omp_get_max_threads") else { return 1 }
+    guard let process = dlopen(nil, RTLD_NOW), let symbol = dlsym(process, "omp_get_max_threads") else { return 1 }
     return Int(unsafeBitCast(symbol, to: Query.self)())
   }
 }

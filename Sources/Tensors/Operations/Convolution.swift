@@ -61,9 +61,13 @@ final class ConvolutionKernel {
     return p
   }
 
+  /// The backward-weights primitive, with every layout left to oneDNN: for some shapes (one
+  /// input channel) no fast kernel accepts the forward pass's layouts, and a reorder of the
+  /// inputs costs far less than the reference kernel it avoids.
   var backwardWeights: Primitive {
     if let p = backwardWeightsPrimitive { return p }
-    var src = source.raw, diffWei = MemoryDescriptor.any(plainWeights.dims).raw, diffDst = destination.raw
+    var src = MemoryDescriptor.any(source.dims).raw, diffWei = MemoryDescriptor.any(plainWeights.dims).raw
+    var diffDst = MemoryDescriptor.any(destination.dims).raw
     var diffBias = MemoryDescriptor.plain([plainWeights.dims[0]]).raw
     var desc = dnnl_convolution_desc_t()
     let status = withUnsafePointer(to: &diffBias) { b in
@@ -118,9 +122,11 @@ extension Tensor {
         }
         let bw = kernel.backwardWeights
         let dwmd = bw.memoryDescriptor(dnnl_query_diff_weights_md)
+        let srcmd = bw.memoryDescriptor(dnnl_query_src_md), dymd = bw.memoryDescriptor(dnnl_query_diff_dst_md)
+        let xs = x.reordered(to: srcmd), gys = gy.reordered(to: dymd)
         let dw = Tensor(shape: weight.shape, storage: Storage(count: dwmd.floatCount), layout: dwmd)
         var bargs: [(Int32, MemoryDescriptor, UnsafeMutableRawPointer)] = [
-          (DNNL_ARG_SRC, kernel.source, x.storage.raw), (DNNL_ARG_DIFF_DST, kernel.destination, gy.storage.raw),
+          (DNNL_ARG_SRC, srcmd, xs.storage.raw), (DNNL_ARG_DIFF_DST, dymd, gys.storage.raw),
           (DNNL_ARG_DIFF_WEIGHTS, dwmd, dw.storage.raw),
         ]
         var db: Tensor?

@@ -1,0 +1,126 @@
+import ArgumentParser
+import Datasets
+import Foundation
+import NeuralNetworks
+import Optimizers
+import Training
+
+/// Where the data comes from: `--dataset` and its options, shared by every training command.
+struct DataOptions: ParsableArguments {
+  @Option(help: ArgumentHelp(
+    "Data set: fashion-mnist, mnist, cifar10, cifar100, csv:PATH, spirals or blobs.", valueName: "name"))
+  var dataset: String = "fashion-mnist"
+
+  @Option(name: .customLong("data-dir"), help: "Folder holding the data set's files (default: the Debian package's folder).")
+  var dataDirectory: String?
+
+  @Option(name: .customLong("label-column"), help: "csv: the column holding the class label.")
+  var labelColumn: String = "label"
+
+  @Option(name: .customLong("validation-split"), help: "Share of the training set held out for validation (0 trains on all of it).")
+  var validationSplit: Double = 0.1
+
+  @Option(help: "spirals, blobs: number of training samples.")
+  var samples: Int = 1000
+
+  @Option(help: "spirals, blobs: noise level.")
+  var noise: Double?
+
+  func validate() throws {
+    guard validationSplit >= 0 && validationSplit < 1 else {
+      throw ValidationError("--validation-split must be in [0, 1), got \(validationSplit)")
+    }
+    guard samples > 0 else { throw ValidationError("--samples must be positive, got \(samples)") }
+  }
+
+  func specification(seed: UInt64) throws -> DatasetSpec {
+    var options = DatasetOptions()
+    options.dataDirectory = dataDirectory
+    options.labelColumn = labelColumn
+    options.sampleCount = samples
+    options.noise = noise
+    options.seed = seed
+    return try DatasetSpec(parsing: dataset, options: options)
+  }
+
+  /// Loads, splits (validation held out, seeded) and normalizes the data set.
+  func load(seed: UInt64) throws -> DataSplits {
+    try specification(seed: seed).load().prepared(validationFraction: validationSplit, seed: seed)
+  }
+}
+
+/// Runs a command body, turning the errors a user can cause into one line on stderr and the
+/// conventional exit code (64 usage, 65 bad data, 66 missing input, 73 cannot create output).
+func reportingErrors(_ body: () throws -> Void) throws {
+  do {
+    try body()
+  } catch let error as DataError {
+    throw fail(error.description, code: error.exitCode)
+  } catch let error as CheckpointError {
+    throw fail(error.description, code: error.exitCode)
+  } catch let error as CommandError {
+    throw fail(error.description, code: error.exitCode)
+  } catch let error as OptimizerStateError {
+    throw fail("\(error)", code: 65)
+  }
+}
+
+/// Prints `error: message` to stderr and returns the exit code to throw.
+func fail(_ message: String, code: Int32) -> ExitCode {
+  FileHandle.standardError.write(Data("error: \(message)\n".utf8))
+  return ExitCode(code)
+}
+
+/// A problem in the command's own work (output folder, resume state).
+struct CommandError: Error, CustomStringConvertible {
+  var description: String
+  var exitCode: Int32
+  init(_ description: String, exitCode: Int32 = 65) {
+    self.description = description
+    self.exitCode = exitCode
+  }
+}
+
+extension ModelArchitecture: ExpressibleByArgument {
+  public init?(argument: String) { self.init(argument) }
+}
+
+extension OptimizerKind: ExpressibleByArgument {}
+
+/// `--momentum 0.9` (constant) or `--momentum 0.95:0.85` (cycled from the first value down to
+/// the second while the learning rate rises).
+struct MomentumRange: ExpressibleByArgument, CustomStringConvertible, Codable, Equatable {
+  var maximum: Double
+  var minimum: Double
+  var cycles: Bool { maximum != minimum }
+
+  init?(argument: String) {
+    let parts = argument.split(separator: ":", omittingEmptySubsequences: false)
+    guard (1...2).contains(parts.count), let high = Double(parts[0]), let low = Double(parts.last!),
+      high.isFinite, low.isFinite, high >= 0, low >= 0, high < 1, low <= high
+    else { return nil }
+    maximum = high
+    minimum = low
+  }
+
+  var description: String { cycles ? "\(maximum):\(minimum)" : "\(maximum)" }
+}
+
+/// Makes (or checks) an output folder.
+func prepareOutputDirectory(_ path: String) throws -> URL {
+  let url = URL(fileURLWithPath: path, isDirectory: true)
+  do {
+    try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+  } catch {
+    throw CommandError("cannot create output folder \(path): \(error.localizedDescription)", exitCode: 73)
+  }
+  return url
+}
+
+/// Whether standard error is a terminal (progress bars) or a file or pipe (plain lines).
+var standardErrorIsTerminal: Bool { isatty(2) != 0 }
+var standardOutputIsTerminal: Bool { isatty(1) != 0 }
+
+func printError(_ text: String, terminator: String = "\n") {
+  FileHandle.standardError.write(Data((text + terminator).utf8))
+}

@@ -1,0 +1,183 @@
+import ArgumentParser
+import Datasets
+import Foundation
+import NeuralNetworks
+import Reports
+import Schedules
+import Training
+
+/// `discipline fit`: trains a built-in model on a data set with a learning-rate policy.
+struct FitCommand: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "fit",
+    abstract: "Train a model with a learning-rate (and momentum) policy, then test it.",
+    discussion: """
+      Applies the policy's learning rate and momentum before every optimizer step, evaluates on
+      the validation split every epoch and on the test set at the end, and writes into --out:
+      metrics.csv, metrics.json, config.json, curves.svg, report.html and model.safetensors.
+      Ctrl-C (or SIGTERM) stops after the current step and saves a resumable state;
+      --resume continues it and ends with the same result as an uninterrupted run.
+
+      Examples:
+        discipline fit --model cnn --epochs 5 --batch-size 128 --policy one-cycle --max-lr 0.1 \\
+          --momentum 0.95:0.85 --weight-decay 5e-4 --validation-split 0 --out runs/cnn
+        discipline fit --dataset spirals --model mlp --epochs 20 --policy constant --lr 0.05 --out runs/spirals
+        discipline fit --model cnn --epochs 5 --max-lr 0.1 --out runs/cnn --resume
+      """)
+
+  @OptionGroup(title: "Data") var data: DataOptions
+
+  @Option(help: "Model: mlp, cnn or resnetN (N = 6n+2: 8, 20, 32, 56, ...).")
+  var model: ModelArchitecture = .cnn
+
+  @Option(help: "Dropout probability before the classifier (0: none, as the reference models).")
+  var dropout: Float = 0
+
+  @Option(help: "Passes over the training set.") var epochs: Int = 5
+
+  @Option(name: .customLong("batch-size"), help: "Samples per optimizer step.") var batchSize: Int = 128
+
+  @OptionGroup(title: "Learning-rate policy (as discipline schedule)") var policy: PolicyOptions
+
+  @Option(help: ArgumentHelp(
+    "Momentum (β₁ for adamw): a constant, or MAX:MIN cycled inversely to the learning rate (default: the policy's own, else 0.9).",
+    valueName: "m|max:min"))
+  var momentum: MomentumRange?
+
+  @Option(help: "Optimizer: sgd or adamw.") var optimizer: OptimizerKind = .sgd
+  @Option(name: .customLong("weight-decay"), help: "Weight decay (L2 for sgd, decoupled for adamw).") var weightDecay: Double = 5e-4
+  @Flag(help: "Nesterov momentum (sgd).") var nesterov = false
+  @Option(help: "Augmentation: none or crop-flip (random crop after zero-padding by 4, horizontal flip).") var augment: String = "none"
+  @Option(name: .customLong("eval-every"), help: "Evaluate every N steps instead of every epoch.") var evalEvery: Int?
+  @Option(help: "Seed for initialization, shuffling, dropout and augmentation.") var seed: UInt64 = 0
+  @Option(help: "Output folder.") var out: String = "runs/fit"
+  @Flag(help: "Continue an interrupted run in --out.") var resume = false
+  @Flag(help: "Print a JSON summary on stdout.") var json = false
+
+  func validate() throws {
+    guard epochs > 0 else { throw ValidationError("--epochs must be positive, got \(epochs)") }
+    guard batchSize > 0 else { throw ValidationError("--batch-size must be positive, got \(batchSize)") }
+    guard dropout >= 0 && dropout < 1 else { throw ValidationError("--dropout must be in [0, 1), got \(dropout)") }
+    guard weightDecay >= 0 && weightDecay.isFinite else { throw ValidationError("--weight-decay must be a non-negative number, got \(weightDecay)") }
+    if let evalEvery, evalEvery <= 0 { throw ValidationError("--eval-every must be positive, got \(evalEvery)") }
+  }
+
+  func run() throws {
+    try reportingErrors { try train() }
+  }
+
+  /// Every setting, as config.json records it and --resume checks it.
+  func settings(schedule: Schedule) -> [String: String] {
+    var s: [String: String] = [
+      "dataset": data.dataset, "validation_split": "\(data.validationSplit)", "model": model.description,
+      "dropout": "\(dropout)", "epochs": "\(epochs)", "batch_size": "\(batchSize)",
+      "momentum": momentum?.description ?? "default", "optimizer": optimizer.rawValue,
+      "weight_decay": "\(weightDecay)", "nesterov": "\(nesterov)", "augment": augment, "seed": "\(seed)",
+      "eval_every": evalEvery.map(String.init) ?? "epoch",
+    ]
+    if let dir = data.dataDirectory { s["data_dir"] = dir }
+    if data.dataset.hasPrefix("spirals") || data.dataset.hasPrefix("blobs") {
+      s["samples"] = "\(data.samples)"
+      s["noise"] = data.noise.map { "\($0)" } ?? "default"
+    }
+    if let policyJSON = try? JSONEncoder.sorted.encode(schedule.policy) {
+      s["policy"] = String(decoding: policyJSON, as: UTF8.self)
+    }
+    return s
+  }
+
+  private func train() throws {
+    let started = Date()
+    let outURL = try prepareOutputDirectory(out)
+    if resume && !ResumeRecord.exists(in: outURL) {
+      throw CommandError("nothing to resume in \(out): it has no resume.json (run without --resume to start)", exitCode: 66)
+    }
+    let splits = try data.load(seed: seed)
+    let shape = splits.train.sampleShape
+    guard shape.count == 3, model == .mlp || shape[1] == shape[2] else {
+      throw CommandError("model \(model) needs square images; \(data.dataset) has samples of shape \(shape)", exitCode: 64)
+    }
+    let spec = ModelSpecification(architecture: model, inputChannels: shape[0], inputSize: shape[1],
+      classes: splits.train.classCount, dropout: dropout)
+    let net = spec.build(seed: seed)
+    let augmentation = try Augmentation.named(augment, sampleShape: shape, normalization: splits.normalization)
+    let session = try EngineSession(model: net, optimizer: optimizer, nesterov: nesterov, splits: splits,
+      batchSize: batchSize, augmentation: augmentation, seed: seed)
+    let totalSteps = epochs * session.stepsPerEpoch
+    var parameters = policy
+    if let momentum {
+      if momentum.cycles {
+        parameters.parameters.maxMomentum = parameters.parameters.maxMomentum ?? momentum.maximum
+        parameters.parameters.baseMomentum = parameters.parameters.baseMomentum ?? momentum.minimum
+      } else if parameters.parameters.cycleMomentum == nil, (try? parameters.policy.value(for: "--policy")) == .oneCycle || (try? parameters.policy.value(for: "--policy")) == .cyclic {
+        parameters.parameters.cycleMomentum = false
+      }
+    }
+    let schedule = try parameters.makeSchedule(totalSteps: totalSteps)
+    if let momentum, momentum.cycles, !schedule.cyclesMomentum {
+      throw ValidationError("--momentum \(momentum) cycles momentum, which the \(schedule.policy.name) policy does not do; give one value")
+    }
+    let settings = settings(schedule: schedule)
+    var history = TrainingHistory()
+    if resume {
+      let record = try session.loadResumeState(from: outURL)
+      let changed = settings.keys.sorted().filter { record.settings[$0] != settings[$0] }
+      guard changed.isEmpty else {
+        let first = changed[0]
+        throw CommandError("cannot resume \(out) with different settings: \(first) was \(record.settings[first] ?? "unset"), now \(settings[first] ?? "unset")", exitCode: 64)
+      }
+      history = record.history
+      printError("resuming at step \(record.stepsTaken) of \(totalSteps)")
+    }
+    try writeJSON(settings, to: outURL.appendingPathComponent("config.json"))
+
+    let trainer = Trainer(session: session, schedule: schedule, epochs: epochs,
+      constantMomentum: momentum?.maximum ?? 0.9, weightDecay: weightDecay, evaluationInterval: evalEvery, history: history)
+    let display = ProgressDisplay(batchSize: batchSize)
+    trainer.onEvent = display.handle
+    printError("training \(model) (\(net.parameterCount) parameters) on \(data.dataset): \(splits.train.count) training, \(splits.validation?.count ?? 0) validation, \(splits.test.count) test samples; \(epochs) epochs of \(session.stepsPerEpoch) steps")
+    let stop = StopSignal()
+    let outcome = trainer.run(shouldStop: { stop.isRequested })
+    let files = RunFiles(directory: outURL)
+    try files.writeMetrics(trainer.history)
+    if case .interrupted(let step) = outcome {
+      try session.saveResumeState(to: outURL, history: trainer.history, settings: settings)
+      printError("stopped after step \(step) of \(totalSteps); resumable state saved in \(out) — continue with the same command and --resume")
+      throw ExitCode(130)
+    }
+    if case .diverged(let step) = outcome {
+      throw CommandError("training diverged: the loss became \(trainer.history.steps.last?.loss ?? .nan) at step \(step) (learning rate \(trainer.history.steps.last?.learningRate ?? 0)); try a smaller --max-lr", exitCode: 1)
+    }
+    ResumeRecord.remove(from: outURL)
+    let test = session.evaluate(.test, maxBatches: nil)
+    let seconds = Date().timeIntervalSince(started)
+    let normalization = splits.normalization ?? Normalization(mean: 0, standardDeviation: 1)
+    let checkpoint = Checkpoint(specification: spec, inputMean: normalization.mean.first ?? 0,
+      inputStd: normalization.standardDeviation.first ?? 1, extra: normalization.isScalar ? [:] : normalization.checkpointMetadata)
+    try checkpoint.save(net, to: outURL.appendingPathComponent("model.safetensors"))
+    let summary = FitSummary(test: test, history: trainer.history, stepsPerEpoch: session.stepsPerEpoch, seconds: seconds)
+    try files.writeSummary(summary)
+    try files.writeCharts(trainer.history, title: "\(model) on \(data.dataset)", settings: settings, summary: summary)
+    printError(String(format: "test loss %.4f, test accuracy %.2f%% after %d epochs in %@; results in %@", test.loss, 100 * test.accuracy, epochs, formatDuration(seconds), out))
+    if standardErrorIsTerminal {
+      printError(files.terminalChart(trainer.history))
+    }
+    if json { print(summary.jsonLine()) }
+  }
+}
+
+extension JSONEncoder {
+  static var sorted: JSONEncoder {
+    let e = JSONEncoder()
+    e.outputFormatting = [.sortedKeys]
+    return e
+  }
+}
+
+func writeJSON<T: Encodable>(_ value: T, to url: URL) throws {
+  let e = JSONEncoder()
+  e.outputFormatting = [.sortedKeys, .prettyPrinted]
+  do { try e.encode(value).write(to: url, options: .atomic) } catch {
+    throw CommandError("cannot write \(url.path): \(error.localizedDescription)", exitCode: 73)
+  }
+}

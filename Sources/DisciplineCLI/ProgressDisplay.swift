@@ -1,0 +1,82 @@
+import Foundation
+import Training
+
+/// Shows training progress on stderr: on a terminal, one bar per epoch redrawn in place with
+/// ETA, throughput, loss and learning rate; otherwise a plain line every tenth of an epoch.
+final class ProgressDisplay {
+  let batchSize: Int
+  let label: String
+  let interactive = standardErrorIsTerminal
+  private var epochStart = Date()
+  private var lastDraw = Date.distantPast
+  private var stepsInEpoch = 0
+  private var stepsPerEpoch = 1
+  private var epoch = 0
+  private var totalEpochs = 1
+  private var smoothedLoss: Double?
+  private var firstStepInEpoch = 0
+
+  init(batchSize: Int, label: String = "epoch") {
+    self.batchSize = batchSize
+    self.label = label
+  }
+
+  func handle(_ event: TrainingEvent) {
+    switch event {
+    case .epochStarted(let e, let total, let perEpoch):
+      epoch = e
+      totalEpochs = total
+      stepsPerEpoch = perEpoch
+      epochStart = Date()
+      stepsInEpoch = 0
+      firstStepInEpoch = -1
+    case .stepFinished(let record):
+      if firstStepInEpoch < 0 { firstStepInEpoch = record.step % stepsPerEpoch }
+      stepsInEpoch = record.step % stepsPerEpoch + 1
+      if record.loss.isFinite { smoothedLoss = smoothedLoss.map { 0.9 * $0 + 0.1 * record.loss } ?? record.loss }
+      draw(record, force: stepsInEpoch == stepsPerEpoch)
+    case .evaluated(let e):
+      let line = String(format: "  validation loss %.4f, accuracy %.2f%% (after %.2f epochs)", e.loss, 100 * e.accuracy, e.epoch)
+      if interactive { printError("\r\u{1B}[K" + line) } else { printError(line) }
+      lastDraw = .distantPast
+    case .epochFinished:
+      break
+    }
+  }
+
+  private func draw(_ record: StepRecord, force: Bool) {
+    let now = Date()
+    let plainEvery = max(1, stepsPerEpoch / 10)
+    if interactive {
+      guard force || now.timeIntervalSince(lastDraw) > 0.1 else { return }
+    } else {
+      guard force || stepsInEpoch % plainEvery == 0 else { return }
+    }
+    lastDraw = now
+    let elapsed = now.timeIntervalSince(epochStart)
+    let done = stepsInEpoch - max(firstStepInEpoch, 0)
+    let rate = elapsed > 0 ? Double(done * batchSize) / elapsed : 0
+    let remaining = done > 0 ? elapsed / Double(done) * Double(stepsPerEpoch - stepsInEpoch) : 0
+    let fraction = Double(stepsInEpoch) / Double(stepsPerEpoch)
+    let width = 24
+    let filled = Int(fraction * Double(width))
+    let bar = String(repeating: "█", count: filled) + String(repeating: "·", count: width - filled)
+    let loss = smoothedLoss.map { String(format: "%.4f", $0) } ?? "nan"
+    let text = String(
+      format: "%@ %d/%d %@ %d/%d  %@ %@  %.0f samples/s  loss %@  lr %.3g  mom %.3g", label, epoch + 1,
+      totalEpochs, bar, stepsInEpoch, stepsPerEpoch, force ? "took" : "ETA", formatDuration(force ? elapsed : remaining),
+      rate, loss, record.learningRate, record.momentum)
+    if interactive {
+      printError("\r\u{1B}[K" + text, terminator: force ? "\n" : "")
+    } else {
+      printError(text)
+    }
+  }
+}
+
+/// "1:05" or "1:02:03".
+func formatDuration(_ seconds: Double) -> String {
+  guard seconds.isFinite else { return "?" }
+  let s = Int(seconds.rounded())
+  return s >= 3600 ? String(format: "%d:%02d:%02d", s / 3600, s / 60 % 60, s % 60) : String(format: "%d:%02d", s / 60, s % 60)
+}

@@ -1,0 +1,69 @@
+import Foundation
+import NeuralNetworks
+import Optimizers
+import Randomness
+import Tensors
+
+/// A run's position saved to disk so `--resume` continues it exactly: the model's weights and
+/// buffers (`resume.safetensors`), and the optimizer state, dropout generators, step count,
+/// history and the settings it was started with (`resume.json`).
+public struct ResumeRecord: Codable {
+  public var stepsTaken: Int
+  public var optimizer: OptimizerState
+  public var generators: [SeededGenerator]
+  public var history: TrainingHistory
+  /// The run's settings, to refuse resuming with different ones.
+  public var settings: [String: String]
+
+  static let weightsFile = "resume.safetensors"
+  static let stateFile = "resume.json"
+
+  /// Whether `directory` holds a resumable state.
+  public static func exists(in directory: URL) -> Bool {
+    FileManager.default.fileExists(atPath: directory.appendingPathComponent(stateFile).path)
+  }
+
+  /// Removes a saved state (after a run finishes).
+  public static func remove(from directory: URL) {
+    for name in [weightsFile, stateFile] {
+      try? FileManager.default.removeItem(at: directory.appendingPathComponent(name))
+    }
+  }
+}
+
+extension EngineSession {
+  /// Saves everything needed to continue this run bit-identically.
+  public func saveResumeState(to directory: URL, history: TrainingHistory, settings: [String: String]) throws {
+    let state = snapshot()
+    try Safetensors.write(model.stateDictionary(), metadata: ["steps_taken": String(stepsTaken)],
+      to: directory.appendingPathComponent(ResumeRecord.weightsFile))
+    let record = ResumeRecord(stepsTaken: state.stepsTaken, optimizer: state.optimizer,
+      generators: state.generators, history: history, settings: settings)
+    let encoder = JSONEncoder()
+    encoder.outputFormatting = [.sortedKeys]
+    try encoder.encode(record).write(to: directory.appendingPathComponent(ResumeRecord.stateFile), options: .atomic)
+  }
+
+  /// Reads a saved state, checks it fits this session, and restores it.
+  /// - Returns: the saved record (history and settings).
+  public func loadResumeState(from directory: URL) throws -> ResumeRecord {
+    let stateURL = directory.appendingPathComponent(ResumeRecord.stateFile)
+    let record: ResumeRecord
+    do {
+      record = try JSONDecoder().decode(ResumeRecord.self, from: Data(contentsOf: stateURL))
+    } catch {
+      throw CheckpointError.notSafetensors(path: stateURL.path, reason: "the resume state cannot be read: \(error)")
+    }
+    let weightsURL = directory.appendingPathComponent(ResumeRecord.weightsFile)
+    let (tensors, _) = try Safetensors.read(weightsURL)
+    try optimizer.validate(record.optimizer)
+    try model.load(tensors, path: weightsURL.path)
+    var state = snapshot()
+    state.optimizer = record.optimizer
+    state.generators = record.generators
+    state.stepsTaken = record.stepsTaken
+    state.model = model.snapshot()
+    restore(state)
+    return record
+  }
+}
