@@ -29,6 +29,7 @@ struct BenchCommand: ParsableCommand {
   @Option(help: "Input channels.") var channels: Int = 1
   @Option(help: "Input height and width.") var size: Int = 28
   @Option(help: "GEMM back end: dnnl or openblas.") var gemm: GEMM.Backend = .dnnl
+  @Option(help: "Threads for oneDNN (default: one per core, as bench.py).") var threads: Int?
   @Flag(help: "Print one JSON line.") var json = false
 
   func validate() throws {
@@ -42,6 +43,7 @@ struct BenchCommand: ParsableCommand {
 
   func run() throws {
     GEMM.backend = gemm
+    if let threads { DNNL.setThreadCount(threads) }
     let spec = ModelSpecification(architecture: ModelArchitecture(model)!, inputChannels: channels, inputSize: size)
     let net = spec.build(seed: 0)
     let optimizer = SGD(parameters: net.parameters, learningRate: 0.01, momentum: 0.9, weightDecay: 5e-4)

@@ -105,18 +105,20 @@ struct FitCommand: ParsableCommand {
       batchSize: batchSize, augmentation: augmentation, seed: seed)
     let totalSteps = epochs * session.stepsPerEpoch
     var parameters = policy
+    let policyName = try policy.policy.value(for: "--policy")
+    let cyclesMomentum = policyName == .oneCycle || policyName == .cyclic
     if let momentum {
       if momentum.cycles {
+        guard cyclesMomentum else {
+          throw ValidationError("--momentum \(momentum) cycles momentum, which only the one-cycle and cyclic policies do; give one value for \(policyName.rawValue)")
+        }
         parameters.parameters.maxMomentum = parameters.parameters.maxMomentum ?? momentum.maximum
         parameters.parameters.baseMomentum = parameters.parameters.baseMomentum ?? momentum.minimum
-      } else if parameters.parameters.cycleMomentum == nil, (try? parameters.policy.value(for: "--policy")) == .oneCycle || (try? parameters.policy.value(for: "--policy")) == .cyclic {
+      } else if cyclesMomentum && parameters.parameters.cycleMomentum == nil {
         parameters.parameters.cycleMomentum = false
       }
     }
     let schedule = try parameters.makeSchedule(totalSteps: totalSteps)
-    if let momentum, momentum.cycles, !schedule.cyclesMomentum {
-      throw ValidationError("--momentum \(momentum) cycles momentum, which the \(schedule.policy.name) policy does not do; give one value")
-    }
     let settings = settings(schedule: schedule)
     var history = TrainingHistory()
     if resume {

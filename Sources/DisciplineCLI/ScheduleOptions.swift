@@ -2,7 +2,7 @@ import ArgumentParser
 import Foundation
 import Schedules
 
-/// The policies `discipline schedule POLICY` and `discipline fit --schedule POLICY` accept.
+/// The policies `discipline schedule POLICY` and `discipline fit --policy POLICY` accept.
 enum PolicyName: String, CaseIterable {
   case oneCycle = "one-cycle"
   case cyclic
@@ -435,7 +435,7 @@ struct PolicyParameters: ParsableArguments {
   }
 }
 
-/// The schedule a training command uses: `--schedule POLICY` and the policy's parameters.
+/// The schedule a training command uses: `--policy POLICY` and the policy's parameters.
 ///
 /// ```swift
 /// struct Fit: ParsableCommand {
@@ -447,7 +447,7 @@ struct PolicyParameters: ParsableArguments {
 /// ```
 struct PolicyOptions: ParsableArguments {
   @Option(
-    name: .customLong("schedule"),
+    name: .customLong("policy"),
     help: ArgumentHelp(
       "The learning-rate policy (default one-cycle).",
       valueName: PolicyName.allCases.map(\.rawValue).joined(separator: "|")))
@@ -459,6 +459,6 @@ struct PolicyOptions: ParsableArguments {
   ///
   /// - Throws: `ValidationError` with a one-line message naming the flag at fault.
   func makeSchedule(totalSteps: Int) throws -> Schedule {
-    try parameters.makeSchedule(try policy.value(for: "--schedule"), totalSteps: totalSteps)
+    try parameters.makeSchedule(try policy.value(for: "--policy"), totalSteps: totalSteps)
   }
 }

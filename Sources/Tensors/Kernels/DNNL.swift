@@ -47,6 +47,16 @@ public enum DNNL {
     mallopt(M_ARENA_MAX, 2)
   }
 
+  /// Sets the number of threads oneDNN's OpenMP runtime uses (it starts with one per core).
+  /// On a machine shared with other busy processes, fewer threads can be much faster: OpenMP's
+  /// barriers wait for every thread, and a thread without a core stalls them all.
+  public static func setThreadCount(_ count: Int) {
+    _ = engine
+    typealias Setter = @convention(c) (Int32) -> Void
+    guard let process = dlopen(nil, RTLD_NOW), let symbol = dlsym(process, "omp_set_num_threads") else { return }
+    unsafeBitCast(symbol, to: Setter.self)(Int32(max(1, count)))
+  }
+
   /// The number of threads oneDNN's OpenMP runtime uses.
   /// (Looked up at run time in the OpenMP library oneDNN loaded.)
   public static var threadCount: Int {
