@@ -135,9 +135,18 @@ extension Tensor {
     precondition(p >= 0 && p < 1, "dropout probability \(p) is outside [0, 1)")
     if p == 0 { return self }
     let n = storageCount
-    let mask = Storage(count: n)
     let keep = 1 / (1 - p)
-    for i in 0..<n { mask.pointer[i] = generator.nextUnitFloat() >= p ? keep : 0 }
+    // One draw per element in row-major order, then the mask is put in this tensor's layout:
+    // a seed gives the same mask whichever (blocked, padded) layout oneDNN chose here.
+    let rowMajor = Storage(count: count)
+    for i in 0..<count { rowMajor.pointer[i] = generator.nextUnitFloat() >= p ? keep : 0 }
+    let mask: Storage
+    if let layout {
+      mask = Storage(count: n)
+      Reorder.run(from: MemoryDescriptor.plain(shape), rowMajor, to: layout, mask)
+    } else {
+      mask = rowMajor
+    }
     let out = Tensor(shape: shape, storage: Storage(count: n), layout: layout)
     Vector.multiply(storage.pointer, mask.pointer, into: out.storage.pointer, count: n)
     if needsGradient(self) {
