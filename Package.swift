@@ -4,6 +4,10 @@ import PackageDescription
 // Layers, bottom to top (see Docs/ARCHITECTURE.md): CNative → Tensors → NeuralNetworks,
 // Optimizers → Training → Tuning → the `discipline` executable. Schedules and Reports depend on
 // nothing in the project; Datasets only on CNative (zlib).
+/// Modules whose tests use `@testable import` are compiled for testing in release builds too,
+/// so the whole suite runs optimized (`swift test -c release`).
+let testable: [SwiftSetting] = [.unsafeFlags(["-enable-testing"], .when(configuration: .release))]
+
 let package = Package(
   name: "Discipline",
   products: [
@@ -23,10 +27,10 @@ let package = Package(
     .target(name: "Randomness"),
     .target(name: "Tensors", dependencies: ["CNative", "Randomness"]),
     .target(name: "NeuralNetworks", dependencies: ["Tensors"]),
-    .target(name: "Optimizers", dependencies: ["Tensors"]),
-    .target(name: "Schedules"),
-    .target(name: "Datasets", dependencies: ["CNative", "Randomness"]),
-    .target(name: "Reports"),
+    .target(name: "Optimizers", dependencies: ["Tensors"], swiftSettings: testable),
+    .target(name: "Schedules", swiftSettings: testable),
+    .target(name: "Datasets", dependencies: ["CNative", "Randomness"], swiftSettings: testable),
+    .target(name: "Reports", swiftSettings: testable),
     .target(
       name: "Training",
       dependencies: ["Tensors", "NeuralNetworks", "Optimizers", "Schedules", "Datasets", "Randomness"]),
@@ -45,5 +49,6 @@ let package = Package(
     .testTarget(name: "SchedulesTests", dependencies: ["Schedules"]),
     .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "Randomness"]),
     .testTarget(name: "ReportsTests", dependencies: ["Reports"]),
+    .testTarget(name: "DisciplineCLITests", dependencies: ["NeuralNetworks"]),
   ]
 )

@@ -53,6 +53,8 @@ struct FitCommand: ParsableCommand {
   @Option(help: "Output folder.") var out: String = "runs/fit"
   @Flag(help: "Continue an interrupted run in --out.") var resume = false
   @Flag(help: "Print a JSON summary on stdout.") var json = false
+  /// For tests: behave as if interrupted after this many steps.
+  @Option(name: .customLong("stop-after-steps"), help: .hidden) var stopAfterSteps: Int?
 
   func validate() throws {
     guard epochs > 0 else { throw ValidationError("--epochs must be positive, got \(epochs)") }
@@ -139,7 +141,9 @@ struct FitCommand: ParsableCommand {
     trainer.onEvent = display.handle
     printError("training \(model) (\(net.parameterCount) parameters) on \(data.dataset): \(splits.train.count) training, \(splits.validation?.count ?? 0) validation, \(splits.test.count) test samples; \(epochs) epochs of \(session.stepsPerEpoch) steps")
     let stop = StopSignal()
-    let outcome = trainer.run(shouldStop: { stop.isRequested })
+    let outcome = trainer.run(shouldStop: { [stopAfterSteps] in
+      stop.isRequested || stopAfterSteps.map { session.stepsTaken >= $0 } ?? false
+    })
     let files = RunFiles(directory: outURL)
     try files.writeMetrics(trainer.history)
     if case .interrupted(let step) = outcome {

@@ -15,14 +15,17 @@ final class GradientFunction {
 }
 
 /// Whether operations record the graph for `backward()`; off inside `withoutGradients`.
-nonisolated(unsafe) var gradientRecording = true
+/// Task-local (thread-local outside tasks), so one thread's evaluation does not switch off
+/// another's recording.
+enum GradientMode {
+  @TaskLocal static var recording = true
+}
+
+var gradientRecording: Bool { GradientMode.recording }
 
 /// Runs `body` without recording operations for differentiation (evaluation, optimizer updates).
 public func withoutGradients<T>(_ body: () throws -> T) rethrows -> T {
-  let saved = gradientRecording
-  gradientRecording = false
-  defer { gradientRecording = saved }
-  return try body()
+  try GradientMode.$recording.withValue(false) { try body() }
 }
 
 /// Whether an operation on these inputs must record a backward function.

@@ -23,12 +23,25 @@ public enum DNNL {
 
   nonisolated(unsafe) static var cache: [String: AnyObject] = [:]
 
+  /// Guards the cache, the kernels' lazily made primitives and the one stream, so that
+  /// several threads (parallel tests, a library user's own threads) can use the engine.
+  static let lock = NSRecursiveLock()
+
   /// The cached value for `key`, created by `make` the first time.
   static func cached<T: AnyObject>(_ key: String, _ make: () -> T) -> T {
+    lock.lock()
+    defer { lock.unlock() }
     if let hit = cache[key] { return unsafeDowncast(hit, to: T.self) }
     let value = make()
     cache[key] = value
     return value
+  }
+
+  /// Runs `body` holding the engine's lock.
+  static func locked<T>(_ body: () -> T) -> T {
+    lock.lock()
+    defer { lock.unlock() }
+    return body()
   }
 
   /// Stops on a oneDNN error: every call's arguments come from the engine itself, so a failure
@@ -160,10 +173,12 @@ final class Primitive {
       DNNL.check(dnnl_memory_create(&memory, &raw, DNNL.engine, pointer), "wrapping memory")
       args.append(dnnl_exec_arg_t(arg: id, memory: memory))
     }
-    DNNL.check(
-      dnnl_primitive_execute(primitive, DNNL.stream, Int32(args.count), args),
-      "running a primitive")
-    DNNL.check(dnnl_stream_wait(DNNL.stream), "waiting for the stream")
+    DNNL.locked {
+      DNNL.check(
+        dnnl_primitive_execute(primitive, DNNL.stream, Int32(args.count), args),
+        "running a primitive")
+      DNNL.check(dnnl_stream_wait(DNNL.stream), "waiting for the stream")
+    }
     for a in args { dnnl_memory_destroy(a.memory) }
   }
 }

@@ -29,6 +29,8 @@ final class BatchNormKernel {
   }
 
   var backward: Primitive {
+    DNNL.lock.lock()
+    defer { DNNL.lock.unlock() }
     if let p = backwardPrimitive { return p }
     var md = data.raw, diff = data.raw
     var desc = dnnl_batch_normalization_desc_t()

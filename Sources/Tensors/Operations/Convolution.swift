@@ -49,6 +49,8 @@ final class ConvolutionKernel {
   }
 
   var backwardData: Primitive {
+    DNNL.lock.lock()
+    defer { DNNL.lock.unlock() }
     if let p = backwardDataPrimitive { return p }
     var diffSrc = source.raw, wei = MemoryDescriptor.any(plainWeights.dims).raw, diffDst = destination.raw
     var desc = dnnl_convolution_desc_t()
@@ -65,6 +67,8 @@ final class ConvolutionKernel {
   /// input channel) no fast kernel accepts the forward pass's layouts, and a reorder of the
   /// inputs costs far less than the reference kernel it avoids.
   var backwardWeights: Primitive {
+    DNNL.lock.lock()
+    defer { DNNL.lock.unlock() }
     if let p = backwardWeightsPrimitive { return p }
     var src = MemoryDescriptor.any(source.dims).raw, diffWei = MemoryDescriptor.any(plainWeights.dims).raw
     var diffDst = MemoryDescriptor.any(destination.dims).raw

@@ -33,6 +33,8 @@ final class PoolingKernel {
   }
 
   var backward: Primitive {
+    DNNL.lock.lock()
+    defer { DNNL.lock.unlock() }
     if let p = backwardPrimitive { return p }
     var diffSrc = source.raw, diffDst = destination.raw
     var desc = dnnl_pooling_desc_t()
