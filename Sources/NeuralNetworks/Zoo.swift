@@ -107,7 +107,7 @@ public final class ResNet: Module {
   }
 
   public override func forward(_ input: Tensor) -> Tensor {
-    var x = bn1(conv1(input)).relu()
+    var x = bn1.forward(conv1(input), fusingReLU: true)
     x = layer3(layer2(layer1(x))).globalAvgPool()
     if let dropout { x = dropout(x) }
     return fc(x)

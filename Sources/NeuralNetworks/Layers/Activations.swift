@@ -81,7 +81,20 @@ public final class Sequential: Module {
     layers.enumerated().compactMap { $0.element.name == nil ? ("_\($0.offset)", $0.element.layer) : nil }
   }
 
+  /// Runs the layers in order; a batch norm directly followed by a ReLU runs as one fused
+  /// operation (same result, one pass fewer over the activations).
   public override func forward(_ input: Tensor) -> Tensor {
-    layers.reduce(input) { x, entry in entry.layer(x) }
+    var x = input
+    var i = 0
+    while i < layers.count {
+      if let bn = layers[i].layer as? BatchNorm2D, i + 1 < layers.count, layers[i + 1].layer is ReLU {
+        x = bn.forward(x, fusingReLU: true)
+        i += 2
+      } else {
+        x = layers[i].layer(x)
+        i += 1
+      }
+    }
+    return x
   }
 }

@@ -27,7 +27,7 @@ public final class BasicBlock: Module {
   }
 
   public override func forward(_ input: Tensor) -> Tensor {
-    let out = bn1(conv1(input)).relu()
+    let out = bn1.forward(conv1(input), fusingReLU: true)
     return (bn2(conv2(out)) + shortcut(input)).relu()
   }
 }

@@ -24,9 +24,12 @@ public final class BatchNorm2D: Module {
     [("running_mean", runningMean), ("running_var", runningVariance)]
   }
 
-  public override func forward(_ input: Tensor) -> Tensor {
+  public override func forward(_ input: Tensor) -> Tensor { forward(input, fusingReLU: false) }
+
+  /// `relu(self(input))` in one pass when `fusingReLU`.
+  public func forward(_ input: Tensor, fusingReLU: Bool) -> Tensor {
     input.batchNorm(
       weight: weight, bias: bias, runningMean: runningMean, runningVariance: runningVariance,
-      training: isTraining, momentum: momentum, epsilon: epsilon)
+      training: isTraining, momentum: momentum, epsilon: epsilon, fusedReLU: fusingReLU)
   }
 }

@@ -1,29 +1,36 @@
 import CNative
 
-/// Batch normalization through oneDNN, in whatever layout the input has.
+/// Batch normalization through oneDNN, in whatever layout the input has, optionally with the
+/// ReLU that follows it fused in (one pass over the activations instead of two, forward and
+/// backward).
 final class BatchNormKernel {
   let data: MemoryDescriptor
   let channels: Int
   let training: Primitive
   let inference: Primitive
   let epsilon: Float
+  let flags: UInt32
+  /// The mask of positive outputs that a fused ReLU's backward pass reads.
+  let workspace: MemoryDescriptor?
   private var backwardPrimitive: Primitive?
 
-  init(layout: MemoryDescriptor, channels: Int, epsilon: Float) {
+  init(layout: MemoryDescriptor, channels: Int, epsilon: Float, fusedReLU: Bool) {
     data = layout
     self.channels = channels
     self.epsilon = epsilon
+    flags = dnnl_use_scale.rawValue | dnnl_use_shift.rawValue | (fusedReLU ? dnnl_fuse_norm_relu.rawValue : 0)
     var md = layout.raw
     var desc = dnnl_batch_normalization_desc_t()
-    let scaleShift = dnnl_use_scale.rawValue | dnnl_use_shift.rawValue
     DNNL.check(
-      dnnl_batch_normalization_forward_desc_init(&desc, dnnl_forward_training, &md, epsilon, scaleShift),
+      dnnl_batch_normalization_forward_desc_init(&desc, dnnl_forward_training, &md, epsilon, flags),
       "describing batch normalization")
     training = Primitive(&desc, what: "batch normalization (training)")
+    let ws = training.memoryDescriptor(dnnl_query_workspace_md)
+    workspace = ws.byteCount > 0 ? ws : nil
     var inf = dnnl_batch_normalization_desc_t()
     DNNL.check(
       dnnl_batch_normalization_forward_desc_init(
-        &inf, dnnl_forward_inference, &md, epsilon, scaleShift | dnnl_use_global_stats.rawValue),
+        &inf, dnnl_forward_inference, &md, epsilon, flags | dnnl_use_global_stats.rawValue),
       "describing batch normalization (inference)")
     inference = Primitive(&inf, what: "batch normalization (inference)")
   }
@@ -35,8 +42,7 @@ final class BatchNormKernel {
     var md = data.raw, diff = data.raw
     var desc = dnnl_batch_normalization_desc_t()
     DNNL.check(
-      dnnl_batch_normalization_backward_desc_init(
-        &desc, dnnl_backward, &diff, &md, epsilon, dnnl_use_scale.rawValue | dnnl_use_shift.rawValue),
+      dnnl_batch_normalization_backward_desc_init(&desc, dnnl_backward, &diff, &md, epsilon, flags),
       "describing batch normalization's backward pass")
     let p = Primitive(&desc, hint: training, what: "batch normalization's backward pass")
     backwardPrimitive = p
@@ -49,18 +55,18 @@ extension Tensor {
   /// `batch_norm`: in training, normalize with the batch's mean and biased variance and update
   /// the running statistics in place with `momentum`, using the unbiased variance
   /// (`running = (1 − momentum)·running + momentum·batch`); in inference, use the running
-  /// statistics.
+  /// statistics. With `fusedReLU` the result is `relu(batch_norm(x))`, computed in one pass.
   public func batchNorm(
     weight: Tensor, bias: Tensor, runningMean: Tensor, runningVariance: Tensor,
-    training: Bool, momentum: Float = 0.1, epsilon: Float = 1e-5
+    training: Bool, momentum: Float = 0.1, epsilon: Float = 1e-5, fusedReLU: Bool = false
   ) -> Tensor {
     precondition(shape.count >= 2 && weight.count == shape[1] && bias.count == shape[1],
       "batchNorm input \(shape) does not fit \(weight.count) channels")
     let channels = shape[1]
     let x = shape.count == 2 ? reshaped([shape[0], shape[1], 1, 1]) : self
     let md = x.descriptor
-    let kernel = DNNL.cached("bn:\(Reorder.bytesKey(md)):\(epsilon)") {
-      BatchNormKernel(layout: md, channels: channels, epsilon: epsilon)
+    let kernel = DNNL.cached("bn:\(Reorder.bytesKey(md)):\(epsilon):\(fusedReLU)") {
+      BatchNormKernel(layout: md, channels: channels, epsilon: epsilon, fusedReLU: fusedReLU)
     }
     let vector = MemoryDescriptor.plain([channels])
     let gamma = weight.plain(), beta = bias.plain()
@@ -76,11 +82,18 @@ extension Tensor {
       return shape.count == 2 ? out.reshaped(shape) : out
     }
     let mean = Storage(count: channels), variance = Storage(count: channels)
-    kernel.training.execute([
+    var args: [(Int32, MemoryDescriptor, UnsafeMutableRawPointer)] = [
       (DNNL_ARG_SRC, md, x.storage.raw), (DNNL_ARG_DST, md, out.storage.raw),
       (DNNL_ARG_MEAN, vector, mean.raw), (DNNL_ARG_VARIANCE, vector, variance.raw),
       (DNNL_ARG_SCALE, vector, gamma.storage.raw), (DNNL_ARG_SHIFT, vector, beta.storage.raw),
-    ])
+    ]
+    var workspace: Storage?
+    if let ws = kernel.workspace {
+      let s = Storage(count: (ws.byteCount + 3) / 4)
+      args.append((DNNL_ARG_WORKSPACE, ws, s.raw))
+      workspace = s
+    }
+    kernel.training.execute(args)
     // Running statistics, exactly as PyTorch: the unbiased variance n/(n−1)·var.
     let n = Float(x.count / channels)
     let unbias = n > 1 ? n / (n - 1) : 1
@@ -94,13 +107,15 @@ extension Tensor {
         let gy = g.reordered(to: md)
         let dx = Tensor(shape: x.shape, storage: Storage(count: md.floatCount), layout: md)
         let dgamma = Tensor(zeros: [channels]), dbeta = Tensor(zeros: [channels])
-        kernel.backward.execute([
+        var bargs: [(Int32, MemoryDescriptor, UnsafeMutableRawPointer)] = [
           (DNNL_ARG_SRC, md, x.storage.raw), (DNNL_ARG_MEAN, vector, mean.raw),
           (DNNL_ARG_VARIANCE, vector, variance.raw), (DNNL_ARG_DIFF_DST, md, gy.storage.raw),
           (DNNL_ARG_SCALE, vector, gamma.storage.raw), (DNNL_ARG_SHIFT, vector, beta.storage.raw),
           (DNNL_ARG_DIFF_SRC, md, dx.storage.raw),
           (DNNL_ARG_DIFF_SCALE, vector, dgamma.storage.raw), (DNNL_ARG_DIFF_SHIFT, vector, dbeta.storage.raw),
-        ])
+        ]
+        if let ws = kernel.workspace, let workspace { bargs.append((DNNL_ARG_WORKSPACE, ws, workspace.raw)) }
+        kernel.backward.execute(bargs)
         return [dx, dgamma, dbeta]
       }
     }

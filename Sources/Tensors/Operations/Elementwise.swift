@@ -1,3 +1,4 @@
+import CNative
 import Randomness
 
 /// How the right operand of a binary operation lines up with the left one.
@@ -112,17 +113,21 @@ extension Tensor {
     }
   }
 
-  /// max(x, 0) element-wise, in any layout.
+  /// max(x, 0) element-wise, in any layout (oneDNN's eltwise primitive: JIT-compiled and
+  /// spread over the cores; the backward pass reads the output, not the input).
   public func relu() -> Tensor {
-    let n = storageCount
-    let out = Tensor(shape: shape, storage: Storage(count: n), layout: layout)
-    Vector.relu(storage.pointer, into: out.storage.pointer, count: n)
+    let md = descriptor
+    let kernel = DNNL.cached("relu:\(Reorder.bytesKey(md))") { ReLUKernel(md) }
+    let out = Tensor(shape: shape, storage: Storage(count: storageCount), layout: layout)
+    kernel.forward.execute([(DNNL_ARG_SRC, md, storage.raw), (DNNL_ARG_DST, md, out.storage.raw)])
     if needsGradient(self) {
-      let y = out.storage, layout = self.layout
-      out.record([self]) { [shape] g in
-        let g = g.reordered(to: layout ?? MemoryDescriptor.plain(shape))
-        let dx = Tensor(shape: shape, storage: Storage(count: n), layout: layout)
-        Vector.reluBackward(y.pointer, g.storage.pointer, into: dx.storage.pointer, count: n)
+      let y = out.storage
+      out.record([self]) { [shape, layout] g in
+        let g = g.reordered(to: md)
+        let dx = Tensor(shape: shape, storage: Storage(count: md.floatCount), layout: layout)
+        kernel.backward.execute([
+          (DNNL_ARG_DST, md, y.raw), (DNNL_ARG_DIFF_DST, md, g.storage.raw), (DNNL_ARG_DIFF_SRC, md, dx.storage.raw),
+        ])
         return [dx]
       }
     }
@@ -159,5 +164,25 @@ extension Tensor {
       }
     }
     return out
+  }
+}
+
+/// oneDNN's ReLU for one layout, forward and backward (from the output).
+final class ReLUKernel {
+  let forward: Primitive
+  let backward: Primitive
+
+  init(_ md: MemoryDescriptor) {
+    var data = md.raw, diff = md.raw
+    var f = dnnl_eltwise_desc_t()
+    DNNL.check(
+      dnnl_eltwise_forward_desc_init(&f, dnnl_forward_training, dnnl_eltwise_relu_use_dst_for_bwd, &data, 0, 0),
+      "describing ReLU")
+    forward = Primitive(&f, what: "ReLU")
+    var b = dnnl_eltwise_desc_t()
+    DNNL.check(
+      dnnl_eltwise_backward_desc_init(&b, dnnl_eltwise_relu_use_dst_for_bwd, &diff, &data, 0, 0),
+      "describing ReLU's backward pass")
+    backward = Primitive(&b, hint: forward, what: "ReLU's backward pass")
   }
 }
