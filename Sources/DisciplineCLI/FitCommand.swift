@@ -138,13 +138,15 @@ struct FitCommand: ParsableCommand {
     let trainer = Trainer(session: session, schedule: schedule, epochs: epochs,
       constantMomentum: momentum?.maximum ?? 0.9, weightDecay: weightDecay, evaluationInterval: evalEvery, history: history)
     let display = ProgressDisplay(batchSize: batchSize)
+    display.evaluationName = session.validationSplitName
     trainer.onEvent = display.handle
     printError("training \(model) (\(net.parameterCount) parameters) on \(data.dataset): \(splits.train.count) training, \(splits.validation?.count ?? 0) validation, \(splits.test.count) test samples; \(epochs) epochs of \(session.stepsPerEpoch) steps")
     let stop = StopSignal()
     let outcome = trainer.run(shouldStop: { [stopAfterSteps] in
       stop.isRequested || stopAfterSteps.map { session.stepsTaken >= $0 } ?? false
     })
-    let files = RunFiles(directory: outURL)
+    var files = RunFiles(directory: outURL)
+    files.evaluationName = session.validationSplitName
     try files.writeMetrics(trainer.history)
     if case .interrupted(let step) = outcome {
       try session.saveResumeState(to: outURL, history: trainer.history, settings: settings)

@@ -16,6 +16,9 @@ final class ProgressDisplay {
   private var smoothedLoss: Double?
   private var firstStepInEpoch = 0
 
+  /// Names the split that per-epoch evaluations read ("validation", or "test" when none is held out).
+  var evaluationName = "validation"
+
   init(batchSize: Int, label: String = "epoch") {
     self.batchSize = batchSize
     self.label = label
@@ -36,7 +39,7 @@ final class ProgressDisplay {
       if record.loss.isFinite { smoothedLoss = smoothedLoss.map { 0.9 * $0 + 0.1 * record.loss } ?? record.loss }
       draw(record, force: stepsInEpoch == stepsPerEpoch)
     case .evaluated(let e):
-      let line = String(format: "  validation loss %.4f, accuracy %.2f%% (after %.2f epochs)", e.loss, 100 * e.accuracy, e.epoch)
+      let line = String(format: "  %@ loss %.4f, accuracy %.2f%% (after %.2f epochs)", evaluationName, e.loss, 100 * e.accuracy, e.epoch)
       if interactive { printError("\r\u{1B}[K" + line) } else { printError(line) }
       lastDraw = .distantPast
     case .epochFinished:

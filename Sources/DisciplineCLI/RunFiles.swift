@@ -31,6 +31,8 @@ struct FitSummary: Encodable {
 /// Writes a run's files: metrics as CSV and JSON, curves as SVG, a report as HTML.
 struct RunFiles {
   let directory: URL
+  /// The split per-epoch evaluations read: "validation", or "test" when none is held out.
+  var evaluationName = "validation"
 
   func url(_ name: String) -> URL { directory.appendingPathComponent(name) }
 
@@ -56,12 +58,7 @@ struct RunFiles {
   func lossChart(_ history: TrainingHistory, title: String) -> Chart {
     let steps = history.steps.map { Double($0.step + 1) }
     let losses = history.steps.map(\.loss)
-    var smoothed: [Double] = []
-    var average: Double?
-    for l in losses {
-      if l.isFinite { average = average.map { 0.98 * $0 + 0.02 * l } ?? l }
-      smoothed.append(average ?? .nan)
-    }
+    let smoothed = Self.smoothed(losses)
     let validationSteps = history.evaluations.map { Double($0.step) }
     let all = losses.filter(\.isFinite) + history.evaluations.map(\.loss)
     let top = min(all.max() ?? 1, (smoothed.first(where: \.isFinite) ?? 1) * 1.5)
@@ -70,14 +67,14 @@ struct RunFiles {
       series: [
         Series(name: "train loss", x: steps, y: losses, style: .faint, color: Palette.okabeIto[0]),
         Series(name: "train loss", x: steps, y: smoothed, style: .bold, color: Palette.okabeIto[0]),
-        Series(name: "validation loss", x: validationSteps, y: history.evaluations.map(\.loss), style: .lineWithPoints, color: Palette.okabeIto[1]),
+        Series(name: "\(evaluationName) loss", x: validationSteps, y: history.evaluations.map(\.loss), style: .lineWithPoints, color: Palette.okabeIto[1]),
       ])
   }
 
   func accuracyChart(_ history: TrainingHistory) -> Chart {
     Chart(
-      title: "Validation accuracy", xAxis: Axis(title: "epoch"), yAxis: Axis(title: "accuracy (%)"),
-      series: [Series(name: "validation accuracy", x: history.evaluations.map(\.epoch), y: history.evaluations.map { 100 * $0.accuracy }, style: .lineWithPoints, color: Palette.okabeIto[2])],
+      title: "\(evaluationName.prefix(1).uppercased() + evaluationName.dropFirst()) accuracy", xAxis: Axis(title: "epoch"), yAxis: Axis(title: "accuracy (%)"),
+      series: [Series(name: "\(evaluationName) accuracy", x: history.evaluations.map(\.epoch), y: history.evaluations.map { 100 * $0.accuracy }, style: .lineWithPoints, color: Palette.okabeIto[2])],
       width: 1000, height: 420)
   }
 
@@ -102,15 +99,15 @@ struct RunFiles {
         title: "discipline fit — \(title)",
         summary: String(format: "Test accuracy %.2f%%, test loss %.4f, after %d steps in %@.", 100 * summary.test_accuracy, summary.test_loss, summary.steps, formatDuration(summary.seconds)))
       var curves = HTMLReport.Section(title: "Training curves")
-      curves.addChart(loss, caption: "Training loss per step (faint) and its moving average (bold); validation loss after each evaluation. A validation curve that flattens is on target; one still falling means more epochs would help; one rising means overfitting.")
-      curves.addChart(accuracyChart(history), caption: "Validation accuracy at each evaluation.")
+      curves.addChart(loss, caption: "Training loss per step (faint) and its moving average (bold); \(evaluationName) loss after each evaluation. A validation curve that flattens is on target; one still falling means more epochs would help; one rising means overfitting.")
+      curves.addChart(accuracyChart(history), caption: "\(evaluationName.prefix(1).uppercased() + evaluationName.dropFirst()) accuracy at each evaluation.")
       curves.addChart(scheduleChart(history), caption: "The learning rate and momentum applied before each optimizer step.")
       report.addSection(curves)
       var config = HTMLReport.Section(title: "Settings")
       config.addKeyValues(settings.keys.sorted().map { (key: $0, value: settings[$0]!) }, caption: nil)
       report.addSection(config)
-      var results = HTMLReport.Section(title: "Validation per evaluation")
-      results.addTable(header: ["epoch", "validation loss", "validation accuracy"],
+      var results = HTMLReport.Section(title: "Per evaluation (\(evaluationName) split)")
+      results.addTable(header: ["epoch", "\(evaluationName) loss", "\(evaluationName) accuracy"],
         rows: history.evaluations.map { [String(format: "%.2f", $0.epoch), String(format: "%.4f", $0.loss), String(format: "%.2f%%", 100 * $0.accuracy)] }, caption: nil)
       report.addSection(results)
       try report.write(to: url("report.html"))
@@ -121,15 +118,24 @@ struct RunFiles {
     }
   }
 
+  /// An exponential moving average whose window grows with the run (about 1% of it, at least
+  /// 5 steps), so the curve follows the loss without lagging far behind early on. NaN where
+  /// no finite value has been seen yet.
+  static func smoothed(_ values: [Double]) -> [Double] {
+    let beta = 1 - 1 / max(5, Double(values.count) / 100)
+    var out: [Double] = []
+    out.reserveCapacity(values.count)
+    var average: Double?
+    for v in values {
+      if v.isFinite { average = average.map { beta * $0 + (1 - beta) * v } ?? v }
+      out.append(average ?? .nan)
+    }
+    return out
+  }
+
   /// The loss curve in braille characters, for a terminal.
   func terminalChart(_ history: TrainingHistory) -> String {
-    let y = history.steps.map(\.loss)
-    var smoothed: [Double] = []
-    var average: Double?
-    for l in y where l.isFinite {
-      average = average.map { 0.98 * $0 + 0.02 * l } ?? l
-      smoothed.append(average!)
-    }
+    let smoothed = Self.smoothed(history.steps.map(\.loss)).filter(\.isFinite)
     return TerminalChart(title: "training loss (smoothed) per step", x: smoothed.indices.map(Double.init), y: smoothed, width: 60, height: 10, usesColor: true).render()
   }
 }

@@ -43,6 +43,10 @@ public final class EngineSession: TrainingSession {
   deinit { iterator?.cancel() }
 
   public var stepsPerEpoch: Int { loader.batchesPerEpoch }
+
+  /// What `evaluate(.validation)` reads: the validation split, or the test split when the
+  /// run holds none out (`--validation-split 0`, as the PyTorch reference run).
+  public var validationSplitName: String { splits.validation == nil ? "test" : "validation" }
   public var epoch: Int { stepsTaken / stepsPerEpoch }
 
   /// The next batch in the seeded stream, prefetched on a background thread.
