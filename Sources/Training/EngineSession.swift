@@ -57,10 +57,10 @@ public final class EngineSession: TrainingSession {
       iterator = loader.batches(epoch: epoch, startingAt: index).makeIterator()
       iteratorEpoch = epoch
     }
-    if let batch = iterator!.next() { return batch }
-    // Unreachable while stepsTaken tracks the iterator; rebuild rather than stop.
-    iterator = loader.batches(epoch: epoch, startingAt: index).makeIterator()
-    return iterator!.next()!
+    guard let batch = iterator?.next() else {
+      preconditionFailure("batch \(index) of epoch \(epoch) missing: the loader has \(stepsPerEpoch) per epoch")
+    }
+    return batch
   }
 
   public func step(_ h: HyperParameters) -> Double {

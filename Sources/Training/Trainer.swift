@@ -87,10 +87,13 @@ public final class Trainer<Session: TrainingSession> {
   /// (checked between steps).
   public func run(shouldStop: () -> Bool = { false }) -> TrainingOutcome {
     let perEpoch = session.stepsPerEpoch
+    var announced = false
     while session.stepsTaken < totalSteps {
       let k = session.stepsTaken
       let epoch = k / perEpoch
-      if k % perEpoch == 0 || k == history.steps.count && history.steps.isEmpty {
+      // Every epoch's start, and the first step of this call (a run resumed mid-epoch).
+      if k % perEpoch == 0 || !announced {
+        announced = true
         onEvent?(.epochStarted(epoch: epoch, totalEpochs: epochs, stepsPerEpoch: perEpoch))
       }
       if shouldStop() { return .interrupted(afterStep: k) }
