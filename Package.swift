@@ -18,6 +18,8 @@ let package = Package(
     .library(name: "Optimizers", targets: ["Optimizers"]),
     .library(name: "Datasets", targets: ["Datasets"]),
     .library(name: "Reports", targets: ["Reports"]),
+    .library(name: "Training", targets: ["Training"]),
+    .library(name: "Tuning", targets: ["Tuning"]),
   ],
   dependencies: [
     .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2")
@@ -34,10 +36,11 @@ let package = Package(
     .target(
       name: "Training",
       dependencies: ["Tensors", "NeuralNetworks", "Optimizers", "Schedules", "Datasets", "Randomness"]),
+    .target(name: "Tuning", dependencies: ["Training", "Schedules"], swiftSettings: testable),
     .executableTarget(
       name: "DisciplineCLI",
       dependencies: [
-        "Tensors", "NeuralNetworks", "Optimizers", "Schedules", "Datasets", "Reports", "Training",
+        "Tensors", "NeuralNetworks", "Optimizers", "Schedules", "Datasets", "Reports", "Training", "Tuning",
         "Randomness", .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ]),
     .target(name: "TestSupport", dependencies: ["Tensors", "Randomness"], path: "Tests/TestSupport"),
@@ -49,6 +52,7 @@ let package = Package(
     .testTarget(name: "SchedulesTests", dependencies: ["Schedules"]),
     .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "Randomness"]),
     .testTarget(name: "ReportsTests", dependencies: ["Reports"]),
+    .testTarget(name: "TuningTests", dependencies: ["Tuning", "Training", "Schedules", "Randomness"]),
     .testTarget(name: "DisciplineCLITests", dependencies: ["NeuralNetworks"]),
   ]
 )

@@ -1,0 +1,203 @@
+import Foundation
+
+/// The ways of reading a maximum learning rate off a range test's smoothed loss.
+public enum SuggestionMethod: String, Codable, Sendable, CaseIterable {
+  /// Most negative slope of the smoothed loss (against log LR for exponential sweeps, LR for
+  /// linear ones), as pytorch-lr-finder and Lightning suggest.
+  case steepest
+  /// The LR of the lowest smoothed loss, divided by 10.
+  case minimum
+  /// fastai's valley: two thirds along the longest decreasing stretch of the curve.
+  case valley
+  /// Smith's reading: the largest LR at which the loss is still clearly falling, just before
+  /// the curve flattens and turns up.
+  case smith
+}
+
+/// Every suggestion a curve supports; nil where the curve does not support one.
+public struct Suggestions: Codable, Sendable, Equatable {
+  public var steepest: Double?
+  public var minimum: Double?
+  public var valley: Double?
+  public var smith: Double?
+
+  public init(steepest: Double? = nil, minimum: Double? = nil, valley: Double? = nil, smith: Double? = nil) {
+    self.steepest = steepest
+    self.minimum = minimum
+    self.valley = valley
+    self.smith = smith
+  }
+
+  public subscript(method: SuggestionMethod) -> Double? {
+    get {
+      switch method {
+      case .steepest: steepest
+      case .minimum: minimum
+      case .valley: valley
+      case .smith: smith
+      }
+    }
+    set {
+      switch method {
+      case .steepest: steepest = newValue
+      case .minimum: minimum = newValue
+      case .valley: valley = newValue
+      case .smith: smith = newValue
+      }
+    }
+  }
+}
+
+/// What a range test's curve says: the suggestions, the one chosen as the maximum learning rate
+/// and why, or why the curve supports no number.
+public struct CurveReading: Codable, Sendable, Equatable {
+  public var suggestions: Suggestions
+  /// The method whose suggestion became `maximumLearningRate`.
+  public var chosen: SuggestionMethod?
+  public var maximumLearningRate: Double?
+  /// One sentence: why this value, or why none.
+  public var reason: String
+  /// Set when the curve cannot be read (too few points, no decrease).
+  public var problem: String?
+  /// The lowest smoothed loss (after trimming the noisy start) and its learning rate.
+  public var lowestLoss: Double?
+  public var learningRateAtLowestLoss: Double?
+
+  /// Fewest points a curve needs to be read (after trimming).
+  public static let minimumPoints = 12
+
+  /// Reads a curve. The first tenth of the points is trimmed (the moving average's start is
+  /// noisy, as in fastai and pytorch-lr-finder), and so is everything after the loss has risen
+  /// back above its value at the start of the trimmed curve.
+  ///
+  /// `steepest`, `minimum` and `valley` read the smoothed loss as the tools that introduced them
+  /// do. The moving average lags the loss by about 1/(1−β) steps (50 at β = 0.98, a whole decade
+  /// of learning rate in a 100-step sweep), which places its minimum after the loss has already
+  /// turned up; `smith` therefore reads a zero-lag (forward-backward) smoothing of the raw loss.
+  public init(learningRates: [Double], losses rawLosses: [Double], smoothedLosses: [Double], mode: SweepMode) {
+    suggestions = Suggestions()
+    let n = min(learningRates.count, smoothedLosses.count, rawLosses.count)
+    let start = n / 10
+    // Up to the last finite point.
+    var end = start
+    while end < n && smoothedLosses[end].isFinite { end += 1 }
+    let lrs = Array(learningRates[start..<end]), losses = Array(smoothedLosses[start..<end])
+    guard lrs.count >= Self.minimumPoints else {
+      problem = "too few points to read: \(lrs.count) usable after trimming the first tenth (at least \(Self.minimumPoints) needed); run more steps (--num-iter) or start at a smaller learning rate"
+      reason = "no suggestion: " + problem!
+      return
+    }
+    let lowest = losses.indices.min { losses[$0] < losses[$1] }!
+    lowestLoss = losses[lowest]
+    learningRateAtLowestLoss = lrs[lowest]
+    let first = losses[0]
+    let drop = (first - losses[lowest]) / abs(first)
+    guard lowest > 0, drop > 0.01 else {
+      problem = String(format: "the loss does not decrease (its lowest, %.4g, is within 1%% of its start, %.4g): the start learning rate may already be too large, or the sweep too short", losses[lowest], first)
+      reason = "no suggestion: " + problem!
+      return
+    }
+    let xs = lrs.map { mode == .exponential ? log10($0) : $0 }
+    // Slopes on a window that grows with the curve, so per-step noise does not decide.
+    let half = max(1, lrs.count / 40)
+    let slopes = Self.slopes(xs, losses, halfWindow: half)
+    // Read up to where the loss has risen back above its start (the blow-up).
+    var usable = lrs.count
+    if let back = losses.indices.first(where: { $0 > lowest && losses[$0] > first }) { usable = back }
+
+    // steepest: over the falling part, trimming the last 5 points as pytorch-lr-finder does.
+    let steepestRange = 0..<max(1, min(usable - 5, lowest + 1))
+    let steepest = steepestRange.min { slopes[$0] < slopes[$1] }!
+    if slopes[steepest] < 0 { suggestions.steepest = lrs[steepest] }
+    suggestions.minimum = lrs[lowest] / 10
+    suggestions.valley = Self.valley(lrs: Array(lrs[..<usable]), losses: Array(losses[..<usable]))
+    // smith: on the zero-lag curve, the last point before its lowest whose slope is still at
+    // least a fifth of the steepest; beyond it the curve has flattened.
+    // Raw losses above four times the smoothed loss at the start are clipped first, so a
+    // blow-up does not reach back over the whole curve.
+    let centered = Self.zeroLagSmoothing(Array(rawLosses[0..<n]), cap: 4 * abs(smoothedLosses[start]))
+    let level = Array(centered[start..<end])
+    let levelLowest = level.indices.min { level[$0] < level[$1] }!
+    let levelSlopes = Self.slopes(xs, level, halfWindow: half)
+    if levelLowest > 0, let levelSteepest = (0..<levelLowest).min(by: { levelSlopes[$0] < levelSlopes[$1] }),
+      levelSlopes[levelSteepest] < 0
+    {
+      let threshold = 0.2 * levelSlopes[levelSteepest]
+      if let i = (levelSteepest...levelLowest).last(where: { levelSlopes[$0] <= threshold }) { suggestions.smith = lrs[i] }
+    }
+    let flattensAt = lrs[levelLowest]
+
+    if let smith = suggestions.smith {
+      chosen = .smith
+      maximumLearningRate = smith
+      reason = "Smith's reading: \(Self.format(smith)) is the largest learning rate at which the loss still falls clearly (at least a fifth of its steepest rate) before the curve flattens; it bottoms out at \(Self.format(flattensAt)) and then turns up."
+    } else if let valley = suggestions.valley {
+      chosen = .valley
+      maximumLearningRate = valley
+      reason = "fastai's valley: \(Self.format(valley)) lies two thirds along the longest stretch where the loss falls."
+    } else {
+      chosen = .minimum
+      maximumLearningRate = suggestions.minimum
+      reason = "a tenth of the learning rate with the lowest loss (\(Self.format(lrs[lowest])))."
+    }
+  }
+
+  /// An exponential moving average run forwards and then backwards (zero phase shift), over a
+  /// window of about a 25th of the curve; values above `cap` (and non-finite ones) count as `cap`.
+  static func zeroLagSmoothing(_ values: [Double], cap: Double) -> [Double] {
+    let window = max(3, Double(values.count) / 25)
+    let beta = 1 - 1 / window
+    let clipped = values.map { $0.isFinite ? min($0, cap) : cap }
+    func ema(_ v: [Double]) -> [Double] {
+      var out: [Double] = []
+      out.reserveCapacity(v.count)
+      var average = 0.0
+      for (i, x) in v.enumerated() {
+        average = beta * average + (1 - beta) * x
+        out.append(average / (1 - pow(beta, Double(i + 1))))
+      }
+      return out
+    }
+    return ema(ema(clipped).reversed()).reversed()
+  }
+
+  /// Least-squares slope of y against x over a window of `halfWindow` points on each side.
+  static func slopes(_ x: [Double], _ y: [Double], halfWindow: Int) -> [Double] {
+    x.indices.map { i in
+      let lo = max(0, i - halfWindow), hi = min(x.count - 1, i + halfWindow)
+      guard hi > lo else { return 0 }
+      let k = Double(hi - lo + 1)
+      let mx = x[lo...hi].reduce(0, +) / k, my = y[lo...hi].reduce(0, +) / k
+      var sxy = 0.0, sxx = 0.0
+      for j in lo...hi {
+        sxy += (x[j] - mx) * (y[j] - my)
+        sxx += (x[j] - mx) * (x[j] - mx)
+      }
+      return sxx > 0 ? sxy / sxx : 0
+    }
+  }
+
+  /// fastai's `valley`: the longest run of decreasing losses (longest decreasing subsequence
+  /// ending at each point), then the point two thirds of the way along it.
+  static func valley(lrs: [Double], losses: [Double]) -> Double? {
+    let n = losses.count
+    guard n > 1 else { return nil }
+    var lengths = [Int](repeating: 1, count: n)
+    var maxStart = 0, maxEnd = 0
+    for i in 1..<n {
+      for j in 0..<i where losses[i] < losses[j] && lengths[i] < lengths[j] + 1 {
+        lengths[i] = lengths[j] + 1
+      }
+      if lengths[maxEnd] < lengths[i] {
+        maxEnd = i
+        maxStart = maxEnd - lengths[maxEnd]
+      }
+    }
+    guard maxEnd > maxStart else { return nil }
+    let sections = Double(maxEnd - maxStart) / 3
+    let index = maxStart + Int(sections) + Int(sections / 2)
+    return lrs[min(max(index, 0), n - 1)]
+  }
+
+  static func format(_ value: Double) -> String { String(format: "%.3g", value) }
+}

@@ -1,0 +1,153 @@
+import Foundation
+import Training
+
+/// How the learning rate rises during a range test.
+public enum SweepMode: String, Codable, Sendable, CaseIterable {
+  /// Geometric steps (fastai, pytorch-lr-finder): read on a log axis.
+  case exponential = "exp"
+  /// Equal steps (Smith): read on a linear axis.
+  case linear
+}
+
+/// What an LR range test does: the sweep, the momentum and weight decay held during it, the
+/// smoothing and the divergence rule, and how often to measure the validation loss.
+public struct RangeTestSettings: Codable, Sendable, Equatable {
+  public var startLearningRate: Double = 1e-7
+  public var endLearningRate: Double = 10
+  /// Steps of the sweep; the learning rate reaches `endLearningRate` at the last one.
+  public var steps: Int = 100
+  public var mode: SweepMode = .exponential
+  /// Momentum at the start of the sweep; it falls linearly to `minimumMomentum` as the learning
+  /// rate rises (Smith's cyclical momentum), or stays constant when the two are equal.
+  public var momentum: Double = 0.9
+  public var minimumMomentum: Double = 0.9
+  public var weightDecay: Double = 0
+  /// β of the bias-corrected exponential moving average of the training loss.
+  public var smoothing: Double = 0.98
+  /// Stop once the smoothed loss exceeds this multiple of the best smoothed loss.
+  public var divergenceFactor: Double = 4
+  /// Measure the validation loss every this many steps (and at the last one); nil: never.
+  public var validateEvery: Int?
+  /// Batches of the validation split each measurement reads (nil: all of it).
+  public var validationBatches: Int? = 4
+
+  public init() {}
+
+  /// The learning rate of step `i` (0-based): pytorch-lr-finder's convention, which starts at
+  /// `startLearningRate` and reaches `endLearningRate` at step `steps - 1`.
+  public func learningRate(at i: Int) -> Double {
+    let r = steps > 1 ? Double(i) / Double(steps - 1) : 1
+    switch mode {
+    case .exponential: return startLearningRate * pow(endLearningRate / startLearningRate, r)
+    case .linear: return startLearningRate + r * (endLearningRate - startLearningRate)
+    }
+  }
+
+  public func momentum(at i: Int) -> Double {
+    let r = steps > 1 ? Double(i) / Double(steps - 1) : 1
+    return momentum + r * (minimumMomentum - momentum)
+  }
+
+  /// Why these settings cannot run, or nil.
+  public var problem: String? {
+    if !(startLearningRate > 0) || !startLearningRate.isFinite { return "the start learning rate must be positive, got \(startLearningRate)" }
+    if !(endLearningRate > startLearningRate) || !endLearningRate.isFinite { return "the end learning rate (\(endLearningRate)) must be larger than the start (\(startLearningRate))" }
+    if steps < 2 { return "a range test needs at least 2 steps, got \(steps)" }
+    if !(0..<1).contains(momentum) || !(0..<1).contains(minimumMomentum) { return "momentum must be in [0, 1)" }
+    if !(weightDecay >= 0) || !weightDecay.isFinite { return "weight decay must be a non-negative number, got \(weightDecay)" }
+    if !(0..<1).contains(smoothing) { return "smoothing must be in [0, 1), got \(smoothing)" }
+    if !(divergenceFactor > 1) { return "the divergence factor must be larger than 1, got \(divergenceFactor)" }
+    if let k = validateEvery, k < 1 { return "validation every \(k) steps: it must be positive" }
+    if let b = validationBatches, b < 1 { return "validation batches must be positive, got \(b)" }
+    return nil
+  }
+}
+
+/// One step of a range test.
+public struct RangeTestPoint: Codable, Sendable, Equatable {
+  public var step: Int
+  public var learningRate: Double
+  public var momentum: Double
+  public var loss: Double
+  /// Bias-corrected exponential moving average of `loss` up to this step.
+  public var smoothedLoss: Double
+  /// Validation loss after this step, where measured.
+  public var validationLoss: Double?
+}
+
+/// Why a range test ended.
+public enum RangeTestEnd: Codable, Sendable, Equatable {
+  /// It reached the end learning rate.
+  case completed
+  /// The smoothed loss passed `divergenceFactor` × its best, or became NaN or infinite, at this learning rate.
+  case diverged(learningRate: Double)
+  /// Stopped on request after this many steps.
+  case interrupted(afterSteps: Int)
+}
+
+/// The curve of one range test and what it suggests.
+public struct RangeTestResult: Codable, Sendable, Equatable {
+  public var settings: RangeTestSettings
+  public var points: [RangeTestPoint]
+  public var end: RangeTestEnd
+  public var seconds: Double
+  public var reading: CurveReading
+
+  public var divergedAtLearningRate: Double? {
+    if case .diverged(let lr) = end { return lr }
+    return nil
+  }
+  public var learningRates: [Double] { points.map(\.learningRate) }
+  public var smoothedLosses: [Double] { points.map(\.smoothedLoss) }
+  /// The lowest validation loss measured and the learning rate it was measured at.
+  public var bestValidation: (loss: Double, learningRate: Double)? {
+    points.compactMap { p in p.validationLoss.flatMap { $0.isFinite ? ($0, p.learningRate) : nil } }.min { $0.0 < $1.0 }
+  }
+}
+
+/// Runs LR range tests on any training session.
+public enum RangeTest {
+  /// Runs the sweep on `session` and restores the session's state afterwards (weights,
+  /// buffers, optimizer state, data position): the test leaves no trace.
+  ///
+  /// - Parameters:
+  ///   - onPoint: called after every step (progress displays).
+  ///   - shouldStop: checked before every step; a stopped test still restores the session.
+  public static func run<Session: TrainingSession>(
+    on session: Session, settings: RangeTestSettings, onPoint: ((RangeTestPoint) -> Void)? = nil,
+    shouldStop: () -> Bool = { false }
+  ) -> RangeTestResult {
+    precondition(settings.problem == nil, settings.problem ?? "")
+    let saved = session.snapshot()
+    defer { session.restore(saved) }
+    let started = Date()
+    var points: [RangeTestPoint] = []
+    points.reserveCapacity(settings.steps)
+    var average = 0.0, best = Double.infinity
+    var end = RangeTestEnd.completed
+    for i in 0..<settings.steps {
+      if shouldStop() {
+        end = .interrupted(afterSteps: i)
+        break
+      }
+      let h = HyperParameters(learningRate: settings.learningRate(at: i), momentum: settings.momentum(at: i), weightDecay: settings.weightDecay)
+      let loss = session.step(h)
+      average = settings.smoothing * average + (1 - settings.smoothing) * loss
+      let smoothed = average / (1 - pow(settings.smoothing, Double(i + 1)))
+      var point = RangeTestPoint(step: i, learningRate: h.learningRate, momentum: h.momentum, loss: loss, smoothedLoss: smoothed)
+      let diverged = !smoothed.isFinite || smoothed > settings.divergenceFactor * best
+      if let k = settings.validateEvery, !diverged, (i + 1) % k == 0 || i == settings.steps - 1 {
+        point.validationLoss = session.evaluate(.validation, maxBatches: settings.validationBatches).loss
+      }
+      best = min(best, smoothed)
+      points.append(point)
+      onPoint?(point)
+      if diverged {
+        end = .diverged(learningRate: h.learningRate)
+        break
+      }
+    }
+    let reading = CurveReading(learningRates: points.map(\.learningRate), losses: points.map(\.loss), smoothedLosses: points.map(\.smoothedLoss), mode: settings.mode)
+    return RangeTestResult(settings: settings, points: points, end: end, seconds: Date().timeIntervalSince(started), reading: reading)
+  }
+}
