@@ -94,17 +94,11 @@ struct FitCommand: ParsableCommand {
     if resume && !ResumeRecord.exists(in: outURL) {
       throw CommandError("nothing to resume in \(out): it has no resume.json (run without --resume to start)", exitCode: 66)
     }
-    let splits = try data.load(seed: seed)
-    let shape = splits.train.sampleShape
-    guard shape.count == 3, model == .mlp || shape[1] == shape[2] else {
-      throw CommandError("model \(model) needs square images; \(data.dataset) has samples of shape \(shape)", exitCode: 64)
-    }
-    let spec = ModelSpecification(architecture: model, inputChannels: shape[0], inputSize: shape[1],
-      classes: splits.train.classCount, dropout: dropout)
-    let net = spec.build(seed: seed)
-    let augmentation = try Augmentation.named(augment, sampleShape: shape, normalization: splits.normalization)
-    let session = try EngineSession(model: net, optimizer: optimizer, nesterov: nesterov, splits: splits,
-      batchSize: batchSize, augmentation: augmentation, seed: seed)
+    let setup = try TrainingSetup(data: data, model: model, optimizer: optimizer, nesterov: nesterov, augment: augment, seed: seed)
+    let splits = setup.splits
+    let spec = setup.specification(dropout: dropout)
+    let session = try setup.session(batchSize: batchSize, dropout: dropout, seed: seed)
+    let net = session.model
     let totalSteps = epochs * session.stepsPerEpoch
     var parameters = policy
     let policyName = try policy.policy.value(for: "--policy")

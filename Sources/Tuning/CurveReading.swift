@@ -74,7 +74,7 @@ public struct CurveReading: Codable, Sendable, Equatable {
   /// do. The moving average lags the loss by about 1/(1−β) steps (50 at β = 0.98, a whole decade
   /// of learning rate in a 100-step sweep), which places its minimum after the loss has already
   /// turned up; `smith` therefore reads a zero-lag (forward-backward) smoothing of the raw loss.
-  public init(learningRates: [Double], losses rawLosses: [Double], smoothedLosses: [Double], mode: SweepMode) {
+  public init(learningRates: [Double], losses rawLosses: [Double], smoothedLosses: [Double], mode: SweepMode, diverged: Bool = false) {
     suggestions = Suggestions()
     let n = min(learningRates.count, smoothedLosses.count, rawLosses.count)
     let start = n / 10
@@ -111,40 +111,36 @@ public struct CurveReading: Codable, Sendable, Equatable {
     if slopes[steepest] < 0 { suggestions.steepest = lrs[steepest] }
     suggestions.minimum = lrs[lowest] / 10
     suggestions.valley = Self.valley(lrs: Array(lrs[..<usable]), losses: Array(losses[..<usable]))
-    // smith: on the zero-lag curve, the last point before its lowest whose slope is still at
-    // least a fifth of the steepest; beyond it the curve has flattened.
-    // Raw losses above four times the smoothed loss at the start are clipped first, so a
+    // smith: where the loss stops falling — the lowest point of a zero-lag smoothing of the raw
+    // loss. Raw losses above four times the smoothed loss at the start are clipped first, so a
     // blow-up does not reach back over the whole curve.
     let centered = Self.zeroLagSmoothing(Array(rawLosses[0..<n]), cap: 4 * abs(smoothedLosses[start]))
     let level = Array(centered[start..<end])
     let levelLowest = level.indices.min { level[$0] < level[$1] }!
-    let levelSlopes = Self.slopes(xs, level, halfWindow: half)
-    if levelLowest > 0, let levelSteepest = (0..<levelLowest).min(by: { levelSlopes[$0] < levelSlopes[$1] }),
-      levelSlopes[levelSteepest] < 0
-    {
-      let threshold = 0.2 * levelSlopes[levelSteepest]
-      if let i = (levelSteepest...levelLowest).last(where: { levelSlopes[$0] <= threshold }) { suggestions.smith = lrs[i] }
-    }
-    let flattensAt = lrs[levelLowest]
+    if levelLowest > 0 && level[levelLowest] < level[0] { suggestions.smith = lrs[levelLowest] }
 
-    if let smith = suggestions.smith {
-      chosen = .smith
-      maximumLearningRate = smith
-      reason = "Smith's reading: \(Self.format(smith)) is the largest learning rate at which the loss still falls clearly (at least a fifth of its steepest rate) before the curve flattens; it bottoms out at \(Self.format(flattensAt)) and then turns up."
-    } else if let valley = suggestions.valley {
-      chosen = .valley
-      maximumLearningRate = valley
-      reason = "fastai's valley: \(Self.format(valley)) lies two thirds along the longest stretch where the loss falls."
+    // The choice: the largest suggestion at least ten times below the learning rate where the
+    // loss blew up (or the sweep ended). Larger rates train faster and regularize more (Smith);
+    // the factor ten keeps a one-cycle peak clear of the blow-up.
+    let ceiling = learningRates[n - 1]
+    let found = suggestions
+    let all = SuggestionMethod.allCases.compactMap { m in found[m].map { (m, $0) } }
+    let candidates = all.filter { $0.1 <= ceiling / 10 * (1 + 1e-9) }
+    if let (method, value) = candidates.max(by: { $0.1 < $1.1 }) {
+      chosen = method
+      maximumLearningRate = value
+      reason = "\(method.rawValue) (\(Self.format(value))) is the largest suggestion at least ten times below the learning rate where \(diverged ? "the loss blew up" : "the sweep ended") (\(Self.format(ceiling))): larger rates train faster and regularize more, and the margin keeps the peak of a cycle clear of the blow-up."
     } else {
-      chosen = .minimum
-      maximumLearningRate = suggestions.minimum
-      reason = "a tenth of the learning rate with the lowest loss (\(Self.format(lrs[lowest])))."
+      let smallest = all.min { $0.1 < $1.1 }!
+      chosen = smallest.0
+      maximumLearningRate = smallest.1
+      reason = "\(smallest.0.rawValue) (\(Self.format(smallest.1))) is the smallest suggestion; none is ten times below where \(diverged ? "the loss blew up" : "the sweep ended") (\(Self.format(ceiling))), so the curve leaves little room: consider a smaller start learning rate or a longer sweep."
     }
   }
 
   /// An exponential moving average run forwards and then backwards (zero phase shift), over a
   /// window of about a 25th of the curve; values above `cap` (and non-finite ones) count as `cap`.
-  static func zeroLagSmoothing(_ values: [Double], cap: Double) -> [Double] {
+  public static func zeroLagSmoothing(_ values: [Double], cap: Double) -> [Double] {
     let window = max(3, Double(values.count) / 25)
     let beta = 1 - 1 / window
     let clipped = values.map { $0.isFinite ? min($0, cap) : cap }

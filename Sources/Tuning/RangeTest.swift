@@ -99,6 +99,11 @@ public struct RangeTestResult: Codable, Sendable, Equatable {
   }
   public var learningRates: [Double] { points.map(\.learningRate) }
   public var smoothedLosses: [Double] { points.map(\.smoothedLoss) }
+  /// The zero-lag smoothing of the raw loss that Smith's reading uses (the moving average lags).
+  public var zeroLagLosses: [Double] {
+    guard !points.isEmpty else { return [] }
+    return CurveReading.zeroLagSmoothing(points.map(\.loss), cap: 4 * abs(points[points.count / 10].smoothedLoss))
+  }
   /// The lowest validation loss measured and the learning rate it was measured at.
   public var bestValidation: (loss: Double, learningRate: Double)? {
     points.compactMap { p in p.validationLoss.flatMap { $0.isFinite ? ($0, p.learningRate) : nil } }.min { $0.0 < $1.0 }
@@ -147,7 +152,8 @@ public enum RangeTest {
         break
       }
     }
-    let reading = CurveReading(learningRates: points.map(\.learningRate), losses: points.map(\.loss), smoothedLosses: points.map(\.smoothedLoss), mode: settings.mode)
+    let reading = CurveReading(learningRates: points.map(\.learningRate), losses: points.map(\.loss), smoothedLosses: points.map(\.smoothedLoss), mode: settings.mode,
+      diverged: { if case .diverged = end { return true } else { return false } }())
     return RangeTestResult(settings: settings, points: points, end: end, seconds: Date().timeIntervalSince(started), reading: reading)
   }
 }

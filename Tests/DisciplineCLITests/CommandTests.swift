@@ -5,36 +5,10 @@ import Testing
 /// End-to-end tests: run the built `discipline` binary (built beside this test bundle by
 /// `swift build`) and check its output, files and exit codes.
 @Suite(.serialized) struct CommandTests {
-  struct Result {
-    var status: Int32
-    var stdout: String
-    var stderr: String
-  }
-
-  static var binary: URL {
-    URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
-      .appendingPathComponent("discipline")
-  }
-
-  func run(_ arguments: [String]) throws -> Result {
-    let process = Process()
-    process.executableURL = Self.binary
-    process.arguments = arguments
-    let out = Pipe(), err = Pipe()
-    process.standardOutput = out
-    process.standardError = err
-    try process.run()
-    let o = out.fileHandleForReading.readDataToEndOfFile()
-    let e = err.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    return Result(status: process.terminationStatus, stdout: String(decoding: o, as: UTF8.self), stderr: String(decoding: e, as: UTF8.self))
-  }
-
-  func temporaryDirectory() -> String {
-    let dir = FileManager.default.temporaryDirectory.appendingPathComponent("discipline-cli-\(UUID().uuidString)")
-    try? FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-    return dir.path
-  }
+  typealias Result = CLI.Result
+  static var binary: URL { CLI.binary }
+  func run(_ arguments: [String]) throws -> Result { try CLI.run(arguments) }
+  func temporaryDirectory() -> String { CLI.temporaryDirectory() }
 
   @Test func binaryExists() {
     #expect(FileManager.default.isExecutableFile(atPath: Self.binary.path), "build the discipline product first (swift build)")

@@ -1,0 +1,173 @@
+import ArgumentParser
+import Foundation
+import NeuralNetworks
+import Reports
+import Training
+import Tuning
+
+/// `discipline lr-find`: the LR range test, under one or several conditions.
+struct LRFindCommand: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "lr-find",
+    abstract: "Run the learning-rate range test and suggest a maximum and minimum learning rate.",
+    discussion: """
+      Trains a fresh model for a short run while the learning rate rises from --start-lr to
+      --end-lr, records the loss (and, with --validate-every, the validation loss), stops when
+      the smoothed loss passes --diverge times its best, and reads the curve four ways:
+        steepest  most negative slope of the smoothed loss (pytorch-lr-finder, Lightning)
+        minimum   the learning rate of the lowest smoothed loss, divided by 10
+        valley    fastai's: two thirds along the longest falling stretch
+        smith     the largest learning rate at which the loss still falls clearly (Smith)
+      Smith's reading becomes the suggested maximum; the minimum for one-cycle is max/10 and for
+      cyclic policies max/4. The model and optimizer are left exactly as they were.
+
+      Give a comma list to --weight-decay, --dropout, --momentum or --batch-size to run one test
+      per value (same seed, fresh model) and compare them on one plot.
+
+      Writes into --out: lr_find.csv, lr_find.json and lr_find.svg.
+
+      Examples:
+        discipline lr-find --dataset fashion-mnist --model cnn --out runs/lr
+        discipline lr-find --model cnn --weight-decay 1e-3,1e-4,0 --validate-every 10 --out runs/lr-wd
+        discipline lr-find --model cnn --mode linear --start-lr 0.01 --end-lr 2 --epochs 1 --out runs/lr-linear
+        discipline lr-find --model mlp --repeats 3 --json --out runs/lr-mlp
+      """)
+
+  @OptionGroup(title: "Data") var data: DataOptions
+
+  @Option(help: "Model: mlp, cnn or resnetN (N = 6n+2: 8, 20, 32, 56, ...).")
+  var model: ModelArchitecture = .cnn
+
+  @Option(name: .customLong("batch-size"), help: ArgumentHelp("Samples per step; a comma list overlays one test per value.", valueName: "b[,b...]"))
+  var batchSize = ValueList<Int>([128])
+
+  @Option(name: .customLong("weight-decay"), help: ArgumentHelp("Weight decay; a comma list overlays one test per value.", valueName: "wd[,wd...]"))
+  var weightDecay = ValueList<Double>([5e-4])
+
+  @Option(help: ArgumentHelp("Dropout before the classifier; a comma list overlays one test per value.", valueName: "p[,p...]"))
+  var dropout = ValueList<Float>([0])
+
+  @Option(help: ArgumentHelp(
+    "Momentum (β₁ for adamw): a constant, or MAX:MIN falling as the learning rate rises; a comma list overlays one test per value.",
+    valueName: "m[,max:min...]"))
+  var momentum = ValueList<MomentumRange>([MomentumRange(argument: "0.9")!])
+
+  @Option(name: .customLong("start-lr"), help: "Learning rate of the first step.") var startLR: Double = 1e-7
+  @Option(name: .customLong("end-lr"), help: "Learning rate of the last step.") var endLR: Double = 10
+  @Option(name: .customLong("num-iter"), help: "Steps of the sweep (default: 100, or half an epoch if that is longer).") var numIter: Int?
+  @Option(help: "Sweep length in epochs instead of --num-iter (Smith's longer linear tests).") var epochs: Double?
+  @Option(help: "How the learning rate rises: exp (geometric) or linear.") var mode: Choice<SweepMode> = Choice(.exponential)
+  @Option(help: "β of the loss's exponential moving average (bias-corrected).") var smooth: Double = 0.98
+  @Option(help: "Stop when the smoothed loss exceeds this multiple of its best.") var diverge: Double = 4
+  @Option(name: .customLong("validate-every"), help: "Measure the validation loss every K steps (on a fixed subset).") var validateEvery: Int?
+  @Option(name: .customLong("val-batches"), help: "Batches of 500 validation samples each measurement reads.") var valBatches: Int = 2
+  @Option(help: "Run each test with this many seeds (seed, seed+1, ...) and report the median and spread.") var repeats: Int = 1
+  @Option(name: .customLong("div-factor"), help: "One-cycle minimum learning rate = maximum / this.") var divFactor: Double = 10
+  @Option(help: "Optimizer: sgd or adamw.") var optimizer: OptimizerKind = .sgd
+  @Option(help: "Augmentation: none or crop-flip.") var augment: String = "none"
+  @Option(help: "Seed for initialization, shuffling, dropout and augmentation.") var seed: UInt64 = 0
+  @Option(help: "Output folder.") var out: String = "runs/lr-find"
+  @Flag(help: "Print the result as JSON on stdout.") var json = false
+
+  func validate() throws {
+    for b in batchSize.values where b <= 0 { throw ValidationError("--batch-size must be positive, got \(b)") }
+    for wd in weightDecay.values where !(wd >= 0 && wd.isFinite) { throw ValidationError("--weight-decay must be non-negative, got \(wd)") }
+    for p in dropout.values where !(p >= 0 && p < 1) { throw ValidationError("--dropout must be in [0, 1), got \(p)") }
+    if let numIter, numIter < 2 { throw ValidationError("--num-iter must be at least 2, got \(numIter)") }
+    if let epochs, !(epochs > 0) { throw ValidationError("--epochs must be positive, got \(epochs)") }
+    if numIter != nil && epochs != nil { throw ValidationError("give --num-iter or --epochs, not both") }
+    if !(startLR > 0) { throw ValidationError("--start-lr must be positive, got \(startLR)") }
+    if !(endLR > startLR) { throw ValidationError("--end-lr (\(endLR)) must be larger than --start-lr (\(startLR))") }
+    if !(0..<1).contains(smooth) { throw ValidationError("--smooth must be in [0, 1), got \(smooth)") }
+    if !(diverge > 1) { throw ValidationError("--diverge must be larger than 1, got \(diverge)") }
+    if let validateEvery, validateEvery < 1 { throw ValidationError("--validate-every must be positive, got \(validateEvery)") }
+    if valBatches < 1 { throw ValidationError("--val-batches must be positive, got \(valBatches)") }
+    if repeats < 1 { throw ValidationError("--repeats must be positive, got \(repeats)") }
+    if !(divFactor > 1) { throw ValidationError("--div-factor must be larger than 1, got \(divFactor)") }
+  }
+
+  func run() throws {
+    try reportingErrors { try find() }
+  }
+
+  /// One condition per combination of the listed values; each named by the values that vary.
+  func conditions(stepsPerEpoch: (Int) -> Int) -> [RangeTestCondition] {
+    var result: [RangeTestCondition] = []
+    for b in batchSize.values {
+      for wd in weightDecay.values {
+        for p in dropout.values {
+          for m in momentum.values {
+            var names: [String] = []
+            if batchSize.isOverlay { names.append("batch \(b)") }
+            if weightDecay.isOverlay { names.append("wd \(formatValue(wd))") }
+            if dropout.isOverlay { names.append("dropout \(p)") }
+            if momentum.isOverlay { names.append("momentum \(m)") }
+            let steps = numIter ?? epochs.map { max(2, Int(($0 * Double(stepsPerEpoch(b))).rounded())) }
+              ?? max(100, stepsPerEpoch(b) / 2)
+            result.append(RangeTestCondition(
+              name: names.isEmpty ? "lr-find" : names.joined(separator: ", "), weightDecay: wd, momentum: m.maximum,
+              minimumMomentum: m.minimum, batchSize: b, dropout: Double(p), steps: steps))
+          }
+        }
+      }
+    }
+    return result
+  }
+
+  private func find() throws {
+    let outURL = try prepareOutputDirectory(out)
+    let setup = try TrainingSetup(data: data, model: model, optimizer: optimizer, augment: augment, seed: seed)
+    let trainCount = setup.splits.train.count
+    let conditions = conditions { b in max(1, trainCount / b) }
+    if let tooLarge = batchSize.values.first(where: { $0 > trainCount }) {
+      throw CommandError("--batch-size \(tooLarge) is larger than the \(trainCount) training samples", exitCode: 64)
+    }
+    let sweepMode = try mode.value(for: "--mode")
+    var base = RangeTestSettings()
+    base.startLearningRate = startLR
+    base.endLearningRate = endLR
+    base.mode = sweepMode
+    base.smoothing = smooth
+    base.divergenceFactor = diverge
+    base.validateEvery = validateEvery
+    base.validationBatches = valBatches
+    if validateEvery != nil && setup.splits.validation == nil {
+      printError("note: no validation split is held out (--validation-split 0): the validation loss is measured on the test split")
+    }
+    let total = conditions.count * repeats
+    printError("lr-find: \(model) on \(data.dataset) (\(setup.sizes)); \(total) range test\(total == 1 ? "" : "s") of \(conditions.map { "\($0.steps!)" }.uniqued().joined(separator: "/")) steps, learning rate \(formatValue(startLR)) → \(formatValue(endLR)) (\(sweepMode.rawValue))")
+    let progress = RangeTestProgress(total: total, conditions: conditions.map(\.name), repeats: repeats)
+    let stop = StopSignal()
+    let comparison = try RangeTest.compare(
+      conditions: conditions, repeats: repeats, seed: seed, base: base, oneCycleDivisor: divFactor,
+      makeSession: { condition, s in
+        try setup.session(batchSize: condition.batchSize!, dropout: Float(condition.dropout ?? 0), seed: s, evaluationBatchSize: 500)
+      },
+      onStart: progress.start, onPoint: progress.point, shouldStop: { stop.isRequested })
+    progress.finish()
+    if stop.isRequested {
+      printError("interrupted: nothing written")
+      throw ExitCode(130)
+    }
+    let files = LRFindFiles(directory: outURL, comparison: comparison, mode: sweepMode, title: "\(model) on \(data.dataset)")
+    try files.write()
+    printError(files.summary())
+    if standardErrorIsTerminal, let chart = files.terminalChart() { printError(chart) }
+    printError("wrote lr_find.csv, lr_find.json and lr_find.svg into \(out)")
+    if json { print(files.jsonLine()) }
+  }
+}
+
+extension Array where Element: Hashable {
+  func uniqued() -> [Element] {
+    var seen = Set<Element>()
+    return filter { seen.insert($0).inserted }
+  }
+}
+
+/// "1e-4", "0.001", "0": short and exact enough for names and messages.
+func formatValue(_ v: Double) -> String {
+  if v == 0 { return "0" }
+  let text = String(format: "%g", v)
+  return text.replacingOccurrences(of: "e-0", with: "e-").replacingOccurrences(of: "e+0", with: "e")
+}
