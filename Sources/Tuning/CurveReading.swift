@@ -9,8 +9,9 @@ public enum SuggestionMethod: String, Codable, Sendable, CaseIterable {
   case minimum
   /// fastai's valley: two thirds along the longest decreasing stretch of the curve.
   case valley
-  /// Smith's reading: the largest LR at which the loss is still clearly falling, just before
-  /// the curve flattens and turns up.
+  /// Smith's reading: a tenth of the largest LR at which the network still trains (the loss,
+  /// smoothed without lag, stays below where it started) — the far end of the usable range,
+  /// which a one-cycle warm-up reaches, with an order of magnitude of margin.
   case smith
 }
 
@@ -62,6 +63,8 @@ public struct CurveReading: Codable, Sendable, Equatable {
   /// The lowest smoothed loss (after trimming the noisy start) and its learning rate.
   public var lowestLoss: Double?
   public var learningRateAtLowestLoss: Double?
+  /// The largest learning rate at which the network still trains (Smith's reading ×10).
+  public var trainsUpTo: Double?
 
   /// Fewest points a curve needs to be read (after trimming).
   public static let minimumPoints = 12
@@ -111,25 +114,33 @@ public struct CurveReading: Codable, Sendable, Equatable {
     if slopes[steepest] < 0 { suggestions.steepest = lrs[steepest] }
     suggestions.minimum = lrs[lowest] / 10
     suggestions.valley = Self.valley(lrs: Array(lrs[..<usable]), losses: Array(losses[..<usable]))
-    // smith: where the loss stops falling — the lowest point of a zero-lag smoothing of the raw
-    // loss. Raw losses above four times the smoothed loss at the start are clipped first, so a
-    // blow-up does not reach back over the whole curve.
+    // smith: the largest learning rate at which the network still trains — where a zero-lag
+    // smoothing of the raw loss climbs back above its starting level for good — divided by ten
+    // for the margin a one-cycle peak needs. Raw losses above four times the smoothed loss at
+    // the start are clipped first, so the blow-up does not reach back over the whole curve.
     let centered = Self.zeroLagSmoothing(Array(rawLosses[0..<n]), cap: 4 * abs(smoothedLosses[start]))
     let level = Array(centered[start..<end])
     let levelLowest = level.indices.min { level[$0] < level[$1] }!
-    if levelLowest > 0 && level[levelLowest] < level[0] { suggestions.smith = lrs[levelLowest] }
+    if levelLowest > 0 && level[levelLowest] < level[0] {
+      let limit = (levelLowest..<level.count).first { level[$0] >= level[0] }.map { $0 - 1 } ?? level.count - 1
+      trainsUpTo = lrs[limit]
+      suggestions.smith = lrs[limit] / 10
+    }
 
-    // The choice: the largest suggestion at least ten times below the learning rate where the
-    // loss blew up (or the sweep ended). Larger rates train faster and regularize more (Smith);
-    // the factor ten keeps a one-cycle peak clear of the blow-up.
+    // The choice: Smith's reading when the curve supports it; it is the one that accounts for
+    // how far the network keeps training, where the others read only the first trough, which a
+    // one-cycle warm-up passes easily. Otherwise the largest suggestion ten times below the end.
     let ceiling = learningRates[n - 1]
     let found = suggestions
     let all = SuggestionMethod.allCases.compactMap { m in found[m].map { (m, $0) } }
-    let candidates = all.filter { $0.1 <= ceiling / 10 * (1 + 1e-9) }
-    if let (method, value) = candidates.max(by: { $0.1 < $1.1 }) {
+    if let smith = suggestions.smith, let limit = trainsUpTo {
+      chosen = .smith
+      maximumLearningRate = smith
+      reason = "Smith's reading: the network still trains up to \(Self.format(limit)) (the loss, smoothed without lag, stays below where it started), and a tenth of that, \(Self.format(smith)), leaves the margin a one-cycle peak needs."
+    } else if let (method, value) = all.filter({ $0.1 <= ceiling / 10 * (1 + 1e-9) }).max(by: { $0.1 < $1.1 }) {
       chosen = method
       maximumLearningRate = value
-      reason = "\(method.rawValue) (\(Self.format(value))) is the largest suggestion at least ten times below the learning rate where \(diverged ? "the loss blew up" : "the sweep ended") (\(Self.format(ceiling))): larger rates train faster and regularize more, and the margin keeps the peak of a cycle clear of the blow-up."
+      reason = "\(method.rawValue) (\(Self.format(value))) is the largest suggestion at least ten times below where \(diverged ? "the loss blew up" : "the sweep ended") (\(Self.format(ceiling)))."
     } else {
       let smallest = all.min { $0.1 < $1.1 }!
       chosen = smallest.0
