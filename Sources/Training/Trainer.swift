@@ -8,6 +8,14 @@ public struct StepRecord: Codable, Sendable, Equatable {
   public var learningRate: Double
   public var momentum: Double
   public var loss: Double
+
+  public init(step: Int, epoch: Int, learningRate: Double, momentum: Double, loss: Double) {
+    self.step = step
+    self.epoch = epoch
+    self.learningRate = learningRate
+    self.momentum = momentum
+    self.loss = loss
+  }
 }
 
 /// One evaluation on the validation split.
@@ -18,6 +26,13 @@ public struct EvaluationRecord: Codable, Sendable, Equatable {
   public var epoch: Double
   public var loss: Double
   public var accuracy: Double
+
+  public init(step: Int, epoch: Double, loss: Double, accuracy: Double) {
+    self.step = step
+    self.epoch = epoch
+    self.loss = loss
+    self.accuracy = accuracy
+  }
 }
 
 /// Everything measured during a run, in order.

@@ -91,6 +91,8 @@ public struct RangeTestResult: Codable, Sendable, Equatable {
   public var points: [RangeTestPoint]
   public var end: RangeTestEnd
   public var seconds: Double
+  /// Of `seconds`, the time spent measuring the validation loss.
+  public var evaluationSeconds: Double = 0
   public var reading: CurveReading
 
   public var divergedAtLearningRate: Double? {
@@ -120,16 +122,17 @@ public enum RangeTest {
   ///   - shouldStop: checked before every step; a stopped test still restores the session.
   public static func run<Session: TrainingSession>(
     on session: Session, settings: RangeTestSettings, onPoint: ((RangeTestPoint) -> Void)? = nil,
-    shouldStop: () -> Bool = { false }
+    shouldStop: () -> Bool = { false }, clock: () -> Double = { Date().timeIntervalSinceReferenceDate }
   ) -> RangeTestResult {
     precondition(settings.problem == nil, settings.problem ?? "")
     let saved = session.snapshot()
     defer { session.restore(saved) }
-    let started = Date()
+    let started = clock()
     var points: [RangeTestPoint] = []
     points.reserveCapacity(settings.steps)
     var average = 0.0, best = Double.infinity
     var end = RangeTestEnd.completed
+    var evaluationSeconds = 0.0
     for i in 0..<settings.steps {
       if shouldStop() {
         end = .interrupted(afterSteps: i)
@@ -142,7 +145,9 @@ public enum RangeTest {
       var point = RangeTestPoint(step: i, learningRate: h.learningRate, momentum: h.momentum, loss: loss, smoothedLoss: smoothed)
       let diverged = !smoothed.isFinite || smoothed > settings.divergenceFactor * best
       if let k = settings.validateEvery, !diverged, (i + 1) % k == 0 || i == settings.steps - 1 {
+        let t = clock()
         point.validationLoss = session.evaluate(.validation, maxBatches: settings.validationBatches).loss
+        evaluationSeconds += clock() - t
       }
       best = min(best, smoothed)
       points.append(point)
@@ -154,6 +159,6 @@ public enum RangeTest {
     }
     let reading = CurveReading(learningRates: points.map(\.learningRate), losses: points.map(\.loss), smoothedLosses: points.map(\.smoothedLoss), mode: settings.mode,
       diverged: { if case .diverged = end { return true } else { return false } }())
-    return RangeTestResult(settings: settings, points: points, end: end, seconds: Date().timeIntervalSince(started), reading: reading)
+    return RangeTestResult(settings: settings, points: points, end: end, seconds: clock() - started, evaluationSeconds: evaluationSeconds, reading: reading)
   }
 }

@@ -157,7 +157,8 @@ extension RangeTest {
     conditions: [RangeTestCondition], repeats: Int = 1, seed: UInt64, base: RangeTestSettings, oneCycleDivisor: Double = 10,
     makeSession: (RangeTestCondition, UInt64) throws -> Session,
     onStart: ((_ condition: Int, _ repeatIndex: Int, _ settings: RangeTestSettings) -> Void)? = nil,
-    onPoint: ((RangeTestPoint) -> Void)? = nil, shouldStop: () -> Bool = { false }
+    onPoint: ((RangeTestPoint) -> Void)? = nil, shouldStop: () -> Bool = { false },
+    clock: () -> Double = { Date().timeIntervalSinceReferenceDate }
   ) rethrows -> RangeTestComparison {
     var summaries: [ConditionSummary] = []
     for (c, condition) in conditions.enumerated() {
@@ -169,7 +170,7 @@ extension RangeTest {
         let settings = condition.applied(to: base)
         let session = try makeSession(condition, s)
         onStart?(c, r, settings)
-        runs.append(run(on: session, settings: settings, onPoint: onPoint, shouldStop: shouldStop))
+        runs.append(run(on: session, settings: settings, onPoint: onPoint, shouldStop: shouldStop, clock: clock))
         seeds.append(s)
       }
       if !runs.isEmpty { summaries.append(ConditionSummary(condition: condition, seeds: seeds, runs: runs)) }

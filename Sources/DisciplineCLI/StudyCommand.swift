@@ -1,0 +1,157 @@
+import ArgumentParser
+import Foundation
+import NeuralNetworks
+import Reports
+import Training
+import Tuning
+
+/// `discipline study`: one phase of the recipe on its own.
+struct StudyCommand: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "study",
+    abstract: "Run one phase of the tuning recipe on its own: batch-size, momentum or weight-decay.",
+    discussion: """
+      Each study runs short one-cycle trials (--trial-seconds each) and chooses as `tune` does:
+        batch-size    an LR range test per candidate and trials of equal wall time; lowest validation loss
+        momentum      trials at each of --momenta; the largest whose validation loss is within 2% of the best
+        weight-decay  a grid, one refinement between the best two, LR range tests at the best two
+      Without --max-lr it starts with an LR range test at --batch-size. Finished trials go to
+      DIR/journal.jsonl (--resume reuses them); the choice to DIR/study.json and the plot to DIR/study.svg.
+
+      Examples:
+        discipline study momentum --model cnn --batch-size 128 --max-lr 0.1 --out runs/momentum
+        discipline study weight-decay --model cnn --weight-decays 1e-3,1e-4,0 --trial-seconds 20 --out runs/wd
+        discipline study batch-size --model cnn --batch-sizes 64,128,256 --out runs/batch
+      """)
+
+  enum Kind: String, CaseIterable, ExpressibleByArgument {
+    case batchSize = "batch-size", momentum, weightDecay = "weight-decay"
+  }
+
+  @Argument(help: "Which study: batch-size, momentum or weight-decay.") var kind: Kind
+  @OptionGroup(title: "Data") var data: DataOptions
+  @Option(help: "Model: mlp, cnn or resnetN.") var model: ModelArchitecture = .cnn
+  @Option(name: .customLong("batch-size"), help: "Batch size (momentum and weight-decay studies; the start of the batch-size study).") var batchSize: Int = 128
+  @Option(name: .customLong("batch-sizes"), help: ArgumentHelp("Batch-size candidates.", valueName: "b,b,...")) var batchSizes = ValueList<Int>([64, 128, 256, 512])
+  @Option(name: .customLong("max-lr"), help: "Peak learning rate of the trials (default: from an LR range test).") var maxLR: Double?
+  @Option(help: ArgumentHelp("Momentum candidates.", valueName: "m,m,...")) var momenta = ValueList<Double>([0.99, 0.97, 0.95, 0.9])
+  @Option(help: ArgumentHelp("Momentum of the batch-size and weight-decay trials: MAX:MIN.", valueName: "max:min")) var momentum = MomentumRange(argument: "0.95:0.85")!
+  @Option(name: .customLong("weight-decay"), help: "Weight decay of the batch-size and momentum trials.") var weightDecay: Double = 5e-4
+  @Option(name: .customLong("weight-decays"), help: ArgumentHelp("Weight-decay grid.", valueName: "wd,wd,...")) var weightDecays = ValueList<Double>([1e-3, 1e-4, 1e-5, 0])
+  @Option(name: .customLong("trial-seconds"), help: "Training seconds of each trial.") var trialSeconds: Double = 30
+  @Option(help: "Augmentation: none or crop-flip.") var augment: String = "none"
+  @Option(help: "Seed for every model, shuffle and trial.") var seed: UInt64 = 0
+  @Option(help: "Output folder.") var out: String = "runs/study"
+  @Flag(help: "Continue an interrupted study in --out, reusing its finished trials.") var resume = false
+  @Flag(help: "Print the result as JSON on stdout.") var json = false
+
+  func validate() throws {
+    guard batchSize > 0 else { throw ValidationError("--batch-size must be positive, got \(batchSize)") }
+    for b in batchSizes.values where b <= 0 { throw ValidationError("--batch-sizes must be positive, got \(b)") }
+    if let maxLR, !(maxLR > 0) { throw ValidationError("--max-lr must be positive, got \(maxLR)") }
+    for m in momenta.values where !(m > 0 && m < 1) { throw ValidationError("--momenta must be in (0, 1), got \(m)") }
+    for wd in weightDecays.values where !(wd >= 0 && wd.isFinite) { throw ValidationError("--weight-decays must be non-negative, got \(wd)") }
+    guard weightDecay >= 0 && weightDecay.isFinite else { throw ValidationError("--weight-decay must be non-negative, got \(weightDecay)") }
+    guard trialSeconds > 0 else { throw ValidationError("--trial-seconds must be positive, got \(trialSeconds)") }
+  }
+
+  func run() throws {
+    try reportingErrors { try study() }
+  }
+
+  struct Output: Encodable {
+    struct Row: Encodable {
+      var label: String
+      var batch_size: Int
+      var max_lr: Double
+      var momentum: [Double]
+      var weight_decay: Double
+      var steps: Int
+      var seconds: Double
+      var val_loss: Double?
+      var val_accuracy: Double?
+      var diverged: Bool
+    }
+    var study: String
+    var choice: Double
+    var reason: String
+    var max_lr: Double
+    var trials: [Row]
+  }
+
+  private func study() throws {
+    let outURL = try prepareOutputDirectory(out)
+    let setup = try TrainingSetup(data: data, model: model, augment: augment, seed: seed)
+    var settings = RecipeSettings(budget: .infinity)
+    settings.seed = seed
+    settings.startBatchSize = batchSize
+    settings.batchSizes = batchSizes.values.sorted()
+    settings.momenta = momenta.values
+    settings.minMomenta = [momentum.minimum]
+    settings.weightDecays = weightDecays.values
+    settings.priorWeightDecay = weightDecay
+    settings.trialSeconds = trialSeconds
+    settings.rangeTestSteps = max(100, min(400, setup.splits.train.count / batchSize / 2))
+    let header: [String: String] = [
+      "study": kind.rawValue, "dataset": data.dataset, "model": model.description, "seed": "\(seed)", "batch_size": "\(batchSize)",
+      "max_lr": maxLR.map { "\($0)" } ?? "range test", "momentum": momentum.description, "weight_decay": "\(weightDecay)",
+      "candidates": kind == .batchSize ? settings.batchSizes.map(String.init).joined(separator: ",")
+        : kind == .momentum ? settings.momenta.map { "\($0)" }.joined(separator: ",") : settings.weightDecays.map { "\($0)" }.joined(separator: ","),
+      "trial_seconds": "\(trialSeconds)", "validation_split": "\(data.validationSplit)", "augment": augment,
+    ]
+    let journal: Journal
+    do { journal = try Journal(url: outURL.appendingPathComponent("journal.jsonl"), settings: header, resume: resume) } catch {
+      throw CommandError(error.description, exitCode: resume ? 66 : 73)
+    }
+    let backend = EngineBackend(setup: setup, finalSetup: setup, dropout: 0)
+    let recipe = Recipe(backend: backend, settings: settings, journal: journal)
+    let progress = TuneProgress(budget: .infinity, elapsed: { recipe.elapsed }, finalBatchSize: { batchSize })
+    recipe.onEvent = progress.handle
+    let stop = StopSignal()
+    recipe.shouldStop = { stop.isRequested }
+    printError("study \(kind.rawValue): \(model) on \(data.dataset) (\(setup.sizes)); trials of \(formatValue(trialSeconds)) s")
+    let choice: Double, reason: String, lr: Double
+    var phase: String
+    do {
+      lr = try maxLR ?? recipe.learningRatePhase().suggestedMaximumLearningRate!
+      if kind != .batchSize { try recipe.measureThroughput(batchSize: batchSize) }
+      switch kind {
+      case .batchSize:
+        let d = try recipe.batchSizePhase(startLearningRate: lr, trialsLeft: 0)
+        (choice, reason, phase) = (Double(d.batchSize.value), d.batchSize.reason, "batch size")
+      case .momentum:
+        let steps = max(10, Int(trialSeconds * recipe.throughput(batchSize) / Double(batchSize)))
+        let m = try recipe.momentumPhase(batchSize: batchSize, learningRate: lr, steps: steps)
+        (choice, reason, phase) = (m.max.value, m.max.reason, "momentum")
+      case .weightDecay:
+        let steps = max(10, Int(trialSeconds * recipe.throughput(batchSize) / Double(batchSize)))
+        let d = try recipe.weightDecayPhase(batchSize: batchSize, learningRate: lr, momentum: (momentum.maximum, momentum.minimum), steps: steps)
+        (choice, reason, phase) = (d.weightDecay.value, d.weightDecay.reason + "; max LR then \(formatLR(d.maxLearningRate.value))", "weight decay")
+      }
+    } catch is Recipe<EngineBackend>.Interrupted {
+      printError("\nstopped; finished trials are in \(out)/journal.jsonl — continue with the same command and --resume")
+      throw ExitCode(130)
+    } catch let error as RecipeError {
+      throw CommandError(error.description, exitCode: 1)
+    } catch let error as JournalError {
+      throw CommandError(error.description, exitCode: 73)
+    }
+    let trials = journal.entries.filter { $0.phase == phase && $0.result != nil }
+    let rows = trials.map { e in
+      Output.Row(label: e.label, batch_size: e.trial!.batchSize, max_lr: e.trial!.maxLearningRate, momentum: [e.trial!.maxMomentum, e.trial!.minMomentum],
+        weight_decay: e.trial!.weightDecay, steps: e.result!.losses.count, seconds: e.seconds,
+        val_loss: e.result!.diverged ? nil : e.result!.finalValidationLoss, val_accuracy: e.result!.diverged ? nil : e.result!.finalValidationAccuracy,
+        diverged: e.result!.diverged)
+    }
+    let output = Output(study: kind.rawValue, choice: choice, reason: reason, max_lr: lr, trials: rows)
+    try writeJSON(output, to: outURL.appendingPathComponent("study.json"))
+    let chart = kind == .weightDecay ? TrialCharts.weightDecay(trials, chosen: choice)
+      : TrialCharts.curves(trials, title: "Validation loss of the \(phase) trials", x: kind == .batchSize ? .seconds : .steps)
+    do { try chart.svg().write(to: outURL.appendingPathComponent("study.svg"), atomically: true, encoding: .utf8) } catch {
+      throw CommandError("cannot write into \(out): \(error.localizedDescription)", exitCode: 73)
+    }
+    printError("\(phase): \(kind == .batchSize ? String(Int(choice)) : formatValue(choice)) — \(reason)")
+    printError("wrote study.json, study.svg and journal.jsonl into \(out)")
+    if json { print(String(decoding: (try? JSONEncoder.sorted.encode(output)) ?? Data(), as: UTF8.self)) }
+  }
+}

@@ -1,0 +1,225 @@
+import ArgumentParser
+import Datasets
+import Foundation
+import NeuralNetworks
+import Schedules
+import Training
+import Tuning
+
+/// `discipline tune`: Smith's whole recipe in one command.
+struct TuneCommand: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "tune",
+    abstract: "Tune learning rate, batch size, momentum and weight decay with Smith's recipe, then train.",
+    discussion: """
+      Runs the recipe of Smith's "disciplined approach" within --budget:
+        1. an LR range test (with validation loss) at --start-batch-size: the maximum and minimum LR;
+        2. batch size: for each candidate an LR range test and a one-cycle trial of equal wall time;
+        3. momentum: short trials at each of --momenta, choosing the largest stable one;
+        4. weight decay: a grid of short one-cycle trials chosen by early validation loss, one
+           refinement between the best two, and LR range tests at the best two values;
+        5. final one-cycle training for the rest of the budget on all the training data, then the
+           test set and a diagnosis of the final curves.
+      Each finished trial is appended to DIR/journal.jsonl; after a crash or kill, the same command
+      with --resume reuses every finished trial. Writes DIR/hyperparameters.json, DIR/report.html,
+      DIR/model.safetensors and DIR/metrics.csv.
+
+      Examples:
+        discipline tune --dataset fashion-mnist --model cnn --budget 20m --out runs/tune
+        discipline tune --model cnn --budget 20m --out runs/tune --resume
+        discipline tune --model resnet20 --augment crop-flip --budget 60m --out runs/resnet
+        discipline tune --dataset spirals --model mlp --budget 1m --batch-sizes 16,32,64 --out runs/spirals
+      """)
+
+  @OptionGroup(title: "Data") var data: DataOptions
+
+  @Option(help: "Model: mlp, cnn or resnetN (N = 6n+2: 8, 20, 32, 56, ...).")
+  var model: ModelArchitecture = .cnn
+
+  @Option(help: ArgumentHelp("Wall-clock budget of the whole recipe: 90s, 20m, 1h, 1h30m.", valueName: "time"))
+  var budget: Duration = Duration(argument: "20m")!
+
+  @Option(name: .customLong("batch-sizes"), help: ArgumentHelp("Batch-size candidates (default: powers of two from 64 up to --max-memory, at most 512).", valueName: "b,b,..."))
+  var batchSizes: ValueList<Int>?
+
+  @Option(name: .customLong("start-batch-size"), help: "Batch size of the first LR range test.") var startBatchSize: Int = 128
+  @Option(name: .customLong("max-memory"), help: "Memory limit in MiB for the batch-size candidates.") var maxMemory: Double = 4096
+  @Option(help: ArgumentHelp("Momentum candidates (the top of the cycle).", valueName: "m,m,...")) var momenta = ValueList<Double>([0.99, 0.97, 0.95, 0.9])
+  @Option(name: .customLong("weight-decays"), help: ArgumentHelp("Weight-decay grid (default: from the data set's and model's size).", valueName: "wd,wd,..."))
+  var weightDecays: ValueList<Double>?
+  @Option(help: "Dropout before the classifier.") var dropout: Float = 0
+  @Option(help: "Augmentation: none or crop-flip.") var augment: String = "none"
+  @Option(help: "Seed for every model, shuffle and trial.") var seed: UInt64 = 0
+  @Option(help: "Output folder.") var out: String = "runs/tune"
+  @Flag(help: "Continue an interrupted run in --out, reusing its finished trials.") var resume = false
+  @Flag(help: "Print the result as JSON on stdout.") var json = false
+
+  func validate() throws {
+    guard budget.seconds >= 30 else { throw ValidationError("--budget must be at least 30s, got \(budget)") }
+    for b in batchSizes?.values ?? [] where b <= 0 { throw ValidationError("--batch-sizes must be positive, got \(b)") }
+    guard startBatchSize > 0 else { throw ValidationError("--start-batch-size must be positive, got \(startBatchSize)") }
+    for m in momenta.values where !(m > 0 && m < 1) { throw ValidationError("--momenta must be in (0, 1), got \(m)") }
+    for wd in weightDecays?.values ?? [] where !(wd >= 0 && wd.isFinite) { throw ValidationError("--weight-decays must be non-negative, got \(wd)") }
+    guard dropout >= 0 && dropout < 1 else { throw ValidationError("--dropout must be in [0, 1), got \(dropout)") }
+    guard maxMemory > 0 else { throw ValidationError("--max-memory must be positive, got \(maxMemory)") }
+  }
+
+  func run() throws {
+    try reportingErrors { try tune() }
+  }
+
+  /// Every setting that changes what the trials do: the journal's header, checked on --resume.
+  func settings(_ recipe: RecipeSettings) -> [String: String] {
+    var s: [String: String] = [
+      "dataset": data.dataset, "validation_split": "\(data.validationSplit)", "model": model.description,
+      "dropout": "\(dropout)", "augment": augment, "seed": "\(seed)", "budget": "\(recipe.budget)",
+      "batch_sizes": recipe.batchSizes.map(String.init).joined(separator: ","), "start_batch_size": "\(recipe.startBatchSize)",
+      "momenta": recipe.momenta.map { "\($0)" }.joined(separator: ","),
+      "weight_decays": recipe.weightDecays.map { "\($0)" }.joined(separator: ","), "max_memory": "\(recipe.maxMemory)",
+    ]
+    if let dir = data.dataDirectory { s["data_dir"] = dir }
+    if data.dataset.hasPrefix("spirals") || data.dataset.hasPrefix("blobs") {
+      s["samples"] = "\(data.samples)"
+      s["noise"] = data.noise.map { "\($0)" } ?? "default"
+    }
+    return s
+  }
+
+  /// METHOD.md §5: small data sets and shallow networks want larger values, large data sets and
+  /// deep networks smaller ones; 1e-3 … 0 with no prior.
+  static func defaultWeightDecays(model: ModelArchitecture, trainingSamples: Int) -> [Double] {
+    let deep: Bool
+    if case .resnet(let depth) = model { deep = depth >= 20 } else { deep = false }
+    if trainingSamples < 20_000 && !deep { return [1e-2, 1e-3, 1e-4, 0] }
+    if deep && trainingSamples >= 20_000 { return [1e-3, 1e-4, 1e-5, 0] }
+    return [3e-3, 1e-3, 1e-4, 0]
+  }
+
+  private func tune() throws {
+    let outURL = try prepareOutputDirectory(out)
+    let setup = try TrainingSetup(data: data, model: model, augment: augment, seed: seed)
+    var finalData = data
+    finalData.validationSplit = 0
+    let finalSetup = data.validationSplit > 0 ? try TrainingSetup(data: finalData, model: model, augment: augment, seed: seed) : setup
+    let trainCount = setup.splits.train.count
+    var recipe = RecipeSettings(budget: budget.seconds)
+    recipe.seed = seed
+    recipe.startBatchSize = min(startBatchSize, trainCount)
+    recipe.maxMemory = maxMemory
+    recipe.batchSizes = batchSizes?.values.sorted() ?? [64, 128, 256, 512].filter { $0 * 20 <= trainCount }
+    if recipe.batchSizes.isEmpty { recipe.batchSizes = [max(1, min(recipe.startBatchSize, trainCount / 20))] }
+    recipe.momenta = momenta.values
+    recipe.weightDecays = weightDecays?.values ?? Self.defaultWeightDecays(model: model, trainingSamples: trainCount)
+    recipe.priorWeightDecay = model.isDeep ? 1e-4 : 5e-4
+    recipe.rangeTestSteps = max(100, min(400, trainCount / recipe.startBatchSize / 2))
+    if let tooLarge = recipe.batchSizes.first(where: { $0 > trainCount }) {
+      throw CommandError("--batch-sizes \(tooLarge) is larger than the \(trainCount) training samples", exitCode: 64)
+    }
+    if setup.splits.validation == nil {
+      printError("note: no validation split (--validation-split 0): the tuning phases read the test split, which makes the final test result optimistic")
+    }
+    let journal: Journal
+    do { journal = try Journal(url: outURL.appendingPathComponent("journal.jsonl"), settings: settings(recipe), resume: resume) } catch {
+      throw CommandError(error.description, exitCode: resume ? 66 : 73)
+    }
+    if resume && !journal.entries.isEmpty { printError("resuming: \(journal.entries.count) finished trial\(journal.entries.count == 1 ? "" : "s") in the journal will be reused") }
+    let backend = EngineBackend(setup: setup, finalSetup: finalSetup, dropout: dropout)
+    let engine = Recipe(backend: backend, settings: recipe, journal: journal)
+    let progress = TuneProgress(budget: recipe.budget, elapsed: { engine.elapsed }, finalBatchSize: { engine.settings.startBatchSize })
+    engine.onEvent = progress.handle
+    let stop = StopSignal()
+    engine.shouldStop = { stop.isRequested }
+    printError("tune: \(model) (\(setup.specification(dropout: dropout).build(seed: seed).parameterCount) parameters) on \(data.dataset): \(setup.sizes); budget \(budget)")
+    let outcome: TuneOutcome
+    do { outcome = try engine.run() } catch is Recipe<EngineBackend>.Interrupted {
+      printError("\nstopped; finished trials are in \(out)/journal.jsonl — continue with the same command and --resume")
+      throw ExitCode(130)
+    } catch let error as RecipeError {
+      throw CommandError(error.description, exitCode: 1)
+    } catch let error as JournalError {
+      throw CommandError(error.description, exitCode: 73)
+    }
+    let files = TuneFiles(directory: outURL, outcome: outcome, journal: journal, title: "\(model) on \(data.dataset)",
+      normalization: finalSetup.splits.normalization, budget: recipe.budget)
+    try files.write(model: backend.finalModel!, specification: finalSetup.specification(dropout: dropout))
+    printError(files.summary())
+    if json { print(files.jsonLine()) }
+  }
+}
+
+extension ModelArchitecture {
+  /// Residual networks of 20 layers or more.
+  var isDeep: Bool {
+    if case .resnet(let depth) = self { return depth >= 20 }
+    return false
+  }
+}
+
+/// A length of time written 90s, 20m, 1h or 1h30m (a bare number is minutes).
+struct Duration: ExpressibleByArgument, CustomStringConvertible, Equatable {
+  var seconds: Double
+  init?(argument: String) {
+    let text = argument.lowercased()
+    if let minutes = Double(text) {
+      seconds = minutes * 60
+      return
+    }
+    var total = 0.0, number = ""
+    for c in text {
+      if c.isNumber || c == "." { number.append(c); continue }
+      guard let value = Double(number) else { return nil }
+      switch c {
+      case "h": total += value * 3600
+      case "m": total += value * 60
+      case "s": total += value
+      default: return nil
+      }
+      number = ""
+    }
+    guard number.isEmpty, total > 0 else { return nil }
+    seconds = total
+  }
+  var description: String {
+    let s = Int(seconds.rounded())
+    if s % 3600 == 0 { return "\(s / 3600)h" }
+    if s >= 3600 { return "\(s / 3600)h\(s / 60 % 60)m" }
+    if s % 60 == 0 { return "\(s / 60)m" }
+    return "\(s)s"
+  }
+  var defaultValueDescription: String { description }
+}
+
+/// The built-in engine behind the recipe.
+final class EngineBackend: TuningBackend {
+  let setup: TrainingSetup
+  let finalSetup: TrainingSetup
+  let dropout: Float
+  private(set) var finalModel: Module?
+  private let clockStart = Date()
+
+  init(setup: TrainingSetup, finalSetup: TrainingSetup, dropout: Float) {
+    self.setup = setup
+    self.finalSetup = finalSetup
+    self.dropout = dropout
+  }
+
+  func makeSession(batchSize: Int, seed: UInt64) throws -> EngineSession {
+    try setup.session(batchSize: batchSize, dropout: dropout, seed: seed)
+  }
+
+  func makeFinalSession(batchSize: Int, seed: UInt64) throws -> EngineSession {
+    let session = try finalSetup.session(batchSize: batchSize, dropout: dropout, seed: seed)
+    finalModel = session.model
+    return session
+  }
+
+  /// Peak resident memory after one step at this batch size.
+  func memoryUse(batchSize: Int) -> Double? {
+    guard let session = try? makeSession(batchSize: batchSize, seed: 0) else { return nil }
+    _ = session.step(HyperParameters(learningRate: 1e-6, momentum: 0.9, weightDecay: 0))
+    return peakMemoryMiB()
+  }
+
+  func now() -> Double { Date().timeIntervalSince(clockStart) }
+}
+

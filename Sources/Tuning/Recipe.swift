@@ -1,0 +1,510 @@
+import Foundation
+import Schedules
+import Training
+
+/// What the recipe needs from an engine: fresh, seeded sessions at a batch size — for the
+/// tuning phases (validation held out) and for the final run.
+public protocol TuningBackend {
+  associatedtype Session: TrainingSession
+  /// A fresh model and optimizer over the tuning data (validation held out).
+  func makeSession(batchSize: Int, seed: UInt64) throws -> Session
+  /// A fresh model and optimizer for the final training.
+  func makeFinalSession(batchSize: Int, seed: UInt64) throws -> Session
+  /// Resident memory in MiB with a session of this batch size alive (nil: unknown).
+  func memoryUse(batchSize: Int) -> Double?
+  /// Seconds since an arbitrary start (a virtual clock in tests).
+  func now() -> Double
+}
+
+/// The knobs of Smith's recipe.
+public struct RecipeSettings: Codable, Sendable, Equatable {
+  /// Wall-clock budget of the whole recipe, in seconds.
+  public var budget: Double
+  public var seed: UInt64 = 0
+  /// The batch size of the first LR range test.
+  public var startBatchSize = 128
+  /// Candidates for the batch-size study (ascending).
+  public var batchSizes: [Int] = [64, 128, 256, 512]
+  /// Skip batch sizes whose measured or extrapolated memory exceeds this many MiB.
+  public var maxMemory: Double = 4096
+  public var momenta: [Double] = [0.99, 0.97, 0.95, 0.9]
+  /// The momentum the cycle falls to (the first), and an alternative tried once (the second).
+  public var minMomenta: [Double] = [0.85, 0.8]
+  public var weightDecays: [Double] = [1e-3, 1e-4, 1e-5, 0]
+  /// Weight decay used before the weight-decay study has chosen one.
+  public var priorWeightDecay = 5e-4
+  /// One-cycle starts at max/`divFactor` (the suggested minimum learning rate).
+  public var divFactor = 10.0
+  /// Share of the budget kept for the final training.
+  public var finalShare = 0.55
+  /// Validation measurements per trial, and the batches each reads.
+  public var trialEvaluations = 3
+  public var validationBatches: Int? = 3
+  /// Steps of the first range test (others scale to the same number of samples).
+  public var rangeTestSteps = 200
+  /// Training seconds of each short trial; nil divides the tuning share of the budget.
+  public var trialSeconds: Double?
+  /// A trial is "stable" when its validation loss is within this fraction of the best.
+  public var stabilityTolerance = 0.02
+
+  public init(budget: Double) { self.budget = budget }
+}
+
+/// Progress as the recipe goes.
+public enum TuneEvent {
+  case phase(name: String, index: Int, of: Int)
+  /// Work starting: a key, a label, its steps, and seconds estimated.
+  case started(key: String, label: String, steps: Int)
+  case step(Int, loss: Double)
+  case finished(JournalEntry, reused: Bool)
+  case note(String)
+  case finalEpoch(TrainingEvent)
+}
+
+/// A choice and its one-line reason.
+public struct Choice<Value: Codable & Sendable & Equatable>: Codable, Sendable, Equatable {
+  public var value: Value
+  public var reason: String
+  public init(_ value: Value, _ reason: String) {
+    self.value = value
+    self.reason = reason
+  }
+}
+
+/// Everything the recipe chose, and the final run.
+public struct TuneOutcome: Codable, Sendable {
+  public var maxLearningRate: Choice<Double>
+  public var minLearningRate: Choice<Double>
+  public var batchSize: Choice<Int>
+  public var maxMomentum: Choice<Double>
+  public var minMomentum: Choice<Double>
+  public var weightDecay: Choice<Double>
+  public var epochs: Choice<Int>
+  public var policy: Policy
+  public var history: TrainingHistory
+  public var test: Evaluation
+  public var diagnosis: Diagnosis
+  public var seconds: Double
+  public var stepsPerEpoch: Int
+}
+
+/// Smith's recipe, phase by phase, over a backend; each finished piece of work goes to the
+/// journal, and work found in the journal is reused instead of repeated.
+public final class Recipe<Backend: TuningBackend> {
+  public let backend: Backend
+  public let settings: RecipeSettings
+  public let journal: Journal
+  public var onEvent: ((TuneEvent) -> Void)?
+  public var shouldStop: () -> Bool = { false }
+  /// Seconds spent before this process started (the journaled work of a resumed run).
+  private let spentBefore: Double
+  private let started: Double
+  /// Measured training throughput, samples per second, per batch size.
+  public private(set) var samplesPerSecond: [Int: Double] = [:]
+
+  public init(backend: Backend, settings: RecipeSettings, journal: Journal) {
+    self.backend = backend
+    self.settings = settings
+    self.journal = journal
+    spentBefore = journal.entries.map(\.seconds).reduce(0, +)
+    started = backend.now()
+  }
+
+  /// Seconds of the budget used so far (including a resumed run's earlier work).
+  public var elapsed: Double { spentBefore + backend.now() - started }
+
+  public struct Interrupted: Error {}
+
+  // MARK: - Pieces of work
+
+  /// Runs (or reuses) one LR range test comparison.
+  func rangeTest(key: String, phase: String, label: String, conditions: [RangeTestCondition], base: RangeTestSettings,
+                 batchSize: (RangeTestCondition) -> Int) throws -> RangeTestComparison {
+    if let done = journal.entry(key), let comparison = done.rangeTest {
+      onEvent?(.finished(done, reused: true))
+      record(done)
+      return comparison
+    }
+    onEvent?(.started(key: key, label: label, steps: conditions.map { $0.steps ?? base.steps }.reduce(0, +)))
+    let t0 = backend.now()
+    let comparison = try RangeTest.compare(
+      conditions: conditions, seed: settings.seed, base: base, oneCycleDivisor: settings.divFactor,
+      makeSession: { c, s in try backend.makeSession(batchSize: batchSize(c), seed: s) },
+      onPoint: { [weak self] p in self?.onEvent?(.step(p.step, loss: p.loss)) }, shouldStop: shouldStop, clock: backend.now)
+    if shouldStop() { throw Interrupted() }
+    let entry = JournalEntry(key: key, phase: phase, label: label, rangeTest: comparison, seconds: backend.now() - t0)
+    try journal.append(entry)
+    record(entry)
+    onEvent?(.finished(entry, reused: false))
+    return comparison
+  }
+
+  /// Runs (or reuses) one short trial.
+  func trial(key: String, phase: String, label: String, _ trial: @autoclosure () -> TrialSettings) throws -> JournalEntry {
+    if let done = journal.entry(key), done.result != nil {
+      onEvent?(.finished(done, reused: true))
+      record(done)
+      return done
+    }
+    let settings = trial()
+    onEvent?(.started(key: key, label: label, steps: settings.steps))
+    let session = try backend.makeSession(batchSize: settings.batchSize, seed: settings.seed)
+    let result = settings.run(on: session, clock: backend.now, shouldStop: shouldStop, onStep: { [weak self] k, loss in self?.onEvent?(.step(k, loss: loss)) })
+    if shouldStop() { throw Interrupted() }
+    let entry = JournalEntry(key: key, phase: phase, label: label, trial: settings, result: result, seconds: result.seconds)
+    try journal.append(entry)
+    record(entry)
+    onEvent?(.finished(entry, reused: false))
+    return entry
+  }
+
+  /// Learns throughput from finished work.
+  private func record(_ entry: JournalEntry) {
+    if let t = entry.trial, let r = entry.result, r.stepsPerSecond > 0 {
+      samplesPerSecond[t.batchSize] = r.stepsPerSecond * Double(t.batchSize)
+    }
+    if let c = entry.rangeTest {
+      for s in c.conditions {
+        guard let b = s.condition.batchSize else { continue }
+        let steps = s.runs.map(\.points.count).reduce(0, +), seconds = s.runs.map { $0.seconds - $0.evaluationSeconds }.reduce(0, +)
+        if seconds > 0 && samplesPerSecond[b] == nil { samplesPerSecond[b] = Double(steps * b) / seconds }
+      }
+    }
+  }
+
+  /// Measures training throughput at a batch size with a few steps on a throw-away session,
+  /// unless already known.
+  public func measureThroughput(batchSize b: Int, steps: Int = 20) throws {
+    guard samplesPerSecond[b] == nil else { return }
+    let session = try backend.makeSession(batchSize: b, seed: settings.seed)
+    let h = HyperParameters(learningRate: 1e-4, momentum: 0.9, weightDecay: 0)
+    _ = session.step(h)  // warm-up: primitives are created on first use
+    let t0 = backend.now()
+    for _ in 0..<steps { _ = session.step(h) }
+    let seconds = backend.now() - t0
+    if seconds > 0 { samplesPerSecond[b] = Double(steps * b) / seconds }
+  }
+
+  /// Throughput at a batch size: measured, or interpolated from the nearest measured one.
+  public func throughput(_ b: Int) -> Double {
+    if let s = samplesPerSecond[b] { return s }
+    let nearest = samplesPerSecond.keys.min { abs(log(Double($0) / Double(b))) < abs(log(Double($1) / Double(b))) }
+    return nearest.flatMap { samplesPerSecond[$0] } ?? 1000
+  }
+
+  /// Where later range tests start: a decade below the learning rate at which the first one's
+  /// loss began to fall (its steepest descent), so their fewer steps are not spent on a flat curve.
+  private(set) var laterStart: Double?
+
+  func rangeSettings(steps: Int, weightDecay: Double, momentum: Double, validate: Bool) -> RangeTestSettings {
+    var s = RangeTestSettings()
+    if let laterStart { s.startLearningRate = laterStart }
+    s.steps = steps
+    s.weightDecay = weightDecay
+    s.momentum = momentum
+    s.minimumMomentum = momentum
+    if validate {
+      s.validateEvery = max(1, steps / 10)
+      s.validationBatches = settings.validationBatches.map { max(1, $0 - 1) }
+    }
+    return s
+  }
+
+  // MARK: - The phases
+
+  /// What the batch-size phase decided.
+  public struct BatchSizeDecision: Sendable {
+    public var batchSize: Choice<Int>
+    /// The range test's maximum learning rate at the chosen batch size.
+    public var learningRate: Double
+    /// Steps of a trial at the chosen batch size in the planned trial time.
+    public var stepsPerTrial: Int
+  }
+
+  /// What the weight-decay phase decided.
+  public struct WeightDecayDecision: Sendable {
+    public var weightDecay: Choice<Double>
+    public var maxLearningRate: Choice<Double>
+  }
+
+  /// Phase 1: an LR range test (with validation loss) at the starting batch size.
+  public func learningRatePhase() throws -> RangeTestComparison {
+    let b0 = settings.startBatchSize
+    let first = try rangeTest(
+      key: "lr/range-test/\(b0)", phase: "learning rate", label: "LR range test, batch \(b0)",
+      conditions: [RangeTestCondition(name: "batch \(b0)", batchSize: b0, steps: settings.rangeTestSteps)],
+      base: rangeSettings(steps: settings.rangeTestSteps, weightDecay: settings.priorWeightDecay, momentum: settings.momenta.last ?? 0.9, validate: true),
+      batchSize: { $0.batchSize! })
+    guard first.suggestedMaximumLearningRate != nil else {
+      throw RecipeError(description: "the first LR range test could not be read: \(first.reason)")
+    }
+    if let steepest = first.conditions.first?.suggestions.steepest {
+      laterStart = min(1e-3, max(1e-7, steepest / 100))
+    }
+    return first
+  }
+
+  /// Phase 2: for each candidate an LR range test and a one-cycle trial of equal wall time.
+  public func batchSizePhase(startLearningRate lr0: Double, trialsLeft: Int) throws -> BatchSizeDecision {
+    let b0 = settings.startBatchSize
+    let candidates = batchCandidates()
+    let trialSeconds = plannedTrialSeconds(trials: candidates.count + trialsLeft, rangeTests: max(0, candidates.count - 1) + 2)
+    var lrForBatch: [Int: Double] = [b0: lr0]
+    var batchTrials: [(Int, JournalEntry)] = []
+    for b in candidates {
+      if lrForBatch[b] == nil {
+        let steps = max(100, settings.rangeTestSteps * b0 / b)
+        let c = try rangeTest(
+          key: "batch-size/range-test/\(b)", phase: "batch size", label: "LR range test, batch \(b)",
+          conditions: [RangeTestCondition(name: "batch \(b)", batchSize: b, steps: steps)],
+          base: rangeSettings(steps: steps, weightDecay: settings.priorWeightDecay, momentum: settings.momenta.last ?? 0.9, validate: true),
+          batchSize: { $0.batchSize! })
+        lrForBatch[b] = c.suggestedMaximumLearningRate ?? lr0 * Double(b) / Double(b0)
+      }
+      let steps = max(10, Int(trialSeconds * throughput(b) / Double(b)))
+      let entry = try trial(key: "batch-size/trial/\(b)", phase: "batch size", label: "batch \(b), \(Int(trialSeconds.rounded())) s",
+        TrialSettings(batchSize: b, maxLearningRate: lrForBatch[b]!, divFactor: settings.divFactor, weightDecay: settings.priorWeightDecay,
+          steps: steps, evaluations: settings.trialEvaluations, validationBatches: settings.validationBatches, seed: settings.seed))
+      batchTrials.append((b, entry))
+    }
+    let choice = chooseBatch(batchTrials)
+    let batch = choice.value
+    // The momentum and weight-decay trials share what is left of the tuning time.
+    let later = plannedTrialSeconds(trials: trialsLeft, rangeTests: 1)
+    return BatchSizeDecision(batchSize: choice, learningRate: lrForBatch[batch]!, stepsPerTrial: max(10, Int(later * throughput(batch) / Double(batch))))
+  }
+
+  /// Phase 3: short trials at each momentum; the largest stable one, and the bottom of the cycle.
+  public func momentumPhase(batchSize batch: Int, learningRate lr: Double, steps: Int) throws -> (max: Choice<Double>, min: Choice<Double>) {
+    let baseMin = settings.minMomenta.first ?? 0.85
+    func momentumTrial(_ m: Double, _ low: Double, key: String) throws -> JournalEntry {
+      try trial(key: key, phase: "momentum", label: "momentum \(m) → \(low)",
+        TrialSettings(batchSize: batch, maxLearningRate: lr, divFactor: settings.divFactor, maxMomentum: m, minMomentum: low,
+          weightDecay: settings.priorWeightDecay, steps: steps, evaluations: settings.trialEvaluations,
+          validationBatches: settings.validationBatches, seed: settings.seed))
+    }
+    var momentumTrials: [(Double, JournalEntry)] = []
+    for m in settings.momenta { momentumTrials.append((m, try momentumTrial(m, min(m, baseMin), key: "momentum/\(m)"))) }
+    let maxMomentum = chooseMomentum(momentumTrials)
+    var minMomentum = Choice(min(maxMomentum.value, baseMin), "the usual bottom of the cycle")
+    if let alternative = settings.minMomenta.dropFirst().first, alternative < maxMomentum.value,
+       let reference = momentumTrials.first(where: { $0.0 == maxMomentum.value })?.1.result {
+      let entry = try momentumTrial(maxMomentum.value, alternative, key: "momentum/\(maxMomentum.value)-\(alternative)")
+      let a = entry.result!.finalValidationLoss, r = reference.finalValidationLoss
+      minMomentum = a < r
+        ? Choice(alternative, String(format: "cycling down to %g gave a lower early validation loss (%.4f) than down to %g (%.4f)", alternative, a, baseMin, r))
+        : Choice(min(maxMomentum.value, baseMin), String(format: "cycling down to %g (validation loss %.4f) did at least as well as down to %g (%.4f)", baseMin, r, alternative, a))
+    }
+    return (maxMomentum, minMomentum)
+  }
+
+  /// Phase 4: a grid of short one-cycle trials, one refinement between the best two, then LR
+  /// range tests at the best two values to settle learning rate and weight decay together.
+  public func weightDecayPhase(batchSize batch: Int, learningRate lr: Double, momentum: (max: Double, min: Double), steps: Int) throws -> WeightDecayDecision {
+    func wdTrial(_ wd: Double, refine: Bool = false) throws -> JournalEntry {
+      try trial(key: "weight-decay/\(wd)", phase: "weight decay", label: "weight decay \(Self.format(wd))\(refine ? " (refinement)" : "")",
+        TrialSettings(batchSize: batch, maxLearningRate: lr, divFactor: settings.divFactor, maxMomentum: momentum.max,
+          minMomentum: momentum.min, weightDecay: wd, steps: steps, evaluations: settings.trialEvaluations,
+          validationBatches: settings.validationBatches, seed: settings.seed))
+    }
+    var wdTrials: [(Double, JournalEntry)] = []
+    for wd in settings.weightDecays { wdTrials.append((wd, try wdTrial(wd))) }
+    if let refinement = Self.refinement(wdTrials.map { ($0.0, $0.1.result!.finalValidationLoss) }) {
+      wdTrials.append((refinement, try wdTrial(refinement, refine: true)))
+    }
+    let ranked = wdTrials.sorted { $0.1.result!.finalValidationLoss < $1.1.result!.finalValidationLoss }
+    let best = ranked[0], second = ranked.count > 1 ? ranked[1] : nil
+    var wdChoice = Choice(best.0, String(format: "lowest early validation loss (%.4f) of %d short one-cycle runs", best.1.result!.finalValidationLoss, ranked.count)
+      + (second.map { String(format: "; next %@ (%.4f)", Self.format($0.0), $0.1.result!.finalValidationLoss) } ?? ""))
+    let wdSteps = max(100, settings.rangeTestSteps * settings.startBatchSize / batch)
+    let values = [best.0] + (second.map { [$0.0] } ?? [])
+    let wdRange = try rangeTest(
+      key: "weight-decay/range-test/\(batch)", phase: "weight decay", label: "LR range tests at weight decay \(values.map(Self.format).joined(separator: ", "))",
+      conditions: values.map { RangeTestCondition(name: "wd \(Self.format($0))", weightDecay: $0, batchSize: batch, steps: wdSteps) },
+      base: rangeSettings(steps: wdSteps, weightDecay: best.0, momentum: momentum.max, validate: true), batchSize: { $0.batchSize! })
+    // Every reading at the chosen batch size counts: the batch-size study's and the one at the
+    // best weight decay; their geometric mean evens out the noise of a single curve.
+    var readings = [lr]
+    if let bestCondition = wdRange.conditions.first(where: { $0.condition.weightDecay == best.0 }), let readLR = bestCondition.maximumLearningRate {
+      readings.append(readLR)
+    }
+    let meanLR = exp(readings.map(log).reduce(0, +) / Double(readings.count))
+    let maxLR = readings.count > 1
+      ? Choice(meanLR, "geometric mean of the LR range tests at batch \(batch): \(Self.formatLR(readings[0])) (prior weight decay) and \(Self.formatLR(readings[1])) (weight decay \(Self.format(best.0))); each reads Smith's way, a tenth of the largest rate at which the network still trains")
+      : Choice(lr, "LR range test at batch \(batch): a tenth of the largest rate at which the network still trains")
+    if let lowest = wdRange.lowestLossCondition { wdChoice.reason += "; in the LR range tests \(lowest) reached the lowest validation loss" }
+    return WeightDecayDecision(weightDecay: wdChoice, maxLearningRate: maxLR)
+  }
+
+  /// Trials the momentum and weight-decay phases will run.
+  var laterTrials: Int { settings.momenta.count + min(1, max(0, settings.minMomenta.count - 1)) + settings.weightDecays.count + 1 }
+
+  // MARK: - The recipe
+
+  /// Runs every phase and the final training.
+  public func run() throws -> TuneOutcome {
+    let phases = 5
+    onEvent?(.phase(name: "learning rate", index: 1, of: phases))
+    let first = try learningRatePhase()
+    onEvent?(.phase(name: "batch size", index: 2, of: phases))
+    let batch = try batchSizePhase(startLearningRate: first.suggestedMaximumLearningRate!, trialsLeft: laterTrials)
+    onEvent?(.phase(name: "momentum", index: 3, of: phases))
+    let momentum = try momentumPhase(batchSize: batch.batchSize.value, learningRate: batch.learningRate, steps: batch.stepsPerTrial)
+    onEvent?(.phase(name: "weight decay", index: 4, of: phases))
+    let wd = try weightDecayPhase(batchSize: batch.batchSize.value, learningRate: batch.learningRate,
+      momentum: (momentum.max.value, momentum.min.value), steps: batch.stepsPerTrial)
+    let maxLR = wd.maxLearningRate
+    let minLR = Choice(maxLR.value / settings.divFactor, "one-cycle starts at max/\(Self.format(settings.divFactor))")
+
+    // 5. Final training for the rest of the budget.
+    onEvent?(.phase(name: "final training", index: 5, of: phases))
+    let size = batch.batchSize.value
+    let final = try backend.makeFinalSession(batchSize: size, seed: settings.seed)
+    let rate = throughput(size)
+    // One evaluation, timed: the final run evaluates once per epoch.
+    let e0 = backend.now()
+    _ = final.evaluate(.validation, maxBatches: nil)
+    let evaluation = backend.now() - e0
+    let epochSeconds = Double(final.stepsPerEpoch * size) / rate * 1.03 + evaluation
+    let remaining = settings.budget - elapsed - 5
+    let epochs = max(1, Int(remaining / epochSeconds))
+    let epochChoice = Choice(epochs, String(format: "what the remaining %.0f s of the budget allow at the measured %.0f samples/s (%.1f s per epoch)", max(0, remaining), rate, epochSeconds))
+    let policy = Policy.oneCycle(OneCycle(variant: .pytorch, maxLearningRate: maxLR.value, divFactor: settings.divFactor,
+      cycleMomentum: true, baseMomentum: momentum.min.value, maxMomentum: momentum.max.value))
+    let schedule = try Schedule(policy, totalSteps: epochs * final.stepsPerEpoch)
+    let trainer = Trainer(session: final, schedule: schedule, epochs: epochs, constantMomentum: momentum.max.value, weightDecay: wd.weightDecay.value)
+    trainer.onEvent = { [weak self] e in self?.onEvent?(.finalEpoch(e)) }
+    let outcome = trainer.run(shouldStop: shouldStop)
+    if case .interrupted = outcome { throw Interrupted() }
+    if case .diverged(let step) = outcome {
+      throw RecipeError(description: "the final training diverged at step \(step) (learning rate \(Self.format(trainer.history.steps.last?.learningRate ?? 0)))")
+    }
+    let test = final.evaluate(.test, maxBatches: nil)
+    let diagnosis = Diagnosis(history: trainer.history, stepsPerEpoch: final.stepsPerEpoch)
+    return TuneOutcome(maxLearningRate: maxLR, minLearningRate: minLR, batchSize: batch.batchSize, maxMomentum: momentum.max,
+      minMomentum: momentum.min, weightDecay: wd.weightDecay, epochs: epochChoice, policy: policy, history: trainer.history,
+      test: test, diagnosis: diagnosis, seconds: elapsed, stepsPerEpoch: final.stepsPerEpoch)
+  }
+
+  /// Candidates within the memory limit: measured for the ones tried, extrapolated linearly
+  /// in the batch size for the next.
+  func batchCandidates() -> [Int] {
+    var result: [Int] = []
+    var measured: [(Int, Double)] = []
+    for b in settings.batchSizes.sorted() {
+      if measured.count >= 2 {
+        let (b1, m1) = measured[measured.count - 2], (b2, m2) = measured[measured.count - 1]
+        let predicted = m2 + (m2 - m1) / Double(b2 - b1) * Double(b - b2)
+        if predicted > settings.maxMemory {
+          onEvent?(.note(String(format: "skipping batch %d: about %.0f MiB expected, over the --max-memory limit of %.0f MiB", b, predicted, settings.maxMemory)))
+          continue
+        }
+      }
+      if let m = backend.memoryUse(batchSize: b) {
+        if m > settings.maxMemory {
+          onEvent?(.note(String(format: "skipping batch %d: %.0f MiB measured, over the --max-memory limit of %.0f MiB", b, m, settings.maxMemory)))
+          continue
+        }
+        measured.append((b, m))
+      }
+      result.append(b)
+    }
+    return result.isEmpty ? [settings.batchSizes.min() ?? settings.startBatchSize] : result
+  }
+
+  /// Splits what is left of the tuning share of the budget over the trials still to run,
+  /// after setting aside time for the range tests still to run.
+  func plannedTrialSeconds(trials: Int, rangeTests: Int) -> Double {
+    if let fixed = settings.trialSeconds { return fixed }
+    let rate = throughput(settings.startBatchSize)
+    let rangeTestSeconds = Double(settings.rangeTestSteps * settings.startBatchSize) / rate * 1.5
+    let available = settings.budget * (1 - settings.finalShare) - elapsed - Double(rangeTests) * rangeTestSeconds
+    return max(0.5, available / Double(max(1, trials)))
+  }
+
+  func chooseBatch(_ trials: [(Int, JournalEntry)]) -> Choice<Int> {
+    let ranked = trials.sorted { ($0.1.result!.finalValidationLoss, -$0.0) < ($1.1.result!.finalValidationLoss, -$1.0) }
+    let best = ranked[0]
+    let seconds = trials.map { $0.1.seconds }
+    let detail = ranked.map { String(format: "%d: %.4f", $0.0, $0.1.result!.finalValidationLoss) }.joined(separator: ", ")
+    return Choice(best.0, String(format: "lowest validation loss after equal wall time (%.0f–%.0f s each; %@)", seconds.min() ?? 0, seconds.max() ?? 0, detail))
+  }
+
+  func chooseMomentum(_ trials: [(Double, JournalEntry)]) -> Choice<Double> {
+    let losses = trials.map { ($0.0, $0.1.result!.finalValidationLoss) }
+    let bestLoss = losses.map(\.1).min() ?? .infinity
+    let stable = losses.filter { $0.1.isFinite && $0.1 <= bestLoss * (1 + settings.stabilityTolerance) }
+    guard let chosen = stable.max(by: { $0.0 < $1.0 }) else {
+      return Choice(settings.momenta.min() ?? 0.9, "every momentum trial diverged; the smallest candidate is the safest")
+    }
+    let unstable = losses.filter { $0.0 > chosen.0 }
+    let why = unstable.isEmpty ? "" : "; larger ones " + unstable.map { $0.1.isFinite ? String(format: "%g reached %.4f", $0.0, $0.1) : "\($0.0) diverged" }.joined(separator: ", ")
+    return Choice(chosen.0, String(format: "the largest momentum whose early validation loss (%.4f) is within %.0f%% of the best (%.4f)%@", chosen.1, 100 * settings.stabilityTolerance, bestLoss, why))
+  }
+
+  /// The value between the best two grid values, halving the exponent (3e-4 between 1e-3 and
+  /// 1e-4); when one of them is 0, a third of the other. Nil when already tried.
+  static func refinement(_ results: [(Double, Double)]) -> Double? {
+    let ranked = results.sorted { $0.1 < $1.1 }
+    guard ranked.count >= 2 else { return nil }
+    let a = ranked[0].0, b = ranked[1].0
+    let value = a == 0 || b == 0 ? max(a, b) / 3 : sqrt(a * b)
+    let rounded = roundToOneSignificantFigure(value)
+    return results.contains { abs($0.0 - rounded) <= 1e-9 * max(rounded, 1e-300) } || rounded == 0 ? nil : rounded
+  }
+
+  /// 3.16e-4 → 3e-4, written exactly as a person would type it.
+  static func roundToOneSignificantFigure(_ v: Double) -> Double {
+    guard v > 0 else { return 0 }
+    return Double(String(format: "%.0e", v)) ?? v
+  }
+
+  static func format(_ v: Double) -> String { v == 0 ? "0" : String(format: "%g", v) }
+  static func formatLR(_ v: Double) -> String { String(format: "%.3g", v) }
+}
+
+public struct RecipeError: Error, CustomStringConvertible {
+  public var description: String
+}
+
+/// What the final validation curve says (Smith: the goal is a curve that goes horizontal).
+public struct Diagnosis: Codable, Sendable, Equatable {
+  public enum Verdict: String, Codable, Sendable {
+    case underfitting, overfitting, onTarget = "on target", unknown
+  }
+  public var verdict: Verdict
+  public var explanation: String
+  public var suggestion: String
+
+  public init(verdict: Verdict, explanation: String, suggestion: String) {
+    self.verdict = verdict
+    self.explanation = explanation
+    self.suggestion = suggestion
+  }
+
+  /// Reads the evaluation losses of the last third of the run.
+  public init(history: TrainingHistory, stepsPerEpoch: Int) {
+    let losses = history.evaluations.map(\.loss).filter(\.isFinite)
+    guard losses.count >= 3 else {
+      self.init(verdict: .unknown, explanation: "too few evaluations (\(losses.count)) to read the validation curve", suggestion: "train for more epochs to see the curve")
+      return
+    }
+    let tail = Array(losses.suffix(max(3, losses.count / 3)))
+    let lowest = losses.min()!, last = losses.last!
+    let lowestIndex = losses.lastIndex(of: lowest)!
+    let fall = (tail.first! - last) / tail.first!
+    if last > lowest * 1.03 && lowestIndex < losses.count - 1 {
+      self = Diagnosis(verdict: .overfitting,
+        explanation: String(format: "the validation loss rose from its lowest %.4f (evaluation %d) to %.4f at the end", lowest, lowestIndex + 1, last),
+        suggestion: "more regularization (a larger weight decay, dropout or augmentation) or fewer epochs; a learning rate that is too small can also cause this")
+    } else if fall > 0.03 {
+      self = Diagnosis(verdict: .underfitting,
+        explanation: String(format: "the validation loss was still falling over the last %d evaluations (%.4f → %.4f, %.1f%%)", tail.count, tail.first!, last, 100 * fall),
+        suggestion: "train for more epochs (a larger budget), or reduce the weight decay")
+    } else {
+      self = Diagnosis(verdict: .onTarget,
+        explanation: String(format: "the validation loss went horizontal: %.4f → %.4f over the last %d evaluations", tail.first!, last, tail.count),
+        suggestion: "no change needed; more epochs would add little")
+    }
+  }
+}

@@ -1,0 +1,72 @@
+import Foundation
+import Testing
+
+@Suite(.serialized) struct TuneCommandTests {
+  let spirals = ["tune", "--dataset", "spirals", "--samples", "1200", "--model", "mlp", "--batch-sizes", "16,32,64",
+                 "--start-batch-size", "32", "--weight-decays", "1e-3,0", "--momenta", "0.97,0.9", "--seed", "1"]
+
+  @Test func tunesWithinTheBudgetAndWritesEverything() throws {
+    let dir = CLI.temporaryDirectory()
+    let started = Date()
+    let r = try CLI.run(spirals + ["--budget", "30s", "--json", "--out", dir])
+    let seconds = Date().timeIntervalSince(started)
+    #expect(r.status == 0, "\(r.stderr)")
+    #expect(seconds < 30 * 1.1 + 5, "took \(seconds) s for a 30 s budget")
+    let json = try #require(CLI.json(Data(r.stdout.utf8)), "stdout: \(r.stdout)")
+    #expect((json["test_accuracy"] as? Double ?? 0) > 0.6)
+    #expect(json["test_loss"] is Double && json["seconds"] is Double)
+    let h = try #require(CLI.json(try Data(contentsOf: URL(fileURLWithPath: dir + "/hyperparameters.json"))))
+    for key in ["max_lr", "min_lr", "policy", "momentum", "weight_decay", "batch_size", "epochs", "reasons"] {
+      #expect(h[key] != nil, "hyperparameters.json lacks \(key)")
+    }
+    #expect([16, 32, 64].contains(h["batch_size"] as? Int ?? 0))
+    #expect([1e-3, 0, 3e-4].contains(h["weight_decay"] as? Double ?? -1))
+    let reasons = try #require(h["reasons"] as? [String: String])
+    #expect(reasons.values.allSatisfy { !$0.isEmpty })
+    for file in ["report.html", "journal.jsonl", "model.safetensors", "metrics.csv"] {
+      #expect(FileManager.default.fileExists(atPath: dir + "/" + file), "\(file) missing")
+    }
+    let report = try String(contentsOfFile: dir + "/report.html", encoding: .utf8)
+    #expect(report.contains("<svg") && !report.contains("http://") && !report.contains("<script"))
+    // The journal: a header, then one line per finished trial.
+    let lines = try String(contentsOfFile: dir + "/journal.jsonl", encoding: .utf8).split(separator: "\n")
+    #expect(lines.count > 8)
+    #expect(lines.dropFirst().allSatisfy { CLI.json(Data($0.utf8))?["key"] is String })
+  }
+
+  @Test func killedAndResumedReusesFinishedTrials() throws {
+    let dir = CLI.temporaryDirectory()
+    let process = Process()
+    process.executableURL = CLI.binary
+    process.arguments = spirals + ["--budget", "30s", "--out", dir]
+    process.standardError = FileHandle.nullDevice
+    try process.run()
+    let journal = dir + "/journal.jsonl"
+    let deadline = Date().addingTimeInterval(30)
+    while Date() < deadline {
+      if let text = try? String(contentsOfFile: journal, encoding: .utf8), text.split(separator: "\n").count >= 5 { break }
+      usleep(50_000)
+    }
+    kill(process.processIdentifier, SIGKILL)
+    process.waitUntilExit()
+    let before = try String(contentsOfFile: journal, encoding: .utf8)
+    let finished = before.split(separator: "\n").count - 1
+    #expect(finished >= 4)
+
+    let r = try CLI.run(spirals + ["--budget", "30s", "--out", dir, "--resume"])
+    #expect(r.status == 0, "\(r.stderr)")
+    #expect(r.stderr.contains("\(finished) finished trial"))
+    #expect(r.stderr.components(separatedBy: "reused ").count - 1 >= finished)
+    let after = try String(contentsOfFile: journal, encoding: .utf8)
+    #expect(after.hasPrefix(before.hasSuffix("\n") ? before : String(before[..<before.lastIndex(of: "\n")!]) + "\n"))
+
+    // Different settings: refused, naming the difference.
+    let other = try CLI.run(spirals.map { $0 == "1" ? "2" : $0 } + ["--budget", "30s", "--out", dir, "--resume"])
+    #expect(other.status != 0 && other.stderr.contains("seed was 1, now 2"))
+  }
+
+  @Test func badBudgetIsNamed() throws {
+    let r = try CLI.run(spirals + ["--budget", "ten minutes", "--out", CLI.temporaryDirectory()])
+    #expect(r.status == 64 && r.stderr.contains("budget"))
+  }
+}

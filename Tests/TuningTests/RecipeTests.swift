@@ -1,0 +1,164 @@
+import Foundation
+import Testing
+import Training
+@testable import Tuning
+
+/// Analytic sessions behind the recipe, on a virtual clock.
+final class AnalyticBackend: TuningBackend {
+  let clock = VirtualClock()
+  var samples = 512
+  var features = 8
+  var noise = 0.1
+  /// Seconds per step: constant, or proportional to the batch size.
+  var secondsPerStep: (Int) -> Double = { _ in 0.01 }
+  /// Steps with a momentum above this return NaN (a synthetic instability).
+  var momentumLimit: Double?
+  private(set) var sessionsMade = 0
+
+  func makeSession(batchSize: Int, seed: UInt64) throws -> LimitedSession {
+    sessionsMade += 1
+    return LimitedSession(
+      AnalyticSession(features: features, samples: samples, noise: noise, batchSize: batchSize, seed: seed,
+        secondsPerStep: secondsPerStep(batchSize), clock: clock), momentumLimit: momentumLimit)
+  }
+  func makeFinalSession(batchSize: Int, seed: UInt64) throws -> LimitedSession { try makeSession(batchSize: batchSize, seed: seed) }
+  func memoryUse(batchSize: Int) -> Double? { 100 + Double(batchSize) }
+  func now() -> Double { clock.now }
+}
+
+/// An analytic session that diverges above a momentum limit.
+final class LimitedSession: TrainingSession {
+  let inner: AnalyticSession
+  let momentumLimit: Double?
+  init(_ inner: AnalyticSession, momentumLimit: Double?) {
+    self.inner = inner
+    self.momentumLimit = momentumLimit
+  }
+  var stepsPerEpoch: Int { inner.stepsPerEpoch }
+  var stepsTaken: Int { inner.stepsTaken }
+  func step(_ h: HyperParameters) -> Double {
+    if let limit = momentumLimit, h.momentum > limit + 1e-12 {
+      _ = inner.step(h)
+      return .nan
+    }
+    return inner.step(h)
+  }
+  func evaluate(_ split: DataSplit, maxBatches: Int?) -> Evaluation { inner.evaluate(split, maxBatches: maxBatches) }
+  func snapshot() -> AnalyticSession.State { inner.snapshot() }
+  func restore(_ state: AnalyticSession.State) { inner.restore(state) }
+}
+
+@Suite struct RecipeTests {
+  func journal(_ settings: [String: String] = ["test": "1"], resume: Bool = false, at url: URL? = nil) throws -> Journal {
+    let file = url ?? FileManager.default.temporaryDirectory.appendingPathComponent("journal-\(UUID().uuidString).jsonl")
+    return try Journal(url: file, settings: settings, resume: resume)
+  }
+
+  func settings(budget: Double = 600) -> RecipeSettings {
+    var s = RecipeSettings(budget: budget)
+    s.startBatchSize = 32
+    s.batchSizes = [16, 32, 64]
+    s.weightDecays = [1e-2, 1e-3, 0]
+    s.rangeTestSteps = 150
+    s.validationBatches = nil
+    return s
+  }
+
+  @Test func refinementHalvesTheExponent() {
+    #expect(Recipe<AnalyticBackend>.refinement([(1e-3, 0.5), (1e-4, 0.4), (1e-5, 0.6), (0, 0.7)]) == 3e-4)
+    #expect(Recipe<AnalyticBackend>.refinement([(1e-3, 0.9), (1e-4, 0.6), (1e-5, 0.5), (0, 0.55)]) == 3e-6)
+    // Between the best two, adjacent or not; nothing when already tried.
+    #expect(Recipe<AnalyticBackend>.refinement([(1e-2, 0.45), (1e-4, 0.4), (0, 0.6)]) == 1e-3)
+    #expect(Recipe<AnalyticBackend>.refinement([(1e-3, 0.5), (3e-4, 0.6), (1e-4, 0.4)]) == nil)
+  }
+
+  @Test func momentumIsTheLargestStableOne() throws {
+    let backend = AnalyticBackend()
+    backend.momentumLimit = 0.96
+    let recipe = Recipe(backend: backend, settings: settings(), journal: try journal())
+    let outcome = try recipe.run()
+    #expect(outcome.maxMomentum.value == 0.95)
+    #expect(outcome.maxMomentum.reason.contains("0.99 diverged") && outcome.maxMomentum.reason.contains("0.97 diverged"))
+  }
+
+  @Test func batchSizeAtEqualWallTime() throws {
+    // Each step costs the same whatever the batch: in equal time the largest batch sees the
+    // most data with the least gradient noise.
+    let backend = AnalyticBackend()
+    backend.noise = 1
+    let recipe = Recipe(backend: backend, settings: settings(), journal: try journal())
+    let outcome = try recipe.run()
+    #expect(outcome.batchSize.value == 64)
+    // Equal wall time: the trials' virtual seconds agree within a few percent.
+    let times = recipe.journal.entries.filter { $0.phase == "batch size" && $0.result != nil }.map(\.seconds)
+    #expect(times.count == 3)
+    #expect(times.max()! - times.min()! < 0.05 * times.max()!, "\(times)")
+  }
+
+  @Test func learningRateIsBelowTheStabilityLimit() throws {
+    let backend = AnalyticBackend()
+    let outcome = try Recipe(backend: backend, settings: settings(), journal: try journal()).run()
+    let probe = AnalyticSession(batchSize: outcome.batchSize.value)
+    // With momentum the heavy-ball limit is 2(1+β)/λ; the one-cycle peak must stay below it.
+    let limit = 2 * (1 + outcome.minMomentum.value) / probe.largestCurvature
+    #expect(outcome.maxLearningRate.value < limit)
+    #expect(outcome.maxLearningRate.value > limit / 200)
+    #expect(abs(outcome.minLearningRate.value - outcome.maxLearningRate.value / 10) < 1e-12)
+    #expect(outcome.test.loss < 0.1)
+  }
+
+  @Test func respectsTheBudget() throws {
+    let backend = AnalyticBackend()
+    let s = settings(budget: 300)
+    let recipe = Recipe(backend: backend, settings: s, journal: try journal())
+    let outcome = try recipe.run()
+    #expect(recipe.elapsed <= s.budget * 1.1, "used \(recipe.elapsed) of \(s.budget)")
+    #expect(outcome.epochs.value >= 1)
+    #expect(recipe.elapsed >= s.budget * 0.7, "left \(s.budget - recipe.elapsed) of \(s.budget) unused")
+  }
+
+  @Test func resumeReusesEveryFinishedTrial() throws {
+    let url = FileManager.default.temporaryDirectory.appendingPathComponent("journal-\(UUID().uuidString).jsonl")
+    let first = AnalyticBackend()
+    let a = try Recipe(backend: first, settings: settings(), journal: try journal(at: url)).run()
+    let lines = try String(contentsOf: url, encoding: .utf8)
+    // Simulate a kill mid-write: a partial last line.
+    let handle = try FileHandle(forWritingTo: url)
+    try handle.seekToEnd()
+    try handle.write(contentsOf: Data("{\"key\":\"weight-dec".utf8))
+    try handle.close()
+
+    let second = AnalyticBackend()
+    let resumed = try journal(resume: true, at: url)
+    #expect(resumed.entries.count == lines.split(separator: "\n").count - 1)
+    let b = try Recipe(backend: second, settings: settings(), journal: resumed).run()
+    // Only the final session is new; every choice is the same.
+    #expect(second.sessionsMade == 1)
+    #expect(a.batchSize == b.batchSize && a.maxMomentum == b.maxMomentum && a.weightDecay == b.weightDecay)
+    #expect(a.maxLearningRate == b.maxLearningRate)
+    // The earlier lines are untouched.
+    #expect(try String(contentsOf: url, encoding: .utf8).hasPrefix(lines))
+  }
+
+  @Test func aJournalFromOtherSettingsIsRefused() throws {
+    let url = FileManager.default.temporaryDirectory.appendingPathComponent("journal-\(UUID().uuidString).jsonl")
+    _ = try journal(["model": "cnn"], at: url)
+    #expect(throws: JournalError.self) { try journal(["model": "mlp"], resume: true, at: url) }
+    do {
+      _ = try journal(["model": "mlp"], resume: true, at: url)
+    } catch {
+      #expect("\(error)".contains("model was cnn, now mlp"))
+    }
+  }
+
+  @Test func diagnosisReadsTheCurve() {
+    func history(_ losses: [Double]) -> TrainingHistory {
+      var h = TrainingHistory()
+      h.evaluations = losses.enumerated().map { EvaluationRecord(step: $0.offset, epoch: Double($0.offset), loss: $0.element, accuracy: 0) }
+      return h
+    }
+    #expect(Diagnosis(history: history([1, 0.8, 0.6, 0.5, 0.4, 0.3]), stepsPerEpoch: 1).verdict == .underfitting)
+    #expect(Diagnosis(history: history([1, 0.6, 0.4, 0.35, 0.4, 0.45]), stepsPerEpoch: 1).verdict == .overfitting)
+    #expect(Diagnosis(history: history([1, 0.6, 0.4, 0.35, 0.349, 0.348]), stepsPerEpoch: 1).verdict == .onTarget)
+  }
+}
