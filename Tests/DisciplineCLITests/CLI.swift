@@ -13,17 +13,27 @@ enum CLI {
       .appendingPathComponent("discipline")
   }
 
+  /// Runs the binary to completion. Output goes through files, not pipes, so a chatty command
+  /// cannot block on a full pipe while the other stream is being read.
   static func run(_ arguments: [String]) throws -> Result {
+    let dir = FileManager.default.temporaryDirectory
+    let outURL = dir.appendingPathComponent("discipline-out-\(UUID().uuidString)")
+    let errURL = dir.appendingPathComponent("discipline-err-\(UUID().uuidString)")
+    FileManager.default.createFile(atPath: outURL.path, contents: nil)
+    FileManager.default.createFile(atPath: errURL.path, contents: nil)
+    defer {
+      try? FileManager.default.removeItem(at: outURL)
+      try? FileManager.default.removeItem(at: errURL)
+    }
     let process = Process()
     process.executableURL = binary
     process.arguments = arguments
-    let out = Pipe(), err = Pipe()
-    process.standardOutput = out
-    process.standardError = err
+    process.standardOutput = try FileHandle(forWritingTo: outURL)
+    process.standardError = try FileHandle(forWritingTo: errURL)
     try process.run()
-    let o = out.fileHandleForReading.readDataToEndOfFile()
-    let e = err.fileHandleForReading.readDataToEndOfFile()
     process.waitUntilExit()
+    let o = (try? Data(contentsOf: outURL)) ?? Data()
+    let e = (try? Data(contentsOf: errURL)) ?? Data()
     return Result(status: process.terminationStatus, stdout: String(decoding: o, as: UTF8.self), stderr: String(decoding: e, as: UTF8.self))
   }
 
