@@ -172,6 +172,7 @@ extension JSONEncoder {
   static var sorted: JSONEncoder {
     let e = JSONEncoder()
     e.outputFormatting = [.sortedKeys]
+    e.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
     return e
   }
 }
@@ -179,6 +180,8 @@ extension JSONEncoder {
 func writeJSON<T: Encodable>(_ value: T, to url: URL) throws {
   let e = JSONEncoder()
   e.outputFormatting = [.sortedKeys, .prettyPrinted]
+  // A diverged run has NaN and infinite losses; JSON has no literal for them.
+  e.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
   do { try e.encode(value).write(to: url, options: .atomic) } catch {
     throw CommandError("cannot write \(url.path): \(error.localizedDescription)", exitCode: 73)
   }

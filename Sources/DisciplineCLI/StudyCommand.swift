@@ -105,7 +105,7 @@ struct StudyCommand: ParsableCommand {
     }
     let backend = EngineBackend(setup: setup, finalSetup: setup, dropout: 0)
     let recipe = Recipe(backend: backend, settings: settings, journal: journal)
-    let progress = TuneProgress(budget: .infinity, elapsed: { recipe.elapsed }, finalBatchSize: { batchSize })
+    let progress = TuneProgress(budget: .infinity, elapsed: { recipe.elapsed })
     recipe.onEvent = progress.handle
     let stop = StopSignal()
     recipe.shouldStop = { stop.isRequested }

@@ -125,7 +125,7 @@ struct TuneCommand: ParsableCommand {
     if resume && !journal.entries.isEmpty { printError("resuming: \(journal.entries.count) finished trial\(journal.entries.count == 1 ? "" : "s") in the journal will be reused") }
     let backend = EngineBackend(setup: setup, finalSetup: finalSetup, dropout: dropout)
     let engine = Recipe(backend: backend, settings: recipe, journal: journal)
-    let progress = TuneProgress(budget: recipe.budget, elapsed: { engine.elapsed }, finalBatchSize: { engine.settings.startBatchSize })
+    let progress = TuneProgress(budget: recipe.budget, elapsed: { engine.elapsed })
     engine.onEvent = progress.handle
     let stop = StopSignal()
     engine.shouldStop = { stop.isRequested }

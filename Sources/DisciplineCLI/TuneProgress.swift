@@ -14,16 +14,15 @@ final class TuneProgress {
   private var lastDraw = Date.distantPast
   private var started = Date()
   private var epochDisplay: ProgressDisplay?
-  private let finalBatchSize: () -> Int
 
-  init(budget: Double, elapsed: @escaping () -> Double, finalBatchSize: @escaping () -> Int) {
+  init(budget: Double, elapsed: @escaping () -> Double) {
     self.budget = budget
     self.elapsed = elapsed
-    self.finalBatchSize = finalBatchSize
   }
 
   private var budgetText: String {
     let e = elapsed()
+    guard budget.isFinite else { return "\(formatDuration(e)) elapsed" }
     return "\(formatDuration(e)) of \(formatDuration(budget)) used, \(formatDuration(max(0, budget - e))) left"
   }
 
@@ -53,12 +52,12 @@ final class TuneProgress {
       printError(interactive ? "\r\u{1B}[K" + text : text)
     case .note(let text):
       printError((interactive ? "\r\u{1B}[K" : "") + "  note: " + text)
+    case .finalStarted(let batchSize, let epochs):
+      printError("  \(epochs) epoch\(epochs == 1 ? "" : "s") of one-cycle at batch \(batchSize) on all the training data")
+      let display = ProgressDisplay(batchSize: batchSize)
+      display.evaluationName = "test"
+      epochDisplay = display
     case .finalEpoch(let e):
-      if epochDisplay == nil {
-        let display = ProgressDisplay(batchSize: finalBatchSize())
-        display.evaluationName = "test"
-        epochDisplay = display
-      }
       epochDisplay?.handle(e)
       if case .epochFinished = e { printError("  (\(budgetText))") }
     }

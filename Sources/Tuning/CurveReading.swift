@@ -114,15 +114,17 @@ public struct CurveReading: Codable, Sendable, Equatable {
     if slopes[steepest] < 0 { suggestions.steepest = lrs[steepest] }
     suggestions.minimum = lrs[lowest] / 10
     suggestions.valley = Self.valley(lrs: Array(lrs[..<usable]), losses: Array(losses[..<usable]))
-    // smith: the largest learning rate at which the network still trains — where a zero-lag
-    // smoothing of the raw loss climbs back above its starting level for good — divided by ten
+    // smith: the largest learning rate at which the network still trains — the last point at
+    // which a zero-lag smoothing of the raw loss is below its starting level — divided by ten
     // for the margin a one-cycle peak needs. Raw losses above four times the smoothed loss at
     // the start are clipped first, so the blow-up does not reach back over the whole curve.
     let centered = Self.zeroLagSmoothing(Array(rawLosses[0..<n]), cap: 4 * abs(smoothedLosses[start]))
     let level = Array(centered[start..<end])
     let levelLowest = level.indices.min { level[$0] < level[$1] }!
     if levelLowest > 0 && level[levelLowest] < level[0] {
-      let limit = (levelLowest..<level.count).first { level[$0] >= level[0] }.map { $0 - 1 } ?? level.count - 1
+      // The last point still below the start: a brief spike above it that the network
+      // recovers from (common around the first trough with batch norm) does not end the range.
+      let limit = (levelLowest..<level.count).last { level[$0] < level[0] } ?? levelLowest
       trainsUpTo = lrs[limit]
       suggestions.smith = lrs[limit] / 10
     }

@@ -42,6 +42,9 @@ public struct RecipeSettings: Codable, Sendable, Equatable {
   public var validationBatches: Int? = 3
   /// Steps of the first range test (others scale to the same number of samples).
   public var rangeTestSteps = 200
+  /// Weight decays whose early validation loss is within this fraction of the lowest count as
+  /// equally good, and the largest of them is chosen.
+  public var weightDecayTolerance = 0.02
   /// Training seconds of each short trial; nil divides the tuning share of the budget.
   public var trialSeconds: Double?
   /// A trial is "stable" when its validation loss is within this fraction of the best.
@@ -58,6 +61,8 @@ public enum TuneEvent {
   case step(Int, loss: Double)
   case finished(JournalEntry, reused: Bool)
   case note(String)
+  /// The final training starts: its batch size and epochs.
+  case finalStarted(batchSize: Int, epochs: Int)
   case finalEpoch(TrainingEvent)
 }
 
@@ -313,9 +318,18 @@ public final class Recipe<Backend: TuningBackend> {
       wdTrials.append((refinement, try wdTrial(refinement, refine: true)))
     }
     let ranked = wdTrials.sorted { $0.1.result!.finalValidationLoss < $1.1.result!.finalValidationLoss }
-    let best = ranked[0], second = ranked.count > 1 ? ranked[1] : nil
-    var wdChoice = Choice(best.0, String(format: "lowest early validation loss (%.4f) of %d short one-cycle runs", best.1.result!.finalValidationLoss, ranked.count)
-      + (second.map { String(format: "; next %@ (%.4f)", Self.format($0.0), $0.1.result!.finalValidationLoss) } ?? ""))
+    let lowest = ranked[0]
+    let lowestLoss = lowest.1.result!.finalValidationLoss
+    // Early validation losses within a few percent cannot be told apart by a short run, and the
+    // final run is many times longer, where more regularization pays off: among those, the
+    // largest weight decay (Smith: balance the regularization for the whole run).
+    let chosenValue = Self.chooseWeightDecay(wdTrials.map { ($0.0, $0.1.result!.finalValidationLoss) }, tolerance: settings.weightDecayTolerance)
+    let best = wdTrials.first { $0.0 == chosenValue } ?? lowest
+    let second = best.0 != lowest.0 ? lowest : (ranked.count > 1 ? ranked[1] : nil)
+    let table = ranked.map { String(format: "%@: %.4f", Self.format($0.0), $0.1.result!.finalValidationLoss) }.joined(separator: ", ")
+    var wdChoice = best.0 == lowest.0
+      ? Choice(best.0, String(format: "lowest early validation loss of %d short one-cycle runs (%@)", ranked.count, table))
+      : Choice(best.0, String(format: "the largest weight decay whose early validation loss is within %.0f%% of the lowest (%@): a difference that small is noise in a %d-step run, and the final run is longer, where regularization pays off", 100 * settings.weightDecayTolerance, table, steps))
     let wdSteps = max(100, settings.rangeTestSteps * settings.startBatchSize / batch)
     let values = [best.0] + (second.map { [$0.0] } ?? [])
     let wdRange = try rangeTest(
@@ -360,12 +374,22 @@ public final class Recipe<Backend: TuningBackend> {
     onEvent?(.phase(name: "final training", index: 5, of: phases))
     let size = batch.batchSize.value
     let final = try backend.makeFinalSession(batchSize: size, seed: settings.seed)
-    let rate = throughput(size)
-    // One evaluation, timed: the final run evaluates once per epoch.
+    // Throughput of the final session itself, from a few steps that are then undone (the
+    // trials' sessions may have run under other load), and one evaluation, timed: the final
+    // run evaluates once per epoch.
+    let saved = final.snapshot()
+    let probe = HyperParameters(learningRate: maxLR.value / settings.divFactor, momentum: momentum.max.value, weightDecay: wd.weightDecay.value)
+    _ = final.step(probe)
+    let p0 = backend.now()
+    let probeSteps = min(40, max(5, final.stepsPerEpoch / 10))
+    for _ in 0..<probeSteps { _ = final.step(probe) }
+    let probeSeconds = backend.now() - p0
+    final.restore(saved)
+    let rate = probeSeconds > 0 ? Double(probeSteps * size) / probeSeconds : throughput(size)
     let e0 = backend.now()
     _ = final.evaluate(.validation, maxBatches: nil)
     let evaluation = backend.now() - e0
-    let epochSeconds = Double(final.stepsPerEpoch * size) / rate * 1.03 + evaluation
+    let epochSeconds = Double(final.stepsPerEpoch * size) / rate + evaluation
     let remaining = settings.budget - elapsed - 5
     let epochs = max(1, Int(remaining / epochSeconds))
     let epochChoice = Choice(epochs, String(format: "what the remaining %.0f s of the budget allow at the measured %.0f samples/s (%.1f s per epoch)", max(0, remaining), rate, epochSeconds))
@@ -373,6 +397,7 @@ public final class Recipe<Backend: TuningBackend> {
       cycleMomentum: true, baseMomentum: momentum.min.value, maxMomentum: momentum.max.value))
     let schedule = try Schedule(policy, totalSteps: epochs * final.stepsPerEpoch)
     let trainer = Trainer(session: final, schedule: schedule, epochs: epochs, constantMomentum: momentum.max.value, weightDecay: wd.weightDecay.value)
+    onEvent?(.finalStarted(batchSize: size, epochs: epochs))
     trainer.onEvent = { [weak self] e in self?.onEvent?(.finalEpoch(e)) }
     let outcome = trainer.run(shouldStop: shouldStop)
     if case .interrupted = outcome { throw Interrupted() }
@@ -454,6 +479,12 @@ public final class Recipe<Backend: TuningBackend> {
   }
 
   /// 3.16e-4 → 3e-4, written exactly as a person would type it.
+  /// The largest weight decay whose early validation loss is within `tolerance` of the lowest.
+  static func chooseWeightDecay(_ results: [(Double, Double)], tolerance: Double) -> Double? {
+    guard let lowest = results.filter({ $0.1.isFinite }).map(\.1).min() else { return nil }
+    return results.filter { $0.1 <= lowest * (1 + tolerance) }.map(\.0).max()
+  }
+
   static func roundToOneSignificantFigure(_ v: Double) -> Double {
     guard v > 0 else { return 0 }
     return Double(String(format: "%.0e", v)) ?? v

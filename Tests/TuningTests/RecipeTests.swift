@@ -72,6 +72,14 @@ final class LimitedSession: TrainingSession {
     #expect(Recipe<AnalyticBackend>.refinement([(1e-3, 0.5), (3e-4, 0.6), (1e-4, 0.4)]) == nil)
   }
 
+  @Test func weightDecayIsTheLargestOfTheIndistinguishable() {
+    // The Fashion-MNIST cnn's grid after 1,153 steps: 0 lowest, 1e-4 and 1e-3 within 4%.
+    let grid = [(3e-3, 0.2687), (1e-3, 0.2491), (1e-4, 0.2470), (0, 0.2417), (3e-5, 0.2442)]
+    #expect(Recipe<AnalyticBackend>.chooseWeightDecay(grid, tolerance: 0.04) == 1e-3)
+    #expect(Recipe<AnalyticBackend>.chooseWeightDecay(grid, tolerance: 0) == 0)
+    #expect(Recipe<AnalyticBackend>.chooseWeightDecay([(1e-3, .infinity), (0, 0.5)], tolerance: 0.04) == 0)
+  }
+
   @Test func momentumIsTheLargestStableOne() throws {
     let backend = AnalyticBackend()
     backend.momentumLimit = 0.96
