@@ -118,7 +118,7 @@ struct TuneFiles {
     }
     let batchTrials = entries("batch size").filter { $0.result != nil }
     if !batchTrials.isEmpty {
-      batch.addChart(TrialCharts.curves(batchTrials, title: "Validation loss against wall time", x: .seconds), caption: "One one-cycle trial per batch size, each given the same wall time. \(o.batchSize.reason).")
+      batch.addChart(TrialCharts.curves(batchTrials, title: "Validation loss against wall time", x: .seconds), caption: "One one-cycle trial per batch size, each given the same wall time. \(sentence(o.batchSize.reason)).")
       batch.addTable(header: ["batch size", "max LR", "steps", "seconds", "validation loss", "validation accuracy"], rows: batchTrials.map { e in
         [String(e.trial!.batchSize), formatLR(e.trial!.maxLearningRate), String(e.result!.losses.count), String(format: "%.0f", e.seconds), lossText(e.result!), accuracyText(e.result!)]
       })
@@ -129,7 +129,7 @@ struct TuneFiles {
     var momentum = HTMLReport.Section(title: "3. Momentum")
     let momentumTrials = entries("momentum").filter { $0.result != nil }
     if !momentumTrials.isEmpty {
-      momentum.addChart(TrialCharts.curves(momentumTrials, title: "Validation loss of the momentum trials", x: .steps), caption: "Short one-cycle trials with momentum cycled from each value down. \(o.maxMomentum.reason); bottom of the cycle: \(o.minMomentum.reason).")
+      momentum.addChart(TrialCharts.curves(momentumTrials, title: "Validation loss of the momentum trials", x: .steps), caption: "Short one-cycle trials with momentum cycled from each value down. \(sentence(o.maxMomentum.reason)); bottom of the cycle: \(o.minMomentum.reason).")
       momentum.addTable(header: ["momentum", "steps", "validation loss", "validation accuracy"], rows: momentumTrials.map { e in
         ["\(e.trial!.maxMomentum) → \(e.trial!.minMomentum)", String(e.result!.losses.count), lossText(e.result!), accuracyText(e.result!)]
       })
@@ -140,7 +140,7 @@ struct TuneFiles {
     var wd = HTMLReport.Section(title: "4. Weight decay")
     let wdTrials = entries("weight decay").filter { $0.result != nil }
     if !wdTrials.isEmpty {
-      wd.addChart(TrialCharts.weightDecay(wdTrials, chosen: o.weightDecay.value), caption: "Early validation loss (after a short one-cycle run) for each weight decay on a log axis (0 drawn at the left edge). \(o.weightDecay.reason).")
+      wd.addChart(TrialCharts.weightDecay(wdTrials, chosen: o.weightDecay.value), caption: "Early validation loss (after a short one-cycle run) for each weight decay on a log axis (0 drawn at the left edge). \(sentence(o.weightDecay.reason)).")
       wd.addChart(TrialCharts.curves(wdTrials, title: "Validation loss of the weight-decay trials", x: .steps), caption: "The same trials over their steps.")
     }
     if let overlay = entries("weight decay").compactMap(\.rangeTest).first {
@@ -171,6 +171,9 @@ struct TuneFiles {
     report.addSection(all)
     return report
   }
+
+  /// The text with its first letter capitalized, to start a sentence.
+  func sentence(_ text: String) -> String { text.prefix(1).uppercased() + text.dropFirst() }
 
   func lossText(_ r: TrialResult) -> String { r.diverged ? "diverged" : String(format: "%.4f", r.finalValidationLoss) }
   func accuracyText(_ r: TrialResult) -> String { r.diverged ? "—" : String(format: "%.2f%%", 100 * r.finalValidationAccuracy) }
