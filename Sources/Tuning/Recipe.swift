@@ -319,7 +319,6 @@ public final class Recipe<Backend: TuningBackend> {
     }
     let ranked = wdTrials.sorted { $0.1.result!.finalValidationLoss < $1.1.result!.finalValidationLoss }
     let lowest = ranked[0]
-    let lowestLoss = lowest.1.result!.finalValidationLoss
     // Early validation losses within a few percent cannot be told apart by a short run, and the
     // final run is many times longer, where more regularization pays off: among those, the
     // largest weight decay (Smith: balance the regularization for the whole run).
@@ -333,7 +332,7 @@ public final class Recipe<Backend: TuningBackend> {
     let wdSteps = max(100, settings.rangeTestSteps * settings.startBatchSize / batch)
     let values = [best.0] + (second.map { [$0.0] } ?? [])
     let wdRange = try rangeTest(
-      key: "weight-decay/range-test/\(batch)", phase: "weight decay", label: "LR range tests at weight decay \(values.map(Self.format).joined(separator: ", "))",
+      key: "weight-decay/range-test/\(batch)", phase: "weight decay", label: "LR range tests at weight decay \(values.map { v in v == 0 ? "0" : String(format: "%g", v) }.joined(separator: ", "))",
       conditions: values.map { RangeTestCondition(name: "wd \(Self.format($0))", weightDecay: $0, batchSize: batch, steps: wdSteps) },
       base: rangeSettings(steps: wdSteps, weightDecay: best.0, momentum: momentum.max, validate: true), batchSize: { $0.batchSize! })
     // Every reading at the chosen batch size counts: the batch-size study's and the one at the
