@@ -12,14 +12,15 @@ struct BenchCommand: ParsableCommand {
     commandName: "bench",
     abstract: "Measure training-step throughput (samples/s) of a built-in model.",
     discussion: """
-      Times full SGD steps (forward, cross-entropy, backward, SGD with momentum 0.9 and weight
-      decay 5e-4) on random input after 5 warm-up steps, as the median of 5 windows — the same
-      protocol as ../shared/reference/bench.py, so the numbers compare as a ratio.
+      Times full SGD steps (forward, cross-entropy, backward, SGD with
+      momentum 0.9 and weight decay 5e-4) on random input after 5
+      warm-up steps, as the median of 5 windows: the protocol of
+      ../shared/reference/bench.py, so the numbers compare as a ratio.
 
       Examples:
         discipline bench --model cnn --batch-size 128
         discipline bench --model mlp --batch-size 512 --json
-        discipline bench --model resnet20 --batch-size 128 --channels 3 --size 32
+        discipline bench --model resnet20 --channels 3 --size 32
       """)
 
   @Option(help: "Model: mlp, cnn or resnetN (N = 6n+2).") var model: String = "cnn"

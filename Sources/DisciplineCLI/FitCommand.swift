@@ -12,17 +12,21 @@ struct FitCommand: ParsableCommand {
     commandName: "fit",
     abstract: "Train a model with a learning-rate (and momentum) policy, then test it.",
     discussion: """
-      Applies the policy's learning rate and momentum before every optimizer step, evaluates on
-      the validation split every epoch and on the test set at the end, and writes into --out:
-      metrics.csv, metrics.json, config.json, curves.svg, report.html and model.safetensors.
-      Ctrl-C (or SIGTERM) stops after the current step and saves a resumable state;
-      --resume continues it and ends with the same result as an uninterrupted run.
+      Applies the policy's learning rate and momentum before every
+      optimizer step, evaluates on the validation split every epoch
+      and on the test set at the end, and writes into --out:
+      metrics.csv, metrics.json, config.json, curves.svg, report.html
+      and model.safetensors. Ctrl-C (or SIGTERM) stops after the
+      current step and saves a resumable state; --resume continues it
+      and ends with the same result as an uninterrupted run.
 
       Examples:
-        discipline fit --model cnn --epochs 5 --batch-size 128 --policy one-cycle --max-lr 0.1 \\
-          --momentum 0.95:0.85 --weight-decay 5e-4 --validation-split 0 --out runs/cnn
-        discipline fit --dataset spirals --model mlp --epochs 20 --policy constant --lr 0.05 --out runs/spirals
-        discipline fit --model cnn --epochs 5 --max-lr 0.1 --out runs/cnn --resume
+        discipline fit --model cnn --epochs 5 --batch-size 128 \\
+          --policy one-cycle --max-lr 0.1 --momentum 0.95:0.85 \\
+          --weight-decay 5e-4 --validation-split 0 --out runs/cnn
+        discipline fit --dataset spirals --model mlp --epochs 20 \\
+          --policy constant --lr 0.05 --out runs/spirals
+        discipline fit --model cnn --max-lr 0.1 --out runs/cnn --resume
       """)
 
   @OptionGroup(title: "Data") var data: DataOptions

@@ -11,26 +11,31 @@ struct LRFindCommand: ParsableCommand {
     commandName: "lr-find",
     abstract: "Run the learning-rate range test and suggest a maximum and minimum learning rate.",
     discussion: """
-      Trains a fresh model for a short run while the learning rate rises from --start-lr to
-      --end-lr, records the loss (and, with --validate-every, the validation loss), stops when
-      the smoothed loss passes --diverge times its best, and reads the curve four ways:
-        steepest  most negative slope of the smoothed loss (pytorch-lr-finder, Lightning)
-        minimum   the learning rate of the lowest smoothed loss, divided by 10
-        valley    fastai's: two thirds along the longest falling stretch
-        smith     the largest learning rate at which the loss still falls clearly (Smith)
-      Smith's reading becomes the suggested maximum; the minimum for one-cycle is max/10 and for
-      cyclic policies max/4. The model and optimizer are left exactly as they were.
+      Trains a fresh model for a short run while the learning rate
+      rises from --start-lr to --end-lr, records the loss (and with
+      --validate-every the validation loss), stops when the smoothed
+      loss passes --diverge times its best, and reads the curve:
+        steepest  most negative slope of the smoothed loss
+        minimum   the LR of the lowest smoothed loss, divided by 10
+        valley    fastai's: two thirds along the longest descent
+        smith     a tenth of the largest LR at which the network
+                  still trains (Smith's reading; the suggestion)
+      The minimum LR is max/10 for one-cycle, max/4 for cyclic
+      policies. The model and optimizer are left as they were.
 
-      Give a comma list to --weight-decay, --dropout, --momentum or --batch-size to run one test
-      per value (same seed, fresh model) and compare them on one plot.
+      A comma list for --weight-decay, --dropout, --momentum or
+      --batch-size runs one test per value (same seed, fresh model)
+      and compares them on one plot.
 
-      Writes into --out: lr_find.csv, lr_find.json and lr_find.svg.
+      Writes lr_find.csv, lr_find.json and lr_find.svg into --out.
 
       Examples:
-        discipline lr-find --dataset fashion-mnist --model cnn --out runs/lr
-        discipline lr-find --model cnn --weight-decay 1e-3,1e-4,0 --validate-every 10 --out runs/lr-wd
-        discipline lr-find --model cnn --mode linear --start-lr 0.01 --end-lr 2 --epochs 1 --out runs/lr-linear
-        discipline lr-find --model mlp --repeats 3 --json --out runs/lr-mlp
+        discipline lr-find --model cnn --out runs/lr
+        discipline lr-find --model cnn --weight-decay 1e-3,1e-4,0 \\
+          --validate-every 10 --out runs/lr-wd
+        discipline lr-find --model cnn --mode linear --start-lr 0.01 \\
+          --end-lr 2 --epochs 1 --out runs/lr-linear
+        discipline lr-find --model mlp --repeats 3 --json --out runs/lr3
       """)
 
   @OptionGroup(title: "Data") var data: DataOptions

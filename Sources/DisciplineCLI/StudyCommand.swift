@@ -11,17 +11,24 @@ struct StudyCommand: ParsableCommand {
     commandName: "study",
     abstract: "Run one phase of the tuning recipe on its own: batch-size, momentum or weight-decay.",
     discussion: """
-      Each study runs short one-cycle trials (--trial-seconds each) and chooses as `tune` does:
-        batch-size    an LR range test per candidate and trials of equal wall time; lowest validation loss
-        momentum      trials at each of --momenta; the largest whose validation loss is within 2% of the best
-        weight-decay  a grid, one refinement between the best two, LR range tests at the best two
-      Without --max-lr it starts with an LR range test at --batch-size. Finished trials go to
-      DIR/journal.jsonl (--resume reuses them); the choice to DIR/study.json and the plot to DIR/study.svg.
+      Each study runs short one-cycle trials (--trial-seconds each)
+      and chooses as `tune` does:
+        batch-size    an LR range test per candidate and trials of
+                      equal wall time; the lowest validation loss
+        momentum      trials at each of --momenta; the largest within
+                      2% of the best validation loss
+        weight-decay  a grid, one refinement between the best two,
+                      LR range tests at the best two
+      Without --max-lr it starts with an LR range test at
+      --batch-size. Finished trials go to DIR/journal.jsonl (--resume
+      reuses them), the choice to DIR/study.json, the plot to
+      DIR/study.svg.
 
       Examples:
-        discipline study momentum --model cnn --batch-size 128 --max-lr 0.1 --out runs/momentum
-        discipline study weight-decay --model cnn --weight-decays 1e-3,1e-4,0 --trial-seconds 20 --out runs/wd
-        discipline study batch-size --model cnn --batch-sizes 64,128,256 --out runs/batch
+        discipline study momentum --model cnn --max-lr 0.1 --out runs/m
+        discipline study weight-decay --model cnn \\
+          --weight-decays 1e-3,1e-4,0 --trial-seconds 20 --out runs/wd
+        discipline study batch-size --batch-sizes 64,128,256 --out runs/b
       """)
 
   enum Kind: String, CaseIterable, ExpressibleByArgument {

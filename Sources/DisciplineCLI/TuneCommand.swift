@@ -13,22 +13,29 @@ struct TuneCommand: ParsableCommand {
     abstract: "Tune learning rate, batch size, momentum and weight decay with Smith's recipe, then train.",
     discussion: """
       Runs the recipe of Smith's "disciplined approach" within --budget:
-        1. an LR range test (with validation loss) at --start-batch-size: the maximum and minimum LR;
-        2. batch size: for each candidate an LR range test and a one-cycle trial of equal wall time;
-        3. momentum: short trials at each of --momenta, choosing the largest stable one;
-        4. weight decay: a grid of short one-cycle trials chosen by early validation loss, one
-           refinement between the best two, and LR range tests at the best two values;
-        5. final one-cycle training for the rest of the budget on all the training data, then the
-           test set and a diagnosis of the final curves.
-      Each finished trial is appended to DIR/journal.jsonl; after a crash or kill, the same command
-      with --resume reuses every finished trial. Writes DIR/hyperparameters.json, DIR/report.html,
+        1. LR range test (with validation loss) at --start-batch-size:
+           the maximum and minimum learning rate.
+        2. Batch size: per candidate an LR range test and a one-cycle
+           trial of equal wall time.
+        3. Momentum: short trials at each of --momenta; the largest
+           stable one.
+        4. Weight decay: a grid of short one-cycle trials read by early
+           validation loss, one refinement between the best two, and
+           LR range tests at the best two values.
+        5. Final one-cycle training for the rest of the budget on all
+           the training data, the test set, a diagnosis of the curves.
+      Each finished trial goes to DIR/journal.jsonl at once; after a
+      crash or kill, the same command with --resume reuses them all.
+      Writes DIR/hyperparameters.json, DIR/report.html,
       DIR/model.safetensors and DIR/metrics.csv.
 
       Examples:
-        discipline tune --dataset fashion-mnist --model cnn --budget 20m --out runs/tune
+        discipline tune --model cnn --budget 20m --out runs/tune
         discipline tune --model cnn --budget 20m --out runs/tune --resume
-        discipline tune --model resnet20 --augment crop-flip --budget 60m --out runs/resnet
-        discipline tune --dataset spirals --model mlp --budget 1m --batch-sizes 16,32,64 --out runs/spirals
+        discipline tune --model resnet20 --augment crop-flip \\
+          --budget 60m --out runs/resnet
+        discipline tune --dataset spirals --model mlp --budget 1m \\
+          --batch-sizes 16,32,64 --out runs/spirals
       """)
 
   @OptionGroup(title: "Data") var data: DataOptions
