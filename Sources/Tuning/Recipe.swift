@@ -44,7 +44,7 @@ public struct RecipeSettings: Codable, Sendable, Equatable {
   public var rangeTestSteps = 200
   /// Weight decays whose early validation loss is within this fraction of the lowest count as
   /// equally good, and the largest of them is chosen.
-  public var weightDecayTolerance = 0.02
+  public var weightDecayTolerance = 0.0
   /// Training seconds of each short trial; nil divides the tuning share of the budget.
   public var trialSeconds: Double?
   /// A trial is "stable" when its validation loss is within this fraction of the best.
