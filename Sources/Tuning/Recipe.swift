@@ -154,7 +154,7 @@ public final class Recipe<Backend: TuningBackend> {
     let settings = trial()
     onEvent?(.started(key: key, label: label, steps: settings.steps))
     let session = try backend.makeSession(batchSize: settings.batchSize, seed: settings.seed)
-    let result = settings.run(on: session, clock: backend.now, shouldStop: shouldStop, onStep: { [weak self] k, loss in self?.onEvent?(.step(k, loss: loss)) })
+    let result = try settings.run(on: session, clock: backend.now, shouldStop: shouldStop, onStep: { [weak self] k, loss in self?.onEvent?(.step(k, loss: loss)) })
     if shouldStop() { throw Interrupted() }
     let entry = JournalEntry(key: key, phase: phase, label: label, trial: settings, result: result, seconds: result.seconds)
     try journal.append(entry)
@@ -394,7 +394,10 @@ public final class Recipe<Backend: TuningBackend> {
     let epochChoice = Choice(epochs, String(format: "what the remaining %.0f s of the budget allow at the measured %.0f samples/s (%.1f s per epoch)", max(0, remaining), rate, epochSeconds))
     let policy = Policy.oneCycle(OneCycle(variant: .pytorch, maxLearningRate: maxLR.value, divFactor: settings.divFactor,
       cycleMomentum: true, baseMomentum: momentum.min.value, maxMomentum: momentum.max.value))
-    let schedule = try Schedule(policy, totalSteps: epochs * final.stepsPerEpoch)
+    let schedule: Schedule
+    do { schedule = try Schedule(policy, totalSteps: epochs * final.stepsPerEpoch) } catch {
+      throw RecipeError(description: "cannot make the final one-cycle schedule (max LR \(maxLR.value), \(epochs) epochs): \(error)")
+    }
     let trainer = Trainer(session: final, schedule: schedule, epochs: epochs, constantMomentum: momentum.max.value, weightDecay: wd.weightDecay.value)
     onEvent?(.finalStarted(batchSize: size, epochs: epochs))
     trainer.onEvent = { [weak self] e in self?.onEvent?(.finalEpoch(e)) }

@@ -69,10 +69,14 @@ public struct TrialResult: Codable, Sendable, Equatable {
 }
 
 extension TrialSettings {
-  /// Runs the trial on a fresh session, returning its curves; the session ends in the trained state.
+  /// Runs the trial on a fresh session, returning its curves; the session ends in the trained
+  /// state. Throws when the settings make no valid schedule (a non-positive learning rate, no steps).
   public func run<Session: TrainingSession>(on session: Session, clock: () -> Double, shouldStop: () -> Bool = { false },
-                                            onStep: ((Int, Double) -> Void)? = nil) -> TrialResult {
-    let schedule = try! Schedule(policy, totalSteps: steps)
+                                            onStep: ((Int, Double) -> Void)? = nil) throws(RecipeError) -> TrialResult {
+    let schedule: Schedule
+    do { schedule = try Schedule(policy, totalSteps: steps) } catch {
+      throw RecipeError(description: "cannot make the trial's one-cycle schedule (max LR \(maxLearningRate), \(steps) steps): \(error)")
+    }
     let started = clock()
     var losses: [Double] = [], lrs: [Double] = [], momenta: [Double] = []
     var records: [EvaluationRecord] = []

@@ -64,6 +64,11 @@ final class LimitedSession: TrainingSession {
     return s
   }
 
+  @Test func aTrialWithoutAValidScheduleThrows() {
+    let trial = TrialSettings(batchSize: 32, maxLearningRate: 0, weightDecay: 0, steps: 10, seed: 0)
+    #expect(throws: RecipeError.self) { try trial.run(on: AnalyticSession(), clock: { 0 }) }
+  }
+
   @Test func refinementHalvesTheExponent() {
     #expect(Recipe<AnalyticBackend>.refinement([(1e-3, 0.5), (1e-4, 0.4), (1e-5, 0.6), (0, 0.7)]) == 3e-4)
     #expect(Recipe<AnalyticBackend>.refinement([(1e-3, 0.9), (1e-4, 0.6), (1e-5, 0.5), (0, 0.55)]) == 3e-6)
