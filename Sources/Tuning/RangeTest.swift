@@ -112,6 +112,11 @@ public struct RangeTestResult: Codable, Sendable, Equatable {
   }
 }
 
+/// Settings that cannot make an LR range test, in words.
+public struct RangeTestError: Error, CustomStringConvertible, Equatable {
+  public var description: String
+}
+
 /// Runs LR range tests on any training session.
 public enum RangeTest {
   /// Runs the sweep on `session` and restores the session's state afterwards (weights,
@@ -120,11 +125,13 @@ public enum RangeTest {
   /// - Parameters:
   ///   - onPoint: called after every step (progress displays).
   ///   - shouldStop: checked before every step; a stopped test still restores the session.
+  /// - Throws: `RangeTestError` when the settings cannot make a sweep (see
+  ///   `RangeTestSettings.problem`), before touching the session.
   public static func run<Session: TrainingSession>(
     on session: Session, settings: RangeTestSettings, onPoint: ((RangeTestPoint) -> Void)? = nil,
     shouldStop: () -> Bool = { false }, clock: () -> Double = { Date().timeIntervalSinceReferenceDate }
-  ) -> RangeTestResult {
-    precondition(settings.problem == nil, settings.problem ?? "")
+  ) throws(RangeTestError) -> RangeTestResult {
+    if let problem = settings.problem { throw RangeTestError(description: problem) }
     let saved = session.snapshot()
     defer { session.restore(saved) }
     let started = clock()

@@ -159,7 +159,7 @@ extension RangeTest {
     onStart: ((_ condition: Int, _ repeatIndex: Int, _ settings: RangeTestSettings) -> Void)? = nil,
     onPoint: ((RangeTestPoint) -> Void)? = nil, shouldStop: () -> Bool = { false },
     clock: () -> Double = { Date().timeIntervalSinceReferenceDate }
-  ) rethrows -> RangeTestComparison {
+  ) throws -> RangeTestComparison {
     var summaries: [ConditionSummary] = []
     for (c, condition) in conditions.enumerated() {
       var runs: [RangeTestResult] = []
@@ -170,7 +170,7 @@ extension RangeTest {
         let settings = condition.applied(to: base)
         let session = try makeSession(condition, s)
         onStart?(c, r, settings)
-        runs.append(run(on: session, settings: settings, onPoint: onPoint, shouldStop: shouldStop, clock: clock))
+        runs.append(try run(on: session, settings: settings, onPoint: onPoint, shouldStop: shouldStop, clock: clock))
         seeds.append(s)
       }
       if !runs.isEmpty { summaries.append(ConditionSummary(condition: condition, seeds: seeds, runs: runs)) }

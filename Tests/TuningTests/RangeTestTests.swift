@@ -27,9 +27,17 @@ import Training
     #expect(abs(s.momentum(at: 0) - 0.95) < 1e-12 && abs(s.momentum(at: 4) - 0.85) < 1e-12)
   }
 
-  @Test func smoothingIsBiasCorrected() {
+  @Test func settingsThatMakeNoSweepThrowANamedError() {
+    var s = settings()
+    s.endLearningRate = s.startLearningRate / 2
     let session = AnalyticSession()
-    let result = RangeTest.run(on: session, settings: settings(steps: 20))
+    #expect(throws: RangeTestError.self) { try RangeTest.run(on: session, settings: s) }
+    #expect(session.stepsTaken == 0)
+  }
+
+  @Test func smoothingIsBiasCorrected() throws {
+    let session = AnalyticSession()
+    let result = try RangeTest.run(on: session, settings: settings(steps: 20))
     // The first smoothed value equals the first loss (bias correction), later ones mix.
     #expect(abs(result.points[0].smoothedLoss - result.points[0].loss) < 1e-12)
     var average = 0.0
@@ -39,10 +47,10 @@ import Training
     }
   }
 
-  @Test func stopsAtDivergenceAndSuggestsAStableRate() {
+  @Test func stopsAtDivergenceAndSuggestsAStableRate() throws {
     let session = AnalyticSession()
     let limit = 2 / session.largestCurvature  // plain SGD diverges above this
-    let result = RangeTest.run(on: session, settings: settings())
+    let result = try RangeTest.run(on: session, settings: settings())
     guard case .diverged(let lr) = result.end else {
       Issue.record("expected divergence, got \(result.end)")
       return
@@ -66,12 +74,12 @@ import Training
     #expect(r.suggestions.smith! > r.suggestions.steepest!)
   }
 
-  @Test func restoresTheSessionExactly() {
+  @Test func restoresTheSessionExactly() throws {
     let session = AnalyticSession()
     let h = HyperParameters(learningRate: 0.01, momentum: 0.9, weightDecay: 0)
     for _ in 0..<5 { _ = session.step(h) }
     let before = session.snapshot()
-    _ = RangeTest.run(on: session, settings: settings())
+    _ = try RangeTest.run(on: session, settings: settings())
     #expect(session.weights == before.weights && session.stepsTaken == before.stepsTaken)
     // And continues exactly as an untouched twin does.
     let twin = AnalyticSession()
@@ -79,33 +87,33 @@ import Training
     for _ in 0..<10 { #expect(session.step(h) == twin.step(h)) }
   }
 
-  @Test func sameSeedSameCurve() {
-    let a = RangeTest.run(on: AnalyticSession(seed: 3), settings: settings())
-    let b = RangeTest.run(on: AnalyticSession(seed: 3), settings: settings())
+  @Test func sameSeedSameCurve() throws {
+    let a = try RangeTest.run(on: AnalyticSession(seed: 3), settings: settings())
+    let b = try RangeTest.run(on: AnalyticSession(seed: 3), settings: settings())
     #expect(a.points == b.points && a.reading == b.reading)
   }
 
-  @Test func validationEveryKSteps() {
+  @Test func validationEveryKSteps() throws {
     var s = settings(steps: 50)
     s.endLearningRate = 0.01
     s.validateEvery = 10
-    let result = RangeTest.run(on: AnalyticSession(), settings: s)
+    let result = try RangeTest.run(on: AnalyticSession(), settings: s)
     #expect(result.points.filter { $0.validationLoss != nil }.map(\.step) == [9, 19, 29, 39, 49])
   }
 
-  @Test func aCurveWithoutDecreaseIsNotTurnedIntoANumber() {
+  @Test func aCurveWithoutDecreaseIsNotTurnedIntoANumber() throws {
     // Start far beyond the stability limit: the loss only grows.
     var s = settings(steps: 100)
     s.startLearningRate = 5
     s.endLearningRate = 50
     s.divergenceFactor = 1e12
-    let r = RangeTest.run(on: AnalyticSession(), settings: s).reading
+    let r = try RangeTest.run(on: AnalyticSession(), settings: s).reading
     #expect(r.maximumLearningRate == nil && r.problem != nil)
     #expect(r.suggestions == Suggestions())
   }
 
-  @Test func tooFewPoints() {
-    let r = RangeTest.run(on: AnalyticSession(), settings: settings(steps: 8)).reading
+  @Test func tooFewPoints() throws {
+    let r = try RangeTest.run(on: AnalyticSession(), settings: settings(steps: 8)).reading
     #expect(r.problem?.contains("too few points") == true && r.maximumLearningRate == nil)
   }
 
@@ -117,9 +125,9 @@ import Training
     #expect(CurveReading.valley(lrs: lrs, losses: losses) == 2)
   }
 
-  @Test func linearSweepsReadSlopeAgainstLR() {
+  @Test func linearSweepsReadSlopeAgainstLR() throws {
     let s = settings(steps: 300, mode: .linear)
-    let r = RangeTest.run(on: AnalyticSession(), settings: s)
+    let r = try RangeTest.run(on: AnalyticSession(), settings: s)
     #expect(r.reading.problem == nil || r.reading.problem!.contains("decrease"))
   }
 }
