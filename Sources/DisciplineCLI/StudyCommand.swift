@@ -110,7 +110,7 @@ struct StudyCommand: ParsableCommand {
     do { journal = try Journal(url: outURL.appendingPathComponent("journal.jsonl"), settings: header, resume: resume) } catch {
       throw CommandError(error.description, exitCode: resume ? 66 : 73)
     }
-    let backend = EngineBackend(setup: setup, finalSetup: setup, dropout: 0)
+    let backend = EngineBackend(setup: setup, finalSetup: setup)
     let recipe = Recipe(backend: backend, settings: settings, journal: journal)
     let progress = TuneProgress(budget: .infinity, elapsed: { recipe.elapsed })
     recipe.onEvent = progress.handle

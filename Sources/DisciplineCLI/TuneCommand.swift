@@ -22,7 +22,10 @@ struct TuneCommand: ParsableCommand {
         4. Weight decay: a grid of short one-cycle trials read by early
            validation loss, one refinement between the best two, and
            LR range tests at the best two values.
-        5. Final one-cycle training for the rest of the budget on all
+        5. Dropout (unless --dropout fixes it): LR range tests at each
+           of --dropouts; of the rates whose validation loss is within
+           10% of the lowest, the one usable to the largest LR.
+        6. Final one-cycle training for the rest of the budget on all
            the training data, the test set, a diagnosis of the curves.
       Each finished trial goes to DIR/journal.jsonl at once; after a
       crash or kill, the same command with --resume reuses them all.
@@ -54,7 +57,9 @@ struct TuneCommand: ParsableCommand {
   @Option(help: ArgumentHelp("Momentum candidates (the top of the cycle).", valueName: "m,m,...")) var momenta = ValueList<Double>([0.99, 0.97, 0.95, 0.9])
   @Option(name: .customLong("weight-decays"), help: ArgumentHelp("Weight-decay grid (default: from the data set's and model's size).", valueName: "wd,wd,..."))
   var weightDecays: ValueList<Double>?
-  @Option(help: "Dropout before the classifier.") var dropout: Float = 0
+  @Option(help: "Dropout before the classifier, fixed (no dropout study).") var dropout: Double?
+  @Option(help: ArgumentHelp("Dropout candidates before the classifier, chosen by LR range tests (ignored with --dropout).", valueName: "p,p,..."))
+  var dropouts = ValueList<Double>([0, 0.25, 0.5])
   @Option(help: "Augmentation: none or crop-flip.") var augment: String = "none"
   @Option(help: "Seed for every model, shuffle and trial.") var seed: UInt64 = 0
   @Option(help: "Output folder.") var out: String = "runs/tune"
@@ -67,7 +72,8 @@ struct TuneCommand: ParsableCommand {
     guard startBatchSize > 0 else { throw ValidationError("--start-batch-size must be positive, got \(startBatchSize)") }
     for m in momenta.values where !(m > 0 && m < 1) { throw ValidationError("--momenta must be in (0, 1), got \(m)") }
     for wd in weightDecays?.values ?? [] where !(wd >= 0 && wd.isFinite) { throw ValidationError("--weight-decays must be non-negative, got \(wd)") }
-    guard dropout >= 0 && dropout < 1 else { throw ValidationError("--dropout must be in [0, 1), got \(dropout)") }
+    if let dropout, !(dropout >= 0 && dropout < 1) { throw ValidationError("--dropout must be in [0, 1), got \(dropout)") }
+    for p in dropouts.values where !(p >= 0 && p < 1) { throw ValidationError("--dropouts must be in [0, 1), got \(p)") }
     guard maxMemory > 0 else { throw ValidationError("--max-memory must be positive, got \(maxMemory)") }
   }
 
@@ -79,7 +85,7 @@ struct TuneCommand: ParsableCommand {
   func settings(_ recipe: RecipeSettings) -> [String: String] {
     var s: [String: String] = [
       "dataset": data.dataset, "validation_split": "\(data.validationSplit)", "model": model.description,
-      "dropout": "\(dropout)", "augment": augment, "seed": "\(seed)", "budget": "\(recipe.budget)",
+      "dropout": dropout.map { "\($0)" } ?? "study", "dropouts": recipe.dropouts.map { "\($0)" }.joined(separator: ","), "augment": augment, "seed": "\(seed)", "budget": "\(recipe.budget)",
       "batch_sizes": recipe.batchSizes.map(String.init).joined(separator: ","), "start_batch_size": "\(recipe.startBatchSize)",
       "momenta": recipe.momenta.map { "\($0)" }.joined(separator: ","),
       "weight_decays": recipe.weightDecays.map { "\($0)" }.joined(separator: ","), "max_memory": "\(recipe.maxMemory)",
@@ -118,6 +124,8 @@ struct TuneCommand: ParsableCommand {
     recipe.momenta = momenta.values
     recipe.weightDecays = weightDecays?.values ?? Self.defaultWeightDecays(model: model, trainingSamples: trainCount)
     recipe.priorWeightDecay = model.isDeep ? 1e-4 : 5e-4
+    recipe.dropout = dropout ?? 0
+    recipe.dropouts = dropout == nil ? dropouts.values : []
     recipe.rangeTestSteps = max(100, min(400, trainCount / recipe.startBatchSize / 2))
     if let tooLarge = recipe.batchSizes.first(where: { $0 > trainCount }) {
       throw CommandError("--batch-sizes \(tooLarge) is larger than the \(trainCount) training samples", exitCode: 64)
@@ -130,13 +138,13 @@ struct TuneCommand: ParsableCommand {
       throw CommandError(error.description, exitCode: resume ? 66 : 73)
     }
     if resume && !journal.entries.isEmpty { printError("resuming: \(journal.entries.count) finished trial\(journal.entries.count == 1 ? "" : "s") in the journal will be reused") }
-    let backend = EngineBackend(setup: setup, finalSetup: finalSetup, dropout: dropout)
+    let backend = EngineBackend(setup: setup, finalSetup: finalSetup)
     let engine = Recipe(backend: backend, settings: recipe, journal: journal)
     let progress = TuneProgress(budget: recipe.budget, elapsed: { engine.elapsed })
     engine.onEvent = progress.handle
     let stop = StopSignal()
     engine.shouldStop = { stop.isRequested }
-    printError("tune: \(model) (\(setup.specification(dropout: dropout).build(seed: seed).parameterCount) parameters) on \(data.dataset): \(setup.sizes); budget \(budget)")
+    printError("tune: \(model) (\(setup.specification(dropout: 0).build(seed: seed).parameterCount) parameters) on \(data.dataset): \(setup.sizes); budget \(budget)")
     let outcome: TuneOutcome
     do { outcome = try engine.run() } catch is Recipe<EngineBackend>.Interrupted {
       printError("\nstopped; finished trials are in \(out)/journal.jsonl — continue with the same command and --resume")
@@ -148,7 +156,7 @@ struct TuneCommand: ParsableCommand {
     }
     let files = TuneFiles(directory: outURL, outcome: outcome, journal: journal, title: "\(model) on \(data.dataset)",
       normalization: finalSetup.splits.normalization, budget: recipe.budget)
-    try files.write(model: backend.finalModel!, specification: finalSetup.specification(dropout: dropout))
+    try files.write(model: backend.finalModel!, specification: finalSetup.specification(dropout: backend.finalDropout))
     printError(files.summary())
     if json { print(files.jsonLine()) }
   }
@@ -200,29 +208,30 @@ struct Duration: ExpressibleByArgument, CustomStringConvertible, Equatable {
 final class EngineBackend: TuningBackend {
   let setup: TrainingSetup
   let finalSetup: TrainingSetup
-  let dropout: Float
   private(set) var finalModel: Module?
+  /// The dropout of the final model (its checkpoint's specification).
+  private(set) var finalDropout: Float = 0
   private let clockStart = Date()
 
-  init(setup: TrainingSetup, finalSetup: TrainingSetup, dropout: Float) {
+  init(setup: TrainingSetup, finalSetup: TrainingSetup) {
     self.setup = setup
     self.finalSetup = finalSetup
-    self.dropout = dropout
   }
 
-  func makeSession(batchSize: Int, seed: UInt64) throws -> EngineSession {
-    try setup.session(batchSize: batchSize, dropout: dropout, seed: seed)
+  func makeSession(batchSize: Int, dropout: Double, seed: UInt64) throws -> EngineSession {
+    try setup.session(batchSize: batchSize, dropout: Float(dropout), seed: seed)
   }
 
-  func makeFinalSession(batchSize: Int, seed: UInt64) throws -> EngineSession {
-    let session = try finalSetup.session(batchSize: batchSize, dropout: dropout, seed: seed)
+  func makeFinalSession(batchSize: Int, dropout: Double, seed: UInt64) throws -> EngineSession {
+    let session = try finalSetup.session(batchSize: batchSize, dropout: Float(dropout), seed: seed)
     finalModel = session.model
+    finalDropout = Float(dropout)
     return session
   }
 
   /// Peak resident memory after one step at this batch size.
   func memoryUse(batchSize: Int) -> Double? {
-    guard let session = try? makeSession(batchSize: batchSize, seed: 0) else { return nil }
+    guard let session = try? makeSession(batchSize: batchSize, dropout: 0, seed: 0) else { return nil }
     _ = session.step(HyperParameters(learningRate: 1e-6, momentum: 0.9, weightDecay: 0))
     return peakMemoryMiB()
   }

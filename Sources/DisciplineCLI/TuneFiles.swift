@@ -27,6 +27,7 @@ struct TuneFiles {
     var policy: Policy
     var momentum: [Double]
     var weight_decay: Double
+    var dropout: Double
     var batch_size: Int
     var epochs: Int
     var reasons: [String: String]
@@ -36,11 +37,11 @@ struct TuneFiles {
     Parameters(
       max_lr: outcome.maxLearningRate.value, min_lr: outcome.minLearningRate.value, policy: outcome.policy,
       momentum: [outcome.maxMomentum.value, outcome.minMomentum.value], weight_decay: outcome.weightDecay.value,
-      batch_size: outcome.batchSize.value, epochs: outcome.epochs.value,
+      dropout: outcome.dropout.value, batch_size: outcome.batchSize.value, epochs: outcome.epochs.value,
       reasons: [
         "max_lr": outcome.maxLearningRate.reason, "min_lr": outcome.minLearningRate.reason,
         "momentum": "max: \(outcome.maxMomentum.reason); min: \(outcome.minMomentum.reason)",
-        "weight_decay": outcome.weightDecay.reason, "batch_size": outcome.batchSize.reason, "epochs": outcome.epochs.reason,
+        "weight_decay": outcome.weightDecay.reason, "dropout": outcome.dropout.reason, "batch_size": outcome.batchSize.reason, "epochs": outcome.epochs.reason,
         "policy": "one-cycle (PyTorch's OneCycleLR) from max/\(formatValue(outcome.maxLearningRate.value / outcome.minLearningRate.value)) with cyclical momentum, as Smith's recipe prescribes",
       ])
   }
@@ -76,7 +77,7 @@ struct TuneFiles {
     let o = outcome
     return [
       String(format: "test accuracy %.2f%%, test loss %.4f after %d epochs; %@ in all (budget %@)", 100 * o.test.accuracy, o.test.loss, o.epochs.value, formatDuration(o.seconds), formatDuration(budget)),
-      "  max LR \(formatLR(o.maxLearningRate.value)), min LR \(formatLR(o.minLearningRate.value)); batch \(o.batchSize.value); momentum \(o.maxMomentum.value) → \(o.minMomentum.value); weight decay \(formatValue(o.weightDecay.value))",
+      "  max LR \(formatLR(o.maxLearningRate.value)), min LR \(formatLR(o.minLearningRate.value)); batch \(o.batchSize.value); momentum \(o.maxMomentum.value) → \(o.minMomentum.value); weight decay \(formatValue(o.weightDecay.value)); dropout \(formatValue(o.dropout.value))",
       "  diagnosis: \(o.diagnosis.verdict.rawValue) — \(o.diagnosis.explanation); \(o.diagnosis.suggestion)",
       "wrote hyperparameters.json, report.html, journal.jsonl, metrics.csv and model.safetensors into \(directory.path)",
     ].joined(separator: "\n")
@@ -98,6 +99,7 @@ struct TuneFiles {
     report.addChoice(name: "batch size", value: "\(o.batchSize.value)", reason: o.batchSize.reason)
     report.addChoice(name: "momentum", value: "\(o.maxMomentum.value) → \(o.minMomentum.value)", reason: "\(o.maxMomentum.reason); bottom: \(o.minMomentum.reason)")
     report.addChoice(name: "weight decay", value: formatValue(o.weightDecay.value), reason: o.weightDecay.reason)
+    report.addChoice(name: "dropout", value: formatValue(o.dropout.value), reason: o.dropout.reason)
     report.addChoice(name: "epochs", value: "\(o.epochs.value)", reason: o.epochs.reason)
 
     // 1. The first range test.
@@ -149,8 +151,22 @@ struct TuneFiles {
     }
     report.addSection(wd)
 
-    // 5. Final training.
-    var final = HTMLReport.Section(title: "5. Final training and diagnosis")
+    // 5. Dropout.
+    var finalNumber = 5
+    if let overlay = entries("dropout").compactMap(\.rangeTest).first {
+      var section = HTMLReport.Section(title: "5. Dropout")
+      let files = LRFindFiles(directory: directory, comparison: overlay, mode: .exponential, title: "per dropout rate")
+      section.addChart(files.chart(), caption: "LR range tests at each dropout rate, at the chosen batch size, momentum and weight decay: the validation loss (dots) against how far each stays usable. \(sentence(o.dropout.reason)).")
+      section.addTable(header: ["dropout", "lowest validation loss", "usable up to LR", "diverged at LR"], rows: overlay.conditions.map { c in
+        [formatValue(c.condition.dropout ?? 0), c.lowestValidationLoss.map { String(format: "%.4f", $0) } ?? "—",
+         c.stableUpTo.map(formatLR) ?? "—", c.divergedAt.map(formatLR) ?? "did not diverge"]
+      })
+      report.addSection(section)
+      finalNumber = 6
+    }
+
+    // The final training.
+    var final = HTMLReport.Section(title: "\(finalNumber). Final training and diagnosis")
     var run = RunFiles(directory: directory)
     run.evaluationName = "test"
     final.addChart(run.lossChart(o.history, title: "Final training — \(title)"), caption: "Training loss per step and test loss after each epoch. The final run trains on all the training data; the tuning phases only read the held-out validation split.")

@@ -2,14 +2,14 @@ import Foundation
 import Schedules
 import Training
 
-/// What the recipe needs from an engine: fresh, seeded sessions at a batch size — for the
-/// tuning phases (validation held out) and for the final run.
+/// What the recipe needs from an engine: fresh, seeded sessions at a batch size and dropout
+/// rate — for the tuning phases (validation held out) and for the final run.
 public protocol TuningBackend {
   associatedtype Session: TrainingSession
   /// A fresh model and optimizer over the tuning data (validation held out).
-  func makeSession(batchSize: Int, seed: UInt64) throws -> Session
+  func makeSession(batchSize: Int, dropout: Double, seed: UInt64) throws -> Session
   /// A fresh model and optimizer for the final training.
-  func makeFinalSession(batchSize: Int, seed: UInt64) throws -> Session
+  func makeFinalSession(batchSize: Int, dropout: Double, seed: UInt64) throws -> Session
   /// Resident memory in MiB with a session of this batch size alive (nil: unknown).
   func memoryUse(batchSize: Int) -> Double?
   /// Seconds since an arbitrary start (a virtual clock in tests).
@@ -33,6 +33,16 @@ public struct RecipeSettings: Codable, Sendable, Equatable {
   public var weightDecays: [Double] = [1e-3, 1e-4, 1e-5, 0]
   /// Weight decay used before the weight-decay study has chosen one.
   public var priorWeightDecay = 5e-4
+  /// Dropout before the classifier in every trial before the dropout study, and in the final
+  /// run when there is no study.
+  public var dropout = 0.0
+  /// Candidates of the dropout study (METHOD §5: dropout is regularization to balance with the
+  /// others); fewer than two skip it.
+  public var dropouts: [Double] = []
+  /// Dropout rates whose lowest validation loss in their LR range test is within this fraction
+  /// of the lowest count as equally good; of those, the one usable to the largest learning rate
+  /// is chosen.
+  public var dropoutTolerance = 0.1
   /// One-cycle starts at max/`divFactor` (the suggested minimum learning rate).
   public var divFactor = 10.0
   /// Share of the budget kept for the final training.
@@ -84,6 +94,7 @@ public struct TuneOutcome: Codable, Sendable {
   public var maxMomentum: Choice<Double>
   public var minMomentum: Choice<Double>
   public var weightDecay: Choice<Double>
+  public var dropout: Choice<Double>
   public var epochs: Choice<Int>
   public var policy: Policy
   public var history: TrainingHistory
@@ -106,6 +117,8 @@ public final class Recipe<Backend: TuningBackend> {
   private let started: Double
   /// Measured training throughput, samples per second, per batch size.
   public private(set) var samplesPerSecond: [Int: Double] = [:]
+  /// The dropout of the sessions made from now on: the prior until the dropout study chooses.
+  public private(set) var dropout: Double
 
   public init(backend: Backend, settings: RecipeSettings, journal: Journal) {
     self.backend = backend
@@ -113,6 +126,7 @@ public final class Recipe<Backend: TuningBackend> {
     self.journal = journal
     spentBefore = journal.entries.map(\.seconds).reduce(0, +)
     started = backend.now()
+    dropout = settings.dropout
   }
 
   /// Seconds of the budget used so far (including a resumed run's earlier work).
@@ -134,7 +148,7 @@ public final class Recipe<Backend: TuningBackend> {
     let t0 = backend.now()
     let comparison = try RangeTest.compare(
       conditions: conditions, seed: settings.seed, base: base, oneCycleDivisor: settings.divFactor,
-      makeSession: { c, s in try backend.makeSession(batchSize: batchSize(c), seed: s) },
+      makeSession: { c, s in try backend.makeSession(batchSize: batchSize(c), dropout: c.dropout ?? dropout, seed: s) },
       onPoint: { [weak self] p in self?.onEvent?(.step(p.step, loss: p.loss)) }, shouldStop: shouldStop, clock: backend.now)
     if shouldStop() { throw Interrupted() }
     let entry = JournalEntry(key: key, phase: phase, label: label, rangeTest: comparison, seconds: backend.now() - t0)
@@ -153,7 +167,7 @@ public final class Recipe<Backend: TuningBackend> {
     }
     let settings = trial()
     onEvent?(.started(key: key, label: label, steps: settings.steps))
-    let session = try backend.makeSession(batchSize: settings.batchSize, seed: settings.seed)
+    let session = try backend.makeSession(batchSize: settings.batchSize, dropout: dropout, seed: settings.seed)
     let result = try settings.run(on: session, clock: backend.now, shouldStop: shouldStop, onStep: { [weak self] k, loss in self?.onEvent?(.step(k, loss: loss)) })
     if shouldStop() { throw Interrupted() }
     let entry = JournalEntry(key: key, phase: phase, label: label, trial: settings, result: result, seconds: result.seconds)
@@ -181,7 +195,7 @@ public final class Recipe<Backend: TuningBackend> {
   /// unless already known.
   public func measureThroughput(batchSize b: Int, steps: Int = 20) throws {
     guard samplesPerSecond[b] == nil else { return }
-    let session = try backend.makeSession(batchSize: b, seed: settings.seed)
+    let session = try backend.makeSession(batchSize: b, dropout: dropout, seed: settings.seed)
     let h = HyperParameters(learningRate: 1e-4, momentum: 0.9, weightDecay: 0)
     _ = session.step(h)  // warm-up: primitives are created on first use
     let t0 = backend.now()
@@ -253,7 +267,7 @@ public final class Recipe<Backend: TuningBackend> {
   public func batchSizePhase(startLearningRate lr0: Double, trialsLeft: Int) throws -> BatchSizeDecision {
     let b0 = settings.startBatchSize
     let candidates = batchCandidates()
-    let trialSeconds = plannedTrialSeconds(trials: candidates.count + trialsLeft, rangeTests: max(0, candidates.count - 1) + 2)
+    let trialSeconds = plannedTrialSeconds(trials: candidates.count + trialsLeft, rangeTests: max(0, candidates.count - 1) + 1 + laterRangeTests)
     var lrForBatch: [Int: Double] = [b0: lr0]
     var batchTrials: [(Int, JournalEntry)] = []
     for b in candidates {
@@ -275,7 +289,7 @@ public final class Recipe<Backend: TuningBackend> {
     let choice = chooseBatch(batchTrials)
     let batch = choice.value
     // The momentum and weight-decay trials share what is left of the tuning time.
-    let later = plannedTrialSeconds(trials: trialsLeft, rangeTests: 1)
+    let later = plannedTrialSeconds(trials: trialsLeft, rangeTests: laterRangeTests)
     return BatchSizeDecision(batchSize: choice, learningRate: lrForBatch[batch]!, stepsPerTrial: max(10, Int(later * throughput(batch) / Double(batch))))
   }
 
@@ -349,6 +363,46 @@ public final class Recipe<Backend: TuningBackend> {
     return WeightDecayDecision(weightDecay: wdChoice, maxLearningRate: maxLR)
   }
 
+  /// Phase 5 (with two or more candidates): LR range tests at each dropout rate, at the chosen
+  /// batch size, momentum and weight decay (METHOD §5: compare the curves under several
+  /// regularization settings; the right amount has the lowest validation loss and stays stable
+  /// over the widest LR range). Sessions made afterwards use the chosen rate.
+  public func dropoutPhase(batchSize batch: Int, weightDecay wd: Double, momentum: Double) throws -> Choice<Double> {
+    let candidates = settings.dropouts
+    guard candidates.count >= 2 else {
+      return Choice(dropout, candidates.isEmpty ? "as given (no dropout study)" : "the only candidate")
+    }
+    let steps = max(100, settings.rangeTestSteps * settings.startBatchSize / batch)
+    var base = rangeSettings(steps: steps, weightDecay: wd, momentum: momentum, validate: true)
+    base.validationBatches = settings.validationBatches
+    let overlay = try rangeTest(
+      key: "dropout/range-test/\(batch)", phase: "dropout", label: "LR range tests at dropout \(candidates.map { v in v == 0 ? "0" : String(format: "%g", v) }.joined(separator: ", "))",
+      conditions: candidates.map { RangeTestCondition(name: "dropout \(Self.format($0))", weightDecay: wd, batchSize: batch, dropout: $0, steps: steps) },
+      base: base, batchSize: { $0.batchSize! })
+    let rows = overlay.conditions.map { (dropout: $0.condition.dropout ?? 0, validation: $0.lowestValidationLoss, stableUpTo: $0.stableUpTo) }
+    let choice = Self.chooseDropout(rows, tolerance: settings.dropoutTolerance)
+    dropout = choice.value
+    return choice
+  }
+
+  /// Of the dropout rates whose lowest validation loss is within `tolerance` of the lowest, the
+  /// one usable to the largest learning rate (the larger rate on a tie).
+  static func chooseDropout(_ rows: [(dropout: Double, validation: Double?, stableUpTo: Double?)], tolerance: Double) -> Choice<Double> {
+    let measured = rows.filter { $0.validation?.isFinite == true }
+    guard let lowest = measured.map({ $0.validation! }).min() else {
+      return Choice(rows.map(\.dropout).min() ?? 0, "no validation loss could be measured in the dropout range tests; the smallest rate is the safest")
+    }
+    let close = measured.filter { $0.validation! <= lowest * (1 + tolerance) }
+    let chosen = close.max { ($0.stableUpTo ?? 0, $0.dropout) < ($1.stableUpTo ?? 0, $1.dropout) }!
+    let table = rows.map { r in
+      "\(Self.format(r.dropout)): " + (r.validation.map { String(format: "%.4f", $0) } ?? "—") + (r.stableUpTo.map { " to LR " + Self.formatLR($0) } ?? "")
+    }.joined(separator: ", ")
+    return Choice(chosen.dropout, String(format: "of the rates whose lowest validation loss in the LR range test is within %.0f%% of the lowest, the one usable to the largest learning rate (validation loss, usable range: %@)", 100 * tolerance, table))
+  }
+
+  /// Range tests the weight-decay and dropout phases will run.
+  var laterRangeTests: Int { 1 + (settings.dropouts.count >= 2 ? 1 : 0) }
+
   /// Trials the momentum and weight-decay phases will run.
   var laterTrials: Int { settings.momenta.count + min(1, max(0, settings.minMomenta.count - 1)) + settings.weightDecays.count + 1 }
 
@@ -356,7 +410,8 @@ public final class Recipe<Backend: TuningBackend> {
 
   /// Runs every phase and the final training.
   public func run() throws -> TuneOutcome {
-    let phases = 5
+    let studiesDropout = settings.dropouts.count >= 2
+    let phases = studiesDropout ? 6 : 5
     onEvent?(.phase(name: "learning rate", index: 1, of: phases))
     let first = try learningRatePhase()
     onEvent?(.phase(name: "batch size", index: 2, of: phases))
@@ -366,13 +421,15 @@ public final class Recipe<Backend: TuningBackend> {
     onEvent?(.phase(name: "weight decay", index: 4, of: phases))
     let wd = try weightDecayPhase(batchSize: batch.batchSize.value, learningRate: batch.learningRate,
       momentum: (momentum.max.value, momentum.min.value), steps: batch.stepsPerTrial)
+    if studiesDropout { onEvent?(.phase(name: "dropout", index: 5, of: phases)) }
+    let dropoutChoice = try dropoutPhase(batchSize: batch.batchSize.value, weightDecay: wd.weightDecay.value, momentum: momentum.max.value)
     let maxLR = wd.maxLearningRate
     let minLR = Choice(maxLR.value / settings.divFactor, "one-cycle starts at max/\(Self.format(settings.divFactor))")
 
-    // 5. Final training for the rest of the budget.
-    onEvent?(.phase(name: "final training", index: 5, of: phases))
+    // Final training for the rest of the budget.
+    onEvent?(.phase(name: "final training", index: phases, of: phases))
     let size = batch.batchSize.value
-    let final = try backend.makeFinalSession(batchSize: size, seed: settings.seed)
+    let final = try backend.makeFinalSession(batchSize: size, dropout: dropoutChoice.value, seed: settings.seed)
     // Throughput of the final session itself, from a few steps that are then undone (the
     // trials' sessions may have run under other load), and one evaluation, timed: the final
     // run evaluates once per epoch.
@@ -409,7 +466,7 @@ public final class Recipe<Backend: TuningBackend> {
     let test = final.evaluate(.test, maxBatches: nil)
     let diagnosis = Diagnosis(history: trainer.history, stepsPerEpoch: final.stepsPerEpoch)
     return TuneOutcome(maxLearningRate: maxLR, minLearningRate: minLR, batchSize: batch.batchSize, maxMomentum: momentum.max,
-      minMomentum: momentum.min, weightDecay: wd.weightDecay, epochs: epochChoice, policy: policy, history: trainer.history,
+      minMomentum: momentum.min, weightDecay: wd.weightDecay, dropout: dropoutChoice, epochs: epochChoice, policy: policy, history: trainer.history,
       test: test, diagnosis: diagnosis, seconds: elapsed, stepsPerEpoch: final.stepsPerEpoch)
   }
 

@@ -15,13 +15,19 @@ final class AnalyticBackend: TuningBackend {
   var momentumLimit: Double?
   private(set) var sessionsMade = 0
 
-  func makeSession(batchSize: Int, seed: UInt64) throws -> LimitedSession {
+  /// Dropout rates of the sessions made, in order.
+  private(set) var dropouts: [Double] = []
+
+  func makeSession(batchSize: Int, dropout: Double, seed: UInt64) throws -> LimitedSession {
     sessionsMade += 1
+    dropouts.append(dropout)
     return LimitedSession(
       AnalyticSession(features: features, samples: samples, noise: noise, batchSize: batchSize, seed: seed,
         secondsPerStep: secondsPerStep(batchSize), clock: clock), momentumLimit: momentumLimit)
   }
-  func makeFinalSession(batchSize: Int, seed: UInt64) throws -> LimitedSession { try makeSession(batchSize: batchSize, seed: seed) }
+  func makeFinalSession(batchSize: Int, dropout: Double, seed: UInt64) throws -> LimitedSession {
+    try makeSession(batchSize: batchSize, dropout: dropout, seed: seed)
+  }
   func memoryUse(batchSize: Int) -> Double? { 100 + Double(batchSize) }
   func now() -> Double { clock.now }
 }
@@ -83,6 +89,30 @@ final class LimitedSession: TrainingSession {
     #expect(Recipe<AnalyticBackend>.chooseWeightDecay(grid, tolerance: 0.04) == 1e-3)
     #expect(Recipe<AnalyticBackend>.chooseWeightDecay(grid, tolerance: 0) == 0)
     #expect(Recipe<AnalyticBackend>.chooseWeightDecay([(1e-3, .infinity), (0, 0.5)], tolerance: 0.04) == 0)
+  }
+
+  @Test func dropoutIsTheMostStableOfTheCloseOnes() {
+    let rows: [(dropout: Double, validation: Double?, stableUpTo: Double?)] = [(0, 0.55, 0.29), (0.25, 0.567, 0.6), (0.5, 0.62, 10)]
+    #expect(Recipe<AnalyticBackend>.chooseDropout(rows, tolerance: 0.1).value == 0.25)
+    #expect(Recipe<AnalyticBackend>.chooseDropout(rows, tolerance: 0.2).value == 0.5)
+    #expect(Recipe<AnalyticBackend>.chooseDropout(rows, tolerance: 0.01).value == 0)
+    // A tie in the usable range goes to the larger rate; unmeasured rates are never chosen.
+    #expect(Recipe<AnalyticBackend>.chooseDropout([(0, 0.5, 1), (0.1, 0.5, 1), (0.3, nil, 5)], tolerance: 0.1).value == 0.1)
+    #expect(Recipe<AnalyticBackend>.chooseDropout([(0.2, nil, nil), (0.1, nil, nil)], tolerance: 0.1).value == 0.1)
+  }
+
+  @Test func theDropoutStudyRunsAfterWeightDecayAndSetsTheFinalRun() throws {
+    let backend = AnalyticBackend()
+    var s = settings()
+    s.dropouts = [0, 0.3]
+    let recipe = Recipe(backend: backend, settings: s, journal: try journal())
+    let outcome = try recipe.run()
+    #expect(recipe.journal.entries.contains { $0.phase == "dropout" && $0.rangeTest?.conditions.count == 2 })
+    #expect(s.dropouts.contains(outcome.dropout.value))
+    #expect(backend.dropouts.last == outcome.dropout.value)
+    // Every session before the study used the prior rate.
+    let studyIndex = backend.dropouts.firstIndex(of: 0.3)!
+    #expect(backend.dropouts[..<studyIndex].allSatisfy { $0 == s.dropout })
   }
 
   @Test func momentumIsTheLargestStableOne() throws {
