@@ -94,7 +94,9 @@ struct LRFindFiles {
 
   /// Loss against learning rate: each run's raw loss (faint) under its smoothed loss (bold),
   /// validation measurements as dots, one colour per condition; the suggestions as labelled lines.
-  func chart() -> Chart {
+  /// `suggesting: false` leaves the comparison's own suggested rate out of the subtitle (in
+  /// `tune`'s report the recipe combines readings, and each condition's is drawn anyway).
+  func chart(suggesting: Bool = true) -> Chart {
     var series: [Series] = []
     var curves: [[Double]] = []
     let overlay = comparison.conditions.count > 1
@@ -137,9 +139,13 @@ struct LRFindFiles {
           color: chosen ? Palette.okabeIto[5] : nil))
       }
     }
-    var subtitle = comparison.suggestedMaximumLearningRate.map { "suggested max LR \(formatLR($0)), min \(formatLR(comparison.suggestedMinimumLearningRate!)) (one-cycle)" } ?? "no suggestion: \(comparison.reason)"
-    if overlay, let best = comparison.lowestLossCondition { subtitle += "; lowest loss: \(best)" }
-    if overlay, let stable = comparison.mostStableCondition { subtitle += "; stable to the largest LR: \(stable)" }
+    var parts: [String] = []
+    if suggesting || !overlay {
+      parts.append(comparison.suggestedMaximumLearningRate.map { "suggested max LR \(formatLR($0)), min \(formatLR(comparison.suggestedMinimumLearningRate!)) (one-cycle)" } ?? "no suggestion: \(comparison.reason)")
+    }
+    if overlay, let best = comparison.lowestLossCondition { parts.append("lowest loss: \(best)") }
+    if overlay, let stable = comparison.mostStableCondition { parts.append("stable to the largest LR: \(stable)") }
+    let subtitle = parts.joined(separator: "; ")
     var chart = Chart(
       title: "LR range test — \(title)",
       xAxis: Axis(title: "learning rate", scale: mode == .exponential ? .log10 : .linear),

@@ -116,7 +116,7 @@ struct TuneFiles {
     if batchTests.count > 1 {
       let sorted = batchTests.sorted { ($0.condition.batchSize ?? 0) < ($1.condition.batchSize ?? 0) }
       let files = LRFindFiles(directory: directory, comparison: RangeTestComparison(conditions: sorted), mode: .exponential, title: "per batch size")
-      batch.addChart(files.chart(), caption: "An LR range test per batch size: larger batches tolerate larger learning rates.")
+      batch.addChart(files.chart(suggesting: false), caption: "An LR range test per batch size: larger batches tolerate larger learning rates.")
     }
     let batchTrials = entries("batch size").filter { $0.result != nil }
     if !batchTrials.isEmpty {
@@ -147,7 +147,7 @@ struct TuneFiles {
     }
     if let overlay = entries("weight decay").compactMap(\.rangeTest).first {
       let files = LRFindFiles(directory: directory, comparison: overlay, mode: .exponential, title: "at the best weight decays")
-      wd.addChart(files.chart(), caption: "LR range tests at the best two weight decays, to set learning rate and weight decay together: less weight decay usually allows a larger learning rate.")
+      wd.addChart(files.chart(suggesting: false), caption: "LR range tests at the best two weight decays, to set learning rate and weight decay together: less weight decay usually allows a larger learning rate.")
     }
     report.addSection(wd)
 
@@ -156,7 +156,7 @@ struct TuneFiles {
     if let overlay = entries("dropout").compactMap(\.rangeTest).first {
       var section = HTMLReport.Section(title: "5. Dropout")
       let files = LRFindFiles(directory: directory, comparison: overlay, mode: .exponential, title: "per dropout rate")
-      section.addChart(files.chart(), caption: "LR range tests at each dropout rate, at the chosen batch size, momentum and weight decay: the validation loss (dots) against how far each stays usable. \(sentence(o.dropout.reason)).")
+      section.addChart(files.chart(suggesting: false), caption: "LR range tests at each dropout rate, at the chosen batch size, momentum and weight decay: the validation loss (dots) against how far each stays usable. \(sentence(o.dropout.reason)).")
       section.addTable(header: ["dropout", "lowest validation loss", "usable up to LR", "diverged at LR"], rows: overlay.conditions.map { c in
         [formatValue(c.condition.dropout ?? 0), c.lowestValidationLoss.map { String(format: "%.4f", $0) } ?? "—",
          c.stableUpTo.map(formatLR) ?? "—", c.divergedAt.map(formatLR) ?? "did not diverge"]
