@@ -6,15 +6,16 @@ public enum Augmentation: Sendable, Equatable {
   case none
   /// Pad each side of every channel by `padding` pixels with `fill` (one value, or one per
   /// channel), crop a random H × W window, then mirror it left–right with probability 0.5:
-  /// torchvision's `RandomCrop(size, padding)` followed by `RandomHorizontalFlip()`.
+  /// torchvision's `RandomCrop(size, padding)` followed by `RandomHorizontalFlip()`. With a
+  /// padding of 0 only the flip remains.
   case cropFlip(padding: Int, fill: [Float])
 
   /// The names `named(_:…)` understands.
-  public static let names = ["none", "crop-flip"]
+  public static let names = ["none", "flip", "crop-flip"]
 
-  /// The augmentation called `name` (`"none"` or `"crop-flip"`) for samples of `sampleShape`
-  /// normalized with `normalization`: crop-flip pads by 4 with the value a raw 0 becomes, so
-  /// padding after normalizing equals padding before.
+  /// The augmentation called `name` (`"none"`, `"flip"` or `"crop-flip"`) for samples of
+  /// `sampleShape` normalized with `normalization`: crop-flip pads by 4 with the value a raw 0
+  /// becomes, so padding after normalizing equals padding before; flip mirrors only.
   ///
   /// - Throws: `DataError.invalidOption` for an unknown name, or crop-flip on samples with no
   ///   spatial extent (tabular data).
@@ -23,15 +24,15 @@ public enum Augmentation: Sendable, Equatable {
   ) throws(DataError) -> Augmentation {
     switch name.lowercased() {
     case "none", "": return .none
-    case "crop-flip", "cropflip", "crop_flip":
+    case "crop-flip", "cropflip", "crop_flip", "flip":
       guard sampleShape.count == 3, sampleShape[1] > 1 && sampleShape[2] > 1 else {
         throw .invalidOption(
           name: "augmentation", value: name,
-          reason: "crop-flip needs images, but samples have shape \(sampleShape)")
+          reason: "\(name.lowercased()) needs images, but samples have shape \(sampleShape)")
       }
       let channels = sampleShape[0]
       let fill = (0..<channels).map { normalization?.normalizedValue(of: 0, channel: $0) ?? 0 }
-      return .cropFlip(padding: 4, fill: fill)
+      return .cropFlip(padding: name.lowercased() == "flip" ? 0 : 4, fill: fill)
     default:
       throw .invalidOption(
         name: "augmentation", value: name, reason: "expected one of " + names.joined(separator: ", "))

@@ -51,7 +51,7 @@ struct FitCommand: ParsableCommand {
   @Option(help: "Optimizer: sgd or adamw.") var optimizer: OptimizerKind = .sgd
   @Option(name: .customLong("weight-decay"), help: "Weight decay (L2 for sgd, decoupled for adamw).") var weightDecay: Double = 5e-4
   @Flag(help: "Nesterov momentum (sgd).") var nesterov = false
-  @Option(help: "Augmentation: none or crop-flip (random crop after zero-padding by 4, horizontal flip).") var augment: String = "none"
+  @Option(help: "Augmentation: none, flip (horizontal, half the samples) or crop-flip (random crop after zero-padding by 4, then flip).") var augment: String = "none"
   @Option(name: .customLong("eval-every"), help: "Evaluate every N steps instead of every epoch.") var evalEvery: Int?
   @Option(help: "Seed for initialization, shuffling, dropout and augmentation.") var seed: UInt64 = 0
   @Option(help: "Output folder.") var out: String = "runs/fit"

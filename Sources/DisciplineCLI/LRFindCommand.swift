@@ -69,7 +69,7 @@ struct LRFindCommand: ParsableCommand {
   @Option(help: "Run each test with this many seeds (seed, seed+1, ...) and report the median and spread.") var repeats: Int = 1
   @Option(name: .customLong("div-factor"), help: "One-cycle minimum learning rate = maximum / this.") var divFactor: Double = 10
   @Option(help: "Optimizer: sgd or adamw.") var optimizer: OptimizerKind = .sgd
-  @Option(help: "Augmentation: none or crop-flip.") var augment: String = "none"
+  @Option(help: "Augmentation: none, flip or crop-flip.") var augment: String = "none"
   @Option(help: "Seed for initialization, shuffling, dropout and augmentation.") var seed: UInt64 = 0
   @Option(help: "Output folder.") var out: String = "runs/lr-find"
   @Flag(help: "Print the result as JSON on stdout.") var json = false

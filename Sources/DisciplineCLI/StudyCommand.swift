@@ -46,7 +46,7 @@ struct StudyCommand: ParsableCommand {
   @Option(name: .customLong("weight-decay"), help: "Weight decay of the batch-size and momentum trials.") var weightDecay: Double = 5e-4
   @Option(name: .customLong("weight-decays"), help: ArgumentHelp("Weight-decay grid.", valueName: "wd,wd,...")) var weightDecays = ValueList<Double>([1e-3, 1e-4, 1e-5, 0])
   @Option(name: .customLong("trial-seconds"), help: "Training seconds of each trial.") var trialSeconds: Double = 30
-  @Option(help: "Augmentation: none or crop-flip.") var augment: String = "none"
+  @Option(help: "Augmentation: none, flip or crop-flip.") var augment: String = "none"
   @Option(help: "Seed for every model, shuffle and trial.") var seed: UInt64 = 0
   @Option(help: "Output folder.") var out: String = "runs/study"
   @Flag(help: "Continue an interrupted study in --out, reusing its finished trials.") var resume = false

@@ -60,7 +60,7 @@ struct TuneCommand: ParsableCommand {
   @Option(help: "Dropout before the classifier, fixed (no dropout study).") var dropout: Double?
   @Option(help: ArgumentHelp("Dropout candidates before the classifier, chosen by LR range tests (ignored with --dropout).", valueName: "p,p,..."))
   var dropouts = ValueList<Double>([0, 0.25, 0.5])
-  @Option(help: "Augmentation: none or crop-flip.") var augment: String = "none"
+  @Option(help: "Augmentation: none, flip or crop-flip.") var augment: String = "none"
   @Option(help: "Seed for every model, shuffle and trial.") var seed: UInt64 = 0
   @Option(help: "Output folder.") var out: String = "runs/tune"
   @Flag(help: "Continue an interrupted run in --out, reusing its finished trials.") var resume = false

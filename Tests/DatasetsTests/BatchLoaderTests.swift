@@ -166,6 +166,9 @@ import Testing
       "crop-flip", sampleShape: [1, 28, 28], normalization: normalization)
     #expect(augmentation == .cropFlip(padding: 4, fill: [-0.5]))
     #expect(try Augmentation.named("none", sampleShape: [1, 28, 28], normalization: nil) == Augmentation.none)
+    // flip: mirroring only, no shift.
+    #expect(try Augmentation.named("flip", sampleShape: [1, 28, 28], normalization: normalization) == .cropFlip(padding: 0, fill: [-0.5]))
+    #expect(dataError { try Augmentation.named("flip", sampleShape: [4, 1, 1], normalization: nil) }?.exitCode == 64)
     #expect(dataError { try Augmentation.named("crop-flip", sampleShape: [4, 1, 1], normalization: nil) }?.exitCode == 64)
     #expect(dataError { try Augmentation.named("rotate", sampleShape: [1, 28, 28], normalization: nil) }?.exitCode == 64)
   }
