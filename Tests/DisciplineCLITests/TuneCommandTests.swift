@@ -16,18 +16,20 @@ import Testing
     #expect((json["test_accuracy"] as? Double ?? 0) > 0.6)
     #expect(json["test_loss"] is Double && json["seconds"] is Double)
     let h = try #require(CLI.json(try Data(contentsOf: URL(fileURLWithPath: dir + "/hyperparameters.json"))))
-    for key in ["max_lr", "min_lr", "policy", "momentum", "weight_decay", "batch_size", "epochs", "reasons"] {
+    for key in ["max_lr", "min_lr", "policy", "momentum", "weight_decay", "dropout", "batch_size", "epochs", "reasons"] {
       #expect(h[key] != nil, "hyperparameters.json lacks \(key)")
     }
     #expect([16, 32, 64].contains(h["batch_size"] as? Int ?? 0))
     #expect([1e-3, 0, 3e-4].contains(h["weight_decay"] as? Double ?? -1))
+    // The default dropout study ran, and its choice is one of the candidates.
+    #expect([0, 0.25, 0.5].contains(h["dropout"] as? Double ?? -1))
     let reasons = try #require(h["reasons"] as? [String: String])
     #expect(reasons.values.allSatisfy { !$0.isEmpty })
     for file in ["report.html", "journal.jsonl", "model.safetensors", "metrics.csv"] {
       #expect(FileManager.default.fileExists(atPath: dir + "/" + file), "\(file) missing")
     }
     let report = try String(contentsOfFile: dir + "/report.html", encoding: .utf8)
-    #expect(report.contains("<svg") && !report.contains("src=\"http") && !report.contains("href=\"http") && !report.contains("<script"))
+    #expect(report.contains("Dropout") && report.contains("<svg") && !report.contains("src=\"http") && !report.contains("href=\"http") && !report.contains("<script"))
     // The journal: a header, then one line per finished trial.
     let lines = try String(contentsOfFile: dir + "/journal.jsonl", encoding: .utf8).split(separator: "\n")
     #expect(lines.count > 8)
