@@ -98,6 +98,7 @@ struct StudyCommand: ParsableCommand {
     settings.weightDecays = weightDecays.values
     settings.priorWeightDecay = weightDecay
     settings.trialSeconds = trialSeconds
+    settings.regularization = Regularization(dropout: 0, augmentation: augment)
     settings.rangeTestSteps = max(100, min(400, setup.splits.train.count / batchSize / 2))
     let header: [String: String] = [
       "study": kind.rawValue, "dataset": data.dataset, "model": model.description, "seed": "\(seed)", "batch_size": "\(batchSize)",

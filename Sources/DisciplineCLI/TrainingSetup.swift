@@ -34,9 +34,17 @@ struct TrainingSetup {
   }
 
   /// A fresh model (initialized from `seed`) and a session over the data (shuffled by `seed`).
-  func session(batchSize: Int, dropout: Float = 0, seed: UInt64, evaluationBatchSize: Int = 1000) throws -> EngineSession {
-    try EngineSession(model: specification(dropout: dropout).build(seed: seed), optimizer: optimizer, nesterov: nesterov,
-      splits: splits, batchSize: batchSize, augmentation: augmentation, seed: seed, evaluationBatchSize: evaluationBatchSize)
+  func session(batchSize: Int, dropout: Float = 0, augment: String? = nil, seed: UInt64, evaluationBatchSize: Int = 1000) throws -> EngineSession {
+    let chosen = try augment.map { try Augmentation.named($0, sampleShape: splits.train.sampleShape, normalization: splits.normalization) } ?? augmentation
+    return try EngineSession(model: specification(dropout: dropout).build(seed: seed), optimizer: optimizer, nesterov: nesterov,
+      splits: splits, batchSize: batchSize, augmentation: chosen, seed: seed, evaluationBatchSize: evaluationBatchSize)
+  }
+
+  /// Whether the samples are images (channels, height, width with both above 1), which the
+  /// flip and crop augmentations need.
+  var hasImages: Bool {
+    let shape = splits.train.sampleShape
+    return shape.count == 3 && shape[1] > 1 && shape[2] > 1
   }
 
   /// "12,000 training, 6,000 validation, 10,000 test samples".

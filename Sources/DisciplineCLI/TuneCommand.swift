@@ -22,9 +22,10 @@ struct TuneCommand: ParsableCommand {
         4. Weight decay: a grid of short one-cycle trials read by early
            validation loss, one refinement between the best two, and
            LR range tests at the best two values.
-        5. Dropout (unless --dropout fixes it): LR range tests at each
-           of --dropouts; of the rates whose validation loss is within
-           10% of the lowest, the one usable to the largest LR.
+        5. Regularization: LR range tests at each of --dropouts, then
+           with each of --augmentations (images); of the settings whose
+           validation loss is within 10% of the lowest, the one usable
+           to the largest LR. --dropout or --augment fix one instead.
         6. Final one-cycle training for the rest of the budget on all
            the training data, the test set, a diagnosis of the curves.
       Each finished trial goes to DIR/journal.jsonl at once; after a
@@ -60,7 +61,9 @@ struct TuneCommand: ParsableCommand {
   @Option(help: "Dropout before the classifier, fixed (no dropout study).") var dropout: Double?
   @Option(help: ArgumentHelp("Dropout candidates before the classifier, chosen by LR range tests (ignored with --dropout).", valueName: "p,p,..."))
   var dropouts = ValueList<Double>([0, 0.25, 0.5])
-  @Option(help: "Augmentation: none, flip or crop-flip.") var augment: String = "none"
+  @Option(help: "Augmentation, fixed (no augmentation study): none, flip or crop-flip.") var augment: String?
+  @Option(help: ArgumentHelp("Augmentation candidates, weakest first, chosen by LR range tests (ignored with --augment; images only).", valueName: "a,a,..."))
+  var augmentations = ValueList<String>(["none", "flip"])
   @Option(help: "Seed for every model, shuffle and trial.") var seed: UInt64 = 0
   @Option(help: "Output folder.") var out: String = "runs/tune"
   @Flag(help: "Continue an interrupted run in --out, reusing its finished trials.") var resume = false
@@ -85,7 +88,7 @@ struct TuneCommand: ParsableCommand {
   func settings(_ recipe: RecipeSettings) -> [String: String] {
     var s: [String: String] = [
       "dataset": data.dataset, "validation_split": "\(data.validationSplit)", "model": model.description,
-      "dropout": dropout.map { "\($0)" } ?? "study", "dropouts": recipe.dropouts.map { "\($0)" }.joined(separator: ","), "augment": augment, "seed": "\(seed)", "budget": "\(recipe.budget)",
+      "dropout": dropout.map { "\($0)" } ?? "study", "dropouts": recipe.dropouts.map { "\($0)" }.joined(separator: ","), "augment": augment ?? "study", "augmentations": recipe.augmentations.joined(separator: ","), "seed": "\(seed)", "budget": "\(recipe.budget)",
       "batch_sizes": recipe.batchSizes.map(String.init).joined(separator: ","), "start_batch_size": "\(recipe.startBatchSize)",
       "momenta": recipe.momenta.map { "\($0)" }.joined(separator: ","),
       "weight_decays": recipe.weightDecays.map { "\($0)" }.joined(separator: ","), "max_memory": "\(recipe.maxMemory)",
@@ -110,10 +113,10 @@ struct TuneCommand: ParsableCommand {
 
   private func tune() throws {
     let outURL = try prepareOutputDirectory(out)
-    let setup = try TrainingSetup(data: data, model: model, augment: augment, seed: seed)
+    let setup = try TrainingSetup(data: data, model: model, augment: augment ?? "none", seed: seed)
     var finalData = data
     finalData.validationSplit = 0
-    let finalSetup = data.validationSplit > 0 ? try TrainingSetup(data: finalData, model: model, augment: augment, seed: seed) : setup
+    let finalSetup = data.validationSplit > 0 ? try TrainingSetup(data: finalData, model: model, augment: augment ?? "none", seed: seed) : setup
     let trainCount = setup.splits.train.count
     var recipe = RecipeSettings(budget: budget.seconds)
     recipe.seed = seed
@@ -124,8 +127,12 @@ struct TuneCommand: ParsableCommand {
     recipe.momenta = momenta.values
     recipe.weightDecays = weightDecays?.values ?? Self.defaultWeightDecays(model: model, trainingSamples: trainCount)
     recipe.priorWeightDecay = model.isDeep ? 1e-4 : 5e-4
-    recipe.dropout = dropout ?? 0
+    recipe.regularization = Regularization(dropout: dropout ?? 0, augmentation: augment ?? "none")
     recipe.dropouts = dropout == nil ? dropouts.values : []
+    recipe.augmentations = augment == nil && setup.hasImages ? augmentations.values : []
+    for name in recipe.augmentations {
+      _ = try Augmentation.named(name, sampleShape: setup.splits.train.sampleShape, normalization: setup.splits.normalization)
+    }
     recipe.rangeTestSteps = max(100, min(400, trainCount / recipe.startBatchSize / 2))
     if let tooLarge = recipe.batchSizes.first(where: { $0 > trainCount }) {
       throw CommandError("--batch-sizes \(tooLarge) is larger than the \(trainCount) training samples", exitCode: 64)
@@ -218,20 +225,20 @@ final class EngineBackend: TuningBackend {
     self.finalSetup = finalSetup
   }
 
-  func makeSession(batchSize: Int, dropout: Double, seed: UInt64) throws -> EngineSession {
-    try setup.session(batchSize: batchSize, dropout: Float(dropout), seed: seed)
+  func makeSession(batchSize: Int, regularization r: Regularization, seed: UInt64) throws -> EngineSession {
+    try setup.session(batchSize: batchSize, dropout: Float(r.dropout), augment: r.augmentation, seed: seed)
   }
 
-  func makeFinalSession(batchSize: Int, dropout: Double, seed: UInt64) throws -> EngineSession {
-    let session = try finalSetup.session(batchSize: batchSize, dropout: Float(dropout), seed: seed)
+  func makeFinalSession(batchSize: Int, regularization r: Regularization, seed: UInt64) throws -> EngineSession {
+    let session = try finalSetup.session(batchSize: batchSize, dropout: Float(r.dropout), augment: r.augmentation, seed: seed)
     finalModel = session.model
-    finalDropout = Float(dropout)
+    finalDropout = Float(r.dropout)
     return session
   }
 
   /// Peak resident memory after one step at this batch size.
   func memoryUse(batchSize: Int) -> Double? {
-    guard let session = try? makeSession(batchSize: batchSize, dropout: 0, seed: 0) else { return nil }
+    guard let session = try? makeSession(batchSize: batchSize, regularization: Regularization(), seed: 0) else { return nil }
     _ = session.step(HyperParameters(learningRate: 1e-6, momentum: 0.9, weightDecay: 0))
     return peakMemoryMiB()
   }

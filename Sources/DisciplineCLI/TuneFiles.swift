@@ -28,6 +28,7 @@ struct TuneFiles {
     var momentum: [Double]
     var weight_decay: Double
     var dropout: Double
+    var augmentation: String
     var batch_size: Int
     var epochs: Int
     var reasons: [String: String]
@@ -37,11 +38,11 @@ struct TuneFiles {
     Parameters(
       max_lr: outcome.maxLearningRate.value, min_lr: outcome.minLearningRate.value, policy: outcome.policy,
       momentum: [outcome.maxMomentum.value, outcome.minMomentum.value], weight_decay: outcome.weightDecay.value,
-      dropout: outcome.dropout.value, batch_size: outcome.batchSize.value, epochs: outcome.epochs.value,
+      dropout: outcome.dropout.value, augmentation: outcome.augmentation.value, batch_size: outcome.batchSize.value, epochs: outcome.epochs.value,
       reasons: [
         "max_lr": outcome.maxLearningRate.reason, "min_lr": outcome.minLearningRate.reason,
         "momentum": "max: \(outcome.maxMomentum.reason); min: \(outcome.minMomentum.reason)",
-        "weight_decay": outcome.weightDecay.reason, "dropout": outcome.dropout.reason, "batch_size": outcome.batchSize.reason, "epochs": outcome.epochs.reason,
+        "weight_decay": outcome.weightDecay.reason, "dropout": outcome.dropout.reason, "augmentation": outcome.augmentation.reason, "batch_size": outcome.batchSize.reason, "epochs": outcome.epochs.reason,
         "policy": "one-cycle (PyTorch's OneCycleLR) from max/\(formatValue(outcome.maxLearningRate.value / outcome.minLearningRate.value)) with cyclical momentum, as Smith's recipe prescribes",
       ])
   }
@@ -77,7 +78,7 @@ struct TuneFiles {
     let o = outcome
     return [
       String(format: "test accuracy %.2f%%, test loss %.4f after %d epochs; %@ in all (budget %@)", 100 * o.test.accuracy, o.test.loss, o.epochs.value, formatDuration(o.seconds), formatDuration(budget)),
-      "  max LR \(formatLR(o.maxLearningRate.value)), min LR \(formatLR(o.minLearningRate.value)); batch \(o.batchSize.value); momentum \(o.maxMomentum.value) → \(o.minMomentum.value); weight decay \(formatValue(o.weightDecay.value)); dropout \(formatValue(o.dropout.value))",
+      "  max LR \(formatLR(o.maxLearningRate.value)), min LR \(formatLR(o.minLearningRate.value)); batch \(o.batchSize.value); momentum \(o.maxMomentum.value) → \(o.minMomentum.value); weight decay \(formatValue(o.weightDecay.value)); dropout \(formatValue(o.dropout.value)); augmentation \(o.augmentation.value)",
       "  diagnosis: \(o.diagnosis.verdict.rawValue) — \(o.diagnosis.explanation); \(o.diagnosis.suggestion)",
       "wrote hyperparameters.json, report.html, journal.jsonl, metrics.csv and model.safetensors into \(directory.path)",
     ].joined(separator: "\n")
@@ -100,6 +101,7 @@ struct TuneFiles {
     report.addChoice(name: "momentum", value: "\(o.maxMomentum.value) → \(o.minMomentum.value)", reason: "\(o.maxMomentum.reason); bottom: \(o.minMomentum.reason)")
     report.addChoice(name: "weight decay", value: formatValue(o.weightDecay.value), reason: o.weightDecay.reason)
     report.addChoice(name: "dropout", value: formatValue(o.dropout.value), reason: o.dropout.reason)
+    report.addChoice(name: "augmentation", value: o.augmentation.value, reason: o.augmentation.reason)
     report.addChoice(name: "epochs", value: "\(o.epochs.value)", reason: o.epochs.reason)
 
     // 1. The first range test.
@@ -151,16 +153,28 @@ struct TuneFiles {
     }
     report.addSection(wd)
 
-    // 5. Dropout.
+    // 5. Regularization.
     var finalNumber = 5
-    if let overlay = entries("dropout").compactMap(\.rangeTest).first {
-      var section = HTMLReport.Section(title: "5. Dropout")
-      let files = LRFindFiles(directory: directory, comparison: overlay, mode: .exponential, title: "per dropout rate")
-      section.addChart(files.chart(suggesting: false), caption: "LR range tests at each dropout rate, at the chosen batch size, momentum and weight decay: the validation loss (dots) against how far each stays usable. \(sentence(o.dropout.reason)).")
-      section.addTable(header: ["dropout", "lowest validation loss", "usable up to LR", "diverged at LR"], rows: overlay.conditions.map { c in
-        [formatValue(c.condition.dropout ?? 0), c.lowestValidationLoss.map { String(format: "%.4f", $0) } ?? "—",
-         c.stableUpTo.map(formatLR) ?? "—", c.divergedAt.map(formatLR) ?? "did not diverge"]
-      })
+    let dropoutOverlay = entries("dropout").compactMap(\.rangeTest).first
+    let augmentationOverlay = entries("augmentation").compactMap(\.rangeTest).first
+    if dropoutOverlay != nil || augmentationOverlay != nil {
+      var section = HTMLReport.Section(title: "5. Regularization: dropout and augmentation")
+      func table(_ conditions: [ConditionSummary], _ name: (ConditionSummary) -> String) -> [[String]] {
+        conditions.map { c in
+          [name(c), c.lowestValidationLoss.map { String(format: "%.4f", $0) } ?? "—", c.stableUpTo.map(formatLR) ?? "—", c.divergedAt.map(formatLR) ?? "did not diverge"]
+        }
+      }
+      if let overlay = dropoutOverlay {
+        let files = LRFindFiles(directory: directory, comparison: overlay, mode: .exponential, title: "per dropout rate")
+        section.addChart(files.chart(suggesting: false), caption: "LR range tests at each dropout rate, at the chosen batch size, momentum and weight decay: the validation loss (dots) against how far each stays usable. \(sentence(o.dropout.reason)).")
+        section.addTable(header: ["dropout", "lowest validation loss", "usable up to LR", "diverged at LR"], rows: table(overlay.conditions) { formatValue($0.condition.dropout ?? 0) })
+      }
+      if let overlay = augmentationOverlay {
+        let conditions = overlay.conditions
+        let files = LRFindFiles(directory: directory, comparison: overlay, mode: .exponential, title: "per augmentation")
+        section.addChart(files.chart(suggesting: false), caption: "LR range tests with each augmentation at the chosen dropout rate. \(sentence(o.augmentation.reason)).")
+        section.addTable(header: ["augmentation", "lowest validation loss", "usable up to LR", "diverged at LR"], rows: table(conditions) { $0.condition.augmentation ?? "none" })
+      }
       report.addSection(section)
       finalNumber = 6
     }

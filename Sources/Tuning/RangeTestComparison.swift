@@ -12,17 +12,20 @@ public struct RangeTestCondition: Codable, Sendable, Equatable {
   public var minimumMomentum: Double?
   public var batchSize: Int?
   public var dropout: Double?
+  /// Augmentation by name (none, flip, crop-flip).
+  public var augmentation: String?
   /// Sweep length for this condition (a different batch size has a different epoch length).
   public var steps: Int?
 
   public init(name: String, weightDecay: Double? = nil, momentum: Double? = nil, minimumMomentum: Double? = nil,
-              batchSize: Int? = nil, dropout: Double? = nil, steps: Int? = nil) {
+              batchSize: Int? = nil, dropout: Double? = nil, augmentation: String? = nil, steps: Int? = nil) {
     self.name = name
     self.weightDecay = weightDecay
     self.momentum = momentum
     self.minimumMomentum = minimumMomentum
     self.batchSize = batchSize
     self.dropout = dropout
+    self.augmentation = augmentation
     self.steps = steps
   }
 

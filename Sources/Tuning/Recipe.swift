@@ -2,14 +2,25 @@ import Foundation
 import Schedules
 import Training
 
-/// What the recipe needs from an engine: fresh, seeded sessions at a batch size and dropout
-/// rate — for the tuning phases (validation held out) and for the final run.
+/// The regularization that is not an optimizer setting: dropout before the classifier and the
+/// augmentation of the training samples (by name: none, flip, crop-flip).
+public struct Regularization: Codable, Sendable, Hashable {
+  public var dropout: Double
+  public var augmentation: String
+  public init(dropout: Double = 0, augmentation: String = "none") {
+    self.dropout = dropout
+    self.augmentation = augmentation
+  }
+}
+
+/// What the recipe needs from an engine: fresh, seeded sessions at a batch size and
+/// regularization — for the tuning phases (validation held out) and for the final run.
 public protocol TuningBackend {
   associatedtype Session: TrainingSession
   /// A fresh model and optimizer over the tuning data (validation held out).
-  func makeSession(batchSize: Int, dropout: Double, seed: UInt64) throws -> Session
+  func makeSession(batchSize: Int, regularization: Regularization, seed: UInt64) throws -> Session
   /// A fresh model and optimizer for the final training.
-  func makeFinalSession(batchSize: Int, dropout: Double, seed: UInt64) throws -> Session
+  func makeFinalSession(batchSize: Int, regularization: Regularization, seed: UInt64) throws -> Session
   /// Resident memory in MiB with a session of this batch size alive (nil: unknown).
   func memoryUse(batchSize: Int) -> Double?
   /// Seconds since an arbitrary start (a virtual clock in tests).
@@ -33,16 +44,18 @@ public struct RecipeSettings: Codable, Sendable, Equatable {
   public var weightDecays: [Double] = [1e-3, 1e-4, 1e-5, 0]
   /// Weight decay used before the weight-decay study has chosen one.
   public var priorWeightDecay = 5e-4
-  /// Dropout before the classifier in every trial before the dropout study, and in the final
-  /// run when there is no study.
-  public var dropout = 0.0
+  /// Dropout and augmentation of every trial before the regularization study, and of the
+  /// final run where there is no study.
+  public var regularization = Regularization()
   /// Candidates of the dropout study (METHOD §5: dropout is regularization to balance with the
-  /// others); fewer than two skip it.
+  /// others), weakest first; fewer than two skip it.
   public var dropouts: [Double] = []
-  /// Dropout rates whose lowest validation loss in their LR range test is within this fraction
-  /// of the lowest count as equally good; of those, the one usable to the largest learning rate
-  /// is chosen.
-  public var dropoutTolerance = 0.1
+  /// Candidates of the augmentation study, weakest first; fewer than two skip it.
+  public var augmentations: [String] = []
+  /// Settings whose lowest validation loss in their LR range test is within this fraction of
+  /// the lowest count as equally good; of those, the one usable to the largest learning rate
+  /// is chosen (the stronger on a tie).
+  public var regularizationTolerance = 0.1
   /// One-cycle starts at max/`divFactor` (the suggested minimum learning rate).
   public var divFactor = 10.0
   /// Share of the budget kept for the final training.
@@ -95,6 +108,7 @@ public struct TuneOutcome: Codable, Sendable {
   public var minMomentum: Choice<Double>
   public var weightDecay: Choice<Double>
   public var dropout: Choice<Double>
+  public var augmentation: Choice<String>
   public var epochs: Choice<Int>
   public var policy: Policy
   public var history: TrainingHistory
@@ -117,8 +131,8 @@ public final class Recipe<Backend: TuningBackend> {
   private let started: Double
   /// Measured training throughput, samples per second, per batch size.
   public private(set) var samplesPerSecond: [Int: Double] = [:]
-  /// The dropout of the sessions made from now on: the prior until the dropout study chooses.
-  public private(set) var dropout: Double
+  /// The regularization of the sessions made from now on: the prior until the studies choose.
+  public private(set) var regularization: Regularization
 
   public init(backend: Backend, settings: RecipeSettings, journal: Journal) {
     self.backend = backend
@@ -126,7 +140,7 @@ public final class Recipe<Backend: TuningBackend> {
     self.journal = journal
     spentBefore = journal.entries.map(\.seconds).reduce(0, +)
     started = backend.now()
-    dropout = settings.dropout
+    regularization = settings.regularization
   }
 
   /// Seconds of the budget used so far (including a resumed run's earlier work).
@@ -148,7 +162,10 @@ public final class Recipe<Backend: TuningBackend> {
     let t0 = backend.now()
     let comparison = try RangeTest.compare(
       conditions: conditions, seed: settings.seed, base: base, oneCycleDivisor: settings.divFactor,
-      makeSession: { c, s in try backend.makeSession(batchSize: batchSize(c), dropout: c.dropout ?? dropout, seed: s) },
+      makeSession: { c, s in
+        let r = Regularization(dropout: c.dropout ?? regularization.dropout, augmentation: c.augmentation ?? regularization.augmentation)
+        return try backend.makeSession(batchSize: batchSize(c), regularization: r, seed: s)
+      },
       onPoint: { [weak self] p in self?.onEvent?(.step(p.step, loss: p.loss)) }, shouldStop: shouldStop, clock: backend.now)
     if shouldStop() { throw Interrupted() }
     let entry = JournalEntry(key: key, phase: phase, label: label, rangeTest: comparison, seconds: backend.now() - t0)
@@ -167,7 +184,7 @@ public final class Recipe<Backend: TuningBackend> {
     }
     let settings = trial()
     onEvent?(.started(key: key, label: label, steps: settings.steps))
-    let session = try backend.makeSession(batchSize: settings.batchSize, dropout: dropout, seed: settings.seed)
+    let session = try backend.makeSession(batchSize: settings.batchSize, regularization: regularization, seed: settings.seed)
     let result = try settings.run(on: session, clock: backend.now, shouldStop: shouldStop, onStep: { [weak self] k, loss in self?.onEvent?(.step(k, loss: loss)) })
     if shouldStop() { throw Interrupted() }
     let entry = JournalEntry(key: key, phase: phase, label: label, trial: settings, result: result, seconds: result.seconds)
@@ -195,7 +212,7 @@ public final class Recipe<Backend: TuningBackend> {
   /// unless already known.
   public func measureThroughput(batchSize b: Int, steps: Int = 20) throws {
     guard samplesPerSecond[b] == nil else { return }
-    let session = try backend.makeSession(batchSize: b, dropout: dropout, seed: settings.seed)
+    let session = try backend.makeSession(batchSize: b, regularization: regularization, seed: settings.seed)
     let h = HyperParameters(learningRate: 1e-4, momentum: 0.9, weightDecay: 0)
     _ = session.step(h)  // warm-up: primitives are created on first use
     let t0 = backend.now()
@@ -363,45 +380,65 @@ public final class Recipe<Backend: TuningBackend> {
     return WeightDecayDecision(weightDecay: wdChoice, maxLearningRate: maxLR)
   }
 
-  /// Phase 5 (with two or more candidates): LR range tests at each dropout rate, at the chosen
-  /// batch size, momentum and weight decay (METHOD §5: compare the curves under several
-  /// regularization settings; the right amount has the lowest validation loss and stays stable
-  /// over the widest LR range). Sessions made afterwards use the chosen rate.
-  public func dropoutPhase(batchSize batch: Int, weightDecay wd: Double, momentum: Double) throws -> Choice<Double> {
-    let candidates = settings.dropouts
-    guard candidates.count >= 2 else {
-      return Choice(dropout, candidates.isEmpty ? "as given (no dropout study)" : "the only candidate")
-    }
+  /// What the regularization phase decided.
+  public struct RegularizationDecision: Sendable {
+    public var dropout: Choice<Double>
+    public var augmentation: Choice<String>
+  }
+
+  /// Phase 5: LR range tests at each dropout rate, then at each augmentation with the chosen
+  /// rate, at the chosen batch size, momentum and weight decay (METHOD §5: compare the curves
+  /// under several regularization settings; the right amount has the lowest validation loss
+  /// and stays stable over the widest LR range). Sessions made afterwards use the choice.
+  public func regularizationPhase(batchSize batch: Int, weightDecay wd: Double, momentum: Double) throws -> RegularizationDecision {
     let steps = max(100, settings.rangeTestSteps * settings.startBatchSize / batch)
     var base = rangeSettings(steps: steps, weightDecay: wd, momentum: momentum, validate: true)
     base.validationBatches = settings.validationBatches
-    let overlay = try rangeTest(
-      key: "dropout/range-test/\(batch)", phase: "dropout", label: "LR range tests at dropout \(candidates.map { v in v == 0 ? "0" : String(format: "%g", v) }.joined(separator: ", "))",
-      conditions: candidates.map { RangeTestCondition(name: "dropout \(Self.format($0))", weightDecay: wd, batchSize: batch, dropout: $0, steps: steps) },
-      base: base, batchSize: { $0.batchSize! })
-    let rows = overlay.conditions.map { (dropout: $0.condition.dropout ?? 0, validation: $0.lowestValidationLoss, stableUpTo: $0.stableUpTo) }
-    let choice = Self.chooseDropout(rows, tolerance: settings.dropoutTolerance)
-    dropout = choice.value
-    return choice
-  }
-
-  /// Of the dropout rates whose lowest validation loss is within `tolerance` of the lowest, the
-  /// one usable to the largest learning rate (the larger rate on a tie).
-  static func chooseDropout(_ rows: [(dropout: Double, validation: Double?, stableUpTo: Double?)], tolerance: Double) -> Choice<Double> {
-    let measured = rows.filter { $0.validation?.isFinite == true }
-    guard let lowest = measured.map({ $0.validation! }).min() else {
-      return Choice(rows.map(\.dropout).min() ?? 0, "no validation loss could be measured in the dropout range tests; the smallest rate is the safest")
+    var dropoutChoice = Choice(regularization.dropout, settings.dropouts.isEmpty ? "as given (no dropout study)" : "the only candidate")
+    if settings.dropouts.count >= 2 {
+      let candidates = settings.dropouts
+      let overlay = try rangeTest(
+        key: "dropout/range-test/\(batch)", phase: "dropout", label: "LR range tests at dropout \(candidates.map { v in v == 0 ? "0" : String(format: "%g", v) }.joined(separator: ", "))",
+        conditions: candidates.map { RangeTestCondition(name: "dropout \(Self.format($0))", weightDecay: wd, batchSize: batch, dropout: $0, steps: steps) },
+        base: base, batchSize: { $0.batchSize! })
+      let rows = overlay.conditions.map { (value: $0.condition.dropout ?? 0, name: Self.format($0.condition.dropout ?? 0), validation: $0.lowestValidationLoss, stableUpTo: $0.stableUpTo) }
+      dropoutChoice = Self.chooseRegularization(rows, kind: "rates", tolerance: settings.regularizationTolerance)
+      regularization.dropout = dropoutChoice.value
     }
-    let close = measured.filter { $0.validation! <= lowest * (1 + tolerance) }
-    let chosen = close.max { ($0.stableUpTo ?? 0, $0.dropout) < ($1.stableUpTo ?? 0, $1.dropout) }!
-    let table = rows.map { r in
-      "\(Self.format(r.dropout)): " + (r.validation.map { String(format: "%.4f", $0) } ?? "—") + (r.stableUpTo.map { " to LR " + Self.formatLR($0) } ?? "")
-    }.joined(separator: ", ")
-    return Choice(chosen.dropout, String(format: "of the rates whose lowest validation loss in the LR range test is within %.0f%% of the lowest, the one usable to the largest learning rate (validation loss, usable range: %@)", 100 * tolerance, table))
+    var augmentationChoice = Choice(regularization.augmentation, settings.augmentations.isEmpty ? "as given (no augmentation study)" : "the only candidate")
+    if settings.augmentations.count >= 2 {
+      let candidates = settings.augmentations
+      let overlay = try rangeTest(
+        key: "augmentation/range-test/\(batch)/\(Self.format(regularization.dropout))", phase: "augmentation",
+        label: "LR range tests with augmentation \(candidates.joined(separator: ", "))",
+        conditions: candidates.map { RangeTestCondition(name: "augmentation \($0)", weightDecay: wd, batchSize: batch, dropout: regularization.dropout, augmentation: $0, steps: steps) },
+        base: base, batchSize: { $0.batchSize! })
+      let rows = overlay.conditions.map { (value: $0.condition.augmentation ?? "none", name: $0.condition.augmentation ?? "none", validation: $0.lowestValidationLoss, stableUpTo: $0.stableUpTo) }
+      augmentationChoice = Self.chooseRegularization(rows, kind: "augmentations", tolerance: settings.regularizationTolerance)
+      regularization.augmentation = augmentationChoice.value
+    }
+    return RegularizationDecision(dropout: dropoutChoice, augmentation: augmentationChoice)
   }
 
-  /// Range tests the weight-decay and dropout phases will run.
-  var laterRangeTests: Int { 1 + (settings.dropouts.count >= 2 ? 1 : 0) }
+  /// Of the settings (weakest first) whose lowest validation loss is within `tolerance` of the
+  /// lowest, the one usable to the largest learning rate (the stronger on a tie).
+  static func chooseRegularization<Value: Codable & Sendable & Equatable>(
+    _ rows: [(value: Value, name: String, validation: Double?, stableUpTo: Double?)], kind: String, tolerance: Double
+  ) -> Choice<Value> {
+    let measured = rows.indices.filter { rows[$0].validation?.isFinite == true }
+    guard let lowest = measured.map({ rows[$0].validation! }).min() else {
+      return Choice(rows[0].value, "no validation loss could be measured in the range tests; the weakest of the \(kind) is the safest")
+    }
+    let close = measured.filter { rows[$0].validation! <= lowest * (1 + tolerance) }
+    let chosen = close.max { (rows[$0].stableUpTo ?? 0, $0) < (rows[$1].stableUpTo ?? 0, $1) }!
+    let table = rows.map { r in
+      "\(r.name): " + (r.validation.map { String(format: "%.4f", $0) } ?? "—") + (r.stableUpTo.map { " to LR " + Self.formatLR($0) } ?? "")
+    }.joined(separator: ", ")
+    return Choice(rows[chosen].value, String(format: "of the %@ whose lowest validation loss in the LR range test is within %.0f%% of the lowest, the one usable to the largest learning rate (validation loss, usable range: %@)", kind, 100 * tolerance, table))
+  }
+
+  /// Range tests the weight-decay and regularization phases will run.
+  var laterRangeTests: Int { 1 + (settings.dropouts.count >= 2 ? 1 : 0) + (settings.augmentations.count >= 2 ? 1 : 0) }
 
   /// Trials the momentum and weight-decay phases will run.
   var laterTrials: Int { settings.momenta.count + min(1, max(0, settings.minMomenta.count - 1)) + settings.weightDecays.count + 1 }
@@ -410,8 +447,8 @@ public final class Recipe<Backend: TuningBackend> {
 
   /// Runs every phase and the final training.
   public func run() throws -> TuneOutcome {
-    let studiesDropout = settings.dropouts.count >= 2
-    let phases = studiesDropout ? 6 : 5
+    let studiesRegularization = settings.dropouts.count >= 2 || settings.augmentations.count >= 2
+    let phases = studiesRegularization ? 6 : 5
     onEvent?(.phase(name: "learning rate", index: 1, of: phases))
     let first = try learningRatePhase()
     onEvent?(.phase(name: "batch size", index: 2, of: phases))
@@ -421,15 +458,15 @@ public final class Recipe<Backend: TuningBackend> {
     onEvent?(.phase(name: "weight decay", index: 4, of: phases))
     let wd = try weightDecayPhase(batchSize: batch.batchSize.value, learningRate: batch.learningRate,
       momentum: (momentum.max.value, momentum.min.value), steps: batch.stepsPerTrial)
-    if studiesDropout { onEvent?(.phase(name: "dropout", index: 5, of: phases)) }
-    let dropoutChoice = try dropoutPhase(batchSize: batch.batchSize.value, weightDecay: wd.weightDecay.value, momentum: momentum.max.value)
+    if studiesRegularization { onEvent?(.phase(name: "regularization", index: 5, of: phases)) }
+    let regularizationChoice = try regularizationPhase(batchSize: batch.batchSize.value, weightDecay: wd.weightDecay.value, momentum: momentum.max.value)
     let maxLR = wd.maxLearningRate
     let minLR = Choice(maxLR.value / settings.divFactor, "one-cycle starts at max/\(Self.format(settings.divFactor))")
 
     // Final training for the rest of the budget.
     onEvent?(.phase(name: "final training", index: phases, of: phases))
     let size = batch.batchSize.value
-    let final = try backend.makeFinalSession(batchSize: size, dropout: dropoutChoice.value, seed: settings.seed)
+    let final = try backend.makeFinalSession(batchSize: size, regularization: regularization, seed: settings.seed)
     // Throughput of the final session itself, from a few steps that are then undone (the
     // trials' sessions may have run under other load), and one evaluation, timed: the final
     // run evaluates once per epoch.
@@ -466,7 +503,7 @@ public final class Recipe<Backend: TuningBackend> {
     let test = final.evaluate(.test, maxBatches: nil)
     let diagnosis = Diagnosis(history: trainer.history, stepsPerEpoch: final.stepsPerEpoch)
     return TuneOutcome(maxLearningRate: maxLR, minLearningRate: minLR, batchSize: batch.batchSize, maxMomentum: momentum.max,
-      minMomentum: momentum.min, weightDecay: wd.weightDecay, dropout: dropoutChoice, epochs: epochChoice, policy: policy, history: trainer.history,
+      minMomentum: momentum.min, weightDecay: wd.weightDecay, dropout: regularizationChoice.dropout, augmentation: regularizationChoice.augmentation, epochs: epochChoice, policy: policy, history: trainer.history,
       test: test, diagnosis: diagnosis, seconds: elapsed, stepsPerEpoch: final.stepsPerEpoch)
   }
 

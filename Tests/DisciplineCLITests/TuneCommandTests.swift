@@ -29,7 +29,7 @@ import Testing
       #expect(FileManager.default.fileExists(atPath: dir + "/" + file), "\(file) missing")
     }
     let report = try String(contentsOfFile: dir + "/report.html", encoding: .utf8)
-    #expect(report.contains("Dropout") && report.contains("<svg") && !report.contains("src=\"http") && !report.contains("href=\"http") && !report.contains("<script"))
+    #expect(report.contains("Regularization: dropout") && report.contains("<svg") && !report.contains("src=\"http") && !report.contains("href=\"http") && !report.contains("<script"))
     // The journal: a header, then one line per finished trial.
     let lines = try String(contentsOfFile: dir + "/journal.jsonl", encoding: .utf8).split(separator: "\n")
     #expect(lines.count > 8)

@@ -15,18 +15,18 @@ final class AnalyticBackend: TuningBackend {
   var momentumLimit: Double?
   private(set) var sessionsMade = 0
 
-  /// Dropout rates of the sessions made, in order.
-  private(set) var dropouts: [Double] = []
+  /// The regularization of the sessions made, in order.
+  private(set) var regularizations: [Regularization] = []
 
-  func makeSession(batchSize: Int, dropout: Double, seed: UInt64) throws -> LimitedSession {
+  func makeSession(batchSize: Int, regularization: Regularization, seed: UInt64) throws -> LimitedSession {
     sessionsMade += 1
-    dropouts.append(dropout)
+    regularizations.append(regularization)
     return LimitedSession(
       AnalyticSession(features: features, samples: samples, noise: noise, batchSize: batchSize, seed: seed,
         secondsPerStep: secondsPerStep(batchSize), clock: clock), momentumLimit: momentumLimit)
   }
-  func makeFinalSession(batchSize: Int, dropout: Double, seed: UInt64) throws -> LimitedSession {
-    try makeSession(batchSize: batchSize, dropout: dropout, seed: seed)
+  func makeFinalSession(batchSize: Int, regularization: Regularization, seed: UInt64) throws -> LimitedSession {
+    try makeSession(batchSize: batchSize, regularization: regularization, seed: seed)
   }
   func memoryUse(batchSize: Int) -> Double? { 100 + Double(batchSize) }
   func now() -> Double { clock.now }
@@ -91,28 +91,36 @@ final class LimitedSession: TrainingSession {
     #expect(Recipe<AnalyticBackend>.chooseWeightDecay([(1e-3, .infinity), (0, 0.5)], tolerance: 0.04) == 0)
   }
 
-  @Test func dropoutIsTheMostStableOfTheCloseOnes() {
-    let rows: [(dropout: Double, validation: Double?, stableUpTo: Double?)] = [(0, 0.55, 0.29), (0.25, 0.567, 0.6), (0.5, 0.62, 10)]
-    #expect(Recipe<AnalyticBackend>.chooseDropout(rows, tolerance: 0.1).value == 0.25)
-    #expect(Recipe<AnalyticBackend>.chooseDropout(rows, tolerance: 0.2).value == 0.5)
-    #expect(Recipe<AnalyticBackend>.chooseDropout(rows, tolerance: 0.01).value == 0)
-    // A tie in the usable range goes to the larger rate; unmeasured rates are never chosen.
-    #expect(Recipe<AnalyticBackend>.chooseDropout([(0, 0.5, 1), (0.1, 0.5, 1), (0.3, nil, 5)], tolerance: 0.1).value == 0.1)
-    #expect(Recipe<AnalyticBackend>.chooseDropout([(0.2, nil, nil), (0.1, nil, nil)], tolerance: 0.1).value == 0.1)
+  @Test func regularizationIsTheMostStableOfTheCloseOnes() {
+    func choose(_ rows: [(Double, Double?, Double?)], _ tolerance: Double) -> Double {
+      Recipe<AnalyticBackend>.chooseRegularization(rows.map { (value: $0.0, name: "\($0.0)", validation: $0.1, stableUpTo: $0.2) }, kind: "rates", tolerance: tolerance).value
+    }
+    let rows: [(Double, Double?, Double?)] = [(0, 0.55, 0.29), (0.25, 0.567, 0.6), (0.5, 0.62, 10)]
+    #expect(choose(rows, 0.1) == 0.25)
+    #expect(choose(rows, 0.2) == 0.5)
+    #expect(choose(rows, 0.01) == 0)
+    // A tie in the usable range goes to the stronger; unmeasured settings are never chosen.
+    #expect(choose([(0, 0.5, 1), (0.1, 0.5, 1), (0.3, nil, 5)], 0.1) == 0.1)
+    // Nothing measured: the weakest.
+    #expect(choose([(0.1, nil, nil), (0.2, nil, nil)], 0.1) == 0.1)
   }
 
-  @Test func theDropoutStudyRunsAfterWeightDecayAndSetsTheFinalRun() throws {
+  @Test func theRegularizationStudyRunsAfterWeightDecayAndSetsTheFinalRun() throws {
     let backend = AnalyticBackend()
     var s = settings()
     s.dropouts = [0, 0.3]
+    s.augmentations = ["none", "flip"]
     let recipe = Recipe(backend: backend, settings: s, journal: try journal())
     let outcome = try recipe.run()
     #expect(recipe.journal.entries.contains { $0.phase == "dropout" && $0.rangeTest?.conditions.count == 2 })
-    #expect(s.dropouts.contains(outcome.dropout.value))
-    #expect(backend.dropouts.last == outcome.dropout.value)
-    // Every session before the study used the prior rate.
-    let studyIndex = backend.dropouts.firstIndex(of: 0.3)!
-    #expect(backend.dropouts[..<studyIndex].allSatisfy { $0 == s.dropout })
+    #expect(recipe.journal.entries.contains { $0.phase == "augmentation" && $0.rangeTest?.conditions.count == 2 })
+    #expect(s.dropouts.contains(outcome.dropout.value) && s.augmentations.contains(outcome.augmentation.value))
+    #expect(backend.regularizations.last == Regularization(dropout: outcome.dropout.value, augmentation: outcome.augmentation.value))
+    // Every session before the study used the prior; the augmentation study used the chosen rate.
+    let studyIndex = backend.regularizations.firstIndex { $0.dropout == 0.3 }!
+    #expect(backend.regularizations[..<studyIndex].allSatisfy { $0 == s.regularization })
+    let flip = backend.regularizations.firstIndex { $0.augmentation == "flip" }!
+    #expect(backend.regularizations[flip].dropout == outcome.dropout.value)
   }
 
   @Test func momentumIsTheLargestStableOne() throws {
