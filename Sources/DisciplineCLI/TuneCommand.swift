@@ -24,8 +24,8 @@ struct TuneCommand: ParsableCommand {
            LR range tests at the best two values.
         5. Regularization: LR range tests at each of --dropouts, then
            with each of --augmentations (images); of the settings whose
-           validation loss is within 10% of the lowest, the one usable
-           to the largest LR. --dropout or --augment fix one instead.
+           validation loss is within 10% of the lowest, the strongest.
+           --dropout or --augment fix one instead.
         6. Final one-cycle training for the rest of the budget on all
            the training data, the test set, a diagnosis of the curves.
       Each finished trial goes to DIR/journal.jsonl at once; after a

@@ -91,15 +91,16 @@ final class LimitedSession: TrainingSession {
     #expect(Recipe<AnalyticBackend>.chooseWeightDecay([(1e-3, .infinity), (0, 0.5)], tolerance: 0.04) == 0)
   }
 
-  @Test func regularizationIsTheMostStableOfTheCloseOnes() {
+  @Test func regularizationIsTheStrongestOfTheCloseOnes() {
     func choose(_ rows: [(Double, Double?, Double?)], _ tolerance: Double) -> Double {
       Recipe<AnalyticBackend>.chooseRegularization(rows.map { (value: $0.0, name: "\($0.0)", validation: $0.1, stableUpTo: $0.2) }, kind: "rates", tolerance: tolerance).value
     }
-    let rows: [(Double, Double?, Double?)] = [(0, 0.55, 0.29), (0.25, 0.567, 0.6), (0.5, 0.62, 10)]
+    // tune's run 4 on Fashion-MNIST: 0.25 is within 10% of the lowest, 0.5 is not.
+    let rows: [(Double, Double?, Double?)] = [(0, 0.5241, 0.59), (0.25, 0.5206, 0.5), (0.5, 0.6013, 1)]
     #expect(choose(rows, 0.1) == 0.25)
     #expect(choose(rows, 0.2) == 0.5)
-    #expect(choose(rows, 0.01) == 0)
-    // A tie in the usable range goes to the stronger; unmeasured settings are never chosen.
+    #expect(choose([(0, 0.5, 0.6), (0.25, 0.56, 0.5)], 0.1) == 0)
+    // Unmeasured settings are never chosen.
     #expect(choose([(0, 0.5, 1), (0.1, 0.5, 1), (0.3, nil, 5)], 0.1) == 0.1)
     // Nothing measured: the weakest.
     #expect(choose([(0.1, nil, nil), (0.2, nil, nil)], 0.1) == 0.1)
