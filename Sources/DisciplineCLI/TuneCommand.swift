@@ -163,7 +163,7 @@ struct TuneCommand: ParsableCommand {
     }
     let files = TuneFiles(directory: outURL, outcome: outcome, journal: journal, title: "\(model) on \(data.dataset)",
       normalization: finalSetup.splits.normalization, budget: recipe.budget)
-    try files.write(model: backend.finalModel!, specification: finalSetup.specification(dropout: backend.finalDropout))
+    try files.write(model: backend.finalModel!, specification: finalSetup.specification(dropout: Float(outcome.dropout.value)))
     printError(files.summary())
     if json { print(files.jsonLine()) }
   }
@@ -216,8 +216,6 @@ final class EngineBackend: TuningBackend {
   let setup: TrainingSetup
   let finalSetup: TrainingSetup
   private(set) var finalModel: Module?
-  /// The dropout of the final model (its checkpoint's specification).
-  private(set) var finalDropout: Float = 0
   private let clockStart = Date()
 
   init(setup: TrainingSetup, finalSetup: TrainingSetup) {
@@ -232,7 +230,6 @@ final class EngineBackend: TuningBackend {
   func makeFinalSession(batchSize: Int, regularization r: Regularization, seed: UInt64) throws -> EngineSession {
     let session = try finalSetup.session(batchSize: batchSize, dropout: Float(r.dropout), augment: r.augmentation, seed: seed)
     finalModel = session.model
-    finalDropout = Float(r.dropout)
     return session
   }
 

@@ -170,10 +170,9 @@ struct TuneFiles {
         section.addTable(header: ["dropout", "lowest validation loss", "usable up to LR", "diverged at LR"], rows: table(overlay.conditions) { formatValue($0.condition.dropout ?? 0) })
       }
       if let overlay = augmentationOverlay {
-        let conditions = overlay.conditions
         let files = LRFindFiles(directory: directory, comparison: overlay, mode: .exponential, title: "per augmentation")
         section.addChart(files.chart(suggesting: false), caption: "LR range tests with each augmentation at the chosen dropout rate. \(sentence(o.augmentation.reason)).")
-        section.addTable(header: ["augmentation", "lowest validation loss", "usable up to LR", "diverged at LR"], rows: table(conditions) { $0.condition.augmentation ?? "none" })
+        section.addTable(header: ["augmentation", "lowest validation loss", "usable up to LR", "diverged at LR"], rows: table(overlay.conditions) { $0.condition.augmentation ?? "none" })
       }
       report.addSection(section)
       finalNumber = 6

@@ -362,7 +362,7 @@ public final class Recipe<Backend: TuningBackend> {
     let wdSteps = max(100, settings.rangeTestSteps * settings.startBatchSize / batch)
     let values = [best.0] + (second.map { [$0.0] } ?? [])
     let wdRange = try rangeTest(
-      key: "weight-decay/range-test/\(batch)", phase: "weight decay", label: "LR range tests at weight decay \(values.map { v in v == 0 ? "0" : String(format: "%g", v) }.joined(separator: ", "))",
+      key: "weight-decay/range-test/\(batch)", phase: "weight decay", label: "LR range tests at weight decay \(values.map(plainNumber).joined(separator: ", "))",
       conditions: values.map { RangeTestCondition(name: "wd \(Self.format($0))", weightDecay: $0, batchSize: batch, steps: wdSteps) },
       base: rangeSettings(steps: wdSteps, weightDecay: best.0, momentum: momentum.max, validate: true), batchSize: { $0.batchSize! })
     // Every reading at the chosen batch size counts: the batch-size study's and the one at the
@@ -396,29 +396,26 @@ public final class Recipe<Backend: TuningBackend> {
     let steps = max(100, settings.rangeTestSteps * settings.startBatchSize / batch)
     var base = rangeSettings(steps: steps, weightDecay: wd, momentum: momentum, validate: true)
     base.validationBatches = settings.validationBatches
-    var dropoutChoice = Choice(regularization.dropout, settings.dropouts.isEmpty ? "as given (no dropout study)" : "the only candidate")
-    if settings.dropouts.count >= 2 {
-      let candidates = settings.dropouts
-      let overlay = try rangeTest(
-        key: "dropout/range-test/\(batch)", phase: "dropout", label: "LR range tests at dropout \(candidates.map { v in v == 0 ? "0" : String(format: "%g", v) }.joined(separator: ", "))",
-        conditions: candidates.map { RangeTestCondition(name: "dropout \(Self.format($0))", weightDecay: wd, batchSize: batch, dropout: $0, steps: steps) },
-        base: base, batchSize: { $0.batchSize! })
-      let rows = overlay.conditions.map { (value: $0.condition.dropout ?? 0, name: Self.format($0.condition.dropout ?? 0), validation: $0.lowestValidationLoss, stableUpTo: $0.stableUpTo) }
-      dropoutChoice = Self.chooseRegularization(rows, kind: "rates", tolerance: settings.regularizationTolerance)
-      regularization.dropout = dropoutChoice.value
+    /// One study: a range test per candidate (weakest first), read by `chooseRegularization`.
+    func study<Value: Codable & Sendable & Equatable>(
+      _ candidates: [Value], current: Value, kind: String, key: String, phase: String, name: (Value) -> String,
+      condition: (Value) -> RangeTestCondition
+    ) throws -> Choice<Value> {
+      guard candidates.count >= 2 else { return Choice(current, candidates.isEmpty ? "as given (no \(phase) study)" : "the only candidate") }
+      let overlay = try rangeTest(key: key, phase: phase, label: "LR range tests with \(phase) \(candidates.map(name).joined(separator: ", "))",
+        conditions: candidates.map(condition), base: base, batchSize: { $0.batchSize! })
+      // The overlay keeps the candidates' order.
+      let rows = zip(candidates, overlay.conditions).map { (value: $0, name: name($0), validation: $1.lowestValidationLoss, stableUpTo: $1.stableUpTo) }
+      return Self.chooseRegularization(rows, kind: kind, tolerance: settings.regularizationTolerance)
     }
-    var augmentationChoice = Choice(regularization.augmentation, settings.augmentations.isEmpty ? "as given (no augmentation study)" : "the only candidate")
-    if settings.augmentations.count >= 2 {
-      let candidates = settings.augmentations
-      let overlay = try rangeTest(
-        key: "augmentation/range-test/\(batch)/\(Self.format(regularization.dropout))", phase: "augmentation",
-        label: "LR range tests with augmentation \(candidates.joined(separator: ", "))",
-        conditions: candidates.map { RangeTestCondition(name: "augmentation \($0)", weightDecay: wd, batchSize: batch, dropout: regularization.dropout, augmentation: $0, steps: steps) },
-        base: base, batchSize: { $0.batchSize! })
-      let rows = overlay.conditions.map { (value: $0.condition.augmentation ?? "none", name: $0.condition.augmentation ?? "none", validation: $0.lowestValidationLoss, stableUpTo: $0.stableUpTo) }
-      augmentationChoice = Self.chooseRegularization(rows, kind: "augmentations", tolerance: settings.regularizationTolerance)
-      regularization.augmentation = augmentationChoice.value
+    let dropoutChoice = try study(settings.dropouts, current: regularization.dropout, kind: "rates", key: "dropout/range-test/\(batch)", phase: "dropout",
+      name: plainNumber) { RangeTestCondition(name: "dropout \(plainNumber($0))", weightDecay: wd, batchSize: batch, dropout: $0, steps: steps) }
+    regularization.dropout = dropoutChoice.value
+    let augmentationChoice = try study(settings.augmentations, current: regularization.augmentation, kind: "augmentations",
+      key: "augmentation/range-test/\(batch)/\(plainNumber(regularization.dropout))", phase: "augmentation", name: { $0 }) {
+      RangeTestCondition(name: "augmentation \($0)", weightDecay: wd, batchSize: batch, dropout: regularization.dropout, augmentation: $0, steps: steps)
     }
+    regularization.augmentation = augmentationChoice.value
     return RegularizationDecision(dropout: dropoutChoice, augmentation: augmentationChoice)
   }
 
@@ -427,12 +424,9 @@ public final class Recipe<Backend: TuningBackend> {
   static func chooseRegularization<Value: Codable & Sendable & Equatable>(
     _ rows: [(value: Value, name: String, validation: Double?, stableUpTo: Double?)], kind: String, tolerance: Double
   ) -> Choice<Value> {
-    let measured = rows.indices.filter { rows[$0].validation?.isFinite == true }
-    guard let lowest = measured.map({ rows[$0].validation! }).min() else {
+    guard let chosen = strongestClose(rows.map(\.validation), tolerance: tolerance) else {
       return Choice(rows[0].value, "no validation loss could be measured in the range tests; the weakest of the \(kind) is the safest")
     }
-    let close = measured.filter { rows[$0].validation! <= lowest * (1 + tolerance) }
-    let chosen = close.max()!
     let table = rows.map { r in
       "\(r.name): " + (r.validation.map { String(format: "%.4f", $0) } ?? "—") + (r.stableUpTo.map { " to LR " + Self.formatLR($0) } ?? "")
     }.joined(separator: ", ")
@@ -579,8 +573,15 @@ public final class Recipe<Backend: TuningBackend> {
   /// 3.16e-4 → 3e-4, written exactly as a person would type it.
   /// The largest weight decay whose early validation loss is within `tolerance` of the lowest.
   static func chooseWeightDecay(_ results: [(Double, Double)], tolerance: Double) -> Double? {
-    guard let lowest = results.filter({ $0.1.isFinite }).map(\.1).min() else { return nil }
-    return results.filter { $0.1 <= lowest * (1 + tolerance) }.map(\.0).max()
+    let ordered = results.sorted { $0.0 < $1.0 }
+    return strongestClose(ordered.map(\.1), tolerance: tolerance).map { ordered[$0].0 }
+  }
+
+  /// The index of the last (strongest) of `losses` within `tolerance` of the lowest finite one;
+  /// nil when none is finite.
+  static func strongestClose(_ losses: [Double?], tolerance: Double) -> Int? {
+    guard let lowest = losses.compactMap({ $0 }).filter(\.isFinite).min() else { return nil }
+    return losses.indices.last { losses[$0].map { $0.isFinite && $0 <= lowest * (1 + tolerance) } ?? false }
   }
 
   static func roundToOneSignificantFigure(_ v: Double) -> Double {
@@ -588,7 +589,7 @@ public final class Recipe<Backend: TuningBackend> {
     return Double(String(format: "%.0e", v)) ?? v
   }
 
-  static func format(_ v: Double) -> String { v == 0 ? "0" : String(format: "%g", v) }
+  static func format(_ v: Double) -> String { plainNumber(v) }
   static func formatLR(_ v: Double) -> String { String(format: "%.3g", v) }
 }
 
@@ -637,3 +638,6 @@ public struct Diagnosis: Codable, Sendable, Equatable {
     }
   }
 }
+
+/// 0 as "0", others as %g (1e-4 → "0.0001", 3e-05 → "3e-05").
+func plainNumber(_ v: Double) -> String { v == 0 ? "0" : String(format: "%g", v) }
