@@ -283,7 +283,7 @@ public final class Recipe<Backend: TuningBackend> {
   public func batchSizePhase(startLearningRate lr0: Double, trialsLeft: Int) throws -> BatchSizeDecision {
     let b0 = settings.startBatchSize
     let candidates = batchCandidates()
-    let trialSeconds = plannedTrialSeconds(trials: candidates.count + trialsLeft, rangeTests: max(0, candidates.count - 1) + 1 + laterRangeTests)
+    let trialSeconds = plannedTrialSeconds(trials: candidates.count + trialsLeft, rangeTests: max(0, candidates.count - 1) + laterRangeTests)
     var lrForBatch: [Int: Double] = [b0: lr0]
     var batchTrials: [(Int, JournalEntry)] = []
     for b in candidates {
@@ -433,8 +433,11 @@ public final class Recipe<Backend: TuningBackend> {
     return Choice(rows[chosen].value, String(format: "the strongest of the %@ whose lowest validation loss in the LR range test is within %.0f%% of the lowest: a difference that small is noise in a short test, and the final run is far longer, where regularization pays off (validation loss, usable range: %@)", kind, 100 * tolerance, table))
   }
 
-  /// Range tests the weight-decay and regularization phases will run.
-  var laterRangeTests: Int { 1 + (settings.dropouts.count >= 2 ? 1 : 0) + (settings.augmentations.count >= 2 ? 1 : 0) }
+  /// Range-test sweeps the weight-decay and regularization phases will run (one per condition:
+  /// the best two weight decays, each studied dropout rate and augmentation).
+  var laterRangeTests: Int {
+    2 + (settings.dropouts.count >= 2 ? settings.dropouts.count : 0) + (settings.augmentations.count >= 2 ? settings.augmentations.count : 0)
+  }
 
   /// Trials the momentum and weight-decay phases will run.
   var laterTrials: Int { settings.momenta.count + min(1, max(0, settings.minMomenta.count - 1)) + settings.weightDecays.count + 1 }
