@@ -62,8 +62,13 @@ public struct RecipeSettings: Codable, Sendable, Equatable {
   /// Validation measurements per trial, and the batches each reads.
   public var trialEvaluations = 3
   public var validationBatches: Int? = 3
-  /// Steps of the first range test (others scale to the same number of samples).
+  /// Steps of the first range test (others scale to the same number of samples); fewer when
+  /// the range tests would take more than `rangeTestShare` of the tuning time.
   public var rangeTestSteps = 200
+  /// The share of the tuning time (the budget less the final share) the range tests may take.
+  public var rangeTestShare = 0.4
+  /// The fewest steps of a range test, however short the budget: fewer cannot be read.
+  public var minimumRangeTestSteps = 60
   /// Weight decays whose early validation loss is within this fraction of the lowest count as
   /// equally good, and the largest of them is chosen.
   public var weightDecayTolerance = 0.0
@@ -132,6 +137,12 @@ public final class Recipe<Backend: TuningBackend> {
   public private(set) var samplesPerSecond: [Int: Double] = [:]
   /// The regularization of the sessions made from now on: the prior until the studies choose.
   public private(set) var regularization: Regularization
+  /// Steps of the first range test: `settings.rangeTestSteps`, or fewer after
+  /// `fitRangeTestsToBudget()` finds the budget too short for them.
+  public private(set) var rangeTestSteps: Int
+  /// Whether the regularization phase runs: there are candidates to study, and (after
+  /// `fitRangeTestsToBudget()`) the budget has room for their range tests.
+  public private(set) var studiesRegularization: Bool
 
   public init(backend: Backend, settings: RecipeSettings, journal: Journal) {
     self.backend = backend
@@ -140,6 +151,8 @@ public final class Recipe<Backend: TuningBackend> {
     spentBefore = journal.entries.map(\.seconds).reduce(0, +)
     started = backend.now()
     regularization = settings.regularization
+    rangeTestSteps = settings.rangeTestSteps
+    studiesRegularization = settings.dropouts.count >= 2 || settings.augmentations.count >= 2
   }
 
   /// Seconds of the budget used so far (including a resumed run's earlier work).
@@ -266,9 +279,9 @@ public final class Recipe<Backend: TuningBackend> {
   public func learningRatePhase() throws -> RangeTestComparison {
     let b0 = settings.startBatchSize
     let first = try rangeTest(
-      key: "lr/range-test/\(b0)", phase: "learning rate", label: "LR range test, batch \(b0)",
-      conditions: [RangeTestCondition(name: "batch \(b0)", batchSize: b0, steps: settings.rangeTestSteps)],
-      base: rangeSettings(steps: settings.rangeTestSteps, weightDecay: settings.priorWeightDecay, momentum: settings.momenta.last ?? 0.9, validate: true),
+      key: firstRangeTestKey, phase: "learning rate", label: "LR range test, batch \(b0)",
+      conditions: [RangeTestCondition(name: "batch \(b0)", batchSize: b0, steps: rangeTestSteps)],
+      base: rangeSettings(steps: rangeTestSteps, weightDecay: settings.priorWeightDecay, momentum: settings.momenta.last ?? 0.9, validate: true),
       batchSize: { $0.batchSize! })
     guard first.suggestedMaximumLearningRate != nil else {
       throw RecipeError(description: "the first LR range test could not be read: \(first.reason)")
@@ -288,7 +301,7 @@ public final class Recipe<Backend: TuningBackend> {
     var batchTrials: [(Int, JournalEntry)] = []
     for b in candidates {
       if lrForBatch[b] == nil {
-        let steps = max(100, settings.rangeTestSteps * b0 / b)
+        let steps = rangeTestSteps(batchSize: b)
         let c = try rangeTest(
           key: "batch-size/range-test/\(b)", phase: "batch size", label: "LR range test, batch \(b)",
           conditions: [RangeTestCondition(name: "batch \(b)", batchSize: b, steps: steps)],
@@ -359,7 +372,7 @@ public final class Recipe<Backend: TuningBackend> {
     var wdChoice = best.0 == lowest.0
       ? Choice(best.0, String(format: "lowest early validation loss of %d short one-cycle runs (%@)", ranked.count, table))
       : Choice(best.0, String(format: "the largest weight decay whose early validation loss is within %.0f%% of the lowest (%@): a difference that small is noise in a %d-step run, and the final run is longer, where regularization pays off", 100 * settings.weightDecayTolerance, table, steps))
-    let wdSteps = max(100, settings.rangeTestSteps * settings.startBatchSize / batch)
+    let wdSteps = rangeTestSteps(batchSize: batch)
     let values = [best.0] + (second.map { [$0.0] } ?? [])
     let wdRange = try rangeTest(
       key: "weight-decay/range-test/\(batch)", phase: "weight decay", label: "LR range tests at weight decay \(values.map(plainNumber).joined(separator: ", "))",
@@ -393,7 +406,7 @@ public final class Recipe<Backend: TuningBackend> {
   /// 20-epoch runs gain 0.1–0.25 points with dropout or flips that cost 2–5% of validation loss
   /// in the range test). Sessions made afterwards use the choice.
   public func regularizationPhase(batchSize batch: Int, weightDecay wd: Double, momentum: Double) throws -> RegularizationDecision {
-    let steps = max(100, settings.rangeTestSteps * settings.startBatchSize / batch)
+    let steps = rangeTestSteps(batchSize: batch)
     var base = rangeSettings(steps: steps, weightDecay: wd, momentum: momentum, validate: true)
     base.validationBatches = settings.validationBatches
     /// One study: a range test per candidate (weakest first), read by `chooseRegularization`.
@@ -401,6 +414,9 @@ public final class Recipe<Backend: TuningBackend> {
       _ candidates: [Value], current: Value, kind: String, key: String, phase: String, name: (Value) -> String,
       condition: (Value) -> RangeTestCondition
     ) throws -> Choice<Value> {
+      guard studiesRegularization else {
+        return Choice(current, candidates.count >= 2 ? "as given: the budget had no room for the \(phase) study's range tests" : "as given (no \(phase) study)")
+      }
       guard candidates.count >= 2 else { return Choice(current, candidates.isEmpty ? "as given (no \(phase) study)" : "the only candidate") }
       let overlay = try rangeTest(key: key, phase: phase, label: "LR range tests with \(phase) \(candidates.map(name).joined(separator: ", "))",
         conditions: candidates.map(condition), base: base, batchSize: { $0.batchSize! })
@@ -435,8 +451,11 @@ public final class Recipe<Backend: TuningBackend> {
 
   /// Range-test sweeps the weight-decay and regularization phases will run (one per condition:
   /// the best two weight decays, each studied dropout rate and augmentation).
-  var laterRangeTests: Int {
-    2 + (settings.dropouts.count >= 2 ? settings.dropouts.count : 0) + (settings.augmentations.count >= 2 ? settings.augmentations.count : 0)
+  var laterRangeTests: Int { 2 + (studiesRegularization ? regularizationRangeTests : 0) }
+
+  /// Range-test sweeps of the regularization phase.
+  var regularizationRangeTests: Int {
+    (settings.dropouts.count >= 2 ? settings.dropouts.count : 0) + (settings.augmentations.count >= 2 ? settings.augmentations.count : 0)
   }
 
   /// Trials the momentum and weight-decay phases will run.
@@ -446,7 +465,7 @@ public final class Recipe<Backend: TuningBackend> {
 
   /// Runs every phase and the final training.
   public func run() throws -> TuneOutcome {
-    let studiesRegularization = settings.dropouts.count >= 2 || settings.augmentations.count >= 2
+    try fitRangeTestsToBudget()
     let phases = studiesRegularization ? 6 : 5
     onEvent?(.phase(name: "learning rate", index: 1, of: phases))
     let first = try learningRatePhase()
@@ -537,10 +556,48 @@ public final class Recipe<Backend: TuningBackend> {
   func plannedTrialSeconds(trials: Int, rangeTests: Int) -> Double {
     if let fixed = settings.trialSeconds { return fixed }
     let rate = throughput(settings.startBatchSize)
-    let rangeTestSeconds = Double(settings.rangeTestSteps * settings.startBatchSize) / rate * 1.5
+    let rangeTestSeconds = Double(rangeTestSteps * settings.startBatchSize) / rate * Self.rangeTestOverhead
     let available = settings.budget * (1 - settings.finalShare) - elapsed - Double(rangeTests) * rangeTestSeconds
     return max(0.5, available / Double(max(1, trials)))
   }
+
+  /// A range test's cost over its training steps alone: its validation passes add about half.
+  static var rangeTestOverhead: Double { 1.5 }
+
+  /// Steps of a range test at batch `b`: as many samples as the first one's, and at least
+  /// 100 steps (or the first one's, if fewer), so its curve keeps enough points.
+  func rangeTestSteps(batchSize b: Int) -> Int {
+    max(min(100, rangeTestSteps), rangeTestSteps * settings.startBatchSize / b)
+  }
+
+  /// Shortens the range tests when all of them (the first, one per further batch size, and
+  /// the later phases') would take more than `rangeTestShare` of the tuning time at the
+  /// measured throughput; when even `minimumRangeTestSteps` would not fit, drops the
+  /// regularization study, whose range tests are most of them. A 20-minute Fashion-MNIST
+  /// budget keeps its 210 steps and all 11 sweeps; at 3 minutes, 11 sweeps would take twice
+  /// the whole tuning share. A resumed run keeps the steps of its first range test.
+  public func fitRangeTestsToBudget() throws {
+    let first = journal.entry(firstRangeTestKey)
+    if let done = first { record(done) } else { try measureThroughput(batchSize: settings.startBatchSize) }
+    let seconds = settings.budget * (1 - settings.finalShare) * settings.rangeTestShare
+    func affordable(sweeps: Int) -> Int {
+      Int(seconds * throughput(settings.startBatchSize) / (Double(sweeps * settings.startBatchSize) * Self.rangeTestOverhead))
+    }
+    var steps = affordable(sweeps: settings.batchSizes.count + laterRangeTests)
+    if steps < settings.minimumRangeTestSteps && studiesRegularization && !journal.entries.contains(where: { $0.phase == "dropout" || $0.phase == "augmentation" }) {
+      studiesRegularization = false
+      steps = affordable(sweeps: settings.batchSizes.count + laterRangeTests)
+      onEvent?(.note("no regularization study: its \(regularizationRangeTests) range tests do not fit into this budget"))
+    }
+    steps = min(settings.rangeTestSteps, max(settings.minimumRangeTestSteps, steps))
+    if let done = first?.rangeTest?.conditions.first?.condition.steps { steps = done }
+    if steps < settings.rangeTestSteps && first == nil {
+      onEvent?(.note("range tests shortened to \(steps) steps (from \(settings.rangeTestSteps)) to fit into the budget"))
+    }
+    rangeTestSteps = steps
+  }
+
+  var firstRangeTestKey: String { "lr/range-test/\(settings.startBatchSize)" }
 
   func chooseBatch(_ trials: [(Int, JournalEntry)]) -> Choice<Int> {
     let ranked = trials.sorted { ($0.1.result!.finalValidationLoss, -$0.0) < ($1.1.result!.finalValidationLoss, -$1.0) }

@@ -169,6 +169,46 @@ final class LimitedSession: TrainingSession {
     #expect(recipe.elapsed >= s.budget * 0.7, "left \(s.budget - recipe.elapsed) of \(s.budget) unused")
   }
 
+  @Test func shortBudgetsShortenTheRangeTests() throws {
+    // 7 full sweeps of 150 steps at 0.015 s (24 s with their validation) would overfill the
+    // 40% of the 27-second tuning share of a 60-second budget that range tests may take.
+    let backend = AnalyticBackend()
+    backend.secondsPerStep = { _ in 0.015 }
+    var s = settings(budget: 60)
+    s.dropouts = [0, 0.5]
+    let recipe = Recipe(backend: backend, settings: s, journal: try journal())
+    var notes: [String] = []
+    recipe.onEvent = { if case .note(let text) = $0 { notes.append(text) } }
+    let outcome = try recipe.run()
+    #expect(recipe.elapsed <= s.budget * 1.1, "used \(recipe.elapsed) of \(s.budget)")
+    #expect(recipe.rangeTestSteps < s.rangeTestSteps && recipe.rangeTestSteps >= s.minimumRangeTestSteps)
+    #expect(recipe.studiesRegularization)
+    #expect(notes.contains { $0.contains("range tests shortened to \(recipe.rangeTestSteps) steps") })
+    #expect(outcome.test.loss < 0.1)
+  }
+
+  @Test func budgetsTooShortForTheRegularizationStudySkipIt() throws {
+    let backend = AnalyticBackend()
+    backend.secondsPerStep = { _ in 0.04 }
+    var s = settings(budget: 60)
+    s.dropouts = [0, 0.25, 0.5]
+    let recipe = Recipe(backend: backend, settings: s, journal: try journal())
+    var notes: [String] = []
+    recipe.onEvent = { if case .note(let text) = $0 { notes.append(text) } }
+    let outcome = try recipe.run()
+    #expect(recipe.elapsed <= s.budget * 1.1, "used \(recipe.elapsed) of \(s.budget)")
+    #expect(!recipe.studiesRegularization)
+    #expect(notes.contains { $0.contains("no regularization study") })
+    #expect(outcome.dropout.value == 0 && outcome.dropout.reason.contains("no room"))
+    #expect(!recipe.journal.entries.contains { $0.phase == "dropout" })
+  }
+
+  @Test func longBudgetsKeepTheRangeTestSteps() throws {
+    let recipe = Recipe(backend: AnalyticBackend(), settings: settings(budget: 600), journal: try journal())
+    try recipe.fitRangeTestsToBudget()
+    #expect(recipe.rangeTestSteps == 150)
+  }
+
   @Test func resumeReusesEveryFinishedTrial() throws {
     let url = FileManager.default.temporaryDirectory.appendingPathComponent("journal-\(UUID().uuidString).jsonl")
     let first = AnalyticBackend()
