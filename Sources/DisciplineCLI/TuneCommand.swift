@@ -23,13 +23,16 @@ struct TuneCommand: ParsableCommand {
            validation loss, one refinement between the best two, and
            LR range tests at the best two values.
         5. Regularization: LR range tests at each of --dropouts, then
-           with each of --augmentations (images); of the settings whose
-           validation loss is within 10% of the lowest, the strongest.
+           with each of --augmentations (images); the strongest whose
+           validation loss is within 10% of the lowest (50% for
+           augmentations, which slow early learning by design).
            --dropout or --augment fix one instead.
         6. Final one-cycle training for the rest of the budget on all
            the training data, the test set, a diagnosis of the curves.
-      Each finished trial goes to DIR/journal.jsonl at once; after a
-      crash or kill, the same command with --resume reuses them all.
+      Each finished trial goes to DIR/journal.jsonl at once, and the
+      final run saves its state after every epoch (DIR/final-state);
+      after a crash or kill, the same command with --resume reuses the
+      trials and continues the final run from its last epoch.
       Writes DIR/hyperparameters.json, DIR/report.html,
       DIR/model.safetensors and DIR/metrics.csv.
 
@@ -145,7 +148,8 @@ struct TuneCommand: ParsableCommand {
       throw CommandError(error.description, exitCode: resume ? 66 : 73)
     }
     if resume && !journal.entries.isEmpty { printError("resuming: \(journal.entries.count) finished trial\(journal.entries.count == 1 ? "" : "s") in the journal will be reused") }
-    let backend = EngineBackend(setup: setup, finalSetup: finalSetup)
+    let backend = EngineBackend(setup: setup, finalSetup: finalSetup,
+      stateDirectory: outURL.appendingPathComponent("final-state"), resumesFinal: resume)
     let engine = Recipe(backend: backend, settings: recipe, journal: journal)
     let progress = TuneProgress(budget: recipe.budget, elapsed: { engine.elapsed })
     engine.onEvent = progress.handle
@@ -215,12 +219,18 @@ struct Duration: ExpressibleByArgument, CustomStringConvertible, Equatable {
 final class EngineBackend: TuningBackend {
   let setup: TrainingSetup
   let finalSetup: TrainingSetup
+  /// Where the final run's state is saved after every epoch (nil: it is not).
+  let stateDirectory: URL?
+  /// Whether a saved final run may be continued (--resume); otherwise an old one is deleted.
+  let resumesFinal: Bool
   private(set) var finalModel: Module?
   private let clockStart = Date()
 
-  init(setup: TrainingSetup, finalSetup: TrainingSetup) {
+  init(setup: TrainingSetup, finalSetup: TrainingSetup, stateDirectory: URL? = nil, resumesFinal: Bool = false) {
     self.setup = setup
     self.finalSetup = finalSetup
+    self.stateDirectory = stateDirectory
+    self.resumesFinal = resumesFinal
   }
 
   func makeSession(batchSize: Int, regularization r: Regularization, seed: UInt64) throws -> EngineSession {
@@ -241,5 +251,35 @@ final class EngineBackend: TuningBackend {
   }
 
   func now() -> Double { Date().timeIntervalSince(clockStart) }
+
+  func saveFinalState(_ session: EngineSession, _ record: FinalRunRecord) throws {
+    guard let directory = stateDirectory else { return }
+    try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+    var plan = record
+    plan.history = TrainingHistory()  // the resume state keeps the history itself
+    let json = String(decoding: try JSONEncoder.sorted.encode(plan), as: UTF8.self)
+    try session.saveResumeState(to: directory, history: record.history, settings: ["final_run": json])
+  }
+
+  func loadFinalState(into session: EngineSession) throws -> FinalRunRecord? {
+    guard let directory = stateDirectory, resumesFinal, ResumeRecord.exists(in: directory) else { return nil }
+    let fresh = session.snapshot()
+    do {
+      let saved = try session.loadResumeState(from: directory)
+      guard let json = saved.settings["final_run"] else { return nil }
+      var record = try JSONDecoder().decode(FinalRunRecord.self, from: Data(json.utf8))
+      record.history = saved.history
+      return record
+    } catch {
+      session.restore(fresh)
+      printError("note: the final run's saved state in \(directory.path) cannot be continued (\(error)); the final run starts over")
+      return nil
+    }
+  }
+
+  func removeFinalState() {
+    guard let directory = stateDirectory else { return }
+    try? FileManager.default.removeItem(at: directory)
+  }
 }
 

@@ -55,7 +55,13 @@ extension EngineSession {
       throw CheckpointError.notSafetensors(path: stateURL.path, reason: "the resume state cannot be read: \(error)")
     }
     let weightsURL = directory.appendingPathComponent(ResumeRecord.weightsFile)
-    let (tensors, _) = try Safetensors.read(weightsURL)
+    let (tensors, metadata) = try Safetensors.read(weightsURL)
+    // The two files are written one after the other; a kill between them leaves a pair from
+    // different steps.
+    if let steps = metadata["steps_taken"], steps != String(record.stepsTaken) {
+      throw CheckpointError.notSafetensors(path: weightsURL.path,
+        reason: "its weights are from step \(steps) but \(ResumeRecord.stateFile) is from step \(record.stepsTaken) (a write was cut off)")
+    }
     try optimizer.validate(record.optimizer)
     try model.load(tensors, path: weightsURL.path)
     var state = snapshot()

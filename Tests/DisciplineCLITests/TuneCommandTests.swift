@@ -67,6 +67,31 @@ import Testing
     #expect(other.status != 0 && other.stderr.contains("seed was 1, now 2"))
   }
 
+  @Test func killedDuringTheFinalRunContinuesIt() throws {
+    let dir = CLI.temporaryDirectory()
+    let process = Process()
+    process.executableURL = CLI.binary
+    process.arguments = spirals + ["--budget", "30s", "--out", dir]
+    process.standardError = FileHandle.nullDevice
+    try process.run()
+    let state = dir + "/final-state/resume.json"
+    let deadline = Date().addingTimeInterval(40)
+    while Date() < deadline && !FileManager.default.fileExists(atPath: state) { usleep(50_000) }
+    usleep(300_000)
+    kill(process.processIdentifier, SIGKILL)
+    process.waitUntilExit()
+    #expect(FileManager.default.fileExists(atPath: state), "the final run saved no state")
+
+    let r = try CLI.run(spirals + ["--budget", "30s", "--out", dir, "--resume", "--json"])
+    #expect(r.status == 0, "\(r.stderr)")
+    #expect(r.stderr.contains("continuing the final training after epoch"), "\(r.stderr)")
+    #expect(!FileManager.default.fileExists(atPath: dir + "/final-state"))
+    let json = try #require(CLI.json(Data(r.stdout.utf8)), "stdout: \(r.stdout)")
+    #expect((json["test_accuracy"] as? Double ?? 0) > 0.6)
+    // The seconds count the killed process's final training too.
+    #expect((json["seconds"] as? Double ?? 0) > 20)
+  }
+
   @Test func badBudgetIsNamed() throws {
     let r = try CLI.run(spirals + ["--budget", "ten minutes", "--out", CLI.temporaryDirectory()])
     #expect(r.status == 64 && r.stderr.contains("budget"))

@@ -30,6 +30,23 @@ final class AnalyticBackend: TuningBackend {
   }
   func memoryUse(batchSize: Int) -> Double? { 100 + Double(batchSize) }
   func now() -> Double { clock.now }
+
+  /// Where final states are saved: shared by the backends of one test, as a disk would be.
+  var finalStore: FinalStore?
+  final class FinalStore {
+    var saved: (state: AnalyticSession.State, record: FinalRunRecord)?
+    var saves = 0
+  }
+  func saveFinalState(_ session: LimitedSession, _ record: FinalRunRecord) throws {
+    finalStore?.saved = (session.snapshot(), record)
+    finalStore?.saves += 1
+  }
+  func loadFinalState(into session: LimitedSession) throws -> FinalRunRecord? {
+    guard let saved = finalStore?.saved else { return nil }
+    session.restore(saved.state)
+    return saved.record
+  }
+  func removeFinalState() { finalStore?.saved = nil }
 }
 
 /// An analytic session that diverges above a momentum limit.
@@ -93,7 +110,7 @@ final class LimitedSession: TrainingSession {
 
   @Test func regularizationIsTheStrongestOfTheCloseOnes() {
     func choose(_ rows: [(Double, Double?, Double?)], _ tolerance: Double) -> Double {
-      Recipe<AnalyticBackend>.chooseRegularization(rows.map { (value: $0.0, name: "\($0.0)", validation: $0.1, stableUpTo: $0.2) }, kind: "rates", tolerance: tolerance).value
+      Recipe<AnalyticBackend>.chooseRegularization(rows.map { (value: $0.0, name: "\($0.0)", validation: $0.1, stableUpTo: $0.2) }, kind: "rates", tolerance: tolerance, why: "").value
     }
     // tune's run 4 on Fashion-MNIST: 0.25 is within 10% of the lowest, 0.5 is not.
     let rows: [(Double, Double?, Double?)] = [(0, 0.5241, 0.59), (0.25, 0.5206, 0.5), (0.5, 0.6013, 1)]
@@ -138,9 +155,10 @@ final class LimitedSession: TrainingSession {
     // most data with the least gradient noise.
     let backend = AnalyticBackend()
     backend.noise = 1
-    let recipe = Recipe(backend: backend, settings: settings(), journal: try journal())
+    // Trials short enough that no batch size reaches the noise floor.
+    let recipe = Recipe(backend: backend, settings: settings(budget: 200), journal: try journal())
     let outcome = try recipe.run()
-    #expect(outcome.batchSize.value == 64)
+    #expect(outcome.batchSize.value == 64, "\(outcome.batchSize.reason)")
     // Equal wall time: the trials' virtual seconds agree within a few percent.
     let times = recipe.journal.entries.filter { $0.phase == "batch size" && $0.result != nil }.map(\.seconds)
     #expect(times.count == 3)
@@ -149,7 +167,7 @@ final class LimitedSession: TrainingSession {
 
   @Test func learningRateIsBelowTheStabilityLimit() throws {
     let backend = AnalyticBackend()
-    let outcome = try Recipe(backend: backend, settings: settings(), journal: try journal()).run()
+    let outcome = try Recipe(backend: backend, settings: settings(budget: 200), journal: try journal()).run()
     let probe = AnalyticSession(batchSize: outcome.batchSize.value)
     // With momentum the heavy-ball limit is 2(1+β)/λ; the one-cycle peak must stay below it.
     let limit = 2 * (1 + outcome.minMomentum.value) / probe.largestCurvature
@@ -207,6 +225,46 @@ final class LimitedSession: TrainingSession {
     let recipe = Recipe(backend: AnalyticBackend(), settings: settings(budget: 600), journal: try journal())
     try recipe.fitRangeTestsToBudget()
     #expect(recipe.rangeTestSteps == 150)
+  }
+
+  @Test func resumeContinuesTheFinalRunFromItsLastEpoch() throws {
+    let reference = try Recipe(backend: AnalyticBackend(), settings: settings(), journal: try journal()).run()
+    #expect(reference.epochs.value >= 3)
+    let url = FileManager.default.temporaryDirectory.appendingPathComponent("journal-\(UUID().uuidString).jsonl")
+    let store = AnalyticBackend.FinalStore()
+    let first = AnalyticBackend()
+    first.finalStore = store
+    let killed = Recipe(backend: first, settings: settings(), journal: try journal(at: url))
+    killed.shouldStop = { store.saves >= 2 }  // stopped after the second save, mid-run
+    #expect(throws: Recipe<AnalyticBackend>.Interrupted.self) { try killed.run() }
+    let savedEpochs = try #require(store.saved?.record.history.evaluations.count)
+    #expect(savedEpochs > 1 && savedEpochs < reference.epochs.value)
+    let second = AnalyticBackend()
+    second.finalStore = store
+    let resumed = Recipe(backend: second, settings: settings(), journal: try journal(resume: true, at: url))
+    var notes: [String] = []
+    resumed.onEvent = { if case .note(let text) = $0 { notes.append(text) } }
+    let outcome = try resumed.run()
+    #expect(notes.contains("continuing the final training after epoch \(savedEpochs) of \(reference.epochs.value)"))
+    #expect(second.sessionsMade == 1)
+    #expect(outcome.epochs == reference.epochs)
+    #expect(outcome.history == reference.history)
+    #expect(outcome.test == reference.test)
+    #expect(store.saved == nil)
+  }
+
+  @Test func aFinalStateFromOtherChoicesIsNotContinued() throws {
+    let store = AnalyticBackend.FinalStore()
+    let backend = AnalyticBackend()
+    backend.finalStore = store
+    let session = try backend.makeSession(batchSize: 32, regularization: Regularization(), seed: 0)
+    let stale = FinalRunRecord(plan: .init(batchSize: 999, maxLearningRate: 1, maxMomentum: 0.9, minMomentum: 0.85, weightDecay: 0,
+      regularization: Regularization()), epochs: 1, epochsReason: "stale", history: TrainingHistory(), seconds: 500)
+    store.saved = (session.snapshot(), stale)
+    let reference = try Recipe(backend: AnalyticBackend(), settings: settings(), journal: try journal()).run()
+    let outcome = try Recipe(backend: backend, settings: settings(), journal: try journal()).run()
+    #expect(outcome.epochs == reference.epochs)
+    #expect(outcome.history == reference.history)
   }
 
   @Test func resumeReusesEveryFinishedTrial() throws {
