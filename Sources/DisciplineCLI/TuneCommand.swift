@@ -62,8 +62,10 @@ struct TuneCommand: ParsableCommand {
   @Option(name: .customLong("weight-decays"), help: ArgumentHelp("Weight-decay grid (default: from the data set's and model's size).", valueName: "wd,wd,..."))
   var weightDecays: ValueList<Double>?
   @Option(help: "Dropout before the classifier, fixed (no dropout study).") var dropout: Double?
+  /// Not 0.5 by default: stacked with flips it left a 20-epoch Fashion-MNIST cnn run
+  /// underfitting (92.16%), where 0.25 with flips reached 92.44–92.73% in 20–26 epochs.
   @Option(help: ArgumentHelp("Dropout candidates before the classifier, chosen by LR range tests (ignored with --dropout).", valueName: "p,p,..."))
-  var dropouts = ValueList<Double>([0, 0.25, 0.5])
+  var dropouts = ValueList<Double>([0, 0.25])
   @Option(help: "Augmentation, fixed (no augmentation study): none, flip or crop-flip.") var augment: String?
   @Option(help: ArgumentHelp("Augmentation candidates, weakest first, chosen by LR range tests (ignored with --augment; images only).", valueName: "a,a,..."))
   var augmentations = ValueList<String>(["none", "flip"])

@@ -521,10 +521,12 @@ public final class Recipe<Backend: TuningBackend> {
     onEvent?(.phase(name: "batch size", index: 2, of: phases))
     let batch = try batchSizePhase(startLearningRate: first.suggestedMaximumLearningRate!, trialsLeft: laterTrials)
     onEvent?(.phase(name: "momentum", index: 3, of: phases))
-    let momentum = try momentumPhase(batchSize: batch.batchSize.value, learningRate: batch.learningRate, steps: batch.stepsPerTrial)
+    let momentum = try momentumPhase(batchSize: batch.batchSize.value, learningRate: batch.learningRate,
+      steps: trialSteps(phase: "momentum", batchSize: batch.batchSize.value, planned: batch.stepsPerTrial))
     onEvent?(.phase(name: "weight decay", index: 4, of: phases))
     let wd = try weightDecayPhase(batchSize: batch.batchSize.value, learningRate: batch.learningRate,
-      momentum: (momentum.max.value, momentum.min.value), steps: batch.stepsPerTrial)
+      momentum: (momentum.max.value, momentum.min.value),
+      steps: trialSteps(phase: "weight decay", batchSize: batch.batchSize.value, planned: replannedSteps(batch.batchSize.value, trials: settings.weightDecays.count + 1)))
     if studiesRegularization { onEvent?(.phase(name: "regularization", index: 5, of: phases)) }
     let regularizationChoice = try regularizationPhase(batchSize: batch.batchSize.value, weightDecay: wd.weightDecay.value, momentum: momentum.max.value)
     let maxLR = wd.maxLearningRate
@@ -609,6 +611,19 @@ public final class Recipe<Backend: TuningBackend> {
     let remaining = settings.budget - elapsed - 5
     let epochs = max(1, Int(remaining / epochSeconds))
     return Choice(epochs, String(format: "what the remaining %.0f s of the budget allow at the measured %.0f samples/s (%.1f s per epoch)", max(0, remaining), rate, epochSeconds))
+  }
+
+  /// Steps of each trial when what is left of the tuning share is split among `trials` more,
+  /// at the throughput measured so far: the weight-decay phase re-plans, so a machine running
+  /// slower than the batch-size phase measured does not push the final run short.
+  func replannedSteps(_ batch: Int, trials: Int) -> Int {
+    max(10, Int(plannedTrialSeconds(trials: trials, rangeTests: laterRangeTests) * throughput(batch) / Double(batch)))
+  }
+
+  /// The steps of a phase's trials: those of its trials already in the journal (a resumed run
+  /// compares trials of one length), else `planned`.
+  func trialSteps(phase: String, batchSize: Int, planned: Int) -> Int {
+    journal.entries.first { $0.phase == phase && $0.trial?.batchSize == batchSize }?.trial?.steps ?? planned
   }
 
   /// Candidates within the memory limit: measured for the ones tried, extrapolated linearly
