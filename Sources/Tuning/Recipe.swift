@@ -540,12 +540,14 @@ public final class Recipe<Backend: TuningBackend> {
     let final = try backend.makeFinalSession(batchSize: size, regularization: regularization, seed: settings.seed)
     let epochChoice: Choice<Int>
     var history = TrainingHistory()
+    let fresh = final.snapshot()
     if let saved = try backend.loadFinalState(into: final), saved.plan == plan {
       epochChoice = Choice(saved.epochs, saved.epochsReason)
       history = saved.history
       finalSecondsBefore = saved.seconds
       onEvent?(.note("continuing the final training after epoch \(final.stepsTaken / final.stepsPerEpoch) of \(saved.epochs)"))
     } else {
+      final.restore(fresh)  // a state saved with other choices may have been loaded
       epochChoice = try plannedEpochs(final, plan: plan)
       backend.removeFinalState()
     }

@@ -258,6 +258,7 @@ final class LimitedSession: TrainingSession {
     let backend = AnalyticBackend()
     backend.finalStore = store
     let session = try backend.makeSession(batchSize: 32, regularization: Regularization(), seed: 0)
+    for _ in 0..<50 { _ = session.step(HyperParameters(learningRate: 0.5, momentum: 0.9, weightDecay: 0)) }
     let stale = FinalRunRecord(plan: .init(batchSize: 999, maxLearningRate: 1, maxMomentum: 0.9, minMomentum: 0.85, weightDecay: 0,
       regularization: Regularization()), epochs: 1, epochsReason: "stale", history: TrainingHistory(), seconds: 500)
     store.saved = (session.snapshot(), stale)
