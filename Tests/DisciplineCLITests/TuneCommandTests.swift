@@ -36,21 +36,27 @@ import Testing
     #expect(lines.dropFirst().allSatisfy { CLI.json(Data($0.utf8))?["key"] is String })
   }
 
-  @Test func killedAndResumedReusesFinishedTrials() throws {
-    let dir = CLI.temporaryDirectory()
+  /// Starts a 30-second spirals tune into `out` and SIGKILLs it once `ready` holds (then
+  /// `settle` seconds later), or after `within` seconds.
+  func killTune(out: String, within seconds: Double, settle: Double = 0, until ready: () -> Bool) throws {
     let process = Process()
     process.executableURL = CLI.binary
-    process.arguments = spirals + ["--budget", "30s", "--out", dir]
+    process.arguments = spirals + ["--budget", "30s", "--out", out]
     process.standardError = FileHandle.nullDevice
     try process.run()
-    let journal = dir + "/journal.jsonl"
-    let deadline = Date().addingTimeInterval(30)
-    while Date() < deadline {
-      if let text = try? String(contentsOfFile: journal, encoding: .utf8), text.split(separator: "\n").count >= 5 { break }
-      usleep(50_000)
-    }
+    let deadline = Date().addingTimeInterval(seconds)
+    while Date() < deadline && !ready() { usleep(50_000) }
+    usleep(UInt32(settle * 1_000_000))
     kill(process.processIdentifier, SIGKILL)
     process.waitUntilExit()
+  }
+
+  @Test func killedAndResumedReusesFinishedTrials() throws {
+    let dir = CLI.temporaryDirectory()
+    let journal = dir + "/journal.jsonl"
+    try killTune(out: dir, within: 30) {
+      (try? String(contentsOfFile: journal, encoding: .utf8)).map { $0.split(separator: "\n").count >= 5 } ?? false
+    }
     let before = try String(contentsOfFile: journal, encoding: .utf8)
     let finished = before.split(separator: "\n").count - 1
     #expect(finished >= 4)
@@ -69,17 +75,8 @@ import Testing
 
   @Test func killedDuringTheFinalRunContinuesIt() throws {
     let dir = CLI.temporaryDirectory()
-    let process = Process()
-    process.executableURL = CLI.binary
-    process.arguments = spirals + ["--budget", "30s", "--out", dir]
-    process.standardError = FileHandle.nullDevice
-    try process.run()
     let state = dir + "/final-state/resume.json"
-    let deadline = Date().addingTimeInterval(40)
-    while Date() < deadline && !FileManager.default.fileExists(atPath: state) { usleep(50_000) }
-    usleep(300_000)
-    kill(process.processIdentifier, SIGKILL)
-    process.waitUntilExit()
+    try killTune(out: dir, within: 40, settle: 0.3) { FileManager.default.fileExists(atPath: state) }
     #expect(FileManager.default.fileExists(atPath: state), "the final run saved no state")
 
     let r = try CLI.run(spirals + ["--budget", "30s", "--out", dir, "--resume", "--json"])
