@@ -108,6 +108,18 @@ public final class Tensor {
   /// A row-major tensor with the same values; `self` when already row-major. Differentiable.
   public func plain() -> Tensor { reordered(to: MemoryDescriptor.plain(shape)) }
 
+  /// The same values in oneDNN's channel-blocked layout nChw8c (`block` 8) or nChw16c (16),
+  /// the layouts convolutions pick on AVX2 and AVX-512 CPUs. Differentiable.
+  ///
+  /// Operations take whichever layout they are given, so this lets a program (a test) run
+  /// both blockings on any x86 CPU, not only the one its own vector width selects.
+  /// - Precondition: a 4-dimensional tensor, `block` 8 or 16.
+  public func channelBlocked(by block: Int) -> Tensor {
+    precondition(shape.count == 4, "channelBlocked needs an NCHW tensor, got shape \(shape)")
+    precondition(block == 8 || block == 16, "channelBlocked: block must be 8 or 16, got \(block)")
+    return reordered(to: MemoryDescriptor(shape, block == 8 ? dnnl_nChw8c : dnnl_nChw16c))
+  }
+
   /// The same values in another layout (a cached oneDNN reorder); `self` if equal.
   func reordered(to target: MemoryDescriptor) -> Tensor {
     let source = descriptor

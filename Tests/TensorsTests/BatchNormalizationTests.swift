@@ -25,15 +25,15 @@ extension EngineTests {
     /// Training output against (x − batch mean)/√(biased variance + ε)·γ + β, and the running
     /// statistics against PyTorch's update: running = 0.9·running + 0.1·batch, with the
     /// unbiased variance n/(n−1)·var (torch.nn.functional.batch_norm, momentum 0.1, ε 1e-5).
-    @Test(arguments: batchNormShapes, [false, true])
-    func trainingMatchesDefinition(shape: [Int], blocked: Bool) {
-      if blocked && shape.count != 4 { return }
+    @Test(arguments: batchNormShapes, TestLayout.allCases)
+    func trainingMatchesDefinition(shape: [Int], layout: TestLayout) {
+      if layout != .plain && shape.count != 4 { return }
       let c = shape[1]
       let x = TestData.uniform(shape, low: -2, high: 3, seed: UInt64(shape.reduce(1, *)))
       let p = BatchNormParameters(channels: c, seed: 10)
       let oldMean = doubles(p.runningMean)
       let oldVariance = doubles(p.runningVariance)
-      let input = blocked ? blockedCopy(x) : x
+      let input = laidOut(x, layout)
       let y = input.batchNorm(
         weight: p.weight, bias: p.bias, runningMean: p.runningMean,
         runningVariance: p.runningVariance, training: true)
@@ -72,9 +72,9 @@ extension EngineTests {
 
     /// Running statistics after several steps follow the recurrence step by step, and
     /// inference then normalizes with them (not with the batch's statistics).
-    @Test(arguments: batchNormShapes, [false, true])
-    func inferenceUsesRunningStatistics(shape: [Int], blocked: Bool) {
-      if blocked && shape.count != 4 { return }
+    @Test(arguments: batchNormShapes, TestLayout.allCases)
+    func inferenceUsesRunningStatistics(shape: [Int], layout: TestLayout) {
+      if layout != .plain && shape.count != 4 { return }
       let c = shape[1]
       let p = BatchNormParameters(channels: c, seed: 20)
       var mean = doubles(p.runningMean)
@@ -82,7 +82,7 @@ extension EngineTests {
       for step in 0..<3 {
         let x = TestData.uniform(shape, low: -1, high: 2, seed: UInt64(100 + step))
         _ = withoutGradients {
-          (blocked ? blockedCopy(x) : x).batchNorm(
+          laidOut(x, layout).batchNorm(
             weight: p.weight, bias: p.bias, runningMean: p.runningMean,
             runningVariance: p.runningVariance, training: true)
         }
@@ -98,7 +98,7 @@ extension EngineTests {
       let x = TestData.uniform(shape, low: -3, high: 3, seed: 7)
       let before = (p.runningMean.values, p.runningVariance.values)
       let y = withoutGradients {
-        (blocked ? blockedCopy(x) : x).batchNorm(
+        laidOut(x, layout).batchNorm(
           weight: p.weight, bias: p.bias, runningMean: p.runningMean,
           runningVariance: p.runningVariance, training: false)
       }
@@ -139,13 +139,13 @@ extension EngineTests {
 
     /// A large mean and a small spread (activations of 1000 ± 1): the variance must be
     /// computed around the mean, not as E[x²] − E[x]², which cancels catastrophically.
-    @Test(arguments: [false, true])
-    func largeMeanSmallVariance(blocked: Bool) {
+    @Test(arguments: TestLayout.allCases)
+    func largeMeanSmallVariance(layout: TestLayout) {
       let shape = [4, 8, 5, 5]
       let x = TestData.uniform(shape, low: 999, high: 1001, seed: 8)
       let p = BatchNormParameters(channels: 8, seed: 50)
       let oldVariance = doubles(p.runningVariance)
-      let y = (blocked ? blockedCopy(x) : x).batchNorm(
+      let y = laidOut(x, layout).batchNorm(
         weight: p.weight, bias: p.bias, runningMean: p.runningMean,
         runningVariance: p.runningVariance, training: true)
       let (mean, variance) = Reference.channelStatistics(x.values, shape)
@@ -161,15 +161,15 @@ extension EngineTests {
     }
 
     /// Gradients of the training-mode output with respect to input, γ and β.
-    @Test(arguments: batchNormShapes, [false, true])
-    func gradientsMatchFiniteDifferences(shape: [Int], blocked: Bool) {
-      if blocked && shape.count != 4 { return }
+    @Test(arguments: batchNormShapes, TestLayout.allCases)
+    func gradientsMatchFiniteDifferences(shape: [Int], layout: TestLayout) {
+      if layout != .plain && shape.count != 4 { return }
       let c = shape[1]
       let x = TestData.uniform(shape, low: -2, high: 2, seed: UInt64(shape.reduce(1, *)) + 5)
       let p = BatchNormParameters(channels: c, seed: 40)
       checkGradients([x, p.weight, p.bias], maxElementsPerInput: 400) { t in
         let statistics = BatchNormParameters(channels: c, seed: 40)
-        let y = (blocked ? blockedCopy(t[0]) : t[0]).batchNorm(
+        let y = laidOut(t[0], layout).batchNorm(
           weight: t[1], bias: t[2], runningMean: statistics.runningMean,
           runningVariance: statistics.runningVariance, training: true)
         return (y)

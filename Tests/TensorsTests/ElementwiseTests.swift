@@ -108,33 +108,33 @@ extension EngineTests {
       assertClose(doubles(wanted.grad!), expected, relativeTolerance: 1e-5, absoluteTolerance: 1e-6)
     }
 
-    @Test(arguments: [[3, 4], [2, 8, 3, 3], [2, 12, 2, 2]], [false, true])
-    func scaledByConstant(shape: [Int], blocked: Bool) {
-      if blocked && shape.count != 4 { return }
+    @Test(arguments: [[3, 4], [2, 8, 3, 3], [2, 12, 2, 2]], TestLayout.allCases)
+    func scaledByConstant(shape: [Int], layout: TestLayout) {
+      if layout != .plain && shape.count != 4 { return }
       let x = TestData.uniform(shape, seed: 7)
-      let y = (blocked ? blockedCopy(x) : x) * Float(-2.5)
+      let y = laidOut(x, layout) * Float(-2.5)
       assertClose(doubles(y), x.values.map { Double($0) * -2.5 }, relativeTolerance: 1e-6)
-      checkGradients([x]) { t in (blocked ? blockedCopy(t[0]) : t[0]) * 1.5 }
+      checkGradients([x]) { t in laidOut(t[0], layout) * 1.5 }
     }
 
-    @Test(arguments: [[3, 4], [2, 3, 3, 3], [2, 8, 3, 3], [2, 12, 2, 2]], [false, true])
-    func relu(shape: [Int], blocked: Bool) {
-      if blocked && shape.count != 4 { return }
+    @Test(arguments: [[3, 4], [2, 3, 3, 3], [2, 8, 3, 3], [2, 12, 2, 2]], TestLayout.allCases)
+    func relu(shape: [Int], layout: TestLayout) {
+      if layout != .plain && shape.count != 4 { return }
       let x = TestData.separated(shape, spacing: 0.05, seed: 8)
-      let y = (blocked ? blockedCopy(x) : x).relu()
+      let y = laidOut(x, layout).relu()
       #expect(y.values == x.values.map { max($0, 0) })
-      checkGradients([x]) { t in (blocked ? blockedCopy(t[0]) : t[0]).relu() }
+      checkGradients([x]) { t in laidOut(t[0], layout).relu() }
     }
 
     /// Inverted dropout: each output is 0 or x/(1 − p); the gradient of the sum is the mask
     /// scale (0 or 1/(1 − p)); the mask depends only on the seed; about p of the elements drop.
-    @Test(arguments: [Float(0.1), 0.3, 0.5, 0.9], [false, true])
-    func dropout(probability p: Float, blocked: Bool) {
+    @Test(arguments: [Float(0.1), 0.3, 0.5, 0.9], TestLayout.allCases)
+    func dropout(probability p: Float, layout: TestLayout) {
       let shape = [4, 8, 6, 6]
       let x = TestData.separated(shape, spacing: 0.01, seed: 9)
       x.requiresGrad = true
       var generator = SeededGenerator(seed: 42)
-      let y = (blocked ? blockedCopy(x) : x).dropout(probability: p, using: &generator)
+      let y = laidOut(x, layout).dropout(probability: p, using: &generator)
       y.sum().backward()
       let keep = 1 / (1 - p)
       let xs = x.values
@@ -157,19 +157,19 @@ extension EngineTests {
 
       var again = SeededGenerator(seed: 42)
       let repeated = withoutGradients {
-        (blocked ? blockedCopy(x) : x).dropout(probability: p, using: &again)
+        laidOut(x, layout).dropout(probability: p, using: &again)
       }
       #expect(repeated.values == ys, "the same seed gives the same mask")
       var other = SeededGenerator(seed: 43)
       let different = withoutGradients {
-        (blocked ? blockedCopy(x) : x).dropout(probability: p, using: &other)
+        laidOut(x, layout).dropout(probability: p, using: &other)
       }
       #expect(different.values != ys, "another seed gives another mask")
 
       let small = TestData.separated([2, 8, 2, 2], spacing: 0.05, seed: 10)
       checkGradients([small]) { t in
         var generator = SeededGenerator(seed: 7)
-        return (blocked ? blockedCopy(t[0]) : t[0]).dropout(probability: p, using: &generator)
+        return laidOut(t[0], layout).dropout(probability: p, using: &generator)
       }
     }
 

@@ -20,6 +20,24 @@ func blockedCopy(_ x: Tensor) -> Tensor {
   return x.conv2d(weight: Tensor(shape: [c, c, 1, 1], values: w))
 }
 
+/// The layouts an activation can reach an operation in: row-major, the one this CPU's
+/// convolutions pick (`blockedCopy`), and both channel blockings x86 CPUs use — nChw8c (AVX2)
+/// and nChw16c (AVX-512) — forced, so every machine tests both, whatever its vector width.
+enum TestLayout: String, CaseIterable, CustomTestStringConvertible, Sendable {
+  case plain, native, nChw8c, nChw16c
+  var testDescription: String { rawValue }
+}
+
+/// `x` in `layout` (a 4-D tensor for the blocked ones); gradients flow back to `x` unchanged.
+func laidOut(_ x: Tensor, _ layout: TestLayout) -> Tensor {
+  switch layout {
+  case .plain: x
+  case .native: blockedCopy(x)
+  case .nChw8c: x.channelBlocked(by: 8)
+  case .nChw16c: x.channelBlocked(by: 16)
+  }
+}
+
 /// Whether oneDNN is expected to pick a blocked layout for `channels`-channel activations
 /// on this machine (x86 with AVX2 or AVX-512: nChw8c or nChw16c).
 func expectsBlockedLayout(channels: Int) -> Bool {

@@ -47,10 +47,10 @@ extension EngineTests {
   @Suite(.serialized) struct Pooling {
     /// Forward values against direct loops (PyTorch's `max_pool2d`, and `avg_pool2d` with
     /// `count_include_pad=True`), on row-major and on blocked inputs.
-    @Test(arguments: PoolingCase.all, [false, true])
-    func matchesDirectLoops(_ c: PoolingCase, blocked: Bool) {
+    @Test(arguments: PoolingCase.all, TestLayout.allCases)
+    func matchesDirectLoops(_ c: PoolingCase, layout: TestLayout) {
       let x = TestData.uniform(c.shape, seed: c.seed)
-      let input = blocked ? blockedCopy(x) : x
+      let input = laidOut(x, layout)
       let y = c.apply(input)
       let expected = Reference.pool2d(
         c.kind, input: x.values, c.shape, kernel: c.kernel, stride: c.stride, padding: c.padding)
@@ -60,19 +60,19 @@ extension EngineTests {
 
     /// Gradients against finite differences; inputs are distinct values 0.05 apart, so no
     /// window's maximum changes within the perturbation.
-    @Test(arguments: PoolingCase.all, [false, true])
-    func gradientsMatchFiniteDifferences(_ c: PoolingCase, blocked: Bool) {
+    @Test(arguments: PoolingCase.all, TestLayout.allCases)
+    func gradientsMatchFiniteDifferences(_ c: PoolingCase, layout: TestLayout) {
       let x = TestData.separated(c.shape, spacing: 0.05, seed: c.seed)
       checkGradients([x], epsilon: 1e-2) { t in
-        c.apply(blocked ? blockedCopy(t[0]) : t[0])
+        c.apply(laidOut(t[0], layout))
       }
     }
 
-    @Test(arguments: [1, 3, 8, 12, 16], [false, true])
-    func globalAveragePooling(channels: Int, blocked: Bool) {
+    @Test(arguments: [1, 3, 8, 12, 16], TestLayout.allCases)
+    func globalAveragePooling(channels: Int, layout: TestLayout) {
       let shape = [3, channels, 4, 4]
       let x = TestData.uniform(shape, seed: UInt64(channels))
-      let y = (blocked ? blockedCopy(x) : x).globalAvgPool()
+      let y = laidOut(x, layout).globalAvgPool()
       let v = x.values
       let expected = (0..<(3 * channels)).map { plane in
         (0..<16).map { Double(v[plane * 16 + $0]) }.reduce(0, +) / 16
@@ -80,14 +80,14 @@ extension EngineTests {
       #expect(y.shape == [3, channels])
       assertClose(doubles(y), expected, relativeTolerance: 1e-5, absoluteTolerance: 1e-6)
       checkGradients([x]) { t in
-        (blocked ? blockedCopy(t[0]) : t[0]).globalAvgPool()
+        laidOut(t[0], layout).globalAvgPool()
       }
     }
 
     /// With ties, the whole gradient goes to the first maximum in row-major window order,
     /// as PyTorch's `max_pool2d` does (its index is that of the first maximum).
-    @Test(arguments: [false, true])
-    func maxPoolingTiesGoToTheFirstMaximum(blocked: Bool) {
+    @Test(arguments: TestLayout.allCases)
+    func maxPoolingTiesGoToTheFirstMaximum(layout: TestLayout) {
       var values = [Float](repeating: 0, count: 8 * 16)
       for c in 0..<8 {
         values.replaceSubrange(
@@ -100,7 +100,7 @@ extension EngineTests {
           ])
       }
       let x = Tensor(shape: [1, 8, 4, 4], values: values, requiresGrad: true)
-      let y = (blocked ? blockedCopy(x) : x).maxPool2d(kernelSize: 2)
+      let y = laidOut(x, layout).maxPool2d(kernelSize: 2)
       y.sum().backward()
       let expected: [Float] = [1, 0, 0, 1, 0, 0, 0, 0, 0, 0, 1, 0, 1, 0, 0, 0]
       #expect(x.grad!.values == Array((0..<8).map { _ in expected }.joined()))

@@ -16,25 +16,25 @@ extension EngineTests {
       checkGradients([x]) { t in t[0].reshaped(to) }
     }
 
-    @Test(arguments: [[2, 3, 4, 4], [2, 8, 3, 3], [2, 12, 2, 2], [3, 5]], [false, true])
-    func flattened(shape: [Int], blocked: Bool) {
-      if blocked && shape.count != 4 { return }
+    @Test(arguments: [[2, 3, 4, 4], [2, 8, 3, 3], [2, 12, 2, 2], [3, 5]], TestLayout.allCases)
+    func flattened(shape: [Int], layout: TestLayout) {
+      if layout != .plain && shape.count != 4 { return }
       let x = TestData.uniform(shape, seed: 2)
-      let y = (blocked ? blockedCopy(x) : x).flattened()
+      let y = laidOut(x, layout).flattened()
       #expect(y.shape == [shape[0], x.count / shape[0]])
       #expect(y.values == x.values)
       checkGradients([x]) { t in
-        (blocked ? blockedCopy(t[0]) : t[0]).flattened()
+        laidOut(t[0], layout).flattened()
       }
     }
 
     @Test(
       arguments: [[1], [7], [3, 5], [2, 3, 4, 4], [2, 8, 3, 3], [2, 12, 2, 2], [5000]],
-      [false, true])
-    func sumAndMean(shape: [Int], blocked: Bool) {
-      if blocked && shape.count != 4 { return }
+      TestLayout.allCases)
+    func sumAndMean(shape: [Int], layout: TestLayout) {
+      if layout != .plain && shape.count != 4 { return }
       let x = TestData.uniform(shape, seed: 3)
-      let input = blocked ? blockedCopy(x) : x
+      let input = laidOut(x, layout)
       let total = x.values.map(Double.init).reduce(0, +)
       let s = input.sum()
       let m = input.mean()
@@ -44,17 +44,17 @@ extension EngineTests {
         Double(m.scalar), total / Double(x.count), relativeTolerance: 1e-6, absoluteTolerance: 1e-6)
       // The gradient of a sum is all ones, of a mean 1/n.
       x.requiresGrad = true
-      (blocked ? blockedCopy(x) : x).sum().backward()
+      laidOut(x, layout).sum().backward()
       #expect(x.grad!.values == Array(repeating: 1, count: x.count))
       x.zeroGradient()
-      (blocked ? blockedCopy(x) : x).mean().backward()
+      laidOut(x, layout).mean().backward()
       assertClose(
         x.grad!.values, Array(repeating: 1 / Float(x.count), count: x.count),
         relativeTolerance: 1e-6)
       if x.count < 1000 {
         let y = TestData.uniform(shape, seed: 4)
-        checkGradients([y]) { t in ((blocked ? blockedCopy(t[0]) : t[0]) * t[0]).sum() }
-        checkGradients([y]) { t in ((blocked ? blockedCopy(t[0]) : t[0]) * t[0]).mean() * 10 }
+        checkGradients([y]) { t in (laidOut(t[0], layout) * t[0]).sum() }
+        checkGradients([y]) { t in (laidOut(t[0], layout) * t[0]).mean() * 10 }
       }
     }
 
