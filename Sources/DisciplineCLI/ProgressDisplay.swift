@@ -3,6 +3,8 @@ import Training
 
 /// Shows training progress on stderr: on a terminal, one bar per epoch redrawn in place with
 /// ETA, throughput, loss and learning rate; otherwise a plain line every tenth of an epoch.
+/// Lines are kept by time, not by epoch: runs of thousands of sub-second epochs (a small
+/// table) keep a line at most every second on a terminal and every 2 s in a log, and the last.
 final class ProgressDisplay {
   let batchSize: Int
   let label: String
@@ -15,6 +17,11 @@ final class ProgressDisplay {
   private var totalEpochs = 1
   private var smoothedLoss: Double?
   private var firstStepInEpoch = 0
+  /// When the last line that stays (an epoch's end, an evaluation) was written.
+  private var lastKept = Date.distantPast
+  private var lastEvaluationKept = Date.distantPast
+  private var keepEvery: Double { interactive ? 1 : 2 }
+  private var isLastEpoch: Bool { epoch + 1 >= totalEpochs }
 
   /// Names the split that per-epoch evaluations read ("validation", or "test" when none is held out).
   var evaluationName = "validation"
@@ -39,6 +46,9 @@ final class ProgressDisplay {
       if record.loss.isFinite { smoothedLoss = smoothedLoss.map { 0.9 * $0 + 0.1 * record.loss } ?? record.loss }
       draw(record, force: stepsInEpoch == stepsPerEpoch)
     case .evaluated(let e):
+      let now = Date()
+      guard isLastEpoch || now.timeIntervalSince(lastEvaluationKept) >= keepEvery else { return }
+      lastEvaluationKept = now
       let line = String(format: "  %@ loss %.4f, accuracy %.2f%% (after %.2f epochs)", evaluationName, e.loss, 100 * e.accuracy, e.epoch)
       if interactive { printError("\r\u{1B}[K" + line) } else { printError(line) }
       lastDraw = .distantPast
@@ -50,12 +60,16 @@ final class ProgressDisplay {
   private func draw(_ record: StepRecord, force: Bool) {
     let now = Date()
     let plainEvery = max(1, stepsPerEpoch / 10)
+    // An epoch's end stays on its own line only if the last one is old enough (or it ends
+    // the run); otherwise it is drawn like any other step.
+    let keep = force && (isLastEpoch || now.timeIntervalSince(lastKept) >= keepEvery)
     if interactive {
-      guard force || now.timeIntervalSince(lastDraw) > 0.1 else { return }
+      guard keep || now.timeIntervalSince(lastDraw) > 0.1 else { return }
     } else {
-      guard force || stepsInEpoch % plainEvery == 0 else { return }
+      guard keep || (stepsInEpoch % plainEvery == 0 && now.timeIntervalSince(lastDraw) >= keepEvery) else { return }
     }
     lastDraw = now
+    if keep { lastKept = now }
     let elapsed = now.timeIntervalSince(epochStart)
     let done = stepsInEpoch - max(firstStepInEpoch, 0)
     let rate = elapsed > 0 ? Double(done * batchSize) / elapsed : 0
@@ -67,10 +81,10 @@ final class ProgressDisplay {
     let loss = smoothedLoss.map { String(format: "%.4f", $0) } ?? "nan"
     let text = String(
       format: "%@ %d/%d %@ %d/%d  %@ %@  %.0f samples/s  loss %@  lr %.3g  mom %.3g", label, epoch + 1,
-      totalEpochs, bar, stepsInEpoch, stepsPerEpoch, force ? "took" : "ETA", formatDuration(force ? elapsed : remaining),
+      totalEpochs, bar, stepsInEpoch, stepsPerEpoch, keep ? "took" : "ETA", formatDuration(keep ? elapsed : remaining),
       rate, loss, record.learningRate, record.momentum)
     if interactive {
-      printError("\r\u{1B}[K" + text, terminator: force ? "\n" : "")
+      printError("\r\u{1B}[K" + text, terminator: keep ? "\n" : "")
     } else {
       printError(text)
     }

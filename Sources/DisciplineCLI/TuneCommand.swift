@@ -117,6 +117,7 @@ struct TuneCommand: ParsableCommand {
   }
 
   private func tune() throws {
+    let commandStart = Date()
     let outURL = try prepareOutputDirectory(out)
     let setup = try TrainingSetup(data: data, model: model, augment: augment ?? "none", seed: seed)
     var finalData = data
@@ -151,7 +152,7 @@ struct TuneCommand: ParsableCommand {
     }
     if resume && !journal.entries.isEmpty { printError("resuming: \(journal.entries.count) finished trial\(journal.entries.count == 1 ? "" : "s") in the journal will be reused") }
     let backend = EngineBackend(setup: setup, finalSetup: finalSetup,
-      stateDirectory: outURL.appendingPathComponent("final-state"), resumesFinal: resume)
+      stateDirectory: outURL.appendingPathComponent("final-state"), resumesFinal: resume, clockStart: commandStart)
     let engine = Recipe(backend: backend, settings: recipe, journal: journal)
     let progress = TuneProgress(budget: recipe.budget, elapsed: { engine.elapsed })
     engine.onEvent = progress.handle
@@ -226,9 +227,12 @@ final class EngineBackend: TuningBackend {
   /// Whether a saved final run may be continued (--resume); otherwise an old one is deleted.
   let resumesFinal: Bool
   private(set) var finalModel: Module?
-  private let clockStart = Date()
+  /// When the command began (before loading the data): the zero of `now()`.
+  private let clockStart: Date
 
-  init(setup: TrainingSetup, finalSetup: TrainingSetup, stateDirectory: URL? = nil, resumesFinal: Bool = false) {
+  init(setup: TrainingSetup, finalSetup: TrainingSetup, stateDirectory: URL? = nil, resumesFinal: Bool = false,
+       clockStart: Date = Date()) {
+    self.clockStart = clockStart
     self.setup = setup
     self.finalSetup = finalSetup
     self.stateDirectory = stateDirectory

@@ -14,6 +14,7 @@ final class TuneProgress {
   private var lastDraw = Date.distantPast
   private var started = Date()
   private var epochDisplay: ProgressDisplay?
+  private var lastBudgetLine = Date.distantPast
 
   init(budget: Double, elapsed: @escaping () -> Double) {
     self.budget = budget
@@ -59,7 +60,10 @@ final class TuneProgress {
       epochDisplay = display
     case .finalEpoch(let e):
       epochDisplay?.handle(e)
-      if case .epochFinished = e { printError("  (\(budgetText))") }
+      if case .epochFinished = e, Date().timeIntervalSince(lastBudgetLine) >= 5 {
+        lastBudgetLine = Date()
+        printError("  (\(budgetText))")
+      }
     }
   }
 

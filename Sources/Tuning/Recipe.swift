@@ -23,7 +23,8 @@ public protocol TuningBackend {
   func makeFinalSession(batchSize: Int, regularization: Regularization, seed: UInt64) throws -> Session
   /// Resident memory in MiB with a session of this batch size alive (nil: unknown).
   func memoryUse(batchSize: Int) -> Double?
-  /// Seconds since an arbitrary start (a virtual clock in tests).
+  /// Seconds since this process began its work, loading the data included (a virtual clock
+  /// in tests): the recipe counts them against the budget.
   func now() -> Double
   /// Saves the final session's state and its run's record, so a killed run can continue it.
   func saveFinalState(_ session: Session, _ record: FinalRunRecord) throws
@@ -103,6 +104,12 @@ public struct RecipeSettings: Codable, Sendable, Equatable {
   /// keeps gaining from epochs (on Fashion-MNIST, flips and dropout 0.25: 92.44% after 20
   /// epochs, 92.73% after 26), more than the trials gain from the last few seconds each.
   public var finalShare = 0.6
+  /// The final run evaluates at most this many times (after every epoch when it has fewer).
+  public var finalEvaluations = 40
+  /// Fractions of the final run's steps after which it measures what an epoch really costs
+  /// and re-plans its epochs to end within the budget (the first two in one-cycle's warm-up,
+  /// where a changed length barely moves the learning rate).
+  public var finalReplans = [0.1, 0.3, 0.6]
   /// Validation measurements per trial, and the batches each reads.
   public var trialEvaluations = 3
   public var validationBatches: Int? = 3
@@ -176,7 +183,6 @@ public final class Recipe<Backend: TuningBackend> {
   public var shouldStop: () -> Bool = { false }
   /// Seconds spent before this process started (the journaled work of a resumed run).
   private let spentBefore: Double
-  private let started: Double
   /// Measured training throughput, samples per second, per batch size.
   public private(set) var samplesPerSecond: [Int: Double] = [:]
   /// The regularization of the sessions made from now on: the prior until the studies choose.
@@ -193,16 +199,16 @@ public final class Recipe<Backend: TuningBackend> {
     self.settings = settings
     self.journal = journal
     spentBefore = journal.entries.map(\.seconds).reduce(0, +)
-    started = backend.now()
     regularization = settings.regularization
     rangeTestSteps = settings.rangeTestSteps
     studiesRegularization = settings.dropouts.count >= 2 || settings.augmentations.count >= 2
   }
 
   /// Seconds of the budget used so far (including a resumed run's earlier work).
-  public var elapsed: Double { spentBefore + finalSecondsBefore + backend.now() - started }
+  /// The backend's clock starts with the process, so loading the data counts too.
+  public var elapsed: Double { spentBefore + finalSecondsBefore + backend.now() }
   /// Seconds of a resumed final run spent before this process started.
-  private var finalSecondsBefore = 0.0
+  var finalSecondsBefore = 0.0
 
   public struct Interrupted: Error {}
 
@@ -515,6 +521,7 @@ public final class Recipe<Backend: TuningBackend> {
   /// Runs every phase and the final training.
   public func run() throws -> TuneOutcome {
     try fitRangeTestsToBudget()
+    try checkBudget()
     let phases = studiesRegularization ? 6 : 5
     onEvent?(.phase(name: "learning rate", index: 1, of: phases))
     let first = try learningRatePhase()
@@ -534,85 +541,16 @@ public final class Recipe<Backend: TuningBackend> {
 
     // Final training for the rest of the budget.
     onEvent?(.phase(name: "final training", index: phases, of: phases))
-    let size = batch.batchSize.value
-    let plan = FinalRunRecord.Plan(batchSize: size, maxLearningRate: maxLR.value, maxMomentum: momentum.max.value,
+    let plan = FinalRunRecord.Plan(batchSize: batch.batchSize.value, maxLearningRate: maxLR.value, maxMomentum: momentum.max.value,
       minMomentum: momentum.min.value, weightDecay: wd.weightDecay.value, regularization: regularization)
-    let final = try backend.makeFinalSession(batchSize: size, regularization: regularization, seed: settings.seed)
-    let epochChoice: Choice<Int>
-    var history = TrainingHistory()
-    let fresh = final.snapshot()
-    if let saved = try backend.loadFinalState(into: final), saved.plan == plan {
-      epochChoice = Choice(saved.epochs, saved.epochsReason)
-      history = saved.history
-      finalSecondsBefore = saved.seconds
-      onEvent?(.note("continuing the final training after epoch \(final.stepsTaken / final.stepsPerEpoch) of \(saved.epochs)"))
-    } else {
-      final.restore(fresh)  // a state saved with other choices may have been loaded
-      epochChoice = try plannedEpochs(final, plan: plan)
-      backend.removeFinalState()
-    }
-    let epochs = epochChoice.value
     let policy = Policy.oneCycle(OneCycle(variant: .pytorch, maxLearningRate: maxLR.value, divFactor: settings.divFactor,
       cycleMomentum: true, baseMomentum: momentum.min.value, maxMomentum: momentum.max.value))
-    let schedule: Schedule
-    do { schedule = try Schedule(policy, totalSteps: epochs * final.stepsPerEpoch) } catch {
-      throw RecipeError(description: "cannot make the final one-cycle schedule (max LR \(maxLR.value), \(epochs) epochs): \(error)")
-    }
-    let trainer = Trainer(session: final, schedule: schedule, epochs: epochs, constantMomentum: momentum.max.value,
-      weightDecay: wd.weightDecay.value, history: history)
-    onEvent?(.finalStarted(batchSize: size, epochs: epochs))
-    let finalStart = backend.now(), secondsBefore = finalSecondsBefore
-    var saveError: Error?
-    var lastSave = finalStart
-    // After an epoch (not the last), the state to continue from after a crash or kill: every
-    // epoch of a Fashion-MNIST run (about 28 s), every few of small data sets' short ones.
-    let saveInterval = min(20, settings.budget / 40)
-    trainer.onEvent = { [weak self] e in
-      guard let self else { return }
-      self.onEvent?(.finalEpoch(e))
-      if case .epochFinished(let epoch) = e, epoch + 1 < epochs, saveError == nil, self.backend.now() - lastSave >= saveInterval {
-        lastSave = self.backend.now()
-        let record = FinalRunRecord(plan: plan, epochs: epochs, epochsReason: epochChoice.reason, history: trainer.history,
-          seconds: secondsBefore + self.backend.now() - finalStart)
-        do { try self.backend.saveFinalState(final, record) } catch { saveError = error }
-      }
-    }
-    let outcome = trainer.run(shouldStop: { [shouldStop] in shouldStop() || saveError != nil })
-    if let saveError { throw RecipeError(description: "cannot save the final run's state: \(saveError)") }
-    if case .interrupted = outcome { throw Interrupted() }
-    if case .diverged(let step) = outcome {
-      throw RecipeError(description: "the final training diverged at step \(step) (learning rate \(Self.format(trainer.history.steps.last?.learningRate ?? 0)))")
-    }
-    backend.removeFinalState()
+    let (final, history, epochChoice) = try finalTraining(plan, policy: policy)
     let test = final.evaluate(.test, maxBatches: nil)
-    let diagnosis = Diagnosis(history: trainer.history, stepsPerEpoch: final.stepsPerEpoch)
+    let diagnosis = Diagnosis(history: history, stepsPerEpoch: final.stepsPerEpoch)
     return TuneOutcome(maxLearningRate: maxLR, minLearningRate: minLR, batchSize: batch.batchSize, maxMomentum: momentum.max,
-      minMomentum: momentum.min, weightDecay: wd.weightDecay, dropout: regularizationChoice.dropout, augmentation: regularizationChoice.augmentation, epochs: epochChoice, policy: policy, history: trainer.history,
+      minMomentum: momentum.min, weightDecay: wd.weightDecay, dropout: regularizationChoice.dropout, augmentation: regularizationChoice.augmentation, epochs: epochChoice, policy: policy, history: history,
       test: test, diagnosis: diagnosis, seconds: elapsed, stepsPerEpoch: final.stepsPerEpoch)
-  }
-
-  /// Epochs of the final run: what the rest of the budget allows at the throughput of the
-  /// final session itself, from a few steps that are then undone (the trials' sessions may
-  /// have run under other load), and one evaluation, timed (the final run evaluates once per
-  /// epoch).
-  func plannedEpochs(_ final: Backend.Session, plan: FinalRunRecord.Plan) throws -> Choice<Int> {
-    let size = plan.batchSize
-    let saved = final.snapshot()
-    let probe = HyperParameters(learningRate: plan.maxLearningRate / settings.divFactor, momentum: plan.maxMomentum, weightDecay: plan.weightDecay)
-    _ = final.step(probe)
-    let p0 = backend.now()
-    let probeSteps = min(40, max(5, final.stepsPerEpoch / 10))
-    for _ in 0..<probeSteps { _ = final.step(probe) }
-    let probeSeconds = backend.now() - p0
-    final.restore(saved)
-    let rate = probeSeconds > 0 ? Double(probeSteps * size) / probeSeconds : throughput(size)
-    let e0 = backend.now()
-    _ = final.evaluate(.validation, maxBatches: nil)
-    let evaluation = backend.now() - e0
-    let epochSeconds = Double(final.stepsPerEpoch * size) / rate + evaluation
-    let remaining = settings.budget - elapsed - 5
-    let epochs = max(1, Int(remaining / epochSeconds))
-    return Choice(epochs, String(format: "what the remaining %.0f s of the budget allow at the measured %.0f samples/s (%.1f s per epoch)", max(0, remaining), rate, epochSeconds))
   }
 
   /// Steps of each trial when what is left of the tuning share is split among `trials` more,
@@ -698,6 +636,33 @@ public final class Recipe<Backend: TuningBackend> {
       onEvent?(.note("range tests shortened to \(steps) steps (from \(settings.rangeTestSteps)) to fit into the budget"))
     }
     rangeTestSteps = steps
+  }
+
+  /// The smallest budget that holds the recipe at the measured throughput: the time already
+  /// spent (loading the data, a throughput probe), range tests of `minimumRangeTestSteps` (no
+  /// regularization study) and trials of 10 steps, and a final run at least as long as all
+  /// that (below it, the choices would cost more than the training they are for).
+  func minimumBudget() -> Double { 2 * minimumTuningSeconds() }
+
+  /// Seconds of the tuning at its smallest, the time already spent included.
+  func minimumTuningSeconds() -> Double {
+    let b = Double(settings.startBatchSize), rate = throughput(settings.startBatchSize)
+    let sweeps = Double(settings.batchSizes.count + 2)
+    let rangeTests = sweeps * Double(settings.minimumRangeTestSteps) * b / rate * Self.rangeTestOverhead
+    let trials = Double(settings.batchSizes.count + laterTrials) * 10 * b / rate * Self.rangeTestOverhead
+    return elapsed + rangeTests + trials
+  }
+
+  /// Throws when the budget cannot hold the recipe, naming the smallest one that would.
+  func checkBudget() throws {
+    guard journal.entries.isEmpty else { return }  // a resumed run has shown it fits
+    let minimum = minimumBudget()
+    guard settings.budget < minimum else { return }
+    let rounded = (minimum / 10).rounded(.up) * 10
+    throw RecipeError(description: String(
+      format: "a budget of %.0f s cannot hold the recipe here: at the measured %.0f samples/s its %d range tests of %d steps and %d trials of 10 steps take about %.0f s with the %.0f s already spent (loading, a throughput probe), and the final run needs at least as long; the smallest budget that would is about %.0f s (--budget %.0fs)",
+      settings.budget, throughput(settings.startBatchSize), settings.batchSizes.count + 2, settings.minimumRangeTestSteps,
+      settings.batchSizes.count + laterTrials, minimumTuningSeconds(), elapsed, rounded, rounded))
   }
 
   var firstRangeTestKey: String { "lr/range-test/\(settings.startBatchSize)" }

@@ -6,12 +6,12 @@ import Testing
                  "--start-batch-size", "32", "--weight-decays", "1e-3,0", "--momenta", "0.97,0.9", "--seed", "1"]
 
   @Test func tunesWithinTheBudgetAndWritesEverything() throws {
+    // How long it takes is not asserted here: suites run side by side on a shared machine.
+    // The recipe's accounting of the budget is tested on a virtual clock (RecipeTests), and
+    // scripts/budget-check.sh measures real runs on an idle machine.
     let dir = CLI.temporaryDirectory()
-    let started = Date()
     let r = try CLI.run(spirals + ["--budget", "30s", "--json", "--out", dir])
-    let seconds = Date().timeIntervalSince(started)
     #expect(r.status == 0, "\(r.stderr)")
-    #expect(seconds < 30 * 1.1 + 5, "took \(seconds) s for a 30 s budget")
     let json = try #require(CLI.json(Data(r.stdout.utf8)), "stdout: \(r.stdout)")
     #expect((json["test_accuracy"] as? Double ?? 0) > 0.6)
     #expect(json["test_loss"] is Double && json["seconds"] is Double)

@@ -13,6 +13,11 @@ final class AnalyticBackend: TuningBackend {
   var secondsPerStep: (Int) -> Double = { _ in 0.01 }
   /// Steps with a momentum above this return NaN (a synthetic instability).
   var momentumLimit: Double?
+  /// Simulated seconds of one evaluation (a pass over the validation split).
+  var evaluationSeconds = 0.0
+  /// Extra seconds of each step of the final session after its first `after` steps: a
+  /// machine that slows down once the final run has been planned.
+  var finalSlowdown: (after: Int, extraSeconds: Double)?
   private(set) var sessionsMade = 0
 
   /// The regularization of the sessions made, in order.
@@ -23,10 +28,13 @@ final class AnalyticBackend: TuningBackend {
     regularizations.append(regularization)
     return LimitedSession(
       AnalyticSession(features: features, samples: samples, noise: noise, batchSize: batchSize, seed: seed,
-        secondsPerStep: secondsPerStep(batchSize), clock: clock), momentumLimit: momentumLimit)
+        secondsPerStep: secondsPerStep(batchSize), clock: clock), momentumLimit: momentumLimit,
+      evaluationSeconds: evaluationSeconds)
   }
   func makeFinalSession(batchSize: Int, regularization: Regularization, seed: UInt64) throws -> LimitedSession {
-    try makeSession(batchSize: batchSize, regularization: regularization, seed: seed)
+    let session = try makeSession(batchSize: batchSize, regularization: regularization, seed: seed)
+    session.slowdown = finalSlowdown
+    return session
   }
   func memoryUse(batchSize: Int) -> Double? { 100 + Double(batchSize) }
   func now() -> Double { clock.now }
@@ -53,20 +61,29 @@ final class AnalyticBackend: TuningBackend {
 final class LimitedSession: TrainingSession {
   let inner: AnalyticSession
   let momentumLimit: Double?
-  init(_ inner: AnalyticSession, momentumLimit: Double?) {
+  let evaluationSeconds: Double
+  var slowdown: (after: Int, extraSeconds: Double)?
+  private var stepsRun = 0
+  init(_ inner: AnalyticSession, momentumLimit: Double?, evaluationSeconds: Double = 0) {
     self.inner = inner
     self.momentumLimit = momentumLimit
+    self.evaluationSeconds = evaluationSeconds
   }
   var stepsPerEpoch: Int { inner.stepsPerEpoch }
   var stepsTaken: Int { inner.stepsTaken }
   func step(_ h: HyperParameters) -> Double {
+    stepsRun += 1
+    if let slowdown, stepsRun > slowdown.after { inner.clock?.advance(slowdown.extraSeconds) }
     if let limit = momentumLimit, h.momentum > limit + 1e-12 {
       _ = inner.step(h)
       return .nan
     }
     return inner.step(h)
   }
-  func evaluate(_ split: DataSplit, maxBatches: Int?) -> Evaluation { inner.evaluate(split, maxBatches: maxBatches) }
+  func evaluate(_ split: DataSplit, maxBatches: Int?) -> Evaluation {
+    inner.clock?.advance(evaluationSeconds)
+    return inner.evaluate(split, maxBatches: maxBatches)
+  }
   func snapshot() -> AnalyticSession.State { inner.snapshot() }
   func restore(_ state: AnalyticSession.State) { inner.restore(state) }
 }
@@ -187,6 +204,59 @@ final class LimitedSession: TrainingSession {
     #expect(recipe.elapsed >= s.budget * 0.7, "left \(s.budget - recipe.elapsed) of \(s.budget) unused")
   }
 
+  /// Many short epochs, evaluations that cost as much as an epoch, and a final run that
+  /// slows to 1.6× once planned: the run evaluates at most `finalEvaluations` times, re-plans
+  /// its epochs from what they really cost, and the recipe's clock ends within the budget.
+  @Test func aSlowerFinalRunIsReplannedToEndWithinTheBudget() throws {
+    let backend = AnalyticBackend()
+    backend.evaluationSeconds = 0.16  // one epoch of 16 steps at 0.01 s
+    backend.finalSlowdown = (after: 200, extraSeconds: 0.006)
+    let s = settings(budget: 300)
+    let recipe = Recipe(backend: backend, settings: s, journal: try journal())
+    var notes: [String] = []
+    recipe.onEvent = { if case .note(let text) = $0 { notes.append(text) } }
+    let outcome = try recipe.run()
+    #expect(recipe.elapsed <= s.budget * 1.05, "used \(recipe.elapsed) of \(s.budget)")
+    #expect(recipe.elapsed >= s.budget * 0.8, "left \(s.budget - recipe.elapsed) of \(s.budget) unused")
+    #expect(outcome.epochs.value > 100)
+    #expect(outcome.history.evaluations.count <= s.finalEvaluations + 1)
+    #expect(notes.contains { $0.hasPrefix("final training re-planned to") }, "\(notes)")
+    #expect(outcome.epochs.reason.contains("re-planned"))
+  }
+
+  /// Without re-planning the same run overshoots: the slowdown is what the test is about.
+  @Test func withoutReplanningTheSlowerFinalRunOverruns() throws {
+    let backend = AnalyticBackend()
+    backend.evaluationSeconds = 0.16
+    backend.finalSlowdown = (after: 200, extraSeconds: 0.006)
+    var s = settings(budget: 300)
+    s.finalReplans = []
+    let recipe = Recipe(backend: backend, settings: s, journal: try journal())
+    _ = try recipe.run()
+    #expect(recipe.elapsed > s.budget * 1.1, "used \(recipe.elapsed) of \(s.budget)")
+  }
+
+  /// A budget that cannot hold the recipe's minimum says so before any work, with the
+  /// smallest budget that would.
+  @Test func aBudgetTooShortForTheRecipeNamesTheSmallestThatWould() throws {
+    let backend = AnalyticBackend()
+    backend.secondsPerStep = { _ in 0.2 }
+    let recipe = Recipe(backend: backend, settings: settings(budget: 60), journal: try journal())
+    do {
+      _ = try recipe.run()
+      Issue.record("a 60-second budget at 0.2 s per step ran")
+    } catch let error as RecipeError {
+      #expect(error.description.contains("the smallest budget that would is about"), "\(error)")
+      let minimum = recipe.minimumBudget()
+      #expect(minimum > 60)
+      // With that budget it runs.
+      let enough = Recipe(backend: AnalyticBackend(), settings: settings(budget: (minimum / 10).rounded(.up) * 10), journal: try journal())
+      (enough.backend as AnalyticBackend).secondsPerStep = { _ in 0.2 }
+      _ = try enough.run()
+    }
+    #expect(recipe.journal.entries.isEmpty)
+  }
+
   @Test func shortBudgetsShortenTheRangeTests() throws {
     // 7 full sweeps of 150 steps at 0.015 s (24 s with their validation) would overfill the
     // 40% of the 27-second tuning share of a 60-second budget that range tests may take.
@@ -237,7 +307,7 @@ final class LimitedSession: TrainingSession {
     let killed = Recipe(backend: first, settings: settings(), journal: try journal(at: url))
     killed.shouldStop = { store.saves >= 2 }  // stopped after the second save, mid-run
     #expect(throws: Recipe<AnalyticBackend>.Interrupted.self) { try killed.run() }
-    let savedEpochs = try #require(store.saved?.record.history.evaluations.count)
+    let savedEpochs = try #require(store.saved?.state.stepsTaken) / reference.stepsPerEpoch
     #expect(savedEpochs > 1 && savedEpochs < reference.epochs.value)
     let second = AnalyticBackend()
     second.finalStore = store
