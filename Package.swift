@@ -2,7 +2,9 @@
 import PackageDescription
 
 // Layers, bottom to top (see Docs/ARCHITECTURE.md): CNative → Tensors → NeuralNetworks,
-// Optimizers → Training → Tuning → the `discipline` executable. Schedules and Reports depend on
+// Optimizers → Training (the engine's sessions) → the `discipline` executable. Tuning (the
+// recipe, range tests, trial specs and runners) depends only on Sessions (the session protocol
+// and the trainer) and Schedules, so it builds without oneDNN. Schedules and Reports depend on
 // nothing in the project; Datasets only on CNative (zlib).
 /// Modules whose tests use `@testable import` are compiled for testing in release builds too,
 /// so the whole suite runs optimized (`swift test -c release`).
@@ -18,6 +20,7 @@ let package = Package(
     .library(name: "Optimizers", targets: ["Optimizers"]),
     .library(name: "Datasets", targets: ["Datasets"]),
     .library(name: "Reports", targets: ["Reports"]),
+    .library(name: "Sessions", targets: ["Sessions"]),
     .library(name: "Training", targets: ["Training"]),
     .library(name: "Tuning", targets: ["Tuning"]),
   ],
@@ -33,14 +36,15 @@ let package = Package(
     .target(name: "Schedules", swiftSettings: testable),
     .target(name: "Datasets", dependencies: ["CNative", "Randomness"], swiftSettings: testable),
     .target(name: "Reports", swiftSettings: testable),
+    .target(name: "Sessions", dependencies: ["Schedules"]),
     .target(
       name: "Training",
-      dependencies: ["Tensors", "NeuralNetworks", "Optimizers", "Schedules", "Datasets", "Randomness"]),
-    .target(name: "Tuning", dependencies: ["Training", "Schedules"], swiftSettings: testable),
+      dependencies: ["Sessions", "Tensors", "NeuralNetworks", "Optimizers", "Schedules", "Datasets", "Randomness"]),
+    .target(name: "Tuning", dependencies: ["Sessions", "Schedules"], swiftSettings: testable),
     .executableTarget(
       name: "DisciplineCLI",
       dependencies: [
-        "Tensors", "NeuralNetworks", "Optimizers", "Schedules", "Datasets", "Reports", "Training", "Tuning",
+        "Tensors", "NeuralNetworks", "Optimizers", "Schedules", "Datasets", "Reports", "Sessions", "Training", "Tuning",
         "Randomness", .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ]),
     .target(name: "TestSupport", dependencies: ["Tensors", "Randomness"], path: "Tests/TestSupport"),
@@ -52,7 +56,7 @@ let package = Package(
     .testTarget(name: "SchedulesTests", dependencies: ["Schedules"]),
     .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "Randomness"]),
     .testTarget(name: "ReportsTests", dependencies: ["Reports"]),
-    .testTarget(name: "TuningTests", dependencies: ["Tuning", "Training", "Schedules", "Randomness"]),
+    .testTarget(name: "TuningTests", dependencies: ["Tuning", "Sessions", "Schedules", "Randomness"]),
     .testTarget(name: "DisciplineCLITests", dependencies: ["NeuralNetworks"]),
   ]
 )

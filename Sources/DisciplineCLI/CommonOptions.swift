@@ -1,6 +1,7 @@
 import ArgumentParser
 import Datasets
 import Foundation
+import Tuning
 import NeuralNetworks
 import Optimizers
 import Training
@@ -62,7 +63,47 @@ func reportingErrors(_ body: () throws -> Void) throws {
     throw fail(error.description, code: error.exitCode)
   } catch let error as OptimizerStateError {
     throw fail("\(error)", code: 65)
+  } catch let error as ProgramError {
+    throw fail(error.description, code: 1)
+  } catch let error as TrialProtocolError {
+    throw fail(error.description, code: 65)
+  } catch let error as RangeTestError {
+    throw fail(error.description, code: 1)
+  } catch let error as RecipeError {
+    throw fail(error.description, code: 1)
   }
+}
+
+/// `--command` and its limits: the user's training program as the runner of every trial.
+struct ProgramOptions: ParsableArguments {
+  @Option(help: ArgumentHelp(
+    "Your training program, run once per trial instead of the built-in engine: an argument vector (quotes group words; no shell) with placeholders {spec}, {dir}, {batch_size}, {seed}, {weight_decay}, {dropout}, {augmentation}, {steps}, {kind}, {key}. See Docs/PROTOCOL.md and python/.",
+    valueName: "command"))
+  var command: String?
+
+  @Option(name: .customLong("trial-timeout"), help: ArgumentHelp("Seconds without an event from --command after which its trial fails.", valueName: "seconds"))
+  var trialTimeout: Double = 600
+
+  func validate() throws {
+    guard trialTimeout > 0 else { throw ValidationError("--trial-timeout must be positive, got \(trialTimeout)") }
+    if let command { _ = try runner(command: command, shouldStop: { false }) }
+  }
+
+  /// The runner for --command, or nil for the built-in engine.
+  func runner(shouldStop: @escaping () -> Bool) throws -> CommandRunner? {
+    try command.map { try runner(command: $0, shouldStop: shouldStop) }
+  }
+
+  private func runner(command: String, shouldStop: @escaping () -> Bool) throws -> CommandRunner {
+    do { return try CommandRunner(command: command, trialTimeout: trialTimeout, shouldStop: shouldStop) } catch {
+      throw ValidationError(error.description)
+    }
+  }
+}
+
+/// A folder name for a journal key: "momentum/0.97" → "momentum-0.97".
+func directoryName(_ key: String) -> String {
+  String(key.map { $0.isLetter || $0.isNumber || ".-_".contains($0) ? $0 : "-" })
 }
 
 /// Prints `error: message` to stderr and returns the exit code to throw.

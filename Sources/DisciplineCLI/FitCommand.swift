@@ -157,10 +157,7 @@ struct FitCommand: ParsableCommand {
     ResumeRecord.remove(from: outURL)
     let test = session.evaluate(.test, maxBatches: nil)
     let seconds = Date().timeIntervalSince(started)
-    let normalization = splits.normalization ?? Normalization(mean: 0, standardDeviation: 1)
-    let checkpoint = Checkpoint(specification: spec, inputMean: normalization.mean.first ?? 0,
-      inputStd: normalization.standardDeviation.first ?? 1, extra: normalization.isScalar ? [:] : normalization.checkpointMetadata)
-    try checkpoint.save(net, to: outURL.appendingPathComponent("model.safetensors"))
+    try TrainingSetup.checkpoint(spec, normalization: splits.normalization).save(net, to: outURL.appendingPathComponent("model.safetensors"))
     let summary = FitSummary(test: test, history: trainer.history, stepsPerEpoch: session.stepsPerEpoch, seconds: seconds)
     try files.writeSummary(summary)
     try files.writeCharts(trainer.history, title: "\(model) on \(data.dataset)", settings: settings, summary: summary)

@@ -29,6 +29,13 @@ struct LRFindCommand: ParsableCommand {
 
       Writes lr_find.csv, lr_find.json and lr_find.svg into --out.
 
+      --command runs your own training program instead of the
+      built-in engine, once per test: it gets a spec (the schedule of
+      learning rate and momentum for every step) and reports its
+      losses as events (Docs/PROTOCOL.md; the Python helper in
+      python/ does it for any torch.optim optimizer). Each test's
+      files are in DIR/trials/.
+
       Examples:
         discipline lr-find --model cnn --out runs/lr
         discipline lr-find --model cnn --weight-decay 1e-3,1e-4,0 \\
@@ -36,6 +43,9 @@ struct LRFindCommand: ParsableCommand {
         discipline lr-find --model cnn --mode linear --start-lr 0.01 \\
           --end-lr 2 --epochs 1 --out runs/lr-linear
         discipline lr-find --model mlp --repeats 3 --json --out runs/lr3
+        discipline lr-find --num-iter 200 --validate-every 20 \\
+          --command "/usr/bin/python3 examples/pytorch/fashion_mnist.py" \\
+          --out runs/lr-torch
       """)
 
   @OptionGroup(title: "Data") var data: DataOptions
@@ -73,8 +83,12 @@ struct LRFindCommand: ParsableCommand {
   @Option(help: "Seed for initialization, shuffling, dropout and augmentation.") var seed: UInt64 = 0
   @Option(help: "Output folder.") var out: String = "runs/lr-find"
   @Flag(help: "Print the result as JSON on stdout.") var json = false
+  @OptionGroup(title: "Your own training program") var program: ProgramOptions
 
   func validate() throws {
+    if program.command != nil && epochs != nil {
+      throw ValidationError("--epochs needs the built-in engine's epoch length; with --command give --num-iter")
+    }
     for b in batchSize.values where b <= 0 { throw ValidationError("--batch-size must be positive, got \(b)") }
     for wd in weightDecay.values where !(wd >= 0 && wd.isFinite) { throw ValidationError("--weight-decay must be non-negative, got \(wd)") }
     for p in dropout.values where !(p >= 0 && p < 1) { throw ValidationError("--dropout must be in [0, 1), got \(p)") }
@@ -121,9 +135,12 @@ struct LRFindCommand: ParsableCommand {
 
   private func find() throws {
     let outURL = try prepareOutputDirectory(out)
-    let setup = try TrainingSetup(data: data, model: model, optimizer: optimizer, augment: augment, seed: seed)
-    let trainCount = setup.splits.train.count
-    let conditions = conditions { b in max(1, trainCount / b) }
+    let stop = StopSignal()
+    let runner = try program.runner(shouldStop: { stop.isRequested })
+    let setup = runner == nil ? try TrainingSetup(data: data, model: model, optimizer: optimizer, augment: augment, seed: seed) : nil
+    let trainCount = setup?.splits.train.count ?? Int.max
+    // A program's epoch length is its own: without --num-iter its sweeps take 100 steps.
+    let conditions = conditions { b in setup == nil ? 0 : max(1, trainCount / b) }
     if let tooLarge = batchSize.values.first(where: { $0 > trainCount }) {
       throw CommandError("--batch-size \(tooLarge) is larger than the \(trainCount) training samples", exitCode: 64)
     }
@@ -136,25 +153,40 @@ struct LRFindCommand: ParsableCommand {
     base.divergenceFactor = diverge
     base.validateEvery = validateEvery
     base.validationBatches = valBatches
-    if validateEvery != nil && setup.splits.validation == nil {
+    if validateEvery != nil && setup?.splits.validation == nil && setup != nil {
       printError("note: no validation split is held out (--validation-split 0): the validation loss is measured on the test split")
     }
     let total = conditions.count * repeats
-    printError("lr-find: \(model) on \(data.dataset) (\(setup.sizes)); \(total) range test\(total == 1 ? "" : "s") of \(conditions.map { "\($0.steps!)" }.uniqued().joined(separator: "/")) steps, learning rate \(formatValue(startLR)) → \(formatValue(endLR)) (\(sweepMode.rawValue))")
+    let what = setup.map { "\(model) on \(data.dataset) (\($0.sizes))" } ?? "\(program.command!)"
+    printError("lr-find: \(what); \(total) range test\(total == 1 ? "" : "s") of \(conditions.map { "\($0.steps!)" }.uniqued().joined(separator: "/")) steps, learning rate \(formatValue(startLR)) → \(formatValue(endLR)) (\(sweepMode.rawValue))")
     let progress = RangeTestProgress(total: total, conditions: conditions.map(\.name), repeats: repeats)
-    let stop = StopSignal()
-    let comparison = try RangeTest.compare(
-      conditions: conditions, repeats: repeats, seed: seed, base: base, oneCycleDivisor: divFactor,
-      makeSession: { condition, s in
-        try setup.session(batchSize: condition.batchSize!, dropout: Float(condition.dropout ?? 0), seed: s, evaluationBatchSize: 500)
-      },
-      onStart: progress.start, onPoint: progress.point, shouldStop: { stop.isRequested })
+    let comparison: RangeTestComparison
+    if let setup {
+      comparison = try RangeTest.compare(
+        conditions: conditions, repeats: repeats, seed: seed, base: base, oneCycleDivisor: divFactor,
+        makeSession: { condition, s in
+          try setup.session(batchSize: condition.batchSize!, dropout: Float(condition.dropout ?? 0), seed: s, evaluationBatchSize: 500)
+        },
+        onStart: progress.start, onPoint: progress.point, shouldStop: { stop.isRequested })
+    } else {
+      // Each sweep runs the program once; its files stay in DIR/trials for a look afterwards.
+      comparison = try RangeTest.compare(
+        conditions: conditions, repeats: repeats, seed: seed, base: base, oneCycleDivisor: divFactor,
+        onStart: progress.start, shouldStop: { stop.isRequested }
+      ) { condition, s, settings in
+        let name = conditions.count == 1 ? "" : "\(condition.name)/"
+        let spec = settings.spec(key: "lr-find/\(name)seed-\(s)", batchSize: condition.batchSize!, seed: s,
+          dropout: condition.dropout ?? 0, augmentation: augment)
+        let directory = outURL.appendingPathComponent("trials").appendingPathComponent(directoryName(spec.key))
+        return try RangeTest.run(with: runner!, spec: spec, directory: directory, settings: settings, onPoint: progress.point)
+      }
+    }
     progress.finish()
     if stop.isRequested {
       printError("interrupted: nothing written")
       throw ExitCode(130)
     }
-    let files = LRFindFiles(directory: outURL, comparison: comparison, mode: sweepMode, title: "\(model) on \(data.dataset)")
+    let files = LRFindFiles(directory: outURL, comparison: comparison, mode: sweepMode, title: setup == nil ? "your program" : "\(model) on \(data.dataset)")
     try files.write()
     printError(files.summary())
     if standardErrorIsTerminal, let chart = files.terminalChart() { printError(chart) }

@@ -65,10 +65,7 @@ struct TuneFiles {
     var run = RunFiles(directory: directory)
     run.evaluationName = "test"
     try run.writeMetrics(outcome.history)
-    let n = normalization ?? Normalization(mean: 0, standardDeviation: 1)
-    let checkpoint = Checkpoint(specification: specification, inputMean: n.mean.first ?? 0, inputStd: n.standardDeviation.first ?? 1,
-      extra: n.isScalar ? [:] : n.checkpointMetadata)
-    try checkpoint.save(model, to: url("model.safetensors"))
+    try TrainingSetup.checkpoint(specification, normalization: normalization).save(model, to: url("model.safetensors"))
     do { try report().write(to: url("report.html")) } catch {
       throw CommandError("cannot write \(url("report.html").path): \(error.localizedDescription)", exitCode: 73)
     }

@@ -1,6 +1,6 @@
 import Foundation
 import Schedules
-import Training
+import Sessions
 
 /// How the final run spends what is left of the budget: its epochs, how often it evaluates,
 /// and the time kept for what follows it (the test evaluation, report and checkpoint).

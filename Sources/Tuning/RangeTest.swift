@@ -1,5 +1,5 @@
 import Foundation
-import Training
+import Sessions
 
 /// How the learning rate rises during a range test.
 public enum SweepMode: String, Codable, Sendable, CaseIterable {
@@ -117,7 +117,102 @@ public struct RangeTestError: Error, CustomStringConvertible, Equatable {
   public var description: String
 }
 
-/// Runs LR range tests on any training session.
+extension RangeTestSettings {
+  /// The sweep as a spec's schedule: the learning rate and momentum of every step.
+  public var schedule: [TrialSpec.Row] {
+    (0..<steps).map { TrialSpec.Row(learningRate: learningRate(at: $0), momentum: momentum(at: $0)) }
+  }
+
+  /// Steps after which the validation loss is measured: every `validateEvery` and the last.
+  public var validateAt: [Int] {
+    guard let k = validateEvery else { return [] }
+    var at = Array(stride(from: k, through: steps, by: k))
+    if at.last != steps { at.append(steps) }
+    return at
+  }
+
+  /// The range test as a spec for a runner: its sweep, validation and weight decay, at a batch
+  /// size, seed and regularization.
+  public func spec(key: String, batchSize: Int, seed: UInt64, dropout: Double = 0, augmentation: String = "none") -> TrialSpec {
+    var spec = TrialSpec(kind: .rangeTest, key: key, batchSize: batchSize, seed: seed, weightDecay: weightDecay, dropout: dropout,
+      augmentation: augmentation, schedule: schedule, validateAt: validateAt, validationBatches: validationBatches)
+    spec.stopRule = TrialSpec.StopRule(smoothing: smoothing, divergenceFactor: divergenceFactor)
+    return spec
+  }
+}
+
+/// The range test's divergence rule over a stream of losses: the bias-corrected exponential
+/// moving average (β `smoothing`) against `factor` × its best so far.
+public struct DivergenceStop: Sendable {
+  public let smoothing: Double
+  public let factor: Double
+  private var average = 0.0, best = Double.infinity, count = 0
+  /// The smoothed loss after the last `observe`.
+  public private(set) var smoothed = 0.0
+
+  public init(smoothing: Double, factor: Double) {
+    self.smoothing = smoothing
+    self.factor = factor
+  }
+
+  /// Adds a step's loss; true when the curve has diverged (the smoothed loss is not finite,
+  /// or above `factor` × the best before it).
+  public mutating func observe(_ loss: Double) -> Bool {
+    count += 1
+    average = smoothing * average + (1 - smoothing) * loss
+    smoothed = average / (1 - pow(smoothing, Double(count)))
+    let diverged = !smoothed.isFinite || smoothed > factor * best
+    best = min(best, smoothed)
+    return diverged
+  }
+}
+
+/// Reads a range test from a run's events as they come: the smoothing, the divergence stop
+/// (the smoothed loss past `divergenceFactor` × its best), the validation losses.
+struct RangeTestReader {
+  let settings: RangeTestSettings
+  let onPoint: ((RangeTestPoint) -> Void)?
+  private(set) var points: [RangeTestPoint] = []
+  private(set) var end = RangeTestEnd.completed
+  private var divergence: DivergenceStop
+
+  init(settings: RangeTestSettings, onPoint: ((RangeTestPoint) -> Void)?) {
+    self.settings = settings
+    self.onPoint = onPoint
+    divergence = DivergenceStop(smoothing: settings.smoothing, factor: settings.divergenceFactor)
+    points.reserveCapacity(settings.steps)
+  }
+
+  mutating func observe(_ event: TrialEvent) -> TrialDecision {
+    switch event {
+    case .train(_, let loss, _, _):
+      let i = points.count
+      let diverged = divergence.observe(loss)
+      let point = RangeTestPoint(step: i, learningRate: settings.learningRate(at: i), momentum: settings.momentum(at: i), loss: loss, smoothedLoss: divergence.smoothed)
+      points.append(point)
+      onPoint?(point)
+      if diverged {
+        end = .diverged(learningRate: point.learningRate)
+        return .stop
+      }
+    case .validation(let step, let loss, _, _):
+      if step == points.count, step > 0 { points[step - 1].validationLoss = loss }
+    default: break
+    }
+    return .proceed
+  }
+
+  /// The result once the run is over.
+  func result(_ run: TrialRunResult) -> RangeTestResult {
+    var end = end
+    if case .completed = end, run.status == .interrupted { end = .interrupted(afterSteps: points.count) }
+    let reading = CurveReading(learningRates: points.map(\.learningRate), losses: points.map(\.loss), smoothedLosses: points.map(\.smoothedLoss), mode: settings.mode,
+      diverged: { if case .diverged = end { return true } else { return false } }())
+    return RangeTestResult(settings: settings, points: points, end: end, seconds: run.seconds, evaluationSeconds: run.evaluationSeconds, reading: reading)
+  }
+}
+
+/// Runs LR range tests on any training session, or through any runner.
 public enum RangeTest {
   /// Runs the sweep on `session` and restores the session's state afterwards (weights,
   /// buffers, optimizer state, data position): the test leaves no trace.
@@ -129,43 +224,33 @@ public enum RangeTest {
   ///   `RangeTestSettings.problem`), before touching the session.
   public static func run<Session: TrainingSession>(
     on session: Session, settings: RangeTestSettings, onPoint: ((RangeTestPoint) -> Void)? = nil,
-    shouldStop: () -> Bool = { false }, clock: () -> Double = { Date().timeIntervalSinceReferenceDate }
+    shouldStop: @escaping () -> Bool = { false }, clock: @escaping () -> Double = { Date().timeIntervalSinceReferenceDate }
   ) throws(RangeTestError) -> RangeTestResult {
     if let problem = settings.problem { throw RangeTestError(description: problem) }
     let saved = session.snapshot()
     defer { session.restore(saved) }
-    let started = clock()
-    var points: [RangeTestPoint] = []
-    points.reserveCapacity(settings.steps)
-    var average = 0.0, best = Double.infinity
-    var end = RangeTestEnd.completed
-    var evaluationSeconds = 0.0
-    for i in 0..<settings.steps {
-      if shouldStop() {
-        end = .interrupted(afterSteps: i)
-        break
-      }
-      let h = HyperParameters(learningRate: settings.learningRate(at: i), momentum: settings.momentum(at: i), weightDecay: settings.weightDecay)
-      let loss = session.step(h)
-      average = settings.smoothing * average + (1 - settings.smoothing) * loss
-      let smoothed = average / (1 - pow(settings.smoothing, Double(i + 1)))
-      var point = RangeTestPoint(step: i, learningRate: h.learningRate, momentum: h.momentum, loss: loss, smoothedLoss: smoothed)
-      let diverged = !smoothed.isFinite || smoothed > settings.divergenceFactor * best
-      if let k = settings.validateEvery, !diverged, (i + 1) % k == 0 || i == settings.steps - 1 {
-        let t = clock()
-        point.validationLoss = session.evaluate(.validation, maxBatches: settings.validationBatches).loss
-        evaluationSeconds += clock() - t
-      }
-      best = min(best, smoothed)
-      points.append(point)
-      onPoint?(point)
-      if diverged {
-        end = .diverged(learningRate: h.learningRate)
-        break
-      }
+    let runner = SessionRunner(session: session, clock: clock, shouldStop: shouldStop)
+    do {
+      return try run(with: runner, spec: settings.spec(key: "range-test", batchSize: 0, seed: 0), directory: nil, settings: settings, onPoint: onPoint)
+    } catch let error as RangeTestError {
+      throw error
+    } catch {
+      throw RangeTestError(description: "\(error)")
     }
-    let reading = CurveReading(learningRates: points.map(\.learningRate), losses: points.map(\.loss), smoothedLosses: points.map(\.smoothedLoss), mode: settings.mode,
-      diverged: { if case .diverged = end { return true } else { return false } }())
-    return RangeTestResult(settings: settings, points: points, end: end, seconds: clock() - started, evaluationSeconds: evaluationSeconds, reading: reading)
+  }
+
+  /// Runs the sweep of `settings` as `spec` through any runner (the user's program, a cluster
+  /// job), reading its events as they come and stopping it once the loss diverges.
+  public static func run(
+    with runner: some TrialRunner, spec: TrialSpec, directory: URL?, settings: RangeTestSettings,
+    onPoint: ((RangeTestPoint) -> Void)? = nil
+  ) throws -> RangeTestResult {
+    if let problem = settings.problem { throw RangeTestError(description: problem) }
+    var reader = RangeTestReader(settings: settings, onPoint: onPoint)
+    let run = try runner.run(spec, directory: directory) { reader.observe($0) }
+    if run.status == .failed {
+      throw RangeTestError(description: "the range test \(spec.key) failed: \(run.message ?? "no reason given")")
+    }
+    return reader.result(run)
   }
 }

@@ -1,5 +1,5 @@
 import Foundation
-import Training
+import Sessions
 
 /// One setting under which a range test runs: the values that differ from the base settings
 /// (an overlay of weight decays, dropouts, momenta or batch sizes).
@@ -160,8 +160,22 @@ extension RangeTest {
     conditions: [RangeTestCondition], repeats: Int = 1, seed: UInt64, base: RangeTestSettings, oneCycleDivisor: Double = 10,
     makeSession: (RangeTestCondition, UInt64) throws -> Session,
     onStart: ((_ condition: Int, _ repeatIndex: Int, _ settings: RangeTestSettings) -> Void)? = nil,
-    onPoint: ((RangeTestPoint) -> Void)? = nil, shouldStop: () -> Bool = { false },
-    clock: () -> Double = { Date().timeIntervalSinceReferenceDate }
+    onPoint: ((RangeTestPoint) -> Void)? = nil, shouldStop: @escaping () -> Bool = { false },
+    clock: @escaping () -> Double = { Date().timeIntervalSinceReferenceDate }
+  ) throws -> RangeTestComparison {
+    try compare(conditions: conditions, repeats: repeats, seed: seed, base: base, oneCycleDivisor: oneCycleDivisor,
+      onStart: onStart, shouldStop: shouldStop) { condition, s, settings in
+      try run(on: try makeSession(condition, s), settings: settings, onPoint: onPoint, shouldStop: shouldStop, clock: clock)
+    }
+  }
+
+  /// Runs a range test for every condition and every repeat with `run(condition, seed,
+  /// settings)` — on a session, or as a spec through a runner — and compares them.
+  public static func compare(
+    conditions: [RangeTestCondition], repeats: Int = 1, seed: UInt64, base: RangeTestSettings, oneCycleDivisor: Double = 10,
+    onStart: ((_ condition: Int, _ repeatIndex: Int, _ settings: RangeTestSettings) -> Void)? = nil,
+    shouldStop: () -> Bool = { false },
+    run: (RangeTestCondition, UInt64, RangeTestSettings) throws -> RangeTestResult
   ) throws -> RangeTestComparison {
     var summaries: [ConditionSummary] = []
     for (c, condition) in conditions.enumerated() {
@@ -171,9 +185,8 @@ extension RangeTest {
         if shouldStop() { break }
         let s = seed &+ UInt64(r)
         let settings = condition.applied(to: base)
-        let session = try makeSession(condition, s)
         onStart?(c, r, settings)
-        runs.append(try run(on: session, settings: settings, onPoint: onPoint, shouldStop: shouldStop, clock: clock))
+        runs.append(try run(condition, s, settings))
         seeds.append(s)
       }
       if !runs.isEmpty { summaries.append(ConditionSummary(condition: condition, seeds: seeds, runs: runs)) }

@@ -1,6 +1,6 @@
 import Foundation
 import Schedules
-import Training
+import Sessions
 
 /// The regularization that is not an optimizer setting: dropout before the classifier and the
 /// augmentation of the training samples (by name: none, flip, crop-flip).

@@ -1,6 +1,6 @@
 import Foundation
 import Schedules
-import Training
+import Sessions
 
 /// A short training run with fixed hyper-parameters: a value, so it can be journaled, compared
 /// and resumed.
@@ -69,45 +69,55 @@ public struct TrialResult: Codable, Sendable, Equatable {
 }
 
 extension TrialSettings {
-  /// Runs the trial on a fresh session, returning its curves; the session ends in the trained
-  /// state. Throws when the settings make no valid schedule (a non-positive learning rate, no steps).
-  public func run<Session: TrainingSession>(on session: Session, clock: () -> Double, shouldStop: () -> Bool = { false },
-                                            onStep: ((Int, Double) -> Void)? = nil) throws(RecipeError) -> TrialResult {
+  /// The trial's one-cycle schedule, one row per step.
+  public func schedule() throws(RecipeError) -> [TrialSpec.Row] {
     let schedule: Schedule
     do { schedule = try Schedule(policy, totalSteps: steps) } catch {
       throw RecipeError(description: "cannot make the trial's one-cycle schedule (max LR \(maxLearningRate), \(steps) steps): \(error)")
     }
-    let started = clock()
-    var losses: [Double] = [], lrs: [Double] = [], momenta: [Double] = []
-    var records: [EvaluationRecord] = []
-    losses.reserveCapacity(steps)
+    return (0..<steps).map { TrialSpec.Row(learningRate: schedule.learningRate(at: $0), momentum: schedule.momentum(at: $0) ?? maxMomentum) }
+  }
+
+  /// Steps after which the validation loss is measured: `evaluations` times, evenly spaced,
+  /// the last at the end (none closer to it than half the spacing).
+  public var validateAt: [Int] {
     let interval = max(1, steps / max(1, evaluations))
-    var diverged = false
-    var evaluationSeconds = 0.0
-    for k in 0..<steps {
-      if shouldStop() { break }
-      let h = HyperParameters(learningRate: schedule.learningRate(at: k), momentum: schedule.momentum(at: k) ?? maxMomentum, weightDecay: weightDecay)
-      let loss = session.step(h)
-      losses.append(loss)
-      lrs.append(h.learningRate)
-      momenta.append(h.momentum)
-      onStep?(k, loss)
-      if !loss.isFinite {
-        diverged = true
-        break
+    return (1...max(1, steps)).filter { done in done == steps || (done % interval == 0 && steps - done >= interval / 2) }
+  }
+
+  /// The trial as a spec for a runner, at a regularization.
+  public func spec(key: String, regularization: Regularization = Regularization()) throws(RecipeError) -> TrialSpec {
+    TrialSpec(kind: .trial, key: key, batchSize: batchSize, seed: seed, weightDecay: weightDecay, dropout: regularization.dropout,
+      augmentation: regularization.augmentation, schedule: try schedule(), validateAt: validateAt, validationBatches: validationBatches)
+  }
+
+  /// Runs the trial on a fresh session, returning its curves; the session ends in the trained
+  /// state. Throws when the settings make no valid schedule (a non-positive learning rate, no steps).
+  public func run<Session: TrainingSession>(on session: Session, clock: @escaping () -> Double, shouldStop: @escaping () -> Bool = { false },
+                                            onStep: ((Int, Double) -> Void)? = nil) throws -> TrialResult {
+    try run(with: SessionRunner(session: session, clock: clock, shouldStop: shouldStop), spec: spec(key: "trial"), directory: nil, onStep: onStep)
+  }
+
+  /// Runs the trial as `spec` through any runner, reading its events as they come.
+  public func run(with runner: some TrialRunner, spec: TrialSpec, directory: URL?, onStep: ((Int, Double) -> Void)? = nil) throws -> TrialResult {
+    var stepsPerEpoch: Int?
+    let run = try runner.run(spec, directory: directory) { event in
+      switch event {
+      case .start(_, _, let samples, _): stepsPerEpoch = samples.map { max(1, $0 / max(1, spec.batchSize)) }
+      case .train(let k, let loss, _, _): onStep?(k, loss)
+      default: break
       }
-      let done = k + 1
-      if done == steps || (done % interval == 0 && steps - done >= interval / 2) {
-        let t = clock()
-        let e = session.evaluate(.validation, maxBatches: validationBatches)
-        evaluationSeconds += clock() - t
-        records.append(EvaluationRecord(step: done, epoch: Double(done) / Double(session.stepsPerEpoch), loss: e.loss, accuracy: e.accuracy))
-        if !e.loss.isFinite {
-          diverged = true
-          break
-        }
-      }
+      return .proceed
     }
-    return TrialResult(losses: losses, learningRates: lrs, momenta: momenta, evaluations: records, diverged: diverged, seconds: clock() - started, evaluationSeconds: evaluationSeconds)
+    if run.status == .failed {
+      throw RecipeError(description: "the trial \(spec.key) failed: \(run.message ?? "no reason given")")
+    }
+    let n = run.losses.count
+    let records = run.validations.map { v in
+      EvaluationRecord(step: v.step, epoch: stepsPerEpoch.map { Double(v.step) / Double($0) } ?? 0, loss: v.loss, accuracy: v.accuracy)
+    }
+    return TrialResult(
+      losses: run.losses, learningRates: spec.schedule.prefix(n).map(\.learningRate), momenta: spec.schedule.prefix(n).map(\.momentum),
+      evaluations: records, diverged: run.status == .diverged, seconds: run.seconds, evaluationSeconds: run.evaluationSeconds)
   }
 }

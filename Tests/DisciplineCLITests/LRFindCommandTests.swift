@@ -68,3 +68,93 @@ import Testing
     #expect(mode.status != 0 && mode.stderr.contains("--mode"))
   }
 }
+
+/// `--command`: the user's program as the runner, and `discipline trial` running one spec.
+@Suite(.serialized) struct ProgramTrialTests {
+  /// Follows the schedule like a training program: loss = 1/(1 + 1000·lr) + 10⁵·lr², falling
+  /// and then blowing up as the learning rate rises; a validation loss where asked.
+  static let program = #"""
+    e="$DISCIPLINE_EVENTS"
+    printf '{"event":"start","protocol":1,"honours":["dropout"],"time":0}\n' >> "$e"
+    awk -F, -v stop="$DISCIPLINE_STOP" -v e="$e" 'NR > 1 {
+      if (system("test -e " stop) == 0) exit
+      loss = 1 / (1 + 1000 * $2) + 100000 * $2 * $2
+      printf "{\"event\":\"train\",\"step\":%d,\"loss\":%.6g,\"samples\":32,\"time\":0}\n", $1, loss >> e
+      if (($1 + 1) % 10 == 0) printf "{\"event\":\"val\",\"step\":%d,\"loss\":%.6g,\"accuracy\":0.5,\"time\":0}\n", $1 + 1, loss * 1.1 >> e
+      fflush(e)
+      n = $1 + 1
+    } END { printf "{\"event\":\"end\",\"steps\":%d,\"time\":0}\n", n >> e }' "$DISCIPLINE_DIR/schedule.csv"
+    """#
+
+  @Test func lrFindRunsTheUsersProgram() throws {
+    let dir = CLI.temporaryDirectory()
+    let script = dir + "/train.sh"
+    try Self.program.write(toFile: script, atomically: true, encoding: .utf8)
+    let r = try CLI.run([
+      "lr-find", "--command", "/bin/sh \(script) --batch {batch_size}", "--num-iter", "120", "--start-lr", "1e-5",
+      "--end-lr", "1", "--validate-every", "10", "--weight-decay", "1e-4,0", "--json", "--out", dir,
+    ])
+    #expect(r.status == 0, "\(r.stderr)")
+    let json = try #require(CLI.json(Data(r.stdout.utf8)), "stdout: \(r.stdout)")
+    let max = try #require(json["suggested_max_lr"] as? Double)
+    // The curve is lowest near lr = 3e-4 and blows up past 1e-2: a tenth of where it still
+    // trains lies between.
+    #expect(max > 1e-5 && max < 1e-2, "\(max)")
+    #expect((json["conditions"] as? [[String: Any]])?.count == 2)
+    let trials = try FileManager.default.contentsOfDirectory(atPath: dir + "/trials").sorted()
+    #expect(trials.count == 2, "\(trials)")
+    for trial in trials {
+      for file in ["spec.json", "schedule.csv", "events.jsonl", "result.json", "stdout.txt", "stderr.txt", "stop"] {
+        #expect(FileManager.default.fileExists(atPath: "\(dir)/trials/\(trial)/\(file)"), "\(trial)/\(file) missing")
+      }
+      let result = try #require(CLI.json(try Data(contentsOf: URL(fileURLWithPath: "\(dir)/trials/\(trial)/result.json"))))
+      #expect(result["status"] as? String == "stopped" && (result["validations"] as? [Any])?.isEmpty == false)
+    }
+    let csv = try String(contentsOfFile: dir + "/lr_find.csv", encoding: .utf8)
+    #expect(csv.split(separator: "\n").count > 40)
+  }
+
+  @Test func lrFindNamesAFailingProgram() throws {
+    let dir = CLI.temporaryDirectory()
+    let r = try CLI.run(["lr-find", "--command", "/bin/sh -c 'echo no GPU here >&2; exit 2'", "--num-iter", "20", "--out", dir])
+    #expect(r.status == 1)
+    #expect(r.stderr.contains("exited with code 2") && r.stderr.contains("no GPU here"), "\(r.stderr)")
+  }
+
+  @Test func badCommandsAreRefusedBeforeAnyWork() throws {
+    let r = try CLI.run(["lr-find", "--command", "train.py --wd {wd}", "--out", CLI.temporaryDirectory()])
+    #expect(r.status == 64 && r.stderr.contains("{wd}"), "\(r.stderr)")
+    let missing = try CLI.run(["lr-find", "--command", "/no/such/program", "--num-iter", "10", "--out", CLI.temporaryDirectory()])
+    #expect(missing.status == 1 && missing.stderr.contains("/no/such/program"), "\(missing.stderr)")
+  }
+
+  /// A spec written by hand (as a cluster job would get it) runs on the built-in engine.
+  @Test func trialRunsOneSpecOnTheEngine() throws {
+    let dir = CLI.temporaryDirectory()
+    let spec = """
+      {"protocol": 1, "kind": "trial", "key": "momentum/0.9", "batch_size": 32, "seed": 4, "weight_decay": 0.0005,
+       "dropout": 0, "augmentation": "none", "steps": 60, "schedule": "schedule.csv", "validate_at": [30, 60],
+       "validation_batches": null, "final": false, "save_model": null, "max_seconds": null,
+       "engine": {"dataset": "spirals", "samples": "600", "model": "mlp", "validation_split": "0.2"}}
+      """
+    try spec.write(toFile: dir + "/spec.json", atomically: true, encoding: .utf8)
+    let rows = (0..<60).map { "\($0),\(0.01 + 0.09 * Double(min($0, 30)) / 30),0.9" }
+    try (["step,lr,momentum"] + rows).joined(separator: "\n").write(toFile: dir + "/schedule.csv", atomically: true, encoding: .utf8)
+    let r = try CLI.run(["trial", "--spec", dir + "/spec.json"])
+    #expect(r.status == 0, "\(r.stderr)")
+    let result = try #require(CLI.json(try Data(contentsOf: URL(fileURLWithPath: dir + "/result.json"))))
+    #expect(result["status"] as? String == "finished" && result["steps"] as? Int == 60)
+    #expect((result["validations"] as? [[String: Any]])?.map { $0["step"] as? Int } == [30, 60])
+    let events = try String(contentsOfFile: dir + "/events.jsonl", encoding: .utf8).split(separator: "\n")
+    #expect(events.count == 1 + 60 + 2 + 1)
+    // The same spec runs to the same losses (a cluster job is reproducible).
+    let again = try CLI.run(["trial", "--spec", dir + "/spec.json"])
+    #expect(again.status == 0)
+    let second = try #require(CLI.json(try Data(contentsOf: URL(fileURLWithPath: dir + "/result.json"))))
+    #expect((second["losses"] as? [Double]) == (result["losses"] as? [Double]))
+
+    try spec.replacingOccurrences(of: "\"protocol\": 1", with: "\"protocol\": 7").write(toFile: dir + "/spec.json", atomically: true, encoding: .utf8)
+    let wrong = try CLI.run(["trial", "--spec", dir + "/spec.json"])
+    #expect(wrong.status == 65 && wrong.stderr.contains("protocol 7"), "\(wrong.stderr)")
+  }
+}

@@ -1,6 +1,6 @@
 import Foundation
 import Randomness
-import Training
+import Sessions
 
 /// A cheap, exactly analysable training session for tuning tests: linear least squares,
 /// loss ½·mean((x·w − y)²), trained by SGD with momentum and L2 weight decay as PyTorch does it,

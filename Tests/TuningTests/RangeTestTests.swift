@@ -1,6 +1,6 @@
 import Foundation
 import Testing
-import Training
+import Sessions
 @testable import Tuning
 
 @Suite struct RangeTestTests {

@@ -1,6 +1,6 @@
 import Foundation
 import Testing
-import Training
+import Sessions
 @testable import Tuning
 
 /// Analytic sessions behind the recipe, on a virtual clock.

@@ -1,0 +1,328 @@
+import Foundation
+
+#if canImport(Glibc)
+  import Glibc
+#elseif canImport(Darwin)
+  import Darwin
+#endif
+
+/// Carries out specs with the user's own training program (`--command`): one fresh process per
+/// spec, run without a shell in its own process group, its standard output and error kept in
+/// the spec's directory. It reads the program's events as they are appended, hands them to the
+/// consumer (which decides when to stop), and asks the program to stop through the stop file;
+/// a program that ignores it gets SIGTERM, then SIGKILL (Docs/PROTOCOL.md).
+public final class CommandRunner: TrialRunner {
+  /// The argument vector, placeholders not yet replaced.
+  public let template: [String]
+  /// Seconds without a new event after which the program is taken to hang, and killed.
+  public var trialTimeout: Double
+  /// Seconds between asking to stop and SIGTERM, and between SIGTERM and SIGKILL.
+  public var grace: Double = 10
+  /// Checked while the program runs: the user stopped discipline.
+  public var shouldStop: () -> Bool
+  /// Extra environment variables for the program (threads, devices).
+  public var environment: [String: String] = [:]
+
+  /// The placeholders a template may use, replaced by the spec's values.
+  public static let placeholders = [
+    "spec", "dir", "kind", "key", "batch_size", "seed", "weight_decay", "dropout", "augmentation", "steps",
+  ]
+
+  /// Parses `command` (split as a shell would — quotes group words, a backslash escapes — but
+  /// never run by one) and checks its placeholders.
+  public init(command: String, trialTimeout: Double = 600, shouldStop: @escaping () -> Bool = { false }) throws(ProgramError) {
+    template = try Self.split(command)
+    guard !template.isEmpty else { throw ProgramError("--command is empty") }
+    for word in template {
+      var rest = Substring(word)
+      while let open = rest.firstIndex(of: "{"), let close = rest[open...].firstIndex(of: "}") {
+        let name = String(rest[rest.index(after: open)..<close])
+        guard Self.placeholders.contains(name) else {
+          throw ProgramError("--command uses {\(name)}, which is not a placeholder; use one of \(Self.placeholders.map { "{\($0)}" }.joined(separator: ", "))")
+        }
+        rest = rest[rest.index(after: close)...]
+      }
+    }
+    self.trialTimeout = trialTimeout
+    self.shouldStop = shouldStop
+  }
+
+  /// Words of a command line: whitespace separates them, single quotes keep everything, double
+  /// quotes keep all but backslash escapes, a backslash outside quotes escapes one character.
+  static func split(_ command: String) throws(ProgramError) -> [String] {
+    var words: [String] = [], word = "", inWord = false
+    var quote: Character?
+    var escaped = false
+    for c in command {
+      if escaped {
+        word.append(c)
+        escaped = false
+        continue
+      }
+      if let q = quote {
+        if c == q {
+          quote = nil
+        } else if c == "\\" && q == "\"" {
+          escaped = true
+        } else {
+          word.append(c)
+        }
+        continue
+      }
+      switch c {
+      case "'", "\"":
+        quote = c
+        inWord = true
+      case "\\":
+        escaped = true
+        inWord = true
+      case " ", "\t", "\n":
+        if inWord { words.append(word) }
+        word = ""
+        inWord = false
+      default:
+        word.append(c)
+        inWord = true
+      }
+    }
+    if quote != nil { throw ProgramError("--command has an unclosed \(quote!) quote") }
+    if inWord { words.append(word) }
+    return words
+  }
+
+  /// The argument vector for a spec in `directory`.
+  func arguments(for spec: TrialSpec, in directory: URL) -> [String] {
+    let values: [String: String] = [
+      "spec": directory.appendingPathComponent(TrialSpec.specFile).path, "dir": directory.path, "kind": spec.kind.rawValue,
+      "key": spec.key, "batch_size": "\(spec.batchSize)", "seed": "\(spec.seed)", "weight_decay": "\(spec.weightDecay)",
+      "dropout": "\(spec.dropout)", "augmentation": spec.augmentation, "steps": "\(spec.steps)",
+    ]
+    return template.map { word in
+      var w = word
+      for (name, value) in values { w = w.replacingOccurrences(of: "{\(name)}", with: value) }
+      return w
+    }
+  }
+
+  public func run(_ spec: TrialSpec, directory: URL?, observe: (TrialEvent) -> TrialDecision) throws -> TrialRunResult {
+    guard let directory else { throw ProgramError("a --command trial needs a directory for its files") }
+    try spec.write(to: directory)
+    let eventsURL = directory.appendingPathComponent(TrialSpec.eventsFile)
+    let stopURL = directory.appendingPathComponent(TrialSpec.stopFile)
+    FileManager.default.createFile(atPath: eventsURL.path, contents: nil)
+    var env = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+    env["DISCIPLINE_SPEC"] = directory.appendingPathComponent(TrialSpec.specFile).path
+    env["DISCIPLINE_EVENTS"] = eventsURL.path
+    env["DISCIPLINE_STOP"] = stopURL.path
+    env["DISCIPLINE_DIR"] = directory.path
+    let argv = arguments(for: spec, in: directory)
+    let started = Date()
+    let child = try ChildProcess(
+      arguments: argv, environment: env, standardOutput: directory.appendingPathComponent("stdout.txt").path,
+      standardError: directory.appendingPathComponent("stderr.txt").path)
+
+    var result = TrialRunResult(key: spec.key, kind: spec.kind)
+    result.node = ProcessInfo.processInfo.hostName
+    var tail = LineTail(url: eventsURL)
+    var lastEvent = Date()
+    var stopAsked: Date?, termSent: Date?
+    var failure: String?
+    var interrupted = false, diverged = false, sawEnd = false, sawStart = false
+    var exitStatus: ChildProcess.Exit?
+
+    func askToStop() {
+      guard stopAsked == nil else { return }
+      stopAsked = Date()
+      FileManager.default.createFile(atPath: stopURL.path, contents: nil)
+    }
+    func fail(_ message: String) {
+      guard failure == nil else { return }
+      failure = message
+      child.signal(SIGKILL)
+    }
+    func consume(_ lines: [(number: Int, text: String)]) {
+      for (number, text) in lines where failure == nil {
+        if text.trimmingCharacters(in: .whitespaces).isEmpty { continue }
+        let event: TrialEvent
+        do { event = try TrialEvent(parsing: text) } catch {
+          fail("\(eventsURL.path):\(number): \(error)")
+          return
+        }
+        lastEvent = Date()
+        if case .start(let version, _, _, _) = event {
+          sawStart = true
+          guard version == TrialSpec.protocolVersion else {
+            fail("\(eventsURL.path):\(number): the program speaks protocol \(version), this discipline speaks \(TrialSpec.protocolVersion)")
+            return
+          }
+        } else if !sawStart {
+          fail("\(eventsURL.path):\(number): the first event must be \"start\"")
+          return
+        }
+        if case .end = event { sawEnd = true }
+        result.record(event)
+        if case .train(_, let loss, _, _) = event, !loss.isFinite {
+          diverged = true
+          askToStop()
+        }
+        if case .validation(_, let loss, _, _) = event, !loss.isFinite {
+          diverged = true
+          askToStop()
+        }
+        if observe(event) == .stop { askToStop() }
+      }
+    }
+
+    while exitStatus == nil {
+      consume(tail.newLines())
+      if failure == nil {
+        if shouldStop() && !interrupted {
+          interrupted = true
+          askToStop()
+        }
+        if let limit = spec.maxSeconds, Date().timeIntervalSince(started) > limit { askToStop() }
+        if Date().timeIntervalSince(lastEvent) > trialTimeout {
+          fail(String(format: "no event for %.0f s (--trial-timeout): the program was killed", trialTimeout))
+        }
+        if let asked = stopAsked, termSent == nil, Date().timeIntervalSince(asked) > grace {
+          termSent = Date()
+          child.signal(SIGTERM)
+        }
+        if let sent = termSent, Date().timeIntervalSince(sent) > grace { child.signal(SIGKILL) }
+      }
+      exitStatus = child.poll()
+      if exitStatus == nil { usleep(20_000) }
+    }
+    consume(tail.newLines(final: true))
+    result.seconds = Date().timeIntervalSince(started)
+    if case .exited(let code) = exitStatus { result.exitCode = code }
+    if failure == nil, termSent == nil {  // after our SIGTERM, a non-zero exit is ours
+      switch exitStatus! {
+      case .exited(let code) where code != 0:
+        failure = "the program exited with code \(code)"
+      case .signaled(let signal):
+        failure = "the program was killed by signal \(signal)"
+      default:
+        if !sawStart { failure = "the program wrote no events to \(eventsURL.path): does it use the helper (or write the protocol's events)?" }
+      }
+    }
+    if let failure {
+      result.status = .failed
+      let lines = Self.lastLines(of: directory.appendingPathComponent("stderr.txt"), count: 5)
+      result.message = failure + (lines.isEmpty ? "" : "; its standard error ends:\n" + lines)
+    } else if interrupted {
+      result.status = .interrupted
+    } else if diverged {
+      result.status = .diverged
+    } else if stopAsked != nil {
+      result.status = .stopped
+    } else {
+      result.status = result.steps >= spec.steps || sawEnd ? .finished : .stopped
+    }
+    try result.write(to: directory)
+    return result
+  }
+
+  /// The last `count` lines of a text file ("" when it is empty or missing).
+  static func lastLines(of url: URL, count: Int) -> String {
+    guard let data = try? Data(contentsOf: url), !data.isEmpty else { return "" }
+    let text = String(decoding: data.suffix(8192), as: UTF8.self)
+    return text.split(separator: "\n").suffix(count).map { "  " + $0 }.joined(separator: "\n")
+  }
+}
+
+/// A problem with `--command` or running it, in words.
+public struct ProgramError: Error, CustomStringConvertible {
+  public var description: String
+  public init(_ description: String) { self.description = description }
+}
+
+/// Reads the complete lines appended to a file since the last call.
+struct LineTail {
+  let url: URL
+  private var handle: FileHandle?
+  private var partial = Data()
+  private var lineNumber = 0
+
+  init(url: URL) { self.url = url }
+
+  /// New complete lines with their 1-based numbers; with `final`, a last line without a newline too.
+  mutating func newLines(final: Bool = false) -> [(number: Int, text: String)] {
+    if handle == nil { handle = FileHandle(forReadingAtPath: url.path) }
+    guard let handle else { return [] }
+    partial.append(handle.readDataToEndOfFile())
+    var lines: [(Int, String)] = []
+    while let newline = partial.firstIndex(of: UInt8(ascii: "\n")) {
+      lineNumber += 1
+      lines.append((lineNumber, String(decoding: partial[partial.startIndex..<newline], as: UTF8.self)))
+      partial.removeSubrange(partial.startIndex...newline)
+    }
+    if final, !partial.isEmpty {
+      lineNumber += 1
+      lines.append((lineNumber, String(decoding: partial, as: UTF8.self)))
+      partial.removeAll()
+    }
+    return lines
+  }
+}
+
+/// A child process in its own process group, its output sent to files.
+final class ChildProcess {
+  enum Exit: Equatable {
+    case exited(Int32)
+    case signaled(Int32)
+  }
+  let pid: pid_t
+  private var exit: Exit?
+
+  init(arguments: [String], environment: [String: String], standardOutput: String, standardError: String) throws(ProgramError) {
+    var actions = posix_spawn_file_actions_t()
+    posix_spawn_file_actions_init(&actions)
+    defer { posix_spawn_file_actions_destroy(&actions) }
+    posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+    posix_spawn_file_actions_addopen(&actions, 1, standardOutput, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+    posix_spawn_file_actions_addopen(&actions, 2, standardError, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+    var attributes = posix_spawnattr_t()
+    posix_spawnattr_init(&attributes)
+    defer { posix_spawnattr_destroy(&attributes) }
+    posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETPGROUP))
+    posix_spawnattr_setpgroup(&attributes, 0)
+    let argv = arguments.map { strdup($0) } + [nil]
+    let envp = environment.map { strdup("\($0.key)=\($0.value)") } + [nil]
+    defer {
+      argv.forEach { free($0) }
+      envp.forEach { free($0) }
+    }
+    var pid: pid_t = 0
+    let status = posix_spawnp(&pid, arguments[0], &actions, &attributes, argv, envp)
+    guard status == 0 else {
+      throw ProgramError("cannot run \(arguments[0]): \(String(cString: strerror(status)))")
+    }
+    self.pid = pid
+  }
+
+  /// The exit, once the process has ended (without blocking).
+  func poll() -> Exit? {
+    if let exit { return exit }
+    var status: Int32 = 0
+    let r = waitpid(pid, &status, WNOHANG)
+    guard r == pid else { return nil }
+    let signal = status & 0x7f
+    exit = signal == 0 ? .exited((status >> 8) & 0xff) : .signaled(signal)
+    return exit
+  }
+
+  /// Sends `signal` to the whole process group (the program and what it started).
+  func signal(_ signal: Int32) {
+    guard exit == nil else { return }
+    kill(-pid, signal)
+  }
+
+  deinit {
+    if exit == nil {
+      kill(-pid, SIGKILL)
+      var status: Int32 = 0
+      waitpid(pid, &status, 0)
+    }
+  }
+}

@@ -1,0 +1,95 @@
+import Foundation
+import Sessions
+
+/// Carries out specs in-process on a `TrainingSession` — the built-in engine's runner, and the
+/// analytic one of the tests. The session comes made for the spec (batch size, regularization,
+/// seed); the runner steps it along the schedule, measures the validation loss at
+/// `validate_at`, and reports every step as an event.
+public struct SessionRunner<Session: TrainingSession>: TrialRunner {
+  public let session: Session
+  public let clock: () -> Double
+  public let shouldStop: () -> Bool
+  /// The optional hyper-parameters the session applies.
+  public var honours = ["dropout", "augmentation"]
+
+  public init(session: Session, clock: @escaping () -> Double, shouldStop: @escaping () -> Bool = { false }) {
+    self.session = session
+    self.clock = clock
+    self.shouldStop = shouldStop
+  }
+
+  public func run(_ spec: TrialSpec, directory: URL?, observe: (TrialEvent) -> TrialDecision) throws -> TrialRunResult {
+    if let directory { try spec.write(to: directory) }
+    let log = try EventLog(directory: directory)
+    let started = clock()
+    var result = TrialRunResult(key: spec.key, kind: spec.kind)
+    result.honours = honours
+    result.trainSamples = session.stepsPerEpoch * spec.batchSize
+    func emit(_ event: TrialEvent) -> TrialDecision {
+      log.append(event)
+      result.record(event)
+      return observe(event)
+    }
+    _ = emit(.start(protocolVersion: TrialSpec.protocolVersion, honours: honours, trainSamples: result.trainSamples, time: 0))
+    let validateAt = Set(spec.validateAt)
+    var status = TrialRunResult.Status.finished
+    for (k, row) in spec.schedule.enumerated() {
+      if shouldStop() {
+        status = .interrupted
+        break
+      }
+      let loss = session.step(HyperParameters(learningRate: row.learningRate, momentum: row.momentum, weightDecay: spec.weightDecay))
+      let decision = emit(.train(step: k, loss: loss, samples: spec.batchSize, time: clock() - started))
+      if !loss.isFinite {
+        status = .diverged
+        break
+      }
+      if decision == .stop {
+        status = .stopped
+        break
+      }
+      if validateAt.contains(k + 1) {
+        let t = clock()
+        let e = session.evaluate(.validation, maxBatches: spec.validationBatches)
+        result.evaluationSeconds += clock() - t
+        let decision = emit(.validation(step: k + 1, loss: e.loss, accuracy: e.accuracy, time: clock() - started))
+        if !e.loss.isFinite {
+          status = .diverged
+          break
+        }
+        if decision == .stop {
+          status = .stopped
+          break
+        }
+      }
+    }
+    if spec.final && status == .finished {
+      let e = session.evaluate(.test, maxBatches: nil)
+      _ = emit(.test(step: spec.steps, loss: e.loss, accuracy: e.accuracy, time: clock() - started))
+    }
+    _ = emit(.end(steps: result.losses.count, time: clock() - started))
+    result.status = status
+    result.seconds = clock() - started
+    if let directory {
+      log.flush()
+      try result.write(to: directory)
+    }
+    return result
+  }
+}
+
+extension TrialRunResult {
+  /// Adds what an event measured.
+  mutating func record(_ event: TrialEvent) {
+    switch event {
+    case .start(_, let honours, let samples, _):
+      self.honours = honours
+      if let samples { trainSamples = samples }
+    case .train(_, let loss, _, _): losses.append(loss)
+    case .validation(let step, let loss, let accuracy, _): validations.append(Measurement(step: step, loss: loss, accuracy: accuracy))
+    case .test(let step, let loss, let accuracy, _): test = Measurement(step: step, loss: loss, accuracy: accuracy)
+    case .end: break
+    }
+    steps = losses.count
+  }
+}

@@ -1,0 +1,216 @@
+import Foundation
+
+/// One piece of the recipe's work as data — an LR range test, a short trial or the final run —
+/// that any runner can carry out: the built-in engine in-process, `discipline trial --spec`,
+/// or the user's own program (`--command`). Written as `spec.json` and `schedule.csv` in its
+/// own directory (Docs/PROTOCOL.md); the per-step schedule is computed beforehand, so running
+/// it needs no round trip per step.
+public struct TrialSpec: Codable, Sendable, Equatable {
+  /// The protocol version this build speaks.
+  public static let protocolVersion = 1
+
+  public enum Kind: String, Codable, Sendable {
+    case rangeTest = "range-test"
+    case trial
+    case final
+  }
+
+  /// One row of the schedule: the learning rate and momentum (β₁ for Adam) before a step.
+  public struct Row: Codable, Sendable, Equatable {
+    public var learningRate: Double
+    public var momentum: Double
+    public init(learningRate: Double, momentum: Double) {
+      self.learningRate = learningRate
+      self.momentum = momentum
+    }
+  }
+
+  public var protocolVersion = TrialSpec.protocolVersion
+  public var kind: Kind
+  /// The journal's name for the work ("momentum/0.97").
+  public var key: String
+  public var batchSize: Int
+  public var seed: UInt64
+  public var weightDecay: Double
+  public var dropout: Double
+  public var augmentation: String
+  /// The whole schedule, one row per step (written to `schedule.csv`, not `spec.json`).
+  public var schedule: [Row]
+  /// Steps done after which the validation loss is measured (1-based counts).
+  public var validateAt: [Int]
+  /// Batches of the validation split each measurement reads; nil: all of it.
+  public var validationBatches: Int?
+  /// The final run: train on training and validation data, report the test split at the end.
+  public var final: Bool = false
+  /// Final run: where the program saves its model, relative to the spec's directory.
+  public var saveModel: String?
+  /// Wall-clock limit of the run, enforced through the stop file.
+  public var maxSeconds: Double?
+  /// A range test's divergence stop, for runners that read their own events (`discipline
+  /// trial`): stop once the bias-corrected moving average of the loss (β `smoothing`) passes
+  /// `divergence_factor` × its best. discipline applies it itself when it reads the events.
+  public struct StopRule: Codable, Sendable, Equatable {
+    public var smoothing: Double
+    public var divergenceFactor: Double
+    enum CodingKeys: String, CodingKey { case smoothing, divergenceFactor = "divergence_factor" }
+    public init(smoothing: Double, divergenceFactor: Double) {
+      self.smoothing = smoothing
+      self.divergenceFactor = divergenceFactor
+    }
+  }
+  public var stopRule: StopRule?
+  /// What the built-in engine needs to rebuild the data and model (`discipline trial`); a
+  /// user's program ignores it.
+  public var engine: [String: String]?
+
+  public var steps: Int { schedule.count }
+
+  public init(kind: Kind, key: String, batchSize: Int, seed: UInt64, weightDecay: Double, dropout: Double = 0,
+              augmentation: String = "none", schedule: [Row], validateAt: [Int], validationBatches: Int?) {
+    self.kind = kind
+    self.key = key
+    self.batchSize = batchSize
+    self.seed = seed
+    self.weightDecay = weightDecay
+    self.dropout = dropout
+    self.augmentation = augmentation
+    self.schedule = schedule
+    self.validateAt = validateAt
+    self.validationBatches = validationBatches
+  }
+
+  enum CodingKeys: String, CodingKey {
+    case protocolVersion = "protocol", kind, key, batchSize = "batch_size", seed, weightDecay = "weight_decay"
+    case dropout, augmentation, steps, schedule, validateAt = "validate_at", validationBatches = "validation_batches"
+    case final, saveModel = "save_model", maxSeconds = "max_seconds", stopRule = "stop_rule", engine
+  }
+
+  public func encode(to encoder: Encoder) throws {
+    var c = encoder.container(keyedBy: CodingKeys.self)
+    try c.encode(protocolVersion, forKey: .protocolVersion)
+    try c.encode(kind, forKey: .kind)
+    try c.encode(key, forKey: .key)
+    try c.encode(batchSize, forKey: .batchSize)
+    try c.encode(seed, forKey: .seed)
+    try c.encode(weightDecay, forKey: .weightDecay)
+    try c.encode(dropout, forKey: .dropout)
+    try c.encode(augmentation, forKey: .augmentation)
+    try c.encode(steps, forKey: .steps)
+    try c.encode(Self.scheduleFile, forKey: .schedule)
+    try c.encode(validateAt, forKey: .validateAt)
+    try c.encode(validationBatches, forKey: .validationBatches)
+    try c.encode(final, forKey: .final)
+    try c.encode(saveModel, forKey: .saveModel)
+    try c.encode(maxSeconds, forKey: .maxSeconds)
+    try c.encodeIfPresent(stopRule, forKey: .stopRule)
+    try c.encodeIfPresent(engine, forKey: .engine)
+  }
+
+  /// Decodes everything but the schedule's rows, which `read(from:)` fills from the CSV file.
+  public init(from decoder: Decoder) throws {
+    let c = try decoder.container(keyedBy: CodingKeys.self)
+    protocolVersion = try c.decode(Int.self, forKey: .protocolVersion)
+    guard protocolVersion == Self.protocolVersion else {
+      throw DecodingError.dataCorruptedError(
+        forKey: .protocolVersion, in: c,
+        debugDescription: "protocol \(protocolVersion) is not the one this discipline speaks (\(Self.protocolVersion))")
+    }
+    kind = try c.decode(Kind.self, forKey: .kind)
+    key = try c.decode(String.self, forKey: .key)
+    batchSize = try c.decode(Int.self, forKey: .batchSize)
+    seed = try c.decode(UInt64.self, forKey: .seed)
+    weightDecay = try c.decode(Double.self, forKey: .weightDecay)
+    dropout = try c.decodeIfPresent(Double.self, forKey: .dropout) ?? 0
+    augmentation = try c.decodeIfPresent(String.self, forKey: .augmentation) ?? "none"
+    let steps = try c.decode(Int.self, forKey: .steps)
+    schedule = Array(repeating: Row(learningRate: 0, momentum: 0), count: max(0, steps))
+    validateAt = try c.decode([Int].self, forKey: .validateAt)
+    validationBatches = try c.decodeIfPresent(Int.self, forKey: .validationBatches)
+    final = try c.decodeIfPresent(Bool.self, forKey: .final) ?? false
+    saveModel = try c.decodeIfPresent(String.self, forKey: .saveModel)
+    maxSeconds = try c.decodeIfPresent(Double.self, forKey: .maxSeconds)
+    stopRule = try c.decodeIfPresent(StopRule.self, forKey: .stopRule)
+    engine = try c.decodeIfPresent([String: String].self, forKey: .engine)
+  }
+
+  public static let specFile = "spec.json"
+  public static let scheduleFile = "schedule.csv"
+  public static let eventsFile = "events.jsonl"
+  public static let resultFile = "result.json"
+  public static let stopFile = "stop"
+
+  /// Writes `spec.json` and `schedule.csv` into `directory` (created if needed), replacing
+  /// what a killed earlier run left there (its events, result and stop file).
+  public func write(to directory: URL) throws {
+    let fm = FileManager.default
+    try fm.createDirectory(at: directory, withIntermediateDirectories: true)
+    for name in [Self.eventsFile, Self.resultFile, Self.stopFile] {
+      try? fm.removeItem(at: directory.appendingPathComponent(name))
+    }
+    var csv = "step,lr,momentum\n"
+    csv.reserveCapacity(schedule.count * 32)
+    for (k, row) in schedule.enumerated() { csv += "\(k),\(row.learningRate),\(row.momentum)\n" }
+    try Data(csv.utf8).write(to: directory.appendingPathComponent(Self.scheduleFile), options: .atomic)
+    let encoder = JSONEncoder()
+    encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+    try encoder.encode(self).write(to: directory.appendingPathComponent(Self.specFile), options: .atomic)
+  }
+
+  /// Reads a spec and its schedule; errors name the file, and the line of the schedule.
+  public static func read(from specURL: URL) throws(TrialProtocolError) -> TrialSpec {
+    let data: Data
+    do { data = try Data(contentsOf: specURL) } catch {
+      throw TrialProtocolError(file: specURL.path, problem: "cannot be read (\(error.localizedDescription))")
+    }
+    var spec: TrialSpec
+    do { spec = try JSONDecoder().decode(TrialSpec.self, from: data) } catch let DecodingError.dataCorrupted(context) {
+      throw TrialProtocolError(file: specURL.path, problem: context.debugDescription)
+    } catch let DecodingError.keyNotFound(key, _) {
+      throw TrialProtocolError(file: specURL.path, problem: "has no \"\(key.stringValue)\"")
+    } catch let DecodingError.typeMismatch(_, context) {
+      throw TrialProtocolError(file: specURL.path, problem: "\"\(context.codingPath.map(\.stringValue).joined(separator: "."))\" has the wrong type")
+    } catch {
+      throw TrialProtocolError(file: specURL.path, problem: "is not a valid spec (\(error))")
+    }
+    let scheduleURL = specURL.deletingLastPathComponent().appendingPathComponent(scheduleFile)
+    let text: String
+    do { text = try String(contentsOf: scheduleURL, encoding: .utf8) } catch {
+      throw TrialProtocolError(file: scheduleURL.path, problem: "cannot be read (\(error.localizedDescription))")
+    }
+    let lines = text.split(separator: "\n", omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespaces) }
+    guard lines.first == "step,lr,momentum" else {
+      throw TrialProtocolError(file: scheduleURL.path, line: 1, problem: "the header must be step,lr,momentum")
+    }
+    var rows: [Row] = []
+    rows.reserveCapacity(spec.schedule.count)
+    for (i, line) in lines.enumerated().dropFirst() where !line.isEmpty {
+      let fields = line.split(separator: ",")
+      guard fields.count == 3, let k = Int(fields[0]), let lr = Double(fields[1]), let m = Double(fields[2]) else {
+        throw TrialProtocolError(file: scheduleURL.path, line: i + 1, problem: "expected step,lr,momentum, got \"\(line)\"")
+      }
+      guard k == rows.count else {
+        throw TrialProtocolError(file: scheduleURL.path, line: i + 1, problem: "expected step \(rows.count), got \(k)")
+      }
+      rows.append(Row(learningRate: lr, momentum: m))
+    }
+    guard rows.count == spec.schedule.count else {
+      throw TrialProtocolError(file: scheduleURL.path, problem: "has \(rows.count) steps, the spec says \(spec.schedule.count)")
+    }
+    spec.schedule = rows
+    return spec
+  }
+}
+
+/// A spec, schedule, event or result file that breaks the protocol, in words: the file, the
+/// line where there is one, and what was wrong.
+public struct TrialProtocolError: Error, CustomStringConvertible, Equatable {
+  public var file: String
+  public var line: Int?
+  public var problem: String
+  public init(file: String, line: Int? = nil, problem: String) {
+    self.file = file
+    self.line = line
+    self.problem = problem
+  }
+  public var description: String { "\(file)\(line.map { ":\($0)" } ?? ""): \(problem)" }
+}

@@ -1,0 +1,179 @@
+import Foundation
+import Sessions
+import Testing
+@testable import Tuning
+
+/// The user's program as a runner: real subprocesses (small shell scripts that speak the
+/// protocol), and every way one can go wrong.
+@Suite struct CommandRunnerTests {
+  func temporaryDirectory() -> URL {
+    let url = FileManager.default.temporaryDirectory.appendingPathComponent("command-\(UUID().uuidString)")
+    try? FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+    return url
+  }
+
+  /// Writes a shell script and returns its path.
+  func script(_ body: String) throws -> String {
+    let url = temporaryDirectory().appendingPathComponent("program.sh")
+    try ("#!/bin/sh\n" + body).write(to: url, atomically: true, encoding: .utf8)
+    return url.path
+  }
+
+  /// A program that follows the schedule: loss = 1/(1 + 1000·lr) + 10⁵·lr², which falls and
+  /// then blows up as the learning rate rises; it checks the stop file after every step.
+  static let followsTheSchedule = #"""
+    e="$DISCIPLINE_EVENTS"
+    printf '{"event":"start","protocol":1,"honours":[],"time":0}\n' >> "$e"
+    awk -F, -v stop="$DISCIPLINE_STOP" -v e="$e" 'NR > 1 {
+      if (system("test -e " stop) == 0) exit
+      loss = 1 / (1 + 1000 * $2) + 100000 * $2 * $2
+      printf "{\"event\":\"train\",\"step\":%d,\"loss\":%.6g,\"samples\":32,\"time\":0}\n", $1, loss >> e
+      fflush(e)
+      n = $1 + 1
+    } END { printf "{\"event\":\"end\",\"steps\":%d,\"time\":0}\n", n >> e }' "$DISCIPLINE_DIR/schedule.csv"
+    """#
+
+  func rangeSpec(steps: Int = 100) -> (RangeTestSettings, TrialSpec) {
+    var settings = RangeTestSettings()
+    settings.steps = steps
+    settings.startLearningRate = 1e-5
+    settings.endLearningRate = 1
+    return (settings, settings.spec(key: "lr/range-test/32", batchSize: 32, seed: 0))
+  }
+
+  @Test func aRangeTestStopsTheProgramWhenTheLossDiverges() throws {
+    let runner = try CommandRunner(command: "/bin/sh \(try script(Self.followsTheSchedule))")
+    let (settings, spec) = rangeSpec()
+    let dir = temporaryDirectory()
+    let result = try RangeTest.run(with: runner, spec: spec, directory: dir, settings: settings)
+    let diverged = try #require(result.divergedAtLearningRate)
+    #expect(diverged > 1e-3 && diverged < 1)
+    #expect(result.points.count < 100)
+    #expect(FileManager.default.fileExists(atPath: dir.appendingPathComponent("stop").path))
+    let file = try TrialRunResult.read(from: dir)
+    #expect(file.status == .stopped && file.exitCode == 0)
+    // The curve is the program's: the first loss is its formula at the first rate.
+    #expect(abs(result.points[0].loss - (1 / (1 + 1000 * 1e-5) + 1e5 * 1e-10)) < 1e-5)
+  }
+
+  @Test func placeholdersBecomeTheSpecsValues() throws {
+    let body = #"""
+      printf '%s\n' "$@" > "$DISCIPLINE_DIR/arguments.txt"
+      printf '{"event":"start","protocol":1,"honours":[],"time":0}\n{"event":"end","steps":0,"time":0}\n' >> "$DISCIPLINE_EVENTS"
+      """#
+    let runner = try CommandRunner(command: "/bin/sh \(try script(body)) --bs {batch_size} 'wd={weight_decay}' {seed} {kind}")
+    let dir = temporaryDirectory()
+    _ = try runner.run(rangeSpec().1, directory: dir) { _ in .proceed }
+    let arguments = try String(contentsOf: dir.appendingPathComponent("arguments.txt"), encoding: .utf8)
+    #expect(arguments == "--bs\n32\nwd=0.0\n0\nrange-test\n")
+  }
+
+  @Test func aNonZeroExitFailsWithItsCodeAndStandardError() throws {
+    let body = #"""
+      printf '{"event":"start","protocol":1,"honours":[],"time":0}\n' >> "$DISCIPLINE_EVENTS"
+      echo "Traceback: CUDA out of memory" >&2
+      exit 3
+      """#
+    let runner = try CommandRunner(command: "/bin/sh \(try script(body))")
+    let result = try runner.run(rangeSpec().1, directory: temporaryDirectory()) { _ in .proceed }
+    #expect(result.status == .failed && result.exitCode == 3)
+    #expect(result.message?.contains("exited with code 3") == true && result.message?.contains("CUDA out of memory") == true)
+    #expect(throws: RangeTestError.self) {
+      _ = try RangeTest.run(with: runner, spec: rangeSpec().1, directory: temporaryDirectory(), settings: rangeSpec().0)
+    }
+  }
+
+  @Test func aMalformedEventNamesTheFileAndLine() throws {
+    let body = #"""
+      printf '{"event":"start","protocol":1,"honours":[],"time":0}\n{"event":"train","step":0,"loss":1.5,"samples":32,"time":0}\nloss=1.2\n' >> "$DISCIPLINE_EVENTS"
+      sleep 30
+      """#
+    let runner = try CommandRunner(command: "/bin/sh \(try script(body))")
+    let dir = temporaryDirectory()
+    let started = Date()
+    let result = try runner.run(rangeSpec().1, directory: dir) { _ in .proceed }
+    #expect(result.status == .failed)
+    #expect(result.message?.hasPrefix(dir.appendingPathComponent("events.jsonl").path + ":3: not a JSON object") == true, "\(result.message ?? "")")
+    #expect(Date().timeIntervalSince(started) < 20, "the program should have been killed at once")
+  }
+
+  @Test func anotherProtocolVersionFails() throws {
+    let body = #"printf '{"event":"start","protocol":2,"honours":[],"time":0}\n' >> "$DISCIPLINE_EVENTS""#
+    let runner = try CommandRunner(command: "/bin/sh \(try script(body))")
+    let result = try runner.run(rangeSpec().1, directory: temporaryDirectory()) { _ in .proceed }
+    #expect(result.status == .failed && result.message?.contains("speaks protocol 2") == true)
+  }
+
+  @Test func aSilentProgramTimesOut() throws {
+    let body = #"""
+      printf '{"event":"start","protocol":1,"honours":[],"time":0}\n' >> "$DISCIPLINE_EVENTS"
+      sleep 60
+      """#
+    let runner = try CommandRunner(command: "/bin/sh \(try script(body))", trialTimeout: 1)
+    let started = Date()
+    let result = try runner.run(rangeSpec().1, directory: temporaryDirectory()) { _ in .proceed }
+    #expect(result.status == .failed && result.message?.contains("no event for 1 s") == true, "\(result.message ?? "")")
+    #expect(Date().timeIntervalSince(started) < 30)
+  }
+
+  @Test func aNonFiniteLossIsDivergenceNotFailure() throws {
+    let body = #"""
+      printf '{"event":"start","protocol":1,"honours":[],"time":0}\n{"event":"train","step":0,"loss":2.0,"samples":32,"time":0}\n{"event":"train","step":1,"loss":NaN,"samples":32,"time":0}\n{"event":"end","steps":2,"time":0}\n' >> "$DISCIPLINE_EVENTS"
+      """#
+    let runner = try CommandRunner(command: "/bin/sh \(try script(body))")
+    var settings = TrialSettings(batchSize: 32, maxLearningRate: 0.1, weightDecay: 0, steps: 20, seed: 0)
+    settings.evaluations = 2
+    let trial = try settings.run(with: runner, spec: try settings.spec(key: "momentum/0.9"), directory: temporaryDirectory())
+    #expect(trial.diverged && trial.losses.count == 2 && trial.finalValidationLoss == .infinity)
+  }
+
+  @Test func aProgramThatIgnoresTheStopFileIsTerminated() throws {
+    let body = #"""
+      trap '' TERM
+      e="$DISCIPLINE_EVENTS"
+      printf '{"event":"start","protocol":1,"honours":[],"time":0}\n' >> "$e"
+      i=0
+      while [ $i -lt 100000 ]; do
+        printf '{"event":"train","step":%d,"loss":%d,"samples":32,"time":0}\n' $i $((1 + i * i)) >> "$e"
+        i=$((i + 1))
+        sleep 0.01
+      done
+      """#
+    let runner = try CommandRunner(command: "/bin/sh \(try script(body))")
+    runner.grace = 0.5
+    let (settings, spec) = rangeSpec(steps: 100_000)
+    let started = Date()
+    let result = try RangeTest.run(with: runner, spec: spec, directory: temporaryDirectory(), settings: settings)
+    #expect(result.divergedAtLearningRate != nil)
+    #expect(Date().timeIntervalSince(started) < 20, "SIGTERM is trapped: SIGKILL must follow")
+  }
+
+  @Test func theUsersStopInterruptsTheProgram() throws {
+    var stopped = false
+    let runner = try CommandRunner(command: "/bin/sh \(try script(Self.followsTheSchedule))", shouldStop: { stopped })
+    var settings = TrialSettings(batchSize: 32, maxLearningRate: 1e-4, weightDecay: 0, steps: 5000, seed: 0)
+    settings.evaluations = 1
+    let result = try runner.run(try settings.spec(key: "trial"), directory: temporaryDirectory()) { event in
+      if case .train(let step, _, _, _) = event, step >= 20 { stopped = true }
+      return .proceed
+    }
+    #expect(result.status == .interrupted && result.steps < 5000)
+  }
+
+  @Test(arguments: [
+    ("python3 train.py --bs {batch}", "{batch}"),
+    ("python3 'train.py", "unclosed"),
+    ("   ", "empty"),
+  ])
+  func badCommandsAreNamed(command: String, problem: String) {
+    #expect {
+      _ = try CommandRunner(command: command)
+    } throws: { error in
+      "\(error)".contains(problem)
+    }
+  }
+
+  @Test func commandsSplitAsAShellWould() throws {
+    #expect(try CommandRunner.split(#"python3 -c 'print("a b")' "x y" z\ w"#) == ["python3", "-c", #"print("a b")"#, "x y", "z w"])
+  }
+}
