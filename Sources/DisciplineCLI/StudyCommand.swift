@@ -51,6 +51,7 @@ struct StudyCommand: ParsableCommand {
   @Option(help: "Output folder.") var out: String = "runs/study"
   @Flag(help: "Continue an interrupted study in --out, reusing its finished trials.") var resume = false
   @Flag(help: "Print the result as JSON on stdout.") var json = false
+  @OptionGroup(title: "Your own training program") var program: ProgramOptions
 
   func validate() throws {
     guard batchSize > 0 else { throw ValidationError("--batch-size must be positive, got \(batchSize)") }
@@ -88,7 +89,9 @@ struct StudyCommand: ParsableCommand {
 
   private func study() throws {
     let outURL = try prepareOutputDirectory(out)
-    let setup = try TrainingSetup(data: data, model: model, augment: augment, seed: seed)
+    let stop = StopSignal()
+    let runner = try program.runner(shouldStop: { stop.isRequested })
+    let setup = runner == nil ? try TrainingSetup(data: data, model: model, augment: augment, seed: seed) : nil
     var settings = RecipeSettings(budget: .infinity)
     settings.seed = seed
     settings.startBatchSize = batchSize
@@ -99,9 +102,10 @@ struct StudyCommand: ParsableCommand {
     settings.priorWeightDecay = weightDecay
     settings.trialSeconds = trialSeconds
     settings.regularization = Regularization(dropout: 0, augmentation: augment)
-    settings.rangeTestSteps = max(100, min(400, setup.splits.train.count / batchSize / 2))
+    if let setup { settings.rangeTestSteps = max(100, min(400, setup.splits.train.count / batchSize / 2)) }
     let header: [String: String] = [
-      "study": kind.rawValue, "dataset": data.dataset, "model": model.description, "seed": "\(seed)", "batch_size": "\(batchSize)",
+      "study": kind.rawValue, "dataset": runner == nil ? data.dataset : "(your program's)",
+      "model": program.command.map { "command: \($0)" } ?? model.description, "seed": "\(seed)", "batch_size": "\(batchSize)",
       "max_lr": maxLR.map { "\($0)" } ?? "range test", "momentum": momentum.description, "weight_decay": "\(weightDecay)",
       "candidates": kind == .batchSize ? settings.batchSizes.map(String.init).joined(separator: ",")
         : kind == .momentum ? settings.momenta.map { "\($0)" }.joined(separator: ",") : settings.weightDecays.map { "\($0)" }.joined(separator: ","),
@@ -111,13 +115,22 @@ struct StudyCommand: ParsableCommand {
     do { journal = try Journal(url: outURL.appendingPathComponent("journal.jsonl"), settings: header, resume: resume) } catch {
       throw CommandError(error.description, exitCode: resume ? 66 : 73)
     }
-    let backend = EngineBackend(setup: setup, finalSetup: setup)
-    let recipe = Recipe(backend: backend, settings: settings, journal: journal)
+    if let runner {
+      printError("study \(kind.rawValue): your program (\(program.command!)); trials of \(formatValue(trialSeconds)) s; each trial's files in \(out)/trials")
+      try study(Recipe(backend: ProgramBackend(runner: runner, trialsDirectory: outURL.appendingPathComponent("trials")),
+        settings: settings, journal: journal), stop: stop, outURL: outURL)
+    } else if let setup {
+      printError("study \(kind.rawValue): \(model) on \(data.dataset) (\(setup.sizes)); trials of \(formatValue(trialSeconds)) s")
+      try study(Recipe(backend: EngineBackend(setup: setup, finalSetup: setup), settings: settings, journal: journal), stop: stop, outURL: outURL)
+    }
+  }
+
+  /// Runs the study's phase with progress and the stop wired, and writes its files.
+  private func study<B: TuningBackend>(_ recipe: Recipe<B>, stop: StopSignal, outURL: URL) throws {
+    let journal = recipe.journal
     let progress = TuneProgress(budget: .infinity, elapsed: { recipe.elapsed })
     recipe.onEvent = progress.handle
-    let stop = StopSignal()
     recipe.shouldStop = { stop.isRequested }
-    printError("study \(kind.rawValue): \(model) on \(data.dataset) (\(setup.sizes)); trials of \(formatValue(trialSeconds)) s")
     let choice: Double, reason: String, lr: Double
     var phase: String
     do {
@@ -128,15 +141,15 @@ struct StudyCommand: ParsableCommand {
         let d = try recipe.batchSizePhase(startLearningRate: lr, trialsLeft: 0)
         (choice, reason, phase) = (Double(d.batchSize.value), d.batchSize.reason, "batch size")
       case .momentum:
-        let steps = max(10, Int(trialSeconds * recipe.throughput(batchSize) / Double(batchSize)))
+        let steps = recipe.trialSteps(seconds: trialSeconds, batchSize: batchSize)
         let m = try recipe.momentumPhase(batchSize: batchSize, learningRate: lr, steps: steps)
         (choice, reason, phase) = (m.max.value, m.max.reason, "momentum")
       case .weightDecay:
-        let steps = max(10, Int(trialSeconds * recipe.throughput(batchSize) / Double(batchSize)))
+        let steps = recipe.trialSteps(seconds: trialSeconds, batchSize: batchSize)
         let d = try recipe.weightDecayPhase(batchSize: batchSize, learningRate: lr, momentum: (momentum.maximum, momentum.minimum), steps: steps)
         (choice, reason, phase) = (d.weightDecay.value, d.weightDecay.reason + "; max LR then \(formatLR(d.maxLearningRate.value))", "weight decay")
       }
-    } catch is Recipe<EngineBackend>.Interrupted {
+    } catch is Recipe<B>.Interrupted {
       printError("\nstopped; finished trials are in \(out)/journal.jsonl — continue with the same command and --resume")
       throw ExitCode(130)
     } catch let error as RecipeError {

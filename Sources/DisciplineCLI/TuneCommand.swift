@@ -73,6 +73,7 @@ struct TuneCommand: ParsableCommand {
   @Option(help: "Output folder.") var out: String = "runs/tune"
   @Flag(help: "Continue an interrupted run in --out, reusing its finished trials.") var resume = false
   @Flag(help: "Print the result as JSON on stdout.") var json = false
+  @OptionGroup(title: "Your own training program") var program: ProgramOptions
 
   func validate() throws {
     guard budget.seconds >= 30 else { throw ValidationError("--budget must be at least 30s, got \(budget)") }
@@ -92,7 +93,8 @@ struct TuneCommand: ParsableCommand {
   /// Every setting that changes what the trials do: the journal's header, checked on --resume.
   func settings(_ recipe: RecipeSettings) -> [String: String] {
     var s: [String: String] = [
-      "dataset": data.dataset, "validation_split": "\(data.validationSplit)", "model": model.description,
+      "dataset": program.command == nil ? data.dataset : "(your program's)", "validation_split": "\(data.validationSplit)",
+      "model": program.command.map { "command: \($0)" } ?? model.description,
       "dropout": dropout.map { "\($0)" } ?? "study", "dropouts": recipe.dropouts.map { "\($0)" }.joined(separator: ","), "augment": augment ?? "study", "augmentations": recipe.augmentations.joined(separator: ","), "seed": "\(seed)", "budget": "\(recipe.budget)",
       "batch_sizes": recipe.batchSizes.map(String.init).joined(separator: ","), "start_batch_size": "\(recipe.startBatchSize)",
       "momenta": recipe.momenta.map { "\($0)" }.joined(separator: ","),
@@ -119,60 +121,82 @@ struct TuneCommand: ParsableCommand {
   private func tune() throws {
     let commandStart = Date()
     let outURL = try prepareOutputDirectory(out)
-    let setup = try TrainingSetup(data: data, model: model, augment: augment ?? "none", seed: seed)
-    var finalData = data
-    finalData.validationSplit = 0
-    let finalSetup = data.validationSplit > 0 ? try TrainingSetup(data: finalData, model: model, augment: augment ?? "none", seed: seed) : setup
-    let trainCount = setup.splits.train.count
+    let stop = StopSignal()
+    let runner = try program.runner(shouldStop: { stop.isRequested })
+    // The built-in engine loads the data; the user's program loads its own.
+    let setup = runner == nil ? try TrainingSetup(data: data, model: model, augment: augment ?? "none", seed: seed) : nil
     var recipe = RecipeSettings(budget: budget.seconds)
     recipe.seed = seed
-    recipe.startBatchSize = min(startBatchSize, trainCount)
     recipe.maxMemory = maxMemory
-    recipe.batchSizes = batchSizes?.values.sorted() ?? [64, 128, 256, 512].filter { $0 * 20 <= trainCount }
-    if recipe.batchSizes.isEmpty { recipe.batchSizes = [max(1, min(recipe.startBatchSize, trainCount / 20))] }
     recipe.momenta = momenta.values
-    recipe.weightDecays = weightDecays?.values ?? Self.defaultWeightDecays(model: model, trainingSamples: trainCount)
-    recipe.priorWeightDecay = model.isDeep ? 1e-4 : 5e-4
     recipe.regularization = Regularization(dropout: dropout ?? 0, augmentation: augment ?? "none")
     recipe.dropouts = dropout == nil ? dropouts.values : []
-    recipe.augmentations = augment == nil && setup.hasImages ? augmentations.values : []
-    for name in recipe.augmentations {
-      _ = try Augmentation.named(name, sampleShape: setup.splits.train.sampleShape, normalization: setup.splits.normalization)
-    }
-    recipe.rangeTestSteps = max(100, min(400, trainCount / recipe.startBatchSize / 2))
-    if let tooLarge = recipe.batchSizes.first(where: { $0 > trainCount }) {
-      throw CommandError("--batch-sizes \(tooLarge) is larger than the \(trainCount) training samples", exitCode: 64)
-    }
-    if setup.splits.validation == nil {
-      printError("note: no validation split (--validation-split 0): the tuning phases read the test split, which makes the final test result optimistic")
+    // A program studies the augmentations it honours (its start event says).
+    recipe.augmentations = augment == nil && setup?.hasImages ?? true ? augmentations.values : []
+    if let setup {
+      let trainCount = setup.splits.train.count
+      recipe.startBatchSize = min(startBatchSize, trainCount)
+      recipe.batchSizes = batchSizes?.values.sorted() ?? [64, 128, 256, 512].filter { $0 * 20 <= trainCount }
+      if recipe.batchSizes.isEmpty { recipe.batchSizes = [max(1, min(recipe.startBatchSize, trainCount / 20))] }
+      recipe.weightDecays = weightDecays?.values ?? Self.defaultWeightDecays(model: model, trainingSamples: trainCount)
+      recipe.priorWeightDecay = model.isDeep ? 1e-4 : 5e-4
+      for name in recipe.augmentations {
+        _ = try Augmentation.named(name, sampleShape: setup.splits.train.sampleShape, normalization: setup.splits.normalization)
+      }
+      recipe.rangeTestSteps = max(100, min(400, trainCount / recipe.startBatchSize / 2))
+      if let tooLarge = recipe.batchSizes.first(where: { $0 > trainCount }) {
+        throw CommandError("--batch-sizes \(tooLarge) is larger than the \(trainCount) training samples", exitCode: 64)
+      }
+      if setup.splits.validation == nil {
+        printError("note: no validation split (--validation-split 0): the tuning phases read the test split, which makes the final test result optimistic")
+      }
+    } else {
+      recipe.startBatchSize = startBatchSize
+      recipe.batchSizes = batchSizes?.values.sorted() ?? [64, 128, 256, 512]
+      recipe.weightDecays = weightDecays?.values ?? [1e-3, 1e-4, 1e-5, 0]
     }
     let journal: Journal
     do { journal = try Journal(url: outURL.appendingPathComponent("journal.jsonl"), settings: settings(recipe), resume: resume) } catch {
       throw CommandError(error.description, exitCode: resume ? 66 : 73)
     }
     if resume && !journal.entries.isEmpty { printError("resuming: \(journal.entries.count) finished trial\(journal.entries.count == 1 ? "" : "s") in the journal will be reused") }
+    if let runner {
+      printError("tune: your program (\(program.command!)); budget \(budget); each trial's files in \(out)/trials")
+      let backend = ProgramBackend(runner: runner, trialsDirectory: outURL.appendingPathComponent("trials"), clockStart: commandStart)
+      let outcome = try run(Recipe(backend: backend, settings: recipe, journal: journal), stop: stop)
+      let files = TuneFiles(directory: outURL, outcome: outcome, journal: journal, title: "your program", normalization: nil,
+        budget: recipe.budget, modelFile: "trials/final/model.pt")
+      try files.write(model: nil)
+      printError(files.summary())
+      if json { print(files.jsonLine()) }
+      return
+    }
+    guard let setup else { return }
+    var finalData = data
+    finalData.validationSplit = 0
+    let finalSetup = data.validationSplit > 0 ? try TrainingSetup(data: finalData, model: model, augment: augment ?? "none", seed: seed) : setup
     let backend = EngineBackend(setup: setup, finalSetup: finalSetup,
       stateDirectory: outURL.appendingPathComponent("final-state"), resumesFinal: resume, clockStart: commandStart)
-    let engine = Recipe(backend: backend, settings: recipe, journal: journal)
-    let progress = TuneProgress(budget: recipe.budget, elapsed: { engine.elapsed })
-    engine.onEvent = progress.handle
-    let stop = StopSignal()
-    engine.shouldStop = { stop.isRequested }
     printError("tune: \(model) (\(setup.specification(dropout: 0).build(seed: seed).parameterCount) parameters) on \(data.dataset): \(setup.sizes); budget \(budget)")
-    let outcome: TuneOutcome
-    do { outcome = try engine.run() } catch is Recipe<EngineBackend>.Interrupted {
+    let outcome = try run(Recipe(backend: backend, settings: recipe, journal: journal), stop: stop)
+    let files = TuneFiles(directory: outURL, outcome: outcome, journal: journal, title: "\(model) on \(data.dataset)",
+      normalization: finalSetup.splits.normalization, budget: recipe.budget)
+    try files.write(model: (backend.finalModel!, finalSetup.specification(dropout: Float(outcome.dropout.value))))
+    printError(files.summary())
+    if json { print(files.jsonLine()) }
+  }
+
+  /// Runs the recipe with progress on stderr and Ctrl-C wired to a resumable stop.
+  private func run<B: TuningBackend>(_ recipe: Recipe<B>, stop: StopSignal) throws -> TuneOutcome {
+    let progress = TuneProgress(budget: recipe.settings.budget, elapsed: { recipe.elapsed })
+    recipe.onEvent = progress.handle
+    recipe.shouldStop = { stop.isRequested }
+    do { return try recipe.run() } catch is Recipe<B>.Interrupted {
       printError("\nstopped; finished trials are in \(out)/journal.jsonl — continue with the same command and --resume")
       throw ExitCode(130)
-    } catch let error as RecipeError {
-      throw CommandError(error.description, exitCode: 1)
     } catch let error as JournalError {
       throw CommandError(error.description, exitCode: 73)
     }
-    let files = TuneFiles(directory: outURL, outcome: outcome, journal: journal, title: "\(model) on \(data.dataset)",
-      normalization: finalSetup.splits.normalization, budget: recipe.budget)
-    try files.write(model: backend.finalModel!, specification: finalSetup.specification(dropout: Float(outcome.dropout.value)))
-    printError(files.summary())
-    if json { print(files.jsonLine()) }
   }
 }
 
@@ -219,7 +243,7 @@ struct Duration: ExpressibleByArgument, CustomStringConvertible, Equatable {
 }
 
 /// The built-in engine behind the recipe.
-final class EngineBackend: TuningBackend {
+final class EngineBackend: SessionBackend {
   let setup: TrainingSetup
   let finalSetup: TrainingSetup
   /// Where the final run's state is saved after every epoch (nil: it is not).

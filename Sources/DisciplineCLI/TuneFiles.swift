@@ -14,6 +14,8 @@ struct TuneFiles {
   let title: String
   let normalization: Normalization?
   let budget: Double
+  /// The final model's file, relative to `directory` (a program's is its own).
+  var modelFile = "model.safetensors"
 
   func url(_ name: String) -> URL { directory.appendingPathComponent(name) }
 
@@ -60,12 +62,16 @@ struct TuneFiles {
     return String(decoding: (try? JSONEncoder.sorted.encode(summary)) ?? Data(), as: UTF8.self)
   }
 
-  func write(model: Module, specification: ModelSpecification) throws {
+  /// Writes everything; the checkpoint when the model is the built-in engine's (a program
+  /// saves its own, named by `modelFile`).
+  func write(model: (Module, ModelSpecification)?) throws {
     try writeJSON(parameters, to: url("hyperparameters.json"))
     var run = RunFiles(directory: directory)
     run.evaluationName = "test"
     try run.writeMetrics(outcome.history)
-    try TrainingSetup.checkpoint(specification, normalization: normalization).save(model, to: url("model.safetensors"))
+    if let (module, specification) = model {
+      try TrainingSetup.checkpoint(specification, normalization: normalization).save(module, to: url(modelFile))
+    }
     do { try report().write(to: url("report.html")) } catch {
       throw CommandError("cannot write \(url("report.html").path): \(error.localizedDescription)", exitCode: 73)
     }
@@ -77,7 +83,7 @@ struct TuneFiles {
       String(format: "test accuracy %.2f%%, test loss %.4f after %d epochs; %@ in all (budget %@)", 100 * o.test.accuracy, o.test.loss, o.epochs.value, formatDuration(o.seconds), formatDuration(budget)),
       "  max LR \(formatLR(o.maxLearningRate.value)), min LR \(formatLR(o.minLearningRate.value)); batch \(o.batchSize.value); momentum \(o.maxMomentum.value) → \(o.minMomentum.value); weight decay \(formatValue(o.weightDecay.value)); dropout \(formatValue(o.dropout.value)); augmentation \(o.augmentation.value)",
       "  diagnosis: \(o.diagnosis.verdict.rawValue) — \(o.diagnosis.explanation); \(o.diagnosis.suggestion)",
-      "wrote hyperparameters.json, report.html, journal.jsonl, metrics.csv and model.safetensors into \(directory.path)",
+      "wrote hyperparameters.json, report.html, journal.jsonl, metrics.csv and \(modelFile) into \(directory.path)",
     ].joined(separator: "\n")
   }
 

@@ -69,6 +69,7 @@ final class TuneProgress {
 
   func describe(_ entry: JournalEntry) -> String {
     if let r = entry.result {
+      if let failure = r.failure { return "failed: \(failure)" }
       if r.diverged { return String(format: "diverged after %d steps (%.0f s)", r.losses.count, entry.seconds) }
       return String(format: "validation loss %.4f, accuracy %.2f%% after %d steps (%.0f s)", r.finalValidationLoss, 100 * r.finalValidationAccuracy, r.losses.count, entry.seconds)
     }

@@ -125,6 +125,7 @@ public final class CommandRunner: TrialRunner {
     result.node = ProcessInfo.processInfo.hostName
     var tail = LineTail(url: eventsURL)
     var lastEvent = Date()
+    var lastEventTime = 0.0
     var stopAsked: Date?, termSent: Date?
     var failure: String?
     var interrupted = false, diverged = false, sawEnd = false, sawStart = false
@@ -160,6 +161,15 @@ public final class CommandRunner: TrialRunner {
           return
         }
         if case .end = event { sawEnd = true }
+        switch event {
+        case .train where result.losses.isEmpty:
+          result.startupSeconds = Date().timeIntervalSince(started)
+        case .validation(_, _, _, let t), .test(_, _, _, let t):
+          // The program's clock: from the event before to this one is the evaluation.
+          result.evaluationSeconds += max(0, t - lastEventTime)
+        default: break
+        }
+        lastEventTime = event.time
         result.record(event)
         if case .train(_, let loss, _, _) = event, !loss.isFinite {
           diverged = true

@@ -32,26 +32,34 @@ struct FinalRunPlan: Sendable, Equatable {
   }
 }
 
+/// What the final run measured.
+struct FinalTrainingOutcome {
+  var history: TrainingHistory
+  var epochs: Choice<Int>
+  var test: Evaluation
+  var stepsPerEpoch: Int
+}
+
 extension Recipe {
   /// Epochs of the final run: what the rest of the budget allows at the throughput of the
   /// final session itself, from a few steps that are then undone (the trials' sessions may
   /// have run under other load), and one evaluation, timed; less the time the test
   /// evaluation, report and checkpoint take after it.
-  func plannedEpochs(_ final: Backend.Session, plan: FinalRunRecord.Plan) throws -> FinalRunPlan {
+  func plannedEpochs<B: SessionBackend>(_ b: B, _ final: B.Session, plan: FinalRunRecord.Plan) throws -> FinalRunPlan {
     let size = plan.batchSize
     let saved = final.snapshot()
     let probe = HyperParameters(
       learningRate: plan.maxLearningRate / settings.divFactor, momentum: plan.maxMomentum, weightDecay: plan.weightDecay)
     _ = final.step(probe)
-    let p0 = backend.now()
+    let p0 = b.now()
     let probeSteps = min(40, max(5, final.stepsPerEpoch / 10))
     for _ in 0..<probeSteps { _ = final.step(probe) }
-    let probeSeconds = backend.now() - p0
+    let probeSeconds = b.now() - p0
     final.restore(saved)
     let rate = probeSeconds > 0 ? Double(probeSteps * size) / probeSeconds : throughput(size)
-    let e0 = backend.now()
+    let e0 = b.now()
     _ = final.evaluate(.validation, maxBatches: nil)
-    let evaluation = backend.now() - e0
+    let evaluation = b.now() - e0
     let reserve = finalReserve(evaluationSeconds: evaluation)
     let train = Double(final.stepsPerEpoch * size) / rate
     let remaining = settings.budget - elapsed - reserve
@@ -75,16 +83,14 @@ extension Recipe {
   /// what an epoch really costs — training, evaluations, saves, progress, a machine slower
   /// than at the probe — and re-plans its epochs to end within the budget: a slower machine
   /// costs epochs, not overrun.
-  func finalTraining(_ plan: FinalRunRecord.Plan, policy: Policy) throws -> (
-    session: Backend.Session, history: TrainingHistory, epochs: Choice<Int>
-  ) {
-    let final = try backend.makeFinalSession(
+  func finalTraining<B: SessionBackend>(_ b: B, _ plan: FinalRunRecord.Plan, policy: Policy) throws -> FinalTrainingOutcome {
+    let final = try b.makeFinalSession(
       batchSize: plan.batchSize, regularization: plan.regularization, seed: settings.seed)
     let perEpoch = final.stepsPerEpoch
     var runPlan: FinalRunPlan
     var history = TrainingHistory()
     let fresh = final.snapshot()
-    if let saved = try backend.loadFinalState(into: final), saved.plan == plan {
+    if let saved = try b.loadFinalState(into: final), saved.plan == plan {
       runPlan = FinalRunPlan(
         epochs: saved.epochs, reason: saved.epochsReason,
         evaluationEvery: FinalRunPlan.evaluationEvery(epochs: saved.epochs, limit: settings.finalEvaluations),
@@ -94,11 +100,11 @@ extension Recipe {
       onEvent?(.note("continuing the final training after epoch \(final.stepsTaken / perEpoch) of \(saved.epochs)"))
     } else {
       final.restore(fresh)  // a state saved with other choices may have been loaded
-      runPlan = try plannedEpochs(final, plan: plan)
-      backend.removeFinalState()
+      runPlan = try plannedEpochs(b, final, plan: plan)
+      b.removeFinalState()
     }
     onEvent?(.finalStarted(batchSize: plan.batchSize, epochs: runPlan.epochs))
-    let finalStart = backend.now(), secondsBefore = finalSecondsBefore
+    let finalStart = b.now(), secondsBefore = finalSecondsBefore
     var saveError: Error?
     var lastSave = finalStart
     // After an epoch (not the last), the state to continue from after a crash or kill: every
@@ -123,14 +129,14 @@ extension Recipe {
         guard let self else { return }
         self.onEvent?(.finalEpoch(e))
         if case .epochFinished(let epoch) = e, epoch + 1 < epochs, saveError == nil,
-          self.backend.now() - lastSave >= saveInterval
+          b.now() - lastSave >= saveInterval
         {
-          let saveStart = self.backend.now()
+          let saveStart = b.now()
           let record = FinalRunRecord(
             plan: plan, epochs: epochs, epochsReason: reason, history: trainer.history,
-            seconds: secondsBefore + self.backend.now() - finalStart)
-          do { try self.backend.saveFinalState(final, record) } catch { saveError = error }
-          lastSave = self.backend.now()
+            seconds: secondsBefore + b.now() - finalStart)
+          do { try b.saveFinalState(final, record) } catch { saveError = error }
+          lastSave = b.now()
           saveInterval = max(saveInterval, 20 * (lastSave - saveStart))
         }
       }
@@ -153,11 +159,11 @@ extension Recipe {
         // The cost of an epoch in the last stretch; when it grew since the stretch before
         // (a busier machine, slower arithmetic late in the run), it is taken to go on growing.
         let stepsRun = final.stepsTaken - window.steps
-        let seconds = backend.now() - window.start
+        let seconds = b.now() - window.start
         guard stepsRun > 0, seconds > 0 else { continue }
         let recent = seconds / Double(stepsRun) * Double(perEpoch)
         let epochSeconds = window.epochSeconds.map { recent * max(1, recent / $0) } ?? recent
-        window = (final.stepsTaken, backend.now(), recent)
+        window = (final.stepsTaken, b.now(), recent)
         let done = final.stepsTaken / perEpoch
         let left = settings.budget - elapsed - runPlan.reserve
         let replanned = max(done + 1, done + Int(left / epochSeconds))
@@ -171,8 +177,78 @@ extension Recipe {
         }
         continue
       }
-      backend.removeFinalState()
-      return (final, history, Choice(runPlan.epochs, runPlan.reason))
+      b.removeFinalState()
+      let test = final.evaluate(.test, maxBatches: nil)
+      return FinalTrainingOutcome(history: history, epochs: Choice(runPlan.epochs, runPlan.reason), test: test, stepsPerEpoch: perEpoch)
     }
+  }
+}
+
+extension Recipe {
+  /// The final run as one spec for a backend that runs specs only (the user's program): its
+  /// steps fill the rest of the budget at the throughput the trials measured, less the time a
+  /// run takes to start and its evaluations; the program trains on all the training data,
+  /// measures the test split at `validate_at` (the curve of the report) and at the end, and
+  /// saves its model as `model.pt` in the run's folder. It starts over on `--resume`.
+  func specFinalTraining(_ plan: FinalRunRecord.Plan, policy: Policy) throws -> FinalTrainingOutcome {
+    let b = plan.batchSize
+    let rate = throughput(b)
+    let evaluations = 10
+    // An evaluation reads the whole test split: about as long as training on as many samples.
+    let testSamples = Double(program?.trainSamples ?? 10_000) / 5
+    let evaluationSeconds = testSamples / rate / 3
+    let remaining = settings.budget - elapsed - startupSeconds - Double(evaluations + 1) * evaluationSeconds - max(1, 0.01 * settings.budget)
+    let steps = max(10, Int(remaining * rate / Double(b)))
+    let stepsPerEpoch = program?.trainSamples.map { max(1, $0 / b) }
+    let epochs = stepsPerEpoch.map { max(1, Int((Double(steps) / Double($0)).rounded())) } ?? 1
+    let schedule: Schedule
+    do { schedule = try Schedule(policy, totalSteps: steps) } catch {
+      throw RecipeError(description: "cannot make the final one-cycle schedule (max LR \(plan.maxLearningRate), \(steps) steps): \(error)")
+    }
+    let rows = (0..<steps).map { TrialSpec.Row(learningRate: schedule.learningRate(at: $0), momentum: schedule.momentum(at: $0) ?? plan.maxMomentum) }
+    let every = max(1, steps / evaluations)
+    var spec = TrialSpec(kind: .final, key: "final", batchSize: b, seed: settings.seed, weightDecay: plan.weightDecay,
+      dropout: plan.regularization.dropout, augmentation: plan.regularization.augmentation, schedule: rows,
+      validateAt: Array(stride(from: every, to: steps, by: every)) + [steps], validationBatches: nil)
+    spec.final = true
+    spec.saveModel = "model.pt"
+    let reason = String(format: "%d steps (about %d epochs): what the remaining %.0f s of the budget allow at the %.0f samples/s the trials measured, less %.0f s to start the program",
+      steps, epochs, max(0, remaining), rate, startupSeconds)
+    onEvent?(.finalStarted(batchSize: b, epochs: epochs))
+    let perEpoch = stepsPerEpoch ?? steps
+    onEvent?(.finalEpoch(.epochStarted(epoch: 0, totalEpochs: epochs, stepsPerEpoch: perEpoch)))
+    var history = TrainingHistory()
+    var test: Evaluation?
+    let result = try backend.run(spec, directory: directory(for: spec), shouldStop: shouldStop) { [weak self] event in
+      switch event {
+      case .train(let k, let loss, _, _):
+        if k > 0 && k % perEpoch == 0 {
+          self?.onEvent?(.finalEpoch(.epochFinished(epoch: k / perEpoch - 1)))
+          self?.onEvent?(.finalEpoch(.epochStarted(epoch: k / perEpoch, totalEpochs: epochs, stepsPerEpoch: perEpoch)))
+        }
+        let record = StepRecord(step: k, epoch: k / perEpoch, learningRate: rows[min(k, rows.count - 1)].learningRate,
+          momentum: rows[min(k, rows.count - 1)].momentum, loss: loss)
+        history.steps.append(record)
+        self?.onEvent?(.finalEpoch(.stepFinished(record)))
+      case .validation(let step, let loss, let accuracy, _):
+        let record = EvaluationRecord(step: step, epoch: Double(step) / Double(perEpoch), loss: loss, accuracy: accuracy)
+        history.evaluations.append(record)
+        self?.onEvent?(.finalEpoch(.evaluated(record)))
+      case .test(_, let loss, let accuracy, _):
+        test = Evaluation(loss: loss, accuracy: accuracy, samples: 0)
+      default: break
+      }
+      return .proceed
+    }
+    switch result.status {
+    case .interrupted: throw Interrupted()
+    case .failed: throw RecipeError(description: "the final run failed: \(result.message ?? "no reason given")")
+    case .diverged: throw RecipeError(description: "the final training diverged at step \(result.steps) (learning rate \(Self.format(rows[max(0, result.steps - 1)].learningRate)))")
+    case .finished, .stopped: break
+    }
+    guard let test else {
+      throw RecipeError(description: "the final run reported no \"test\" event: a program must measure the test split after the last step of a spec with \"final\": true")
+    }
+    return FinalTrainingOutcome(history: history, epochs: Choice(epochs, reason), test: test, stepsPerEpoch: perEpoch)
   }
 }

@@ -13,6 +13,8 @@ public struct JournalEntry: Codable, Sendable, Equatable {
   public var seconds: Double
   /// When it finished.
   public var finished: Date
+  /// What the program that ran it said about itself (nil for in-process work of old journals).
+  public var program: ProgramFacts?
 
   public init(key: String, phase: String, label: String, rangeTest: RangeTestComparison? = nil, trial: TrialSettings? = nil,
               result: TrialResult? = nil, seconds: Double, finished: Date = Date()) {
@@ -25,6 +27,19 @@ public struct JournalEntry: Codable, Sendable, Equatable {
     self.seconds = seconds
     self.finished = finished
   }
+}
+
+/// What a training program says about itself in its `start` event: the optional
+/// hyper-parameters it applies, and the size of its training split.
+public struct ProgramFacts: Codable, Sendable, Equatable {
+  public var honours: [String]
+  public var trainSamples: Int?
+  public init(honours: [String], trainSamples: Int?) {
+    self.honours = honours
+    self.trainSamples = trainSamples
+  }
+  public var honoursDropout: Bool { honours.contains("dropout") }
+  public var honoursAugmentation: Bool { honours.contains("augmentation") }
 }
 
 /// Why a journal cannot be used.

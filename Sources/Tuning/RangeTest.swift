@@ -93,6 +93,8 @@ public struct RangeTestResult: Codable, Sendable, Equatable {
   public var seconds: Double
   /// Of `seconds`, the time spent measuring the validation loss.
   public var evaluationSeconds: Double = 0
+  /// Of `seconds`, the time before the first step (a program starting; nil in-process).
+  public var startupSeconds: Double?
   public var reading: CurveReading
 
   public var divergedAtLearningRate: Double? {
@@ -208,7 +210,8 @@ struct RangeTestReader {
     if case .completed = end, run.status == .interrupted { end = .interrupted(afterSteps: points.count) }
     let reading = CurveReading(learningRates: points.map(\.learningRate), losses: points.map(\.loss), smoothedLosses: points.map(\.smoothedLoss), mode: settings.mode,
       diverged: { if case .diverged = end { return true } else { return false } }())
-    return RangeTestResult(settings: settings, points: points, end: end, seconds: run.seconds, evaluationSeconds: run.evaluationSeconds, reading: reading)
+    return RangeTestResult(settings: settings, points: points, end: end, seconds: run.seconds, evaluationSeconds: run.evaluationSeconds,
+      startupSeconds: run.startupSeconds > 0 ? run.startupSeconds : nil, reading: reading)
   }
 }
 

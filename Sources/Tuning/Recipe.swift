@@ -2,46 +2,6 @@ import Foundation
 import Schedules
 import Sessions
 
-/// The regularization that is not an optimizer setting: dropout before the classifier and the
-/// augmentation of the training samples (by name: none, flip, crop-flip).
-public struct Regularization: Codable, Sendable, Hashable {
-  public var dropout: Double
-  public var augmentation: String
-  public init(dropout: Double = 0, augmentation: String = "none") {
-    self.dropout = dropout
-    self.augmentation = augmentation
-  }
-}
-
-/// What the recipe needs from an engine: fresh, seeded sessions at a batch size and
-/// regularization — for the tuning phases (validation held out) and for the final run.
-public protocol TuningBackend {
-  associatedtype Session: TrainingSession
-  /// A fresh model and optimizer over the tuning data (validation held out).
-  func makeSession(batchSize: Int, regularization: Regularization, seed: UInt64) throws -> Session
-  /// A fresh model and optimizer for the final training.
-  func makeFinalSession(batchSize: Int, regularization: Regularization, seed: UInt64) throws -> Session
-  /// Resident memory in MiB with a session of this batch size alive (nil: unknown).
-  func memoryUse(batchSize: Int) -> Double?
-  /// Seconds since this process began its work, loading the data included (a virtual clock
-  /// in tests): the recipe counts them against the budget.
-  func now() -> Double
-  /// Saves the final session's state and its run's record, so a killed run can continue it.
-  func saveFinalState(_ session: Session, _ record: FinalRunRecord) throws
-  /// Restores a saved final state into `session` and returns its record; nil when none was
-  /// saved (or the backend cannot save).
-  func loadFinalState(into session: Session) throws -> FinalRunRecord?
-  /// Deletes a saved final state (after the final run ends).
-  func removeFinalState()
-}
-
-extension TuningBackend {
-  /// Backends that cannot save a session re-train the final run on resume.
-  public func saveFinalState(_ session: Session, _ record: FinalRunRecord) throws {}
-  public func loadFinalState(into session: Session) throws -> FinalRunRecord? { nil }
-  public func removeFinalState() {}
-}
-
 /// What the final run was started with and how far it got, saved with its session's state
 /// after every epoch so `--resume` continues it instead of starting over.
 public struct FinalRunRecord: Codable, Sendable, Equatable {
@@ -185,6 +145,11 @@ public final class Recipe<Backend: TuningBackend> {
   private let spentBefore: Double
   /// Measured training throughput, samples per second, per batch size.
   public private(set) var samplesPerSecond: [Int: Double] = [:]
+  /// The longest a run took to start training (the user's program: interpreter, imports,
+  /// data); planned for every trial.
+  public private(set) var startupSeconds = 0.0
+  /// What the program said about itself in its `start` events.
+  public private(set) var program: ProgramFacts?
   /// The regularization of the sessions made from now on: the prior until the studies choose.
   public private(set) var regularization: Regularization
   /// Steps of the first range test: `settings.rangeTestSteps`, or fewer after
@@ -225,14 +190,16 @@ public final class Recipe<Backend: TuningBackend> {
     onEvent?(.started(key: key, label: label, steps: conditions.map { $0.steps ?? base.steps }.reduce(0, +)))
     let t0 = backend.now()
     let comparison = try RangeTest.compare(
-      conditions: conditions, seed: settings.seed, base: base, oneCycleDivisor: settings.divFactor,
-      makeSession: { c, s in
-        let r = Regularization(dropout: c.dropout ?? regularization.dropout, augmentation: c.augmentation ?? regularization.augmentation)
-        return try backend.makeSession(batchSize: batchSize(c), regularization: r, seed: s)
-      },
-      onPoint: { [weak self] p in self?.onEvent?(.step(p.step, loss: p.loss)) }, shouldStop: shouldStop, clock: backend.now)
+      conditions: conditions, seed: settings.seed, base: base, oneCycleDivisor: settings.divFactor, shouldStop: shouldStop
+    ) { c, s, sweep in
+      let spec = sweep.spec(key: conditions.count == 1 ? key : "\(key)/\(c.name)", batchSize: batchSize(c), seed: s,
+        dropout: c.dropout ?? regularization.dropout, augmentation: c.augmentation ?? regularization.augmentation)
+      return try RangeTest.run(with: runner, spec: spec, directory: directory(for: spec), settings: sweep,
+        onPoint: { [weak self] p in self?.onEvent?(.step(p.step, loss: p.loss)) })
+    }
     if shouldStop() { throw Interrupted() }
-    let entry = JournalEntry(key: key, phase: phase, label: label, rangeTest: comparison, seconds: backend.now() - t0)
+    var entry = JournalEntry(key: key, phase: phase, label: label, rangeTest: comparison, seconds: backend.now() - t0)
+    entry.program = program
     try journal.append(entry)
     record(entry)
     onEvent?(.finished(entry, reused: false))
@@ -248,41 +215,77 @@ public final class Recipe<Backend: TuningBackend> {
     }
     let settings = trial()
     onEvent?(.started(key: key, label: label, steps: settings.steps))
-    let session = try backend.makeSession(batchSize: settings.batchSize, regularization: regularization, seed: settings.seed)
-    let result = try settings.run(on: session, clock: backend.now, shouldStop: shouldStop, onStep: { [weak self] k, loss in self?.onEvent?(.step(k, loss: loss)) })
+    let spec = try settings.spec(key: key, regularization: regularization)
+    let result = try settings.run(with: runner, spec: spec, directory: directory(for: spec),
+      onStep: { [weak self] k, loss in self?.onEvent?(.step(k, loss: loss)) })
     if shouldStop() { throw Interrupted() }
-    let entry = JournalEntry(key: key, phase: phase, label: label, trial: settings, result: result, seconds: result.seconds)
+    var entry = JournalEntry(key: key, phase: phase, label: label, trial: settings, result: result, seconds: result.seconds)
+    entry.program = program
     try journal.append(entry)
     record(entry)
     onEvent?(.finished(entry, reused: false))
     return entry
   }
 
-  /// Learns throughput from finished work.
+  /// The backend as a runner; it tells the recipe what each program said about itself.
+  var runner: BackendRunner<Backend> {
+    BackendRunner(backend: backend, shouldStop: shouldStop) { [weak self] event in
+      guard let self, case .start(_, let honours, let samples, _) = event else { return }
+      self.program = ProgramFacts(honours: honours, trainSamples: samples ?? self.program?.trainSamples)
+    }
+  }
+
+  /// Where a spec's files go: a folder named after its key under the backend's trials
+  /// directory, or nowhere.
+  func directory(for spec: TrialSpec) -> URL? {
+    backend.trialsDirectory?.appendingPathComponent(TrialSpec.directoryName(for: spec.key))
+  }
+
+  /// Learns throughput, the cost of starting a run, and what the program honours from
+  /// finished work.
   private func record(_ entry: JournalEntry) {
+    if let facts = entry.program { program = facts }
     if let t = entry.trial, let r = entry.result, r.stepsPerSecond > 0 {
       samplesPerSecond[t.batchSize] = r.stepsPerSecond * Double(t.batchSize)
+      startupSeconds = max(startupSeconds, r.startupSeconds ?? 0)
     }
     if let c = entry.rangeTest {
       for s in c.conditions {
         guard let b = s.condition.batchSize else { continue }
-        let steps = s.runs.map(\.points.count).reduce(0, +), seconds = s.runs.map { $0.seconds - $0.evaluationSeconds }.reduce(0, +)
+        let steps = s.runs.map(\.points.count).reduce(0, +)
+        let seconds = s.runs.map { $0.seconds - $0.evaluationSeconds - ($0.startupSeconds ?? 0) }.reduce(0, +)
         if seconds > 0 && samplesPerSecond[b] == nil { samplesPerSecond[b] = Double(steps * b) / seconds }
+        for run in s.runs { startupSeconds = max(startupSeconds, run.startupSeconds ?? 0) }
       }
     }
   }
 
-  /// Measures training throughput at a batch size with a few steps on a throw-away session,
-  /// unless already known.
-  public func measureThroughput(batchSize b: Int, steps: Int = 20) throws {
+  /// Measures training throughput at a batch size with a few steps on a throw-away run,
+  /// unless already known (or the backend cannot: the first range test tells).
+  public func measureThroughput(batchSize b: Int) throws {
     guard samplesPerSecond[b] == nil else { return }
-    let session = try backend.makeSession(batchSize: b, regularization: regularization, seed: settings.seed)
-    let h = HyperParameters(learningRate: 1e-4, momentum: 0.9, weightDecay: 0)
-    _ = session.step(h)  // warm-up: primitives are created on first use
-    let t0 = backend.now()
-    for _ in 0..<steps { _ = session.step(h) }
-    let seconds = backend.now() - t0
-    if seconds > 0 { samplesPerSecond[b] = Double(steps * b) / seconds }
+    if let rate = try backend.measureThroughput(batchSize: b, regularization: regularization, seed: settings.seed) {
+      samplesPerSecond[b] = rate
+      return
+    }
+    // A program: 30 steps at a tiny learning rate, timed by its own clock after the first
+    // (which builds what a first step builds); its start-up is measured too.
+    let rows = Array(repeating: TrialSpec.Row(learningRate: 1e-6, momentum: 0.9), count: 30)
+    let spec = TrialSpec(kind: .trial, key: "throughput/\(b)", batchSize: b, seed: settings.seed, weightDecay: 0,
+      dropout: regularization.dropout, augmentation: regularization.augmentation, schedule: rows, validateAt: [], validationBatches: nil)
+    var times: [Double] = []
+    let run = try runner.run(spec, directory: directory(for: spec)) { event in
+      if case .train(_, _, _, let t) = event { times.append(t) }
+      return .proceed
+    }
+    if run.status == .interrupted { throw Interrupted() }
+    guard run.status != .failed else {
+      throw RecipeError(description: "the throughput probe (\(spec.key)) failed: \(run.message ?? "no reason given")")
+    }
+    startupSeconds = max(startupSeconds, run.startupSeconds)
+    if times.count >= 3, times.last! > times[1] {
+      samplesPerSecond[b] = Double((times.count - 2) * b) / (times.last! - times[1])
+    }
   }
 
   /// Throughput at a batch size: measured, or interpolated from the nearest measured one.
@@ -354,24 +357,34 @@ public final class Recipe<Backend: TuningBackend> {
     for b in candidates {
       if lrForBatch[b] == nil {
         let steps = rangeTestSteps(batchSize: b)
-        let c = try rangeTest(
-          key: "batch-size/range-test/\(b)", phase: "batch size", label: "LR range test, batch \(b)",
-          conditions: [RangeTestCondition(name: "batch \(b)", batchSize: b, steps: steps)],
-          base: rangeSettings(steps: steps, weightDecay: settings.priorWeightDecay, momentum: settings.momenta.last ?? 0.9, validate: true),
-          batchSize: { $0.batchSize! })
+        let c: RangeTestComparison
+        do {
+          c = try rangeTest(
+            key: "batch-size/range-test/\(b)", phase: "batch size", label: "LR range test, batch \(b)",
+            conditions: [RangeTestCondition(name: "batch \(b)", batchSize: b, steps: steps)],
+            base: rangeSettings(steps: steps, weightDecay: settings.priorWeightDecay, momentum: settings.momenta.last ?? 0.9, validate: true),
+            batchSize: { $0.batchSize! })
+        } catch let error as RangeTestError {
+          // The program failed at this batch size (out of memory, say): the others decide.
+          onEvent?(.note("batch \(b) left out: \(error.description)"))
+          continue
+        }
         lrForBatch[b] = c.suggestedMaximumLearningRate ?? lr0 * Double(b) / Double(b0)
       }
-      let steps = max(10, Int(trialSeconds * throughput(b) / Double(b)))
+      let steps = trialSteps(seconds: trialSeconds, batchSize: b)
       let entry = try trial(key: "batch-size/trial/\(b)", phase: "batch size", label: "batch \(b), \(Int(trialSeconds.rounded())) s",
         TrialSettings(batchSize: b, maxLearningRate: lrForBatch[b]!, divFactor: settings.divFactor, weightDecay: settings.priorWeightDecay,
           steps: steps, evaluations: settings.trialEvaluations, validationBatches: settings.validationBatches, seed: settings.seed))
       batchTrials.append((b, entry))
     }
+    guard !batchTrials.isEmpty else {
+      throw RecipeError(description: "no batch size could be tried: the range test failed at every candidate (\(candidates.map(String.init).joined(separator: ", ")))")
+    }
     let choice = chooseBatch(batchTrials)
     let batch = choice.value
     // The momentum and weight-decay trials share what is left of the tuning time.
     let later = plannedTrialSeconds(trials: trialsLeft, rangeTests: laterRangeTests)
-    return BatchSizeDecision(batchSize: choice, learningRate: lrForBatch[batch]!, stepsPerTrial: max(10, Int(later * throughput(batch) / Double(batch))))
+    return BatchSizeDecision(batchSize: choice, learningRate: lrForBatch[batch]!, stepsPerTrial: trialSteps(seconds: later, batchSize: batch))
   }
 
   /// Phase 3: short trials at each momentum; the largest stable one, and the bottom of the cycle.
@@ -470,6 +483,9 @@ public final class Recipe<Backend: TuningBackend> {
         return Choice(current, candidates.count >= 2 ? "as given: the budget had no room for the \(phase) study's range tests" : "as given (no \(phase) study)")
       }
       guard candidates.count >= 2 else { return Choice(current, candidates.isEmpty ? "as given (no \(phase) study)" : "the only candidate") }
+      if let program, !program.honours.contains(phase) {
+        return Choice(current, "as given: your program does not apply \(phase) (its start event does not list it in \"honours\")")
+      }
       let overlay = try rangeTest(key: key, phase: phase, label: "LR range tests with \(phase) \(candidates.map(name).joined(separator: ", "))",
         conditions: candidates.map(condition), base: base, batchSize: { $0.batchSize! })
       // The overlay keeps the candidates' order.
@@ -521,10 +537,13 @@ public final class Recipe<Backend: TuningBackend> {
   /// Runs every phase and the final training.
   public func run() throws -> TuneOutcome {
     try fitRangeTestsToBudget()
-    try checkBudget()
+    // A program's throughput is known only once it has run: its first range test tells.
+    let measured = !samplesPerSecond.isEmpty
+    if measured { try checkBudget() }
     let phases = studiesRegularization ? 6 : 5
     onEvent?(.phase(name: "learning rate", index: 1, of: phases))
     let first = try learningRatePhase()
+    if !measured { try checkBudget(afterFirstRangeTest: true) }
     onEvent?(.phase(name: "batch size", index: 2, of: phases))
     let batch = try batchSizePhase(startLearningRate: first.suggestedMaximumLearningRate!, trialsLeft: laterTrials)
     onEvent?(.phase(name: "momentum", index: 3, of: phases))
@@ -545,19 +564,23 @@ public final class Recipe<Backend: TuningBackend> {
       minMomentum: momentum.min.value, weightDecay: wd.weightDecay.value, regularization: regularization)
     let policy = Policy.oneCycle(OneCycle(variant: .pytorch, maxLearningRate: maxLR.value, divFactor: settings.divFactor,
       cycleMomentum: true, baseMomentum: momentum.min.value, maxMomentum: momentum.max.value))
-    let (final, history, epochChoice) = try finalTraining(plan, policy: policy)
-    let test = final.evaluate(.test, maxBatches: nil)
-    let diagnosis = Diagnosis(history: history, stepsPerEpoch: final.stepsPerEpoch)
+    let final: FinalTrainingOutcome
+    if let sessions = backend as? any SessionBackend {
+      final = try finalTraining(sessions, plan, policy: policy)
+    } else {
+      final = try specFinalTraining(plan, policy: policy)
+    }
+    let diagnosis = Diagnosis(history: final.history, stepsPerEpoch: final.stepsPerEpoch)
     return TuneOutcome(maxLearningRate: maxLR, minLearningRate: minLR, batchSize: batch.batchSize, maxMomentum: momentum.max,
-      minMomentum: momentum.min, weightDecay: wd.weightDecay, dropout: regularizationChoice.dropout, augmentation: regularizationChoice.augmentation, epochs: epochChoice, policy: policy, history: history,
-      test: test, diagnosis: diagnosis, seconds: elapsed, stepsPerEpoch: final.stepsPerEpoch)
+      minMomentum: momentum.min, weightDecay: wd.weightDecay, dropout: regularizationChoice.dropout, augmentation: regularizationChoice.augmentation, epochs: final.epochs, policy: policy, history: final.history,
+      test: final.test, diagnosis: diagnosis, seconds: elapsed, stepsPerEpoch: final.stepsPerEpoch)
   }
 
   /// Steps of each trial when what is left of the tuning share is split among `trials` more,
   /// at the throughput measured so far: the weight-decay phase re-plans, so a machine running
   /// slower than the batch-size phase measured does not push the final run short.
   func replannedSteps(_ batch: Int, trials: Int) -> Int {
-    max(10, Int(plannedTrialSeconds(trials: trials, rangeTests: laterRangeTests) * throughput(batch) / Double(batch)))
+    trialSteps(seconds: plannedTrialSeconds(trials: trials, rangeTests: laterRangeTests), batchSize: batch)
   }
 
   /// The steps of a phase's trials: those of its trials already in the journal (a resumed run
@@ -597,9 +620,14 @@ public final class Recipe<Backend: TuningBackend> {
   func plannedTrialSeconds(trials: Int, rangeTests: Int) -> Double {
     if let fixed = settings.trialSeconds { return fixed }
     let rate = throughput(settings.startBatchSize)
-    let rangeTestSeconds = Double(rangeTestSteps * settings.startBatchSize) / rate * Self.rangeTestOverhead
+    let rangeTestSeconds = Double(rangeTestSteps * settings.startBatchSize) / rate * Self.rangeTestOverhead + startupSeconds
     let available = settings.budget * (1 - settings.finalShare) - elapsed - Double(rangeTests) * rangeTestSeconds
     return max(0.5, available / Double(max(1, trials)))
+  }
+
+  /// Steps of a trial at batch `b` that fill `seconds`, its start-up (a program's) excluded.
+  public func trialSteps(seconds: Double, batchSize b: Int) -> Int {
+    max(10, Int(max(0, seconds - startupSeconds) * throughput(b) / Double(b)))
   }
 
   /// A range test's cost over its training steps alone: its validation passes add about half.
@@ -654,8 +682,9 @@ public final class Recipe<Backend: TuningBackend> {
   }
 
   /// Throws when the budget cannot hold the recipe, naming the smallest one that would.
-  func checkBudget() throws {
-    guard journal.entries.isEmpty else { return }  // a resumed run has shown it fits
+  func checkBudget(afterFirstRangeTest: Bool = false) throws {
+    // A resumed run has shown it fits.
+    guard journal.entries.count <= (afterFirstRangeTest ? 1 : 0) else { return }
     let minimum = minimumBudget()
     guard settings.budget < minimum else { return }
     let rounded = (minimum / 10).rounded(.up) * 10

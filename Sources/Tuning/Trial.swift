@@ -54,6 +54,11 @@ public struct TrialResult: Codable, Sendable, Equatable {
   public var seconds: Double
   /// Of `seconds`, the time spent measuring the validation loss.
   public var evaluationSeconds: Double = 0
+  /// Of `seconds`, the time before the first step (a program starting; nil in-process).
+  public var startupSeconds: Double?
+  /// Why the program running it failed (exit code, last lines of standard error); a failed
+  /// trial counts as diverged, so the recipe goes on with the other candidates.
+  public var failure: String?
 
   /// The last validation loss (the trial's "early validation loss"), infinite if diverged.
   public var finalValidationLoss: Double {
@@ -65,7 +70,10 @@ public struct TrialResult: Codable, Sendable, Equatable {
     return last.accuracy
   }
   /// Training steps per second (evaluations excluded).
-  public var stepsPerSecond: Double { seconds > evaluationSeconds ? Double(losses.count) / (seconds - evaluationSeconds) : 0 }
+  public var stepsPerSecond: Double {
+    let training = seconds - evaluationSeconds - (startupSeconds ?? 0)
+    return training > 0 ? Double(losses.count) / training : 0
+  }
 }
 
 extension TrialSettings {
@@ -109,15 +117,14 @@ extension TrialSettings {
       }
       return .proceed
     }
-    if run.status == .failed {
-      throw RecipeError(description: "the trial \(spec.key) failed: \(run.message ?? "no reason given")")
-    }
     let n = run.losses.count
     let records = run.validations.map { v in
       EvaluationRecord(step: v.step, epoch: stepsPerEpoch.map { Double(v.step) / Double($0) } ?? 0, loss: v.loss, accuracy: v.accuracy)
     }
     return TrialResult(
       losses: run.losses, learningRates: spec.schedule.prefix(n).map(\.learningRate), momenta: spec.schedule.prefix(n).map(\.momentum),
-      evaluations: records, diverged: run.status == .diverged, seconds: run.seconds, evaluationSeconds: run.evaluationSeconds)
+      evaluations: records, diverged: run.status == .diverged || run.status == .failed, seconds: run.seconds,
+      evaluationSeconds: run.evaluationSeconds, startupSeconds: run.startupSeconds > 0 ? run.startupSeconds : nil,
+      failure: run.status == .failed ? run.message ?? "the program failed" : nil)
   }
 }

@@ -119,6 +119,9 @@ public struct TrialRunResult: Codable, Sendable, Equatable {
   public var steps: Int
   public var seconds: Double
   public var evaluationSeconds: Double
+  /// Of `seconds`, the time until the first step was reported (a program's interpreter,
+  /// imports and data loading).
+  public var startupSeconds: Double = 0
   public var losses: [Double]
   public var validations: [Measurement]
   public var test: Measurement?
@@ -133,6 +136,7 @@ public struct TrialRunResult: Codable, Sendable, Equatable {
 
   enum CodingKeys: String, CodingKey {
     case protocolVersion = "protocol", key, kind, status, steps, seconds, evaluationSeconds = "evaluation_seconds"
+    case startupSeconds = "startup_seconds"
     case losses, validations, test, honours, trainSamples = "train_samples", exitCode = "exit_code", message, node
   }
 

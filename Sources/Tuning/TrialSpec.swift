@@ -133,6 +133,11 @@ public struct TrialSpec: Codable, Sendable, Equatable {
     engine = try c.decodeIfPresent([String: String].self, forKey: .engine)
   }
 
+  /// A folder name for a key: "momentum/0.97" → "momentum-0.97".
+  public static func directoryName(for key: String) -> String {
+    String(key.map { $0.isLetter || $0.isNumber || ".-_".contains($0) ? $0 : "-" })
+  }
+
   public static let specFile = "spec.json"
   public static let scheduleFile = "schedule.csv"
   public static let eventsFile = "events.jsonl"

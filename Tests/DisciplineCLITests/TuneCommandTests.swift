@@ -94,3 +94,69 @@ import Testing
     #expect(r.status == 64 && r.stderr.contains("budget"))
   }
 }
+
+/// `tune` and `study` with the user's own program: examples/protocol/softmax_regression.py,
+/// a standard-library training program that speaks the protocol without any helper.
+@Suite(.serialized) struct TuneProgramTests {
+  static let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+  static let command = "/usr/bin/python3 \(repository.path)/examples/protocol/softmax_regression.py"
+
+  @Test(.enabled(if: FileManager.default.fileExists(atPath: "/usr/bin/python3")))
+  func tuneRunsTheWholeRecipeWithTheUsersProgram() throws {
+    let dir = CLI.temporaryDirectory()
+    let r = try CLI.run([
+      "tune", "--command", Self.command, "--budget", "40s", "--batch-sizes", "16,32", "--start-batch-size", "16",
+      "--momenta", "0.95,0.9", "--weight-decays", "1e-3,0", "--json", "--out", dir,
+    ])
+    #expect(r.status == 0, "\(r.stderr)")
+    let json = try #require(CLI.json(Data(r.stdout.utf8)), "stdout: \(r.stdout)")
+    #expect((json["test_accuracy"] as? Double ?? 0) > 0.8)
+    let h = try #require(CLI.json(try Data(contentsOf: URL(fileURLWithPath: dir + "/hyperparameters.json"))))
+    #expect([16, 32].contains(h["batch_size"] as? Int ?? 0))
+    // The program applies no dropout: the study is skipped, and the reason says why.
+    let reasons = try #require(h["reasons"] as? [String: String])
+    #expect(reasons["dropout"]?.contains("does not apply dropout") == true, "\(reasons["dropout"] ?? "")")
+    for file in ["report.html", "journal.jsonl", "metrics.csv", "trials/final/model.pt", "trials/final/result.json", "trials/lr-range-test-16/events.jsonl"] {
+      #expect(FileManager.default.fileExists(atPath: dir + "/" + file), "\(file) missing")
+    }
+    #expect(r.stderr.contains("trials/final/model.pt"))
+  }
+
+  @Test(.enabled(if: FileManager.default.fileExists(atPath: "/usr/bin/python3")))
+  func studyRunsTrialsWithTheUsersProgramAndResumes() throws {
+    let dir = CLI.temporaryDirectory()
+    let arguments = ["study", "momentum", "--command", Self.command, "--batch-size", "32", "--max-lr", "0.5", "--momenta", "0.97,0.9",
+                     "--trial-seconds", "1", "--json", "--out", dir]
+    let r = try CLI.run(arguments)
+    #expect(r.status == 0, "\(r.stderr)")
+    let json = try #require(CLI.json(Data(r.stdout.utf8)), "stdout: \(r.stdout)")
+    #expect([0.97, 0.9].contains(json["choice"] as? Double ?? 0))
+    #expect((json["trials"] as? [[String: Any]])?.count == 2)
+    // Resumed, every finished trial is reused: no program runs again.
+    let events = dir + "/trials/momentum-0.97/events.jsonl"
+    let before = try FileManager.default.attributesOfItem(atPath: events)[.modificationDate] as? Date
+    let again = try CLI.run(arguments + ["--resume"])
+    #expect(again.status == 0, "\(again.stderr)")
+    #expect(again.stderr.contains("reused"))
+    #expect(try FileManager.default.attributesOfItem(atPath: events)[.modificationDate] as? Date == before)
+  }
+
+  @Test(.enabled(if: FileManager.default.fileExists(atPath: "/usr/bin/python3")))
+  func aFailingCandidateCountsAsDivergedAndTheRecipeGoesOn() throws {
+    // A wrapper that fails for batch 64 (as a GPU out of memory would) and runs the program otherwise.
+    let dir = CLI.temporaryDirectory()
+    let wrapper = dir + "/wrapper.sh"
+    try """
+      if [ "$1" = 64 ]; then echo "RuntimeError: out of memory at batch 64" >&2; exit 1; fi
+      exec \(Self.command)
+      """.write(toFile: wrapper, atomically: true, encoding: .utf8)
+    let r = try CLI.run([
+      "study", "batch-size", "--command", "/bin/sh \(wrapper) {batch_size}", "--batch-size", "32", "--batch-sizes", "32,64",
+      "--max-lr", "0.5", "--trial-seconds", "1", "--json", "--out", dir + "/out",
+    ])
+    #expect(r.status == 0, "\(r.stderr)")
+    #expect(r.stderr.contains("out of memory at batch 64"), "\(r.stderr)")
+    let json = try #require(CLI.json(Data(r.stdout.utf8)), "stdout: \(r.stdout)")
+    #expect(json["choice"] as? Double == 32)
+  }
+}

@@ -4,7 +4,7 @@ import Sessions
 @testable import Tuning
 
 /// Analytic sessions behind the recipe, on a virtual clock.
-final class AnalyticBackend: TuningBackend {
+final class AnalyticBackend: SessionBackend {
   let clock = VirtualClock()
   var samples = 512
   var features = 8

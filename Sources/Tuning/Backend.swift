@@ -1,0 +1,124 @@
+import Foundation
+import Sessions
+
+/// The regularization that is not an optimizer setting: dropout before the classifier and the
+/// augmentation of the training samples (by name: none, flip, crop-flip).
+public struct Regularization: Codable, Sendable, Hashable {
+  public var dropout: Double
+  public var augmentation: String
+  public init(dropout: Double = 0, augmentation: String = "none") {
+    self.dropout = dropout
+    self.augmentation = augmentation
+  }
+}
+
+/// What the recipe needs from whatever trains the network: the tuning phases' specs run (a
+/// range test or a short trial each), a clock, memory use, and the final run. Two kinds
+/// conform: `SessionBackend`s train in-process (the built-in engine, the tests' analytic
+/// problem); `ProgramBackend` runs the user's own program once per spec.
+public protocol TuningBackend: AnyObject {
+  /// Runs `spec` from scratch (a fresh model, seeded by the spec), writing its files into
+  /// `directory` when given, and hands every event to `observe` as it happens.
+  func run(_ spec: TrialSpec, directory: URL?, shouldStop: @escaping () -> Bool,
+           observe: (TrialEvent) -> TrialDecision) throws -> TrialRunResult
+  /// Resident memory in MiB with a run of this batch size alive (nil: unknown).
+  func memoryUse(batchSize: Int) -> Double?
+  /// Seconds since this process began its work, loading the data included (a virtual clock
+  /// in tests): the recipe counts them against the budget.
+  func now() -> Double
+  /// Training samples per second at a batch size from a short throw-away run, or nil when
+  /// only real work can tell (the first range test then measures it).
+  func measureThroughput(batchSize: Int, regularization: Regularization, seed: UInt64) throws -> Double?
+  /// Where the phases' spec directories are written; nil: nowhere (in-process runs need none).
+  var trialsDirectory: URL? { get }
+}
+
+/// A backend that trains in-process: a fresh, seeded session at a batch size and
+/// regularization for each spec of the tuning phases (validation held out), and a session for
+/// the final run that it can save after every epoch and continue after a kill.
+public protocol SessionBackend: TuningBackend {
+  associatedtype Session: TrainingSession
+  /// A fresh model and optimizer over the tuning data (validation held out).
+  func makeSession(batchSize: Int, regularization: Regularization, seed: UInt64) throws -> Session
+  /// A fresh model and optimizer for the final training.
+  func makeFinalSession(batchSize: Int, regularization: Regularization, seed: UInt64) throws -> Session
+  /// Saves the final session's state and its run's record, so a killed run can continue it.
+  func saveFinalState(_ session: Session, _ record: FinalRunRecord) throws
+  /// Restores a saved final state into `session` and returns its record; nil when none was
+  /// saved (or the backend cannot save).
+  func loadFinalState(into session: Session) throws -> FinalRunRecord?
+  /// Deletes a saved final state (after the final run ends).
+  func removeFinalState()
+}
+
+extension SessionBackend {
+  /// Each spec on a fresh session made for it.
+  public func run(_ spec: TrialSpec, directory: URL?, shouldStop: @escaping () -> Bool,
+                  observe: (TrialEvent) -> TrialDecision) throws -> TrialRunResult {
+    let session = try makeSession(
+      batchSize: spec.batchSize, regularization: Regularization(dropout: spec.dropout, augmentation: spec.augmentation), seed: spec.seed)
+    return try SessionRunner(session: session, clock: now, shouldStop: shouldStop).run(spec, directory: directory, observe: observe)
+  }
+
+  /// A few steps on a throw-away session, after one that creates the primitives.
+  public func measureThroughput(batchSize: Int, regularization: Regularization, seed: UInt64) throws -> Double? {
+    let session = try makeSession(batchSize: batchSize, regularization: regularization, seed: seed)
+    let h = HyperParameters(learningRate: 1e-4, momentum: 0.9, weightDecay: 0)
+    _ = session.step(h)
+    let steps = 20
+    let t0 = now()
+    for _ in 0..<steps { _ = session.step(h) }
+    let seconds = now() - t0
+    return seconds > 0 ? Double(steps * batchSize) / seconds : nil
+  }
+
+  public var trialsDirectory: URL? { nil }
+
+  /// Backends that cannot save a session re-train the final run on resume.
+  public func saveFinalState(_ session: Session, _ record: FinalRunRecord) throws {}
+  public func loadFinalState(into session: Session) throws -> FinalRunRecord? { nil }
+  public func removeFinalState() {}
+}
+
+/// A backend's specs as a runner, for the range-test and trial readers.
+struct BackendRunner<Backend: TuningBackend>: TrialRunner {
+  let backend: Backend
+  let shouldStop: () -> Bool
+  /// Sees every event first (the recipe learns the training split's size from `start`).
+  let tap: (TrialEvent) -> Void
+
+  func run(_ spec: TrialSpec, directory: URL?, observe: (TrialEvent) -> TrialDecision) throws -> TrialRunResult {
+    try backend.run(spec, directory: directory, shouldStop: shouldStop) { event in
+      tap(event)
+      return observe(event)
+    }
+  }
+}
+
+/// The user's own training program behind the recipe: every spec in its own folder under
+/// `trialsDirectory`, run by a `CommandRunner`, one process each. Its throughput is learned
+/// from its first range test; its final run is a spec too (it starts over on `--resume`).
+public final class ProgramBackend: TuningBackend {
+  public let runner: CommandRunner
+  public let trialsDirectory: URL?
+  private let clockStart: Date
+
+  public init(runner: CommandRunner, trialsDirectory: URL, clockStart: Date = Date()) {
+    self.runner = runner
+    self.trialsDirectory = trialsDirectory
+    self.clockStart = clockStart
+  }
+
+  public func run(_ spec: TrialSpec, directory: URL?, shouldStop: @escaping () -> Bool,
+                  observe: (TrialEvent) -> TrialDecision) throws -> TrialRunResult {
+    let directory = directory ?? trialsDirectory!.appendingPathComponent(TrialSpec.directoryName(for: spec.key))
+    let userStop = runner.shouldStop
+    runner.shouldStop = { userStop() || shouldStop() }
+    defer { runner.shouldStop = userStop }
+    return try runner.run(spec, directory: directory, observe: observe)
+  }
+
+  public func memoryUse(batchSize: Int) -> Double? { nil }
+  public func now() -> Double { Date().timeIntervalSince(clockStart) }
+  public func measureThroughput(batchSize: Int, regularization: Regularization, seed: UInt64) throws -> Double? { nil }
+}

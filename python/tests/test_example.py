@@ -1,0 +1,110 @@
+"""examples/pytorch/fashion_mnist.py as discipline runs it: a real subprocess on tiny specs,
+and the script without its `# discipline` lines. Skipped without torch."""
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import unittest
+
+import support
+from support import EXAMPLE, make_spec, read_events, torch
+
+# Quick runs: one thread (oneDNN's threads wait at barriers for a busy core), 1,000 images.
+QUICK = ["--threads", "1", "--limit", "1000"]
+
+
+def run(args, env, timeout=120):
+    return subprocess.run([sys.executable, EXAMPLE] + args, env=env, capture_output=True, text=True, timeout=timeout)
+
+
+@unittest.skipIf(torch is None, "PyTorch is not importable")
+class ExampleTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.data = support.fashion_dir()
+        if cls.data != support.FASHION:
+            cls.addClassCleanup(shutil.rmtree, cls.data)
+
+    def setUp(self):
+        self.tmp = tempfile.TemporaryDirectory()
+        self.addCleanup(self.tmp.cleanup)
+        self.dir = self.tmp.name
+
+    def test_a_trial_follows_the_spec(self):
+        env = make_spec(self.dir, steps=20, batch_size=32, validate_at=[10, 20], validation_batches=2, dropout=0.25)
+        r = run(QUICK + ["--data-dir", self.data, "--batch-size", "500"], env)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        events = read_events(self.dir)
+        kinds = [e["event"] for e in events]
+        self.assertEqual(kinds, ["start"] + ["train"] * 10 + ["val"] + ["train"] * 10 + ["val", "end"])
+        self.assertEqual(events[0]["honours"], ["dropout"])
+        self.assertEqual(events[0]["protocol"], 1)
+        train = [e for e in events if e["event"] == "train"]
+        self.assertEqual([e["step"] for e in train], list(range(20)))
+        self.assertTrue(all(e["samples"] == 32 for e in train))  # the spec's batch size, not --batch-size
+        self.assertTrue(all(e["loss"] > 0 for e in train))
+        val = [e for e in events if e["event"] == "val"]
+        self.assertEqual([e["step"] for e in val], [10, 20])
+        self.assertTrue(all(0 <= e["accuracy"] <= 1 for e in val))
+        # validation_batches 2 of 32: accuracies are multiples of 1/64
+        self.assertTrue(all(abs(e["accuracy"] * 64 - round(e["accuracy"] * 64)) < 1e-9 for e in val))
+        self.assertEqual(events[-1]["steps"], 20)
+        times = [e["time"] for e in events]
+        self.assertEqual(times, sorted(times))
+        self.assertNotIn("test", kinds)
+
+    def test_the_final_run_trains_on_everything_reports_test_and_saves_the_model(self):
+        env = make_spec(self.dir, steps=5, batch_size=50, kind="final", final=True, save_model="model.pt", dropout=0.25)
+        r = run(QUICK + ["--data-dir", self.data], env)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        events = read_events(self.dir)
+        self.assertEqual([e["event"] for e in events], ["start"] + ["train"] * 5 + ["test", "end"])
+        self.assertEqual(events[-2]["step"], 5)
+        self.assertTrue(0 <= events[-2]["accuracy"] <= 1)
+        from discipline.models import build
+        model = build("cnn", dropout=0.25)
+        model.load_state_dict(torch.load(os.path.join(self.dir, "model.pt")))  # strict: the project's keys
+
+    def test_a_stop_file_present_from_the_start_ends_after_one_step(self):
+        env = make_spec(self.dir, steps=20, batch_size=16)
+        open(os.path.join(self.dir, "stop"), "w").close()
+        r = run(QUICK + ["--data-dir", self.data], env)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual([e["event"] for e in read_events(self.dir)], ["start", "train", "end"])
+
+    def test_another_protocol_exits_before_training(self):
+        env = make_spec(self.dir, steps=20, protocol=2)
+        r = run(QUICK + ["--data-dir", self.data], env)
+        self.assertEqual(r.returncode, 65)
+        self.assertIn("protocol 2", r.stderr)
+        self.assertEqual(read_events(self.dir), [])
+
+    def test_at_most_ten_discipline_lines_and_the_script_runs_without_them(self):
+        with open(EXAMPLE) as f:
+            lines = f.readlines()
+        marked = [line for line in lines if line.rstrip().endswith("# discipline")]
+        self.assertLessEqual(len(marked), 10)
+        self.assertGreaterEqual(len(marked), 8)
+        plain = os.path.join(self.dir, "plain.py")
+        with open(plain, "w") as f:
+            f.writelines(line for line in lines if line not in marked)
+        env = support.plain_environment()
+        del env["PYTHONPATH"]  # discipline is not needed any more
+        r = subprocess.run([sys.executable, plain, "--data-dir", self.data, "--steps", "3", "--batch-size", "16"] + QUICK,
+                           env=env, capture_output=True, text=True, timeout=120)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn('"steps": 3', r.stdout)
+        self.assertIn("validation loss", r.stdout)  # at the last step
+        self.assertEqual(os.listdir(self.dir), ["plain.py"])
+
+    def test_alone_the_example_trains_without_events(self):
+        r = run(QUICK + ["--data-dir", self.data, "--steps", "3", "--batch-size", "16", "--final"],
+                support.plain_environment())
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("test_accuracy", r.stdout)
+        self.assertEqual(os.listdir(self.dir), [])
+
+
+if __name__ == "__main__":
+    unittest.main()

@@ -1,0 +1,310 @@
+"""discipline.Trial without PyTorch: the spec, the schedule, the events, validation and stop."""
+import argparse
+import json
+import math
+import os
+import subprocess
+import sys
+import tempfile
+import time
+import unittest
+
+import support
+from support import make_spec, read_events
+
+import discipline
+from discipline import SpecError, Trial
+
+
+class FakeOptimizer:
+    """Parameter groups as torch.optim keeps them: a list of dicts."""
+    def __init__(self, *groups):
+        self.param_groups = [dict(g) for g in groups]
+
+
+class SpecDirTest(unittest.TestCase):
+    def setUp(self):
+        self.tmp = tempfile.TemporaryDirectory()
+        self.dir = self.tmp.name
+
+    def tearDown(self):
+        self.tmp.cleanup()
+
+    def trial(self, honours=(), args=None, **spec):
+        env = make_spec(self.dir, **spec)
+        trial = Trial(honours=honours, args=args, environ=env, exit_on_error=False)
+        self.addCleanup(trial.close)
+        return trial
+
+    def write(self, name, text):
+        with open(os.path.join(self.dir, name), "w") as f:
+            f.write(text)
+
+
+class InactiveTest(unittest.TestCase):
+    def test_without_spec_every_call_is_a_no_op_returning_the_defaults(self):
+        args = argparse.Namespace(batch_size=128, seed=0, dropout=0.5, steps=None)
+        trial = Trial(honours=("dropout",), args=args, environ={})
+        self.assertFalse(trial.active)
+        self.assertEqual(vars(args), dict(batch_size=128, seed=0, dropout=0.5, steps=None))
+        self.assertEqual(trial.get("batch_size", 64), 64)
+        self.assertEqual(trial.get("save_model", "m.pt"), "m.pt")
+        opt = FakeOptimizer({"lr": 0.3, "momentum": 0.9})
+        self.assertIsNone(trial.apply_schedule(opt, 0))
+        self.assertEqual(opt.param_groups, [{"lr": 0.3, "momentum": 0.9}])
+        self.assertTrue(trial.should_validate(100, default=True))
+        self.assertFalse(trial.should_validate(100))
+        trial.report_train(0, float("nan"), 16)
+        trial.report_val(1, 0.5, 0.8); trial.report_test(1, 0.5, 0.8)
+        self.assertFalse(trial.should_stop(10 ** 9))
+        trial.end()
+        with Trial() as t:  # no DISCIPLINE_SPEC in the test's own environment
+            self.assertEqual(t.active, "DISCIPLINE_SPEC" in os.environ)
+
+    def test_an_empty_spec_variable_is_inactive(self):
+        self.assertFalse(Trial(environ={"DISCIPLINE_SPEC": ""}).active)
+
+    def test_unknown_honours_is_a_programming_error(self):
+        with self.assertRaises(ValueError):
+            Trial(honours=("mixup",), environ={})
+
+    def test_inactive_calls_are_cheap(self):
+        trial, opt = Trial(environ={}), FakeOptimizer({"lr": 0.1})
+        t = time.perf_counter()
+        for step in range(10000):
+            trial.apply_schedule(opt, step); trial.report_train(step, 1.0, 8)
+            trial.should_validate(step + 1); trial.should_stop(step + 1)
+        self.assertLess((time.perf_counter() - t) / 10000, 20e-6)
+
+
+class SpecTest(SpecDirTest):
+    def test_spec_values_replace_the_scripts_defaults_and_missing_ones_keep_them(self):
+        args = argparse.Namespace(batch_size=128, seed=0, weight_decay=5e-4, dropout=0.0, augmentation="flip",
+                                  steps=None, final=False, save_model=None, validation_batches=None, max_lr=0.1)
+        self.trial(honours=("dropout",), args=args, steps=7, batch_size=32, seed=9, final=True,
+                   save_model="out/model.pt", validation_batches=3)
+        self.assertEqual((args.batch_size, args.seed, args.weight_decay, args.dropout, args.steps),
+                         (32, 9, 0.001, 0.25, 7))
+        self.assertEqual(args.augmentation, "flip")  # not honoured: the script's own value stays
+        self.assertIs(args.final, True)
+        self.assertEqual(args.save_model, os.path.join(self.dir, "out/model.pt"))
+        self.assertEqual(args.validation_batches, 3)
+        self.assertEqual(args.max_lr, 0.1)  # not a spec field
+
+    def test_get_falls_back_to_the_default_only_for_absent_fields(self):
+        trial = self.trial(validation_batches=None)
+        self.assertIsNone(trial.get("validation_batches", 5))  # null: all of the split
+        self.assertIsNone(trial.get("save_model", "x.pt"))
+        self.assertEqual(trial.get("batch_size", 64), 16)
+        self.assertEqual(trial.get("no_such_field", 42), 42)
+        self.assertEqual(trial.get("kind"), "trial")
+        os.remove(os.path.join(self.dir, "spec.json"))
+        self.write("spec.json", json.dumps({"protocol": 1, "steps": 2, "schedule": "schedule.csv", "future": 1}))
+        self.write("schedule.csv", "step,lr,momentum\n0,0.1,0.9\n1,0.1,0.9\n")
+        trial = Trial(environ=support.environment(self.dir), exit_on_error=False)
+        self.assertEqual(trial.get("batch_size", 64), 64)
+        self.assertFalse(trial.should_validate(1))
+
+    def test_files_default_to_the_spec_directory(self):
+        make_spec(self.dir)
+        trial = Trial(environ={"DISCIPLINE_SPEC": os.path.join(self.dir, "spec.json")})
+        self.assertEqual(trial.events_path, os.path.join(self.dir, "events.jsonl"))
+        self.assertEqual(trial.stop_path, os.path.join(self.dir, "stop"))
+
+    def assertSpecError(self, text, *fragments, code=65):
+        self.write("spec.json", text)
+        with self.assertRaises(SpecError) as caught:
+            Trial(environ=support.environment(self.dir), exit_on_error=False)
+        message = str(caught.exception)
+        for fragment in (os.path.join(self.dir, "spec.json"),) + fragments:
+            self.assertIn(fragment, message)
+        self.assertEqual(caught.exception.exit_code, code)
+        return message
+
+    def test_malformed_specs_name_the_file_and_line(self):
+        self.assertSpecError('{\n  "protocol": 1,\n  "steps": 3,,\n}', "line 3", "not valid JSON")
+        self.assertSpecError('[1, 2]', "not a JSON object")
+        self.assertSpecError('{"steps": 3, "schedule": "s.csv"}', 'no "protocol"')
+        self.assertSpecError('{"protocol": 1, "schedule": "s.csv"}', 'no "steps"')
+        self.assertSpecError('{\n"protocol": 1,\n"steps": 3,\n"schedule": "s.csv",\n"batch_size": "big"\n}',
+                             "line 5", '"batch_size" must be a positive integer, not "big"')
+        self.assertSpecError('{"protocol": 1, "steps": 3, "schedule": "s.csv", "dropout": 1.5}', "dropout")
+        self.assertSpecError('{"protocol": 1, "steps": 3, "schedule": "s.csv", "validate_at": [0]}', "validate_at")
+        self.assertSpecError('{"protocol": 1, "steps": true, "schedule": "s.csv"}', "steps")
+
+    def test_another_protocol_version_is_an_error_naming_the_version(self):
+        self.assertSpecError('{\n  "protocol": 2,\n  "kind": "trial"\n}', "line 2", "protocol 2", "protocol 1")
+        self.assertSpecError('{"protocol": "1", "steps": 1, "schedule": "s"}', 'protocol "1"')
+
+    def test_a_missing_spec_or_schedule_exits_66(self):
+        with self.assertRaises(SpecError) as caught:
+            Trial(environ={"DISCIPLINE_SPEC": os.path.join(self.dir, "nope.json")}, exit_on_error=False)
+        self.assertEqual(caught.exception.exit_code, 66)
+        self.assertIn("nope.json", str(caught.exception))
+        make_spec(self.dir, schedule="step,lr,momentum\n")
+        os.remove(os.path.join(self.dir, "schedule.csv"))
+        with self.assertRaises(SpecError) as caught:
+            Trial(environ=support.environment(self.dir), exit_on_error=False)
+        self.assertEqual(caught.exception.exit_code, 66)
+        self.assertIn("schedule.csv", str(caught.exception))
+
+    def test_a_bad_spec_exits_the_program_with_a_clear_message(self):
+        env = make_spec(self.dir, protocol=2)
+        run = subprocess.run([sys.executable, "-c", "import discipline; discipline.Trial(); print('trained')"],
+                             env=env, capture_output=True, text=True, timeout=60)
+        self.assertEqual(run.returncode, 65)
+        self.assertNotIn("trained", run.stdout)
+        self.assertIn(os.path.join(self.dir, "spec.json"), run.stderr)
+        self.assertIn("protocol 2", run.stderr)
+        self.assertNotIn("Traceback", run.stderr)
+        self.assertEqual(read_events(self.dir), [])
+
+
+class ScheduleTest(SpecDirTest):
+    def assertScheduleError(self, csv, *fragments, steps=2):
+        make_spec(self.dir, steps=steps, schedule=csv)
+        with self.assertRaises(SpecError) as caught:
+            Trial(environ=support.environment(self.dir), exit_on_error=False)
+        for fragment in (os.path.join(self.dir, "schedule.csv"),) + fragments:
+            self.assertIn(fragment, str(caught.exception))
+
+    def test_malformed_schedules_name_the_file_and_line(self):
+        self.assertScheduleError("step,lr,momentum\n0,0.1,0.9\n1,abc,0.9\n", "line 3", "lr 'abc'")
+        self.assertScheduleError("step,lr,momentum\n0,0.1,0.9\n1,0.1\n", "line 3", "2 fields")
+        self.assertScheduleError("step,lr,momentum\n0,0.1,0.9\n2,0.1,0.9\n", "line 3", "step 2, expected 1")
+        self.assertScheduleError("step,lr,momentum\n0,0.1,0.9\nx,0.1,0.9\n", "line 3", "step 'x'")
+        self.assertScheduleError("step,lr,momentum\n0,0.1,nan\n1,0.1,0.9\n", "line 2", "momentum 'nan'")
+        self.assertScheduleError("step,lr,momentum\n0,-0.1,0.9\n1,0.1,0.9\n", "line 2", ">= 0")
+        self.assertScheduleError("stepp,lr\n0,0.1\n1,0.1\n", "line 1", "header")
+        self.assertScheduleError("", "empty")
+        self.assertScheduleError("step,lr,momentum\n0,0.1,0.9\n", "1 rows", "steps is 2")
+
+    def test_the_schedule_is_read_by_header_names_and_blank_lines_are_skipped(self):
+        make_spec(self.dir, steps=2, schedule="lr,momentum,step\n0.5,0.9,0\n\n0.25,0.8,1\n")
+        self.assertEqual(discipline.load_schedule(os.path.join(self.dir, "schedule.csv"), 2), ([0.5, 0.25], [0.9, 0.8]))
+        make_spec(self.dir, steps=1, schedule="step,lr\n0,1e-07\n")
+        self.assertEqual(discipline.load_schedule(os.path.join(self.dir, "schedule.csv"), 1), ([1e-07], None))
+
+    def test_apply_schedule_sets_every_group(self):
+        trial = self.trial(steps=3, schedule="step,lr,momentum\n0,1e-07,0.95\n1,0.002,0.9\n2,0.003,0.85\n")
+        sgd = FakeOptimizer({"lr": 1.0, "momentum": 0.0}, {"lr": 2.0, "momentum": 0.5, "weight_decay": 0})
+        adam = FakeOptimizer({"lr": 1.0, "betas": (0.9, 0.999)}, {"lr": 1.0, "betas": (0.8, 0.99)})
+        plain = FakeOptimizer({"lr": 1.0})
+        self.assertEqual(trial.apply_schedule(sgd, 1), (0.002, 0.9))
+        trial.apply_schedule(adam, 2); trial.apply_schedule(plain, 0)
+        self.assertEqual(sgd.param_groups, [{"lr": 0.002, "momentum": 0.9}, {"lr": 0.002, "momentum": 0.9, "weight_decay": 0}])
+        self.assertEqual(adam.param_groups, [{"lr": 0.003, "betas": (0.85, 0.999)}, {"lr": 0.003, "betas": (0.85, 0.99)}])
+        self.assertEqual(plain.param_groups, [{"lr": 1e-07}])
+        with self.assertRaises(IndexError):
+            trial.apply_schedule(sgd, 3)
+
+
+class EventsTest(SpecDirTest):
+    def test_events_in_order_with_their_fields(self):
+        trial = self.trial(honours=("dropout", "augmentation"), steps=4, validate_at=[2, 4])
+        self.assertEqual(read_events(self.dir), [])  # the clock starts with the loop
+        opt = FakeOptimizer({"lr": 0.0, "momentum": 0.0})
+        for step in range(4):
+            trial.apply_schedule(opt, step)
+            trial.report_train(step, 2.5 - step, 16)
+            if trial.should_validate(step + 1):
+                trial.report_val(step + 1, 1.5, 0.75)
+            if trial.should_stop(step + 1):
+                break
+        self.assertEqual(step, 3)
+        trial.report_test(4, 1.25, 0.875)
+        trial.end()
+        trial.end()  # only the first call writes
+        events = read_events(self.dir)
+        self.assertEqual([e["event"] for e in events],
+                         ["start", "train", "train", "val", "train", "train", "val", "test", "end"])
+        self.assertEqual(events[0], {"event": "start", "protocol": 1, "honours": ["dropout", "augmentation"],
+                                     "time": events[0]["time"]})
+        self.assertLess(events[0]["time"], 0.01)
+        self.assertEqual([(e["step"], e["loss"], e["samples"]) for e in events if e["event"] == "train"],
+                         [(0, 2.5, 16), (1, 1.5, 16), (2, 0.5, 16), (3, -0.5, 16)])
+        self.assertEqual([(e["step"], e["loss"], e["accuracy"]) for e in events if e["event"] == "val"],
+                         [(2, 1.5, 0.75), (4, 1.5, 0.75)])
+        self.assertEqual({k: events[7][k] for k in ("step", "loss", "accuracy")}, {"step": 4, "loss": 1.25, "accuracy": 0.875})
+        self.assertEqual({k: v for k, v in events[-1].items() if k != "time"}, {"event": "end", "steps": 4})
+        times = [e["time"] for e in events]
+        self.assertEqual(times, sorted(times))
+        self.assertEqual(list(events[1]), ["event", "step", "loss", "samples", "time"])
+
+    def test_each_event_is_on_disk_as_soon_as_it_is_reported(self):
+        trial = self.trial(steps=3)
+        trial.report_train(0, 1.0, 16)
+        self.assertEqual([e["event"] for e in read_events(self.dir)], ["start", "train"])
+        trial.report_train(1, 0.5, 16)
+        self.assertEqual(len(read_events(self.dir)), 3)
+
+    def test_events_are_appended(self):
+        self.write("events.jsonl", '{"event": "earlier"}\n')
+        trial = self.trial(steps=1)
+        trial.end(0)
+        self.assertEqual([e["event"] for e in read_events(self.dir)], ["earlier", "start", "end"])
+
+    def test_a_non_finite_loss_is_reported_and_stops(self):
+        trial = self.trial(steps=5)
+        trial.report_train(0, 1.0, 16)
+        self.assertFalse(trial.should_stop(1))
+        trial.report_train(1, float("nan"), 16)
+        self.assertTrue(trial.should_stop())
+        trial.report_train(2, float("inf"), 16)
+        trial.end()
+        with open(os.path.join(self.dir, "events.jsonl")) as f:
+            text = f.read()
+        self.assertIn('"loss": NaN', text)
+        self.assertIn('"loss": Infinity', text)
+        events = read_events(self.dir)
+        self.assertTrue(math.isnan(events[2]["loss"]))
+        self.assertEqual(events[-1]["steps"], 3)
+
+    def test_a_loss_may_be_anything_float_accepts(self):
+        class Scalar:  # like a 0-d tensor
+            def __float__(self):
+                return 0.25
+        trial = self.trial(steps=1)
+        trial.report_train(0, Scalar(), 16)
+        self.assertEqual(read_events(self.dir)[1]["loss"], 0.25)
+
+    def test_context_manager_writes_end(self):
+        with self.trial(steps=2) as trial:
+            trial.report_train(0, 1.0, 16)
+            trial.report_train(1, 1.0, 16)
+        self.assertEqual(read_events(self.dir)[-1]["steps"], 2)
+
+    def test_only_rank_zero_writes(self):
+        env = make_spec(self.dir, steps=2)
+        env["RANK"] = "1"
+        trial = Trial(environ=env)
+        trial.report_train(0, 1.0, 16)
+        trial.end()
+        self.assertEqual(read_events(self.dir), [])
+
+
+class CadenceAndStopTest(SpecDirTest):
+    def test_validation_at_the_listed_step_counts_only(self):
+        trial = self.trial(steps=10, validate_at=[3, 7, 10])
+        self.assertEqual([k for k in range(0, 12) if trial.should_validate(k, default=True)], [3, 7, 10])
+        self.assertFalse(self.trial(steps=10, validate_at=[]).should_validate(10, default=True))
+
+    def test_stop_after_all_steps_or_when_the_stop_file_exists(self):
+        trial = self.trial(steps=10)
+        self.assertFalse(trial.should_stop(9))
+        self.assertTrue(trial.should_stop(10))
+        self.assertFalse(trial.should_stop(3))
+        open(os.path.join(self.dir, "stop"), "w").close()
+        self.assertTrue(trial.should_stop(3))
+
+    def test_checking_the_stop_file_is_cheap(self):
+        trial = self.trial(steps=10)
+        t = time.perf_counter()
+        for _ in range(10000):
+            trial.should_stop(1)
+        per_call = (time.perf_counter() - t) / 10000
+        self.assertLess(per_call, 50e-6)  # about 1-2 us here; a training step takes milliseconds
+
+
+if __name__ == "__main__":
+    unittest.main()
