@@ -115,6 +115,7 @@ public final class CommandRunner: TrialRunner {
     env["DISCIPLINE_EVENTS"] = eventsURL.path
     env["DISCIPLINE_STOP"] = stopURL.path
     env["DISCIPLINE_DIR"] = directory.path
+    env["DISCIPLINE_PID"] = "\(getpid())"
     let argv = arguments(for: spec, in: directory)
     let started = Date()
     let child = try ChildProcess(

@@ -205,35 +205,71 @@ extension Recipe {
     do { schedule = try Schedule(policy, totalSteps: steps) } catch {
       throw RecipeError(description: "cannot make the final one-cycle schedule (max LR \(plan.maxLearningRate), \(steps) steps): \(error)")
     }
-    let rows = (0..<steps).map { TrialSpec.Row(learningRate: schedule.learningRate(at: $0), momentum: schedule.momentum(at: $0) ?? plan.maxMomentum) }
+    let plannedRows = (0..<steps).map { TrialSpec.Row(learningRate: schedule.learningRate(at: $0), momentum: schedule.momentum(at: $0) ?? plan.maxMomentum) }
     let every = max(1, steps / evaluations)
     var spec = TrialSpec(kind: .final, key: "final", batchSize: b, seed: settings.seed, weightDecay: plan.weightDecay,
-      dropout: plan.regularization.dropout, augmentation: plan.regularization.augmentation, schedule: rows,
+      dropout: plan.regularization.dropout, augmentation: plan.regularization.augmentation, schedule: plannedRows,
       validateAt: Array(stride(from: every, to: steps, by: every)) + [steps], validationBatches: nil)
     spec.final = true
     spec.saveModel = "model.pt"
-    let reason = String(format: "%d steps (about %d epochs): what the remaining %.0f s of the budget allow at the %.0f samples/s the trials measured, less %.0f s to start the program",
+    let plannedReason = String(format: "%d steps (about %d epochs): what the remaining %.0f s of the budget allow at the %.0f samples/s the trials measured, less %.0f s to start the program",
       steps, epochs, max(0, remaining), rate, startupSeconds)
     onEvent?(.finalStarted(batchSize: b, epochs: epochs))
     let perEpoch = stepsPerEpoch ?? steps
     onEvent?(.finalEpoch(.epochStarted(epoch: 0, totalEpochs: epochs, stepsPerEpoch: perEpoch)))
     var history = TrainingHistory()
     var test: Evaluation?
-    let result = try backend.run(spec, directory: directory(for: spec), shouldStop: shouldStop) { [weak self] event in
+    var rows = plannedRows
+    var reason = plannedReason
+    // Re-plans: at these fractions of the steps, the program's own clock says what a step
+    // really costs; a run that would end past the budget is shortened (its schedule rewritten,
+    // which the helper re-reads). Lengthening would need a program that loops on
+    // should_stop, not on the steps it was first given: runs are only ever shortened.
+    var replans = settings.finalReplans.sorted().map { Int($0 * Double(steps)) }.filter { $0 > 0 }
+    var window: (step: Int, time: Double)?
+    var current = spec
+    let folder = directory(for: spec)
+    var replanError: Error?
+    let reserve = Double(evaluations / 2 + 1) * evaluationSeconds + max(1, 0.01 * settings.budget)
+    let result = try backend.run(spec, directory: folder, shouldStop: shouldStop) { [weak self] event in
+      guard let self else { return .proceed }
+      if case .train(let k, _, _, let t) = event {
+        if window == nil { window = (k, t) }
+        if let at = replans.first, k + 1 >= at, let w = window, t > w.time, k > w.step {
+          replans.removeFirst()
+          let stepSeconds = (t - w.time) / Double(k - w.step)
+          let left = self.settings.budget - self.elapsed - reserve
+          let fits = k + 1 + Int(max(0, left) / stepSeconds)
+          window = (k, t)
+          if fits < Int(0.97 * Double(current.steps)), let folder {
+            let total = max(k + 2, fits)
+            do {
+              let shorter = try Schedule(policy, totalSteps: total)
+              rows = (0..<total).map { TrialSpec.Row(learningRate: shorter.learningRate(at: $0), momentum: shorter.momentum(at: $0) ?? plan.maxMomentum) }
+              let old = current.steps
+              current.schedule = rows
+              current.validateAt = current.validateAt.filter { $0 > k + 1 && $0 < total } + [total]
+              try current.rewrite(in: folder)
+              reason += String(format: "; re-planned after step %d to %d steps at the %.1f ms a step really took", k + 1, total, 1000 * stepSeconds)
+              self.onEvent?(.note(String(format: "final training re-planned to %d steps (from %d): a step takes %.1f ms, and %.0f s are left", total, old, 1000 * stepSeconds, max(0, left))))
+            } catch { replanError = error }
+          }
+        }
+      }
       switch event {
       case .train(let k, let loss, _, _):
         if k > 0 && k % perEpoch == 0 {
-          self?.onEvent?(.finalEpoch(.epochFinished(epoch: k / perEpoch - 1)))
-          self?.onEvent?(.finalEpoch(.epochStarted(epoch: k / perEpoch, totalEpochs: epochs, stepsPerEpoch: perEpoch)))
+          self.onEvent?(.finalEpoch(.epochFinished(epoch: k / perEpoch - 1)))
+          self.onEvent?(.finalEpoch(.epochStarted(epoch: k / perEpoch, totalEpochs: epochs, stepsPerEpoch: perEpoch)))
         }
         let record = StepRecord(step: k, epoch: k / perEpoch, learningRate: rows[min(k, rows.count - 1)].learningRate,
           momentum: rows[min(k, rows.count - 1)].momentum, loss: loss)
         history.steps.append(record)
-        self?.onEvent?(.finalEpoch(.stepFinished(record)))
+        self.onEvent?(.finalEpoch(.stepFinished(record)))
       case .validation(let step, let loss, let accuracy, _):
         let record = EvaluationRecord(step: step, epoch: Double(step) / Double(perEpoch), loss: loss, accuracy: accuracy)
         history.evaluations.append(record)
-        self?.onEvent?(.finalEpoch(.evaluated(record)))
+        self.onEvent?(.finalEpoch(.evaluated(record)))
       case .test(_, let loss, let accuracy, _):
         test = Evaluation(loss: loss, accuracy: accuracy, samples: 0)
       default: break
@@ -246,9 +282,11 @@ extension Recipe {
     case .diverged: throw RecipeError(description: "the final training diverged at step \(result.steps) (learning rate \(Self.format(rows[max(0, result.steps - 1)].learningRate)))")
     case .finished, .stopped: break
     }
+    if let replanError { throw RecipeError(description: "cannot re-plan the final run: \(replanError)") }
     guard let test else {
       throw RecipeError(description: "the final run reported no \"test\" event: a program must measure the test split after the last step of a spec with \"final\": true")
     }
-    return FinalTrainingOutcome(history: history, epochs: Choice(epochs, reason), test: test, stepsPerEpoch: perEpoch)
+    let ranEpochs = max(1, Int((Double(history.steps.count) / Double(perEpoch)).rounded()))
+    return FinalTrainingOutcome(history: history, epochs: Choice(stepsPerEpoch == nil ? epochs : ranEpochs, reason), test: test, stepsPerEpoch: perEpoch)
   }
 }

@@ -152,13 +152,26 @@ public struct TrialSpec: Codable, Sendable, Equatable {
     for name in [Self.eventsFile, Self.resultFile, Self.stopFile] {
       try? fm.removeItem(at: directory.appendingPathComponent(name))
     }
+    try writeFiles(to: directory)
+  }
+
+  /// Replaces the spec and schedule of a run in progress (a final run re-planned shorter):
+  /// spec.json first, then schedule.csv, each atomically; a program re-reads both when
+  /// schedule.csv changes (Docs/PROTOCOL.md).
+  public func rewrite(in directory: URL) throws {
+    try writeFiles(to: directory, scheduleLast: true)
+  }
+
+  private func writeFiles(to directory: URL, scheduleLast: Bool = false) throws {
     var csv = "step,lr,momentum\n"
     csv.reserveCapacity(schedule.count * 32)
     for (k, row) in schedule.enumerated() { csv += "\(k),\(row.learningRate),\(row.momentum)\n" }
-    try Data(csv.utf8).write(to: directory.appendingPathComponent(Self.scheduleFile), options: .atomic)
     let encoder = JSONEncoder()
     encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-    try encoder.encode(self).write(to: directory.appendingPathComponent(Self.specFile), options: .atomic)
+    let json = try encoder.encode(self)
+    if !scheduleLast { try Data(csv.utf8).write(to: directory.appendingPathComponent(Self.scheduleFile), options: .atomic) }
+    try json.write(to: directory.appendingPathComponent(Self.specFile), options: .atomic)
+    if scheduleLast { try Data(csv.utf8).write(to: directory.appendingPathComponent(Self.scheduleFile), options: .atomic) }
   }
 
   /// Reads a spec and its schedule; errors name the file, and the line of the schedule.

@@ -122,6 +122,60 @@ import Testing
     #expect(r.stderr.contains("trials/final/model.pt"))
   }
 
+  /// A final run that turns slower than the trials measured is re-planned shorter: its
+  /// schedule rewritten mid-run, which the program reads again.
+  @Test(.enabled(if: FileManager.default.fileExists(atPath: "/usr/bin/python3")))
+  func aSlowFinalRunOfTheProgramIsReplanned() throws {
+    let dir = CLI.temporaryDirectory()
+    let r = try CLI.run([
+      "tune", "--command", "env SOFTMAX_SLOW_FINAL=0.0002 \(Self.command)", "--budget", "40s", "--batch-sizes", "16,32",
+      "--start-batch-size", "16", "--momenta", "0.95,0.9", "--weight-decays", "1e-3,0", "--dropouts", "0", "--json", "--out", dir,
+    ])
+    #expect(r.status == 0, "\(r.stderr)")
+    #expect(r.stderr.contains("final training re-planned to"), "\(r.stderr.suffix(2000))")
+    let h = try #require(CLI.json(try Data(contentsOf: URL(fileURLWithPath: dir + "/hyperparameters.json"))))
+    #expect(((h["reasons"] as? [String: String])?["epochs"])?.contains("re-planned after step") == true)
+    let result = try #require(CLI.json(try Data(contentsOf: URL(fileURLWithPath: dir + "/trials/final/result.json"))))
+    let spec = try #require(CLI.json(try Data(contentsOf: URL(fileURLWithPath: dir + "/trials/final/spec.json"))))
+    #expect(result["steps"] as? Int == spec["steps"] as? Int, "the program ran the shortened schedule to its end")
+  }
+
+  /// SIGKILL mid-phase, then --resume: every journaled trial is reused (its files untouched),
+  /// none is lost, and the orphaned program stops by itself (DISCIPLINE_PID).
+  @Test(.enabled(if: FileManager.default.fileExists(atPath: "/usr/bin/python3")))
+  func killedWithAProgramRunningResumesWithoutRerunningATrial() throws {
+    let dir = CLI.temporaryDirectory()
+    let arguments = ["tune", "--command", Self.command, "--budget", "40s", "--batch-sizes", "16,32", "--start-batch-size", "16",
+                     "--momenta", "0.95,0.9", "--weight-decays", "1e-3,0", "--out", dir]
+    let process = Process()
+    process.executableURL = CLI.binary
+    process.arguments = arguments
+    process.standardError = FileHandle.nullDevice
+    try process.run()
+    let journal = dir + "/journal.jsonl"
+    let deadline = Date().addingTimeInterval(40)
+    func lines() -> [Substring] { ((try? String(contentsOfFile: journal, encoding: .utf8)) ?? "").split(separator: "\n") }
+    while Date() < deadline && lines().count < 5 { usleep(50_000) }
+    kill(process.processIdentifier, SIGKILL)
+    process.waitUntilExit()
+    let finished = lines().dropFirst().compactMap { CLI.json(Data($0.utf8))?["key"] as? String }
+    #expect(finished.count >= 4)
+    func stamp(_ key: String) -> Date? {
+      let name = String(key.map { $0.isLetter || $0.isNumber || ".-_".contains($0) ? $0 : "-" })
+      let path = "\(dir)/trials/\(name)/result.json"
+      let alternatives = (try? FileManager.default.contentsOfDirectory(atPath: dir + "/trials"))?.filter { $0.hasPrefix(name) } ?? []
+      let file = FileManager.default.fileExists(atPath: path) ? path : alternatives.first.map { "\(dir)/trials/\($0)/result.json" } ?? path
+      return (try? FileManager.default.attributesOfItem(atPath: file))?[.modificationDate] as? Date
+    }
+    let before = finished.map(stamp)
+    #expect(before.allSatisfy { $0 != nil }, "every journaled trial has its result.json")
+    let r = try CLI.run(arguments + ["--resume"])
+    #expect(r.status == 0, "\(r.stderr)")
+    #expect(r.stderr.contains("\(finished.count) finished trial"))
+    #expect(finished.map(stamp) == before, "a journaled trial ran again")
+    #expect(FileManager.default.fileExists(atPath: dir + "/hyperparameters.json"))
+  }
+
   @Test(.enabled(if: FileManager.default.fileExists(atPath: "/usr/bin/python3")))
   func studyRunsTrialsWithTheUsersProgramAndResumes() throws {
     let dir = CLI.temporaryDirectory()

@@ -220,6 +220,11 @@ class Trial:
         self._ended = False
         self._flag = None        # the tensor broadcast for the stop decision
         self.train_samples = None  # the training split's size, for the `start` event
+        pid = env.get("DISCIPLINE_PID", "")
+        self._parent_pid = int(pid) if pid.isdigit() else None  # discipline, while it lives
+        self._parent_checked = 0.0
+        self._schedule_checked = 0.0
+        self._schedule_mtime = None  # schedule.csv's, to see it rewritten
         if not self.active:
             return
         try:
@@ -229,6 +234,8 @@ class Trial:
             self.stop_path = env.get("DISCIPLINE_STOP") or os.path.join(self.dir, "stop")
             self.schedule_path = os.path.join(self.dir, self.spec["schedule"])
             self._lrs, self._momenta = load_schedule(self.schedule_path, self.spec["steps"])
+            self._spec_path = spec_path
+            self._schedule_mtime = os.stat(self.schedule_path).st_mtime_ns
         except SpecError as e:
             if not exit_on_error:
                 raise
@@ -275,6 +282,7 @@ class Trial:
             return None
         if self._t0 is None:
             self.start()
+        self._reload_if_replanned()
         if not 0 <= step < len(self._lrs):
             raise IndexError("step %d is outside %s's %d rows" % (step, self.schedule_path, len(self._lrs)))
         lr = self._lrs[step]
@@ -309,11 +317,49 @@ class Trial:
             steps_done = self._steps_done
         stop = self._nonfinite or steps_done >= self.spec["steps"]
         if not stop and self._is_writer():
-            stop = os.path.exists(self.stop_path)
+            stop = os.path.exists(self.stop_path) or self._discipline_gone()
         d = _distributed()
         if d is not None and d.get_world_size() > 1:
             stop = self._broadcast(d, stop)
         return stop
+
+    def _reload_if_replanned(self):
+        """discipline may shorten a running final run by rewriting spec.json, then
+        schedule.csv (Docs/PROTOCOL.md): once a second, a changed schedule.csv is read again,
+        with the spec's new `steps` and `validate_at`."""
+        now = time.monotonic()
+        if now - self._schedule_checked < 1.0:
+            return
+        self._schedule_checked = now
+        try:
+            mtime = os.stat(self.schedule_path).st_mtime_ns
+        except OSError:
+            return
+        if mtime == self._schedule_mtime:
+            return
+        spec = load_spec(self._spec_path)
+        lrs, momenta = load_schedule(self.schedule_path, spec["steps"])
+        self.spec, self._lrs, self._momenta = spec, lrs, momenta
+        self._validate_at = frozenset(spec.get("validate_at") or ())
+        self._schedule_mtime = mtime
+
+    def _discipline_gone(self):
+        """Whether the discipline that started this run has died (killed with SIGKILL, its
+        trials to be resumed): checked at most once a second, so an orphaned run stops soon
+        instead of training on for nobody."""
+        if self._parent_pid is None:
+            return False
+        now = time.monotonic()
+        if now - self._parent_checked < 1.0:
+            return False
+        self._parent_checked = now
+        try:
+            os.kill(self._parent_pid, 0)
+        except ProcessLookupError:
+            return True
+        except OSError:
+            return False
+        return False
 
     def _broadcast(self, d, flag):
         import torch  # the script has it: torch.distributed is initialized

@@ -297,6 +297,41 @@ class CadenceAndStopTest(SpecDirTest):
         open(os.path.join(self.dir, "stop"), "w").close()
         self.assertTrue(trial.should_stop(3))
 
+    def test_a_shortened_schedule_is_read_again(self):
+        trial = self.trial(steps=10, validate_at=[5, 10])
+
+        class Optimizer:
+            param_groups = [{"lr": 0.0, "momentum": 0.0}]
+
+        trial.apply_schedule(Optimizer, 0)
+        time.sleep(0.01)
+        spec_path = os.path.join(self.dir, "spec.json")
+        with open(spec_path) as f:
+            spec = json.load(f)
+        spec["steps"], spec["validate_at"] = 4, [4]
+        with open(spec_path, "w") as f:
+            json.dump(spec, f)
+        self.write("schedule.csv", "step,lr,momentum\n0,0.1,0.9\n1,0.2,0.9\n2,0.3,0.9\n3,0.4,0.8\n")
+        trial._schedule_checked = 0.0  # as if a second had passed
+        self.assertEqual(trial.apply_schedule(Optimizer, 3), (0.4, 0.8))
+        self.assertTrue(trial.should_stop(4))
+        self.assertTrue(trial.should_validate(4))
+        self.assertFalse(trial.should_validate(5))
+
+    def test_a_run_whose_discipline_died_stops(self):
+        import subprocess
+        dead = subprocess.Popen(["true"])
+        dead.wait()
+        env = make_spec(self.dir, steps=10)
+        env["DISCIPLINE_PID"] = str(dead.pid)
+        trial = Trial(environ=env, exit_on_error=False)
+        self.addCleanup(trial.close)
+        self.assertTrue(trial.should_stop(3))
+        env["DISCIPLINE_PID"] = str(os.getpid())
+        alive = Trial(environ=env, exit_on_error=False)
+        self.addCleanup(alive.close)
+        self.assertFalse(alive.should_stop(3))
+
     def test_checking_the_stop_file_is_cheap(self):
         trial = self.trial(steps=10)
         t = time.perf_counter()
