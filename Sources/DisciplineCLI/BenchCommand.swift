@@ -15,7 +15,7 @@ struct BenchCommand: ParsableCommand {
       Times full SGD steps (forward, cross-entropy, backward, SGD with
       momentum 0.9 and weight decay 5e-4) on random input after 5
       warm-up steps, as the median of 5 windows: the protocol of
-      ../shared/reference/bench.py, so the numbers compare as a ratio.
+      python -m discipline.bench (python/), so the numbers compare as a ratio.
 
       Examples:
         discipline bench --model cnn --batch-size 128
