@@ -678,7 +678,9 @@ public final class Recipe<Backend: TuningBackend> {
     let sweeps = Double(settings.batchSizes.count + 2)
     let rangeTests = sweeps * Double(settings.minimumRangeTestSteps) * b / rate * Self.rangeTestOverhead
     let trials = Double(settings.batchSizes.count + laterTrials) * 10 * b / rate * Self.rangeTestOverhead
-    return elapsed + rangeTests + trials
+    // A program starts once per sweep and trial.
+    let startups = (sweeps + Double(settings.batchSizes.count + laterTrials)) * startupSeconds
+    return elapsed + rangeTests + trials + startups
   }
 
   /// Throws when the budget cannot hold the recipe, naming the smallest one that would.
