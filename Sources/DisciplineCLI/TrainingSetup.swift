@@ -76,6 +76,8 @@ struct ValueList<Element: ExpressibleByArgument>: ExpressibleByArgument {
   }
   init(_ values: [Element]) { self.values = values }
   var isOverlay: Bool { values.count > 1 }
+  /// As a user would type it: "0.99,0.97,0.95".
+  var defaultValueDescription: String { values.map(\.defaultValueDescription).joined(separator: ",") }
 }
 
 import ArgumentParser

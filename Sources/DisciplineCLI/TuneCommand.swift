@@ -43,6 +43,12 @@ struct TuneCommand: ParsableCommand {
           --budget 60m --out runs/resnet
         discipline tune --dataset spirals --model mlp --budget 1m \\
           --batch-sizes 16,32,64 --out runs/spirals
+        discipline tune --budget 20m --out runs/tune-torch --command \\
+          "python3 examples/pytorch/fashion_mnist.py --threads 2"
+
+      With --command every trial runs your own training program
+      (Docs/PROTOCOL.md; the Python helper in python/), its files in
+      DIR/trials; its final run saves DIR/trials/final/model.pt.
       """)
 
   @OptionGroup(title: "Data") var data: DataOptions
