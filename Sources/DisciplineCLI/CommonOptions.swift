@@ -71,6 +71,8 @@ func reportingErrors(_ body: () throws -> Void) throws {
     throw fail(error.description, code: 1)
   } catch let error as RecipeError {
     throw fail(error.description, code: 1)
+  } catch let error as JournalError {
+    throw fail(error.description, code: 73)  // the journal cannot be written (EX_CANTCREAT)
   }
 }
 
@@ -101,10 +103,6 @@ struct ProgramOptions: ParsableArguments {
   }
 }
 
-/// A folder name for a journal key: "momentum/0.97" → "momentum-0.97".
-func directoryName(_ key: String) -> String {
-  String(key.map { $0.isLetter || $0.isNumber || ".-_".contains($0) ? $0 : "-" })
-}
 
 /// Prints `error: message` to stderr and returns the exit code to throw.
 func fail(_ message: String, code: Int32) -> ExitCode {

@@ -177,7 +177,7 @@ struct LRFindCommand: ParsableCommand {
         let name = conditions.count == 1 ? "" : "\(condition.name)/"
         let spec = settings.spec(key: "lr-find/\(name)seed-\(s)", batchSize: condition.batchSize!, seed: s,
           dropout: condition.dropout ?? 0, augmentation: augment)
-        let directory = outURL.appendingPathComponent("trials").appendingPathComponent(directoryName(spec.key))
+        let directory = outURL.appendingPathComponent("trials").appendingPathComponent(TrialSpec.directoryName(for: spec.key))
         return try RangeTest.run(with: runner!, spec: spec, directory: directory, settings: settings, onPoint: progress.point)
       }
     }

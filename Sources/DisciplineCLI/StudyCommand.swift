@@ -152,10 +152,6 @@ struct StudyCommand: ParsableCommand {
     } catch is Recipe<B>.Interrupted {
       printError("\nstopped; finished trials are in \(out)/journal.jsonl — continue with the same command and --resume")
       throw ExitCode(130)
-    } catch let error as RecipeError {
-      throw CommandError(error.description, exitCode: 1)
-    } catch let error as JournalError {
-      throw CommandError(error.description, exitCode: 73)
     }
     let trials = journal.entries.filter { $0.phase == phase && $0.result != nil }
     let rows = trials.map { e in

@@ -200,8 +200,6 @@ struct TuneCommand: ParsableCommand {
     do { return try recipe.run() } catch is Recipe<B>.Interrupted {
       printError("\nstopped; finished trials are in \(out)/journal.jsonl — continue with the same command and --resume")
       throw ExitCode(130)
-    } catch let error as JournalError {
-      throw CommandError(error.description, exitCode: 73)
     }
   }
 }

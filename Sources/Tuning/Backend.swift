@@ -27,7 +27,7 @@ public protocol TuningBackend: AnyObject {
   /// in tests): the recipe counts them against the budget.
   func now() -> Double
   /// Training samples per second at a batch size from a short throw-away run, or nil when
-  /// only real work can tell (the first range test then measures it).
+  /// the backend cannot measure it itself (the recipe then times a short spec run).
   func measureThroughput(batchSize: Int, regularization: Regularization, seed: UInt64) throws -> Double?
   /// Where the phases' spec directories are written; nil: nowhere (in-process runs need none).
   var trialsDirectory: URL? { get }

@@ -263,11 +263,13 @@ struct LineTail {
     guard let handle else { return [] }
     partial.append(handle.readDataToEndOfFile())
     var lines: [(Int, String)] = []
-    while let newline = partial.firstIndex(of: UInt8(ascii: "\n")) {
+    var start = partial.startIndex
+    while let newline = partial[start...].firstIndex(of: UInt8(ascii: "\n")) {
       lineNumber += 1
-      lines.append((lineNumber, String(decoding: partial[partial.startIndex..<newline], as: UTF8.self)))
-      partial.removeSubrange(partial.startIndex...newline)
+      lines.append((lineNumber, String(decoding: partial[start..<newline], as: UTF8.self)))
+      start = partial.index(after: newline)
     }
+    partial.removeSubrange(partial.startIndex..<start)
     if final, !partial.isEmpty {
       lineNumber += 1
       lines.append((lineNumber, String(decoding: partial, as: UTF8.self)))

@@ -205,7 +205,7 @@ extension Recipe {
     do { schedule = try Schedule(policy, totalSteps: steps) } catch {
       throw RecipeError(description: "cannot make the final one-cycle schedule (max LR \(plan.maxLearningRate), \(steps) steps): \(error)")
     }
-    let plannedRows = (0..<steps).map { TrialSpec.Row(learningRate: schedule.learningRate(at: $0), momentum: schedule.momentum(at: $0) ?? plan.maxMomentum) }
+    let plannedRows = TrialSpec.Row.rows(of: schedule, momentum: plan.maxMomentum)
     let every = max(1, steps / evaluations)
     var spec = TrialSpec(kind: .final, key: "final", batchSize: b, seed: settings.seed, weightDecay: plan.weightDecay,
       dropout: plan.regularization.dropout, augmentation: plan.regularization.augmentation, schedule: plannedRows,
@@ -245,7 +245,7 @@ extension Recipe {
             let total = max(k + 2, fits)
             do {
               let shorter = try Schedule(policy, totalSteps: total)
-              rows = (0..<total).map { TrialSpec.Row(learningRate: shorter.learningRate(at: $0), momentum: shorter.momentum(at: $0) ?? plan.maxMomentum) }
+              rows = TrialSpec.Row.rows(of: shorter, momentum: plan.maxMomentum)
               let old = current.steps
               current.schedule = rows
               current.validateAt = current.validateAt.filter { $0 > k + 1 && $0 < total } + [total]

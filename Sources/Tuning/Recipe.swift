@@ -261,7 +261,8 @@ public final class Recipe<Backend: TuningBackend> {
   }
 
   /// Measures training throughput at a batch size with a few steps on a throw-away run,
-  /// unless already known (or the backend cannot: the first range test tells).
+  /// unless already known: the backend's own measurement, or a 30-step spec run timed by the
+  /// program's clock.
   public func measureThroughput(batchSize b: Int) throws {
     guard samplesPerSecond[b] == nil else { return }
     if let rate = try backend.measureThroughput(batchSize: b, regularization: regularization, seed: settings.seed) {
@@ -537,13 +538,11 @@ public final class Recipe<Backend: TuningBackend> {
   /// Runs every phase and the final training.
   public func run() throws -> TuneOutcome {
     try fitRangeTestsToBudget()
-    // A program's throughput is known only once it has run: its first range test tells.
-    let measured = !samplesPerSecond.isEmpty
-    if measured { try checkBudget() }
+    // Without a measured throughput (a probe that reported too few steps) there is nothing to judge by.
+    if !samplesPerSecond.isEmpty { try checkBudget() }
     let phases = studiesRegularization ? 6 : 5
     onEvent?(.phase(name: "learning rate", index: 1, of: phases))
     let first = try learningRatePhase()
-    if !measured { try checkBudget(afterFirstRangeTest: true) }
     onEvent?(.phase(name: "batch size", index: 2, of: phases))
     let batch = try batchSizePhase(startLearningRate: first.suggestedMaximumLearningRate!, trialsLeft: laterTrials)
     onEvent?(.phase(name: "momentum", index: 3, of: phases))
@@ -684,9 +683,8 @@ public final class Recipe<Backend: TuningBackend> {
   }
 
   /// Throws when the budget cannot hold the recipe, naming the smallest one that would.
-  func checkBudget(afterFirstRangeTest: Bool = false) throws {
-    // A resumed run has shown it fits.
-    guard journal.entries.count <= (afterFirstRangeTest ? 1 : 0) else { return }
+  func checkBudget() throws {
+    guard journal.entries.isEmpty else { return }  // a resumed run has shown it fits
     let minimum = minimumBudget()
     guard settings.budget < minimum else { return }
     let rounded = (minimum / 10).rounded(.up) * 10

@@ -83,7 +83,7 @@ extension TrialSettings {
     do { schedule = try Schedule(policy, totalSteps: steps) } catch {
       throw RecipeError(description: "cannot make the trial's one-cycle schedule (max LR \(maxLearningRate), \(steps) steps): \(error)")
     }
-    return (0..<steps).map { TrialSpec.Row(learningRate: schedule.learningRate(at: $0), momentum: schedule.momentum(at: $0) ?? maxMomentum) }
+    return TrialSpec.Row.rows(of: schedule, momentum: maxMomentum)
   }
 
   /// Steps after which the validation loss is measured: `evaluations` times, evenly spaced,

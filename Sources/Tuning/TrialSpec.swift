@@ -1,4 +1,5 @@
 import Foundation
+import Schedules
 
 /// One piece of the recipe's work as data — an LR range test, a short trial or the final run —
 /// that any runner can carry out: the built-in engine in-process, `discipline trial --spec`,
@@ -22,6 +23,11 @@ public struct TrialSpec: Codable, Sendable, Equatable {
     public init(learningRate: Double, momentum: Double) {
       self.learningRate = learningRate
       self.momentum = momentum
+    }
+
+    /// Every step of `schedule` as rows; `momentum` where the schedule does not cycle it.
+    public static func rows(of schedule: Schedule, momentum: Double) -> [Row] {
+      (0..<schedule.totalSteps).map { Row(learningRate: schedule.learningRate(at: $0), momentum: schedule.momentum(at: $0) ?? momentum) }
     }
   }
 

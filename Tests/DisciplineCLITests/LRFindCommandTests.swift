@@ -71,27 +71,15 @@ import Testing
 
 /// `--command`: the user's program as the runner, and `discipline trial` running one spec.
 @Suite(.serialized) struct ProgramTrialTests {
-  /// Follows the schedule like a training program: loss = 1/(1 + 1000·lr) + 10⁵·lr², falling
-  /// and then blowing up as the learning rate rises; a validation loss where asked.
-  static let program = #"""
-    e="$DISCIPLINE_EVENTS"
-    printf '{"event":"start","protocol":1,"honours":["dropout"],"time":0}\n' >> "$e"
-    awk -F, -v stop="$DISCIPLINE_STOP" -v e="$e" 'NR > 1 {
-      if (system("test -e " stop) == 0) exit
-      loss = 1 / (1 + 1000 * $2) + 100000 * $2 * $2
-      printf "{\"event\":\"train\",\"step\":%d,\"loss\":%.6g,\"samples\":32,\"time\":0}\n", $1, loss >> e
-      if (($1 + 1) % 10 == 0) printf "{\"event\":\"val\",\"step\":%d,\"loss\":%.6g,\"accuracy\":0.5,\"time\":0}\n", $1 + 1, loss * 1.1 >> e
-      fflush(e)
-      n = $1 + 1
-    } END { printf "{\"event\":\"end\",\"steps\":%d,\"time\":0}\n", n >> e }' "$DISCIPLINE_DIR/schedule.csv"
-    """#
+  /// Tests/Programs/follow_schedule.sh: a loss that falls, then blows up as the learning rate
+  /// rises (1/(1 + 1000·lr) + 10⁵·lr²), and a validation loss every 10 steps.
+  static let program = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+    .appendingPathComponent("Programs/follow_schedule.sh").path
 
   @Test func lrFindRunsTheUsersProgram() throws {
     let dir = CLI.temporaryDirectory()
-    let script = dir + "/train.sh"
-    try Self.program.write(toFile: script, atomically: true, encoding: .utf8)
     let r = try CLI.run([
-      "lr-find", "--command", "/bin/sh \(script) --batch {batch_size}", "--num-iter", "120", "--start-lr", "1e-5",
+      "lr-find", "--command", "/bin/sh \(Self.program) --batch {batch_size}", "--num-iter", "120", "--start-lr", "1e-5",
       "--end-lr", "1", "--validate-every", "10", "--weight-decay", "1e-4,0", "--json", "--out", dir,
     ])
     #expect(r.status == 0, "\(r.stderr)")

@@ -160,12 +160,18 @@ import Testing
     process.waitUntilExit()
     let finished = lines().dropFirst().compactMap { CLI.json(Data($0.utf8))?["key"] as? String }
     #expect(finished.count >= 4)
-    func stamp(_ key: String) -> Date? {
-      let name = String(key.map { $0.isLetter || $0.isNumber || ".-_".contains($0) ? $0 : "-" })
-      let path = "\(dir)/trials/\(name)/result.json"
-      let alternatives = (try? FileManager.default.contentsOfDirectory(atPath: dir + "/trials"))?.filter { $0.hasPrefix(name) } ?? []
-      let file = FileManager.default.fileExists(atPath: path) ? path : alternatives.first.map { "\(dir)/trials/\($0)/result.json" } ?? path
-      return (try? FileManager.default.attributesOfItem(atPath: file))?[.modificationDate] as? Date
+    /// When the results of a journal key were written: its run's, or its conditions' (a
+    /// range-test overlay runs once per condition, "KEY/CONDITION").
+    func stamp(_ key: String) -> [Date]? {
+      let folders = (try? FileManager.default.contentsOfDirectory(atPath: dir + "/trials")) ?? []
+      let stamps = folders.sorted().compactMap { folder -> Date? in
+        let url = URL(fileURLWithPath: "\(dir)/trials/\(folder)/result.json")
+        guard let ran = (try? Data(contentsOf: url)).flatMap(CLI.json)?["key"] as? String,
+          ran == key || ran.hasPrefix(key + "/")
+        else { return nil }
+        return (try? FileManager.default.attributesOfItem(atPath: url.path))?[.modificationDate] as? Date
+      }
+      return stamps.isEmpty ? nil : stamps
     }
     let before = finished.map(stamp)
     #expect(before.allSatisfy { $0 != nil }, "every journaled trial has its result.json")

@@ -19,19 +19,10 @@ import Testing
     return url.path
   }
 
-  /// A program that follows the schedule: loss = 1/(1 + 1000·lr) + 10⁵·lr², which falls and
-  /// then blows up as the learning rate rises; it checks the stop file after every step.
-  static let followsTheSchedule = #"""
-    e="$DISCIPLINE_EVENTS"
-    printf '{"event":"start","protocol":1,"honours":[],"time":0}\n' >> "$e"
-    awk -F, -v stop="$DISCIPLINE_STOP" -v e="$e" 'NR > 1 {
-      if (system("test -e " stop) == 0) exit
-      loss = 1 / (1 + 1000 * $2) + 100000 * $2 * $2
-      printf "{\"event\":\"train\",\"step\":%d,\"loss\":%.6g,\"samples\":32,\"time\":0}\n", $1, loss >> e
-      fflush(e)
-      n = $1 + 1
-    } END { printf "{\"event\":\"end\",\"steps\":%d,\"time\":0}\n", n >> e }' "$DISCIPLINE_DIR/schedule.csv"
-    """#
+  /// Tests/Programs/follow_schedule.sh: follows the schedule with a loss that falls, then blows
+  /// up as the learning rate rises (1/(1 + 1000·lr) + 10⁵·lr²); checks the stop file every step.
+  static let followsTheSchedule = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+    .appendingPathComponent("Programs/follow_schedule.sh").path
 
   func rangeSpec(steps: Int = 100) -> (RangeTestSettings, TrialSpec) {
     var settings = RangeTestSettings()
@@ -42,7 +33,7 @@ import Testing
   }
 
   @Test func aRangeTestStopsTheProgramWhenTheLossDiverges() throws {
-    let runner = try CommandRunner(command: "/bin/sh \(try script(Self.followsTheSchedule))")
+    let runner = try CommandRunner(command: "/bin/sh \(Self.followsTheSchedule)")
     let (settings, spec) = rangeSpec()
     let dir = temporaryDirectory()
     let result = try RangeTest.run(with: runner, spec: spec, directory: dir, settings: settings)
@@ -150,7 +141,7 @@ import Testing
 
   @Test func theUsersStopInterruptsTheProgram() throws {
     var stopped = false
-    let runner = try CommandRunner(command: "/bin/sh \(try script(Self.followsTheSchedule))", shouldStop: { stopped })
+    let runner = try CommandRunner(command: "/bin/sh \(Self.followsTheSchedule)", shouldStop: { stopped })
     var settings = TrialSettings(batchSize: 32, maxLearningRate: 1e-4, weightDecay: 0, steps: 5000, seed: 0)
     settings.evaluations = 1
     let result = try runner.run(try settings.spec(key: "trial"), directory: temporaryDirectory()) { event in
