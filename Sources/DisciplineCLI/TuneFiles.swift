@@ -185,8 +185,8 @@ struct TuneFiles {
     var final = HTMLReport.Section(title: "\(finalNumber). Final training and diagnosis")
     var run = RunFiles(directory: directory)
     run.evaluationName = "test"
-    final.addChart(run.lossChart(o.history, title: "Final training — \(title)"), caption: "Training loss per step and test loss after each epoch. The final run trains on all the training data; the tuning phases only read the held-out validation split.")
-    final.addChart(run.accuracyChart(o.history), caption: String(format: "Test accuracy after each epoch; at the end %.2f%%.", 100 * o.test.accuracy))
+    final.addChart(run.lossChart(o.history, title: "Final training — \(title)"), caption: "Training loss per step and test loss at each evaluation (every epoch; at most 40 in a long run). The final run trains on all the training data; the tuning phases only read the held-out validation split.")
+    final.addChart(run.accuracyChart(o.history), caption: String(format: "Test accuracy at each evaluation; at the end %.2f%%.", 100 * o.test.accuracy))
     final.addChart(run.scheduleChart(o.history), caption: "The one-cycle learning rate and the cyclical momentum applied.")
     final.addText("Diagnosis: \(o.diagnosis.verdict.rawValue). \(o.diagnosis.explanation.prefix(1).uppercased() + o.diagnosis.explanation.dropFirst()). Suggestion: \(o.diagnosis.suggestion).")
     report.addSection(final)

@@ -72,6 +72,9 @@ extension Recipe {
     return FinalRunPlan(epochs: epochs, reason: reason, evaluationEvery: every, reserve: reserve)
   }
 
+  /// The share of one-cycle's steps in its warm-up, less a margin: PyTorch's `pct_start` is 0.3.
+  static var warmUpShare: Double { 0.25 }
+
   /// Seconds kept after the final run: its test evaluation (as long as one evaluation), and
   /// a second or 1% of the budget for the report and checkpoint.
   func finalReserve(evaluationSeconds: Double) -> Double {
@@ -166,7 +169,10 @@ extension Recipe {
         window = (final.stepsTaken, b.now(), recent)
         let done = final.stepsTaken / perEpoch
         let left = settings.budget - elapsed - runPlan.reserve
-        let replanned = max(done + 1, done + Int(left / epochSeconds))
+        var replanned = max(done + 1, done + Int(left / epochSeconds))
+        // Past the warm-up a longer run would raise the annealing learning rate again: after
+        // it, a re-plan only shortens (a machine slowing down), never lengthens.
+        if replanned > epochs && Double(final.stepsTaken) > Self.warmUpShare * Double(epochs * perEpoch) { replanned = epochs }
         if abs(Double(replanned - epochs)) > 0.03 * Double(epochs) {
           onEvent?(.note(String(
             format: "final training re-planned to %d epochs (from %d): an epoch takes %.3g s in all, and %.0f s are left",

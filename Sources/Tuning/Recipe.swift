@@ -67,8 +67,9 @@ public struct RecipeSettings: Codable, Sendable, Equatable {
   /// The final run evaluates at most this many times (after every epoch when it has fewer).
   public var finalEvaluations = 40
   /// Fractions of the final run's steps after which it measures what an epoch really costs
-  /// and re-plans its epochs to end within the budget (the first two in one-cycle's warm-up,
-  /// where a changed length barely moves the learning rate).
+  /// and re-plans its epochs to end within the budget. The first falls in one-cycle's warm-up,
+  /// where a changed length barely moves the learning rate; after the warm-up a re-plan only
+  /// shortens (a longer run would raise the annealing learning rate again).
   public var finalReplans = [0.1, 0.3, 0.6]
   /// Validation measurements per trial, and the batches each reads.
   public var trialEvaluations = 3
