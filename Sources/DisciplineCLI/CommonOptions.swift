@@ -79,7 +79,7 @@ func reportingErrors(_ body: () throws -> Void) throws {
 /// `--command` and its limits: the user's training program as the runner of every trial.
 struct ProgramOptions: ParsableArguments {
   @Option(help: ArgumentHelp(
-    "Your training program, run once per trial instead of the built-in engine: an argument vector (quotes group words; no shell) with placeholders {spec}, {dir}, {batch_size}, {seed}, {weight_decay}, {dropout}, {augmentation}, {steps}, {kind}, {key}. See Docs/PROTOCOL.md and python/.",
+    "Your training program, run once per trial instead of the built-in engine: an argument vector (quotes group words; no shell) with placeholders {spec}, {dir}, {batch_size}, {seed}, {weight_decay}, {dropout}, {augmentation}, {steps}, {kind}, {key}, {threads}. See Docs/PROTOCOL.md and python/.",
     valueName: "command"))
   var command: String?
 
@@ -88,15 +88,11 @@ struct ProgramOptions: ParsableArguments {
 
   func validate() throws {
     guard trialTimeout > 0 else { throw ValidationError("--trial-timeout must be positive, got \(trialTimeout)") }
-    if let command { _ = try runner(command: command, shouldStop: { false }) }
+    if let command { _ = try commandRunner(command, shouldStop: { false }) }
   }
 
-  /// The runner for --command, or nil for the built-in engine.
-  func runner(shouldStop: @escaping () -> Bool) throws -> CommandRunner? {
-    try command.map { try runner(command: $0, shouldStop: shouldStop) }
-  }
-
-  private func runner(command: String, shouldStop: @escaping () -> Bool) throws -> CommandRunner {
+  /// The runner of --command on this machine.
+  func commandRunner(_ command: String, shouldStop: @escaping () -> Bool) throws -> CommandRunner {
     do { return try CommandRunner(command: command, trialTimeout: trialTimeout, shouldStop: shouldStop) } catch {
       throw ValidationError(error.description)
     }

@@ -84,6 +84,7 @@ struct LRFindCommand: ParsableCommand {
   @Option(help: "Output folder.") var out: String = "runs/lr-find"
   @Flag(help: "Print the result as JSON on stdout.") var json = false
   @OptionGroup(title: "Your own training program") var program: ProgramOptions
+  @OptionGroup(title: "Where trials run") var executor: ExecutorOptions
 
   func validate() throws {
     if program.command != nil && epochs != nil {
@@ -135,9 +136,11 @@ struct LRFindCommand: ParsableCommand {
 
   private func find() throws {
     let outURL = try prepareOutputDirectory(out)
+    try clearTrials(in: outURL, resume: false)
     let stop = StopSignal()
-    let runner = try program.runner(shouldStop: { stop.isRequested })
-    let setup = runner == nil ? try TrainingSetup(data: data, model: model, optimizer: optimizer, augment: augment, seed: seed) : nil
+    let runner = try executor.runner(program: program, logDirectory: outURL.appendingPathComponent("trials/slurm"),
+      shouldStop: { stop.isRequested }, onNote: { printError("  note: " + $0) })
+    let setup = program.command == nil ? try TrainingSetup(data: data, model: model, optimizer: optimizer, augment: augment, seed: seed) : nil
     let trainCount = setup?.splits.train.count ?? Int.max
     // A program's epoch length is its own: without --num-iter its sweeps take 100 steps.
     let conditions = conditions { b in setup == nil ? 0 : max(1, trainCount / b) }
@@ -161,7 +164,23 @@ struct LRFindCommand: ParsableCommand {
     printError("lr-find: \(what); \(total) range test\(total == 1 ? "" : "s") of \(conditions.map { "\($0.steps!)" }.uniqued().joined(separator: "/")) steps, learning rate \(formatValue(startLR)) → \(formatValue(endLR)) (\(sweepMode.rawValue))")
     let progress = RangeTestProgress(total: total, conditions: conditions.map(\.name), repeats: repeats)
     let comparison: RangeTestComparison
-    if let setup {
+    if let runner {
+      // Each sweep runs the program (or `discipline trial`) once, all handed over together; the
+      // files stay in DIR/trials for a look afterwards.
+      var engine = setup == nil ? nil : data.engineSection(model: model, optimizer: optimizer.rawValue)
+      engine?["evaluation_batch_size"] = "500"
+      let userStop = runner.shouldStop
+      runner.shouldStop = { userStop() || stop.isRequested }
+      comparison = try RangeTest.compare(
+        conditions: conditions, repeats: repeats, seed: seed, base: base, oneCycleDivisor: divFactor, runner: runner, onPoint: progress.point
+      ) { condition, s, settings in
+        let name = conditions.count == 1 ? "" : "\(condition.name)/"
+        var spec = settings.spec(key: "lr-find/\(name)seed-\(s)", batchSize: condition.batchSize!, seed: s,
+          dropout: condition.dropout ?? 0, augmentation: augment)
+        spec.engine = engine
+        return (spec, outURL.appendingPathComponent("trials").appendingPathComponent(TrialSpec.directoryName(for: spec.key)))
+      }
+    } else if let setup {
       comparison = try RangeTest.compare(
         conditions: conditions, repeats: repeats, seed: seed, base: base, oneCycleDivisor: divFactor,
         makeSession: { condition, s in
@@ -169,17 +188,7 @@ struct LRFindCommand: ParsableCommand {
         },
         onStart: progress.start, onPoint: progress.point, shouldStop: { stop.isRequested })
     } else {
-      // Each sweep runs the program once; its files stay in DIR/trials for a look afterwards.
-      comparison = try RangeTest.compare(
-        conditions: conditions, repeats: repeats, seed: seed, base: base, oneCycleDivisor: divFactor,
-        onStart: progress.start, shouldStop: { stop.isRequested }
-      ) { condition, s, settings in
-        let name = conditions.count == 1 ? "" : "\(condition.name)/"
-        let spec = settings.spec(key: "lr-find/\(name)seed-\(s)", batchSize: condition.batchSize!, seed: s,
-          dropout: condition.dropout ?? 0, augmentation: augment)
-        let directory = outURL.appendingPathComponent("trials").appendingPathComponent(TrialSpec.directoryName(for: spec.key))
-        return try RangeTest.run(with: runner!, spec: spec, directory: directory, settings: settings, onPoint: progress.point)
-      }
+      return
     }
     progress.finish()
     if stop.isRequested {

@@ -29,6 +29,8 @@ struct StudyCommand: ParsableCommand {
         discipline study weight-decay --model cnn \\
           --weight-decays 1e-3,1e-4,0 --trial-seconds 20 --out runs/wd
         discipline study batch-size --batch-sizes 64,128,256 --out runs/b
+        discipline study weight-decay --trial-steps 300 \\
+          --executor slurm --parallel 4 --out runs/wd-cluster
       """)
 
   enum Kind: String, CaseIterable, ExpressibleByArgument {
@@ -46,14 +48,21 @@ struct StudyCommand: ParsableCommand {
   @Option(name: .customLong("weight-decay"), help: "Weight decay of the batch-size and momentum trials.") var weightDecay: Double = 5e-4
   @Option(name: .customLong("weight-decays"), help: ArgumentHelp("Weight-decay grid.", valueName: "wd,wd,...")) var weightDecays = ValueList<Double>([1e-3, 1e-4, 1e-5, 0])
   @Option(name: .customLong("trial-seconds"), help: "Training seconds of each trial.") var trialSeconds: Double = 30
+  @Option(name: .customLong("trial-steps"), help: ArgumentHelp("Steps of each trial instead of --trial-seconds (momentum and weight-decay studies): the same trials on any machine.", valueName: "n"))
+  var trialSteps: Int?
   @Option(help: "Augmentation: none, flip or crop-flip.") var augment: String = "none"
   @Option(help: "Seed for every model, shuffle and trial.") var seed: UInt64 = 0
   @Option(help: "Output folder.") var out: String = "runs/study"
   @Flag(help: "Continue an interrupted study in --out, reusing its finished trials.") var resume = false
   @Flag(help: "Print the result as JSON on stdout.") var json = false
   @OptionGroup(title: "Your own training program") var program: ProgramOptions
+  @OptionGroup(title: "Where trials run") var executor: ExecutorOptions
 
   func validate() throws {
+    if let trialSteps {
+      guard trialSteps >= 10 else { throw ValidationError("--trial-steps must be at least 10, got \(trialSteps)") }
+      guard kind != .batchSize else { throw ValidationError("--trial-steps does not apply to the batch-size study, whose trials are of equal wall time") }
+    }
     guard batchSize > 0 else { throw ValidationError("--batch-size must be positive, got \(batchSize)") }
     for b in batchSizes.values where b <= 0 { throw ValidationError("--batch-sizes must be positive, got \(b)") }
     if let maxLR, !(maxLR > 0) { throw ValidationError("--max-lr must be positive, got \(maxLR)") }
@@ -89,9 +98,11 @@ struct StudyCommand: ParsableCommand {
 
   private func study() throws {
     let outURL = try prepareOutputDirectory(out)
+    try clearTrials(in: outURL, resume: resume)
     let stop = StopSignal()
-    let runner = try program.runner(shouldStop: { stop.isRequested })
-    let setup = runner == nil ? try TrainingSetup(data: data, model: model, augment: augment, seed: seed) : nil
+    let runner = try executor.runner(program: program, logDirectory: outURL.appendingPathComponent("trials/slurm"),
+      shouldStop: { stop.isRequested }, onNote: { printError("  note: " + $0) })
+    let setup = program.command == nil ? try TrainingSetup(data: data, model: model, augment: augment, seed: seed) : nil
     var settings = RecipeSettings(budget: .infinity)
     settings.seed = seed
     settings.startBatchSize = batchSize
@@ -109,18 +120,24 @@ struct StudyCommand: ParsableCommand {
       "max_lr": maxLR.map { "\($0)" } ?? "range test", "momentum": momentum.description, "weight_decay": "\(weightDecay)",
       "candidates": kind == .batchSize ? settings.batchSizes.map(String.init).joined(separator: ",")
         : kind == .momentum ? settings.momenta.map { "\($0)" }.joined(separator: ",") : settings.weightDecays.map { "\($0)" }.joined(separator: ","),
-      "trial_seconds": "\(trialSeconds)", "validation_split": "\(data.validationSplit)", "augment": augment,
+      "trial_seconds": trialSteps == nil ? "\(trialSeconds)" : "\(trialSteps!) steps", "validation_split": "\(data.validationSplit)", "augment": augment,
     ]
     let journal: Journal
     do { journal = try Journal(url: outURL.appendingPathComponent("journal.jsonl"), settings: header, resume: resume) } catch {
       throw CommandError(error.description, exitCode: resume ? 66 : 73)
     }
     if let runner {
-      printError("study \(kind.rawValue): your program (\(program.command!)); trials of \(formatValue(trialSeconds)) s; each trial's files in \(out)/trials")
-      try study(Recipe(backend: ProgramBackend(runner: runner, trialsDirectory: outURL.appendingPathComponent("trials")),
-        settings: settings, journal: journal), stop: stop, outURL: outURL)
+      let backend = ProgramBackend(runner: runner, trialsDirectory: outURL.appendingPathComponent("trials"))
+      let length = trialSteps.map { "\($0) steps" } ?? "\(formatValue(trialSeconds)) s"
+      if let setup {
+        backend.engine = data.engineSection(model: model)
+        printError("study \(kind.rawValue): \(model) on \(data.dataset) (\(setup.sizes)); trials of \(length); \(executor.summary), each trial's files in \(out)/trials")
+      } else {
+        printError("study \(kind.rawValue): your program (\(program.command!)); trials of \(length); \(executor.summary), each trial's files in \(out)/trials")
+      }
+      try study(Recipe(backend: backend, settings: settings, journal: journal), stop: stop, outURL: outURL)
     } else if let setup {
-      printError("study \(kind.rawValue): \(model) on \(data.dataset) (\(setup.sizes)); trials of \(formatValue(trialSeconds)) s")
+      printError("study \(kind.rawValue): \(model) on \(data.dataset) (\(setup.sizes)); trials of \(trialSteps.map { "\($0) steps" } ?? "\(formatValue(trialSeconds)) s")")
       try study(Recipe(backend: EngineBackend(setup: setup, finalSetup: setup), settings: settings, journal: journal), stop: stop, outURL: outURL)
     }
   }
@@ -135,17 +152,17 @@ struct StudyCommand: ParsableCommand {
     var phase: String
     do {
       lr = try maxLR ?? recipe.learningRatePhase().suggestedMaximumLearningRate!
-      if kind != .batchSize { try recipe.measureThroughput(batchSize: batchSize) }
+      if kind != .batchSize && trialSteps == nil { try recipe.measureThroughput(batchSize: batchSize) }
       switch kind {
       case .batchSize:
         let d = try recipe.batchSizePhase(startLearningRate: lr, trialsLeft: 0)
         (choice, reason, phase) = (Double(d.batchSize.value), d.batchSize.reason, "batch size")
       case .momentum:
-        let steps = recipe.trialSteps(seconds: trialSeconds, batchSize: batchSize)
+        let steps = trialSteps ?? recipe.trialSteps(seconds: trialSeconds, batchSize: batchSize)
         let m = try recipe.momentumPhase(batchSize: batchSize, learningRate: lr, steps: steps)
         (choice, reason, phase) = (m.max.value, m.max.reason, "momentum")
       case .weightDecay:
-        let steps = recipe.trialSteps(seconds: trialSeconds, batchSize: batchSize)
+        let steps = trialSteps ?? recipe.trialSteps(seconds: trialSeconds, batchSize: batchSize)
         let d = try recipe.weightDecayPhase(batchSize: batchSize, learningRate: lr, momentum: (momentum.maximum, momentum.minimum), steps: steps)
         (choice, reason, phase) = (d.weightDecay.value, d.weightDecay.reason + "; max LR then \(formatLR(d.maxLearningRate.value))", "weight decay")
       }

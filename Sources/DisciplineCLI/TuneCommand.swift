@@ -80,6 +80,7 @@ struct TuneCommand: ParsableCommand {
   @Flag(help: "Continue an interrupted run in --out, reusing its finished trials.") var resume = false
   @Flag(help: "Print the result as JSON on stdout.") var json = false
   @OptionGroup(title: "Your own training program") var program: ProgramOptions
+  @OptionGroup(title: "Where trials run") var executor: ExecutorOptions
 
   func validate() throws {
     guard budget.seconds >= 30 else { throw ValidationError("--budget must be at least 30s, got \(budget)") }
@@ -127,10 +128,13 @@ struct TuneCommand: ParsableCommand {
   private func tune() throws {
     let commandStart = Date()
     let outURL = try prepareOutputDirectory(out)
+    try clearTrials(in: outURL, resume: resume)
     let stop = StopSignal()
-    let runner = try program.runner(shouldStop: { stop.isRequested })
-    // The built-in engine loads the data; the user's program loads its own.
-    let setup = runner == nil ? try TrainingSetup(data: data, model: model, augment: augment ?? "none", seed: seed) : nil
+    let runner = try executor.runner(program: program, logDirectory: outURL.appendingPathComponent("trials/slurm"),
+      shouldStop: { stop.isRequested }, onNote: { printError("  note: " + $0) })
+    // The built-in engine loads the data (also to plan for it when it runs elsewhere); the
+    // user's program loads its own.
+    let setup = program.command == nil ? try TrainingSetup(data: data, model: model, augment: augment ?? "none", seed: seed) : nil
     var recipe = RecipeSettings(budget: budget.seconds)
     recipe.seed = seed
     recipe.maxMemory = maxMemory
@@ -167,11 +171,26 @@ struct TuneCommand: ParsableCommand {
     }
     if resume && !journal.entries.isEmpty { printError("resuming: \(journal.entries.count) finished trial\(journal.entries.count == 1 ? "" : "s") in the journal will be reused") }
     if let runner {
-      printError("tune: your program (\(program.command!)); budget \(budget); each trial's files in \(out)/trials")
       let backend = ProgramBackend(runner: runner, trialsDirectory: outURL.appendingPathComponent("trials"), clockStart: commandStart)
+      if let setup {
+        backend.engine = data.engineSection(model: model)
+        backend.finalModelFile = "model.safetensors"
+        printError("tune: \(model) (\(setup.specification(dropout: 0).build(seed: seed).parameterCount) parameters) on \(data.dataset): \(setup.sizes); budget \(budget); \(executor.summary), each trial's files in \(out)/trials")
+      } else {
+        printError("tune: your program (\(program.command!)); budget \(budget); \(executor.summary), each trial's files in \(out)/trials")
+      }
       let outcome = try run(Recipe(backend: backend, settings: recipe, journal: journal), stop: stop)
-      let files = TuneFiles(directory: outURL, outcome: outcome, journal: journal, title: "your program", normalization: nil,
-        budget: recipe.budget, modelFile: "trials/final/model.pt")
+      var files = TuneFiles(directory: outURL, outcome: outcome, journal: journal, title: setup == nil ? "your program" : "\(model) on \(data.dataset)",
+        normalization: nil, budget: recipe.budget, modelFile: "trials/final/" + backend.finalModelFile)
+      if setup != nil {
+        // The final run saved the engine's checkpoint in its folder; it belongs beside the report.
+        let saved = outURL.appendingPathComponent(files.modelFile), target = outURL.appendingPathComponent("model.safetensors")
+        try? FileManager.default.removeItem(at: target)
+        do { try FileManager.default.copyItem(at: saved, to: target) } catch {
+          throw CommandError("the final run saved no model at \(saved.path): \(error.localizedDescription)", exitCode: 1)
+        }
+        files.modelFile = "model.safetensors"
+      }
       try files.write(model: nil)
       printError(files.summary())
       if json { print(files.jsonLine()) }

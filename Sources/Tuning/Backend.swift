@@ -31,6 +31,23 @@ public protocol TuningBackend: AnyObject {
   func measureThroughput(batchSize: Int, regularization: Regularization, seed: UInt64) throws -> Double?
   /// Where the phases' spec directories are written; nil: nowhere (in-process runs need none).
   var trialsDirectory: URL? { get }
+  /// Runs independent specs, side by side where the backend can (results in the jobs' order).
+  func runAll(_ jobs: [TrialJob], shouldStop: @escaping () -> Bool) throws -> [TrialRunResult]
+  /// Specs the backend runs at once: the recipe plans a phase's trials in rounds of this many.
+  var slots: Int { get }
+  /// The file a final run's spec asks the program to save its model to.
+  var finalModelFile: String { get }
+}
+
+extension TuningBackend {
+  /// One after another, each as `run` would.
+  public func runAll(_ jobs: [TrialJob], shouldStop: @escaping () -> Bool) throws -> [TrialRunResult] {
+    try jobs.map { job in
+      try job.finishedEarlier() ?? run(job.spec, directory: job.directory, shouldStop: shouldStop, observe: job.observe)
+    }
+  }
+  public var slots: Int { 1 }
+  public var finalModelFile: String { "model.pt" }
 }
 
 /// A backend that trains in-process: a fresh, seeded session at a batch size and
@@ -93,29 +110,72 @@ struct BackendRunner<Backend: TuningBackend>: TrialRunner {
       return observe(event)
     }
   }
+
+  func runAll(_ jobs: [TrialJob]) throws -> [TrialRunResult] {
+    let tap = tap
+    return try backend.runAll(jobs.map { job in
+      var tapped = job
+      tapped.observe = { event in
+        tap(event)
+        return job.observe(event)
+      }
+      return tapped
+    }, shouldStop: shouldStop)
+  }
 }
 
-/// The user's own training program behind the recipe: every spec in its own folder under
-/// `trialsDirectory`, run by a `CommandRunner`, one process each. Its throughput is learned
-/// from its first range test; its final run is a spec too (it starts over on `--resume`).
+/// A runner of the user's program (or of `discipline trial`) outside this process: one local
+/// process per spec, or a cluster job.
+public protocol ProgramRunner: TrialRunner, AnyObject {
+  var shouldStop: () -> Bool { get set }
+  /// Specs run at once.
+  var slots: Int { get }
+}
+
+extension CommandRunner: ProgramRunner {}
+extension SlurmRunner: ProgramRunner {}
+
+/// The user's own training program behind the recipe — or the built-in engine run as
+/// `discipline trial` processes or cluster jobs: every spec in its own folder under
+/// `trialsDirectory`, run by a `ProgramRunner` (local processes, Slurm), one process each, as
+/// many at once as the runner has slots. Its throughput is learned from a short probe; its
+/// final run is a spec too (it starts over on `--resume`).
 public final class ProgramBackend: TuningBackend {
-  public let runner: CommandRunner
+  public let runner: any ProgramRunner
   public let trialsDirectory: URL?
+  /// The engine section every spec carries (`discipline trial` rebuilds the data and model from
+  /// it); nil for the user's program.
+  public var engine: [String: String]?
+  public var finalModelFile = "model.pt"
   private let clockStart: Date
 
-  public init(runner: CommandRunner, trialsDirectory: URL, clockStart: Date = Date()) {
+  public init(runner: any ProgramRunner, trialsDirectory: URL, clockStart: Date = Date()) {
     self.runner = runner
     self.trialsDirectory = trialsDirectory
     self.clockStart = clockStart
   }
 
+  public var slots: Int { runner.slots }
+
+  private func prepared(_ job: TrialJob) -> TrialJob {
+    var job = job
+    if job.spec.engine == nil { job.spec.engine = engine }
+    if job.directory == nil { job.directory = trialsDirectory!.appendingPathComponent(TrialSpec.directoryName(for: job.spec.key)) }
+    return job
+  }
+
   public func run(_ spec: TrialSpec, directory: URL?, shouldStop: @escaping () -> Bool,
                   observe: (TrialEvent) -> TrialDecision) throws -> TrialRunResult {
-    let directory = directory ?? trialsDirectory!.appendingPathComponent(TrialSpec.directoryName(for: spec.key))
+    try withoutActuallyEscaping(observe) { observe in
+      try runAll([TrialJob(spec: spec, directory: directory, observe: observe)], shouldStop: shouldStop)[0]
+    }
+  }
+
+  public func runAll(_ jobs: [TrialJob], shouldStop: @escaping () -> Bool) throws -> [TrialRunResult] {
     let userStop = runner.shouldStop
     runner.shouldStop = { userStop() || shouldStop() }
     defer { runner.shouldStop = userStop }
-    return try runner.run(spec, directory: directory, observe: observe)
+    return try runner.runAll(jobs.map(prepared))
   }
 
   public func memoryUse(batchSize: Int) -> Double? { nil }

@@ -25,7 +25,7 @@ public final class CommandRunner: TrialRunner {
 
   /// The placeholders a template may use, replaced by the spec's values.
   public static let placeholders = [
-    "spec", "dir", "kind", "key", "batch_size", "seed", "weight_decay", "dropout", "augmentation", "steps",
+    "spec", "dir", "kind", "key", "batch_size", "seed", "weight_decay", "dropout", "augmentation", "steps", "threads",
   ]
 
   /// Parses `command` (split as a shell would — quotes group words, a backslash escapes — but
@@ -47,9 +47,16 @@ public final class CommandRunner: TrialRunner {
     self.shouldStop = shouldStop
   }
 
+  /// Runs `arguments` (placeholders allowed, as in a command), e.g. `discipline trial --spec {spec}`.
+  public init(arguments: [String], trialTimeout: Double = 600, shouldStop: @escaping () -> Bool = { false }) {
+    template = arguments
+    self.trialTimeout = trialTimeout
+    self.shouldStop = shouldStop
+  }
+
   /// Words of a command line: whitespace separates them, single quotes keep everything, double
   /// quotes keep all but backslash escapes, a backslash outside quotes escapes one character.
-  static func split(_ command: String) throws(ProgramError) -> [String] {
+  public static func split(_ command: String) throws(ProgramError) -> [String] {
     var words: [String] = [], word = "", inWord = false
     var quote: Character?
     var escaped = false
@@ -90,12 +97,16 @@ public final class CommandRunner: TrialRunner {
     return words
   }
 
+  /// Threads a program may use: `threadsPerSlot`, or every core.
+  var threads: Int { threadsPerSlot ?? ProcessInfo.processInfo.activeProcessorCount }
+
   /// The argument vector for a spec in `directory`.
   func arguments(for spec: TrialSpec, in directory: URL) -> [String] {
     let values: [String: String] = [
       "spec": directory.appendingPathComponent(TrialSpec.specFile).path, "dir": directory.path, "kind": spec.kind.rawValue,
       "key": spec.key, "batch_size": "\(spec.batchSize)", "seed": "\(spec.seed)", "weight_decay": "\(spec.weightDecay)",
       "dropout": "\(spec.dropout)", "augmentation": spec.augmentation, "steps": "\(spec.steps)",
+      "threads": "\(threads)",
     ]
     return template.map { word in
       var w = word
@@ -104,134 +115,53 @@ public final class CommandRunner: TrialRunner {
     }
   }
 
+  /// Programs run side by side: `runAll` keeps this many going at once.
+  public var slots = 1
+  /// Threads each program may use when `slots` run at once: passed as {threads},
+  /// `DISCIPLINE_THREADS` and `OMP_NUM_THREADS` (nil: the program's own choice).
+  public var threadsPerSlot: Int?
+  /// Whether a run writes its spec into its directory first; `discipline trial --command` on a
+  /// cluster node runs a spec that is already there (written by the discipline that submitted it).
+  public var writesSpec = true
+
   public func run(_ spec: TrialSpec, directory: URL?, observe: (TrialEvent) -> TrialDecision) throws -> TrialRunResult {
     guard let directory else { throw ProgramError("a --command trial needs a directory for its files") }
-    try spec.write(to: directory)
-    let eventsURL = directory.appendingPathComponent(TrialSpec.eventsFile)
-    let stopURL = directory.appendingPathComponent(TrialSpec.stopFile)
-    FileManager.default.createFile(atPath: eventsURL.path, contents: nil)
-    var env = ProcessInfo.processInfo.environment.merging(environment) { $1 }
-    env["DISCIPLINE_SPEC"] = directory.appendingPathComponent(TrialSpec.specFile).path
-    env["DISCIPLINE_EVENTS"] = eventsURL.path
-    env["DISCIPLINE_STOP"] = stopURL.path
-    env["DISCIPLINE_DIR"] = directory.path
-    env["DISCIPLINE_PID"] = "\(getpid())"
-    let argv = arguments(for: spec, in: directory)
-    let started = Date()
-    let child = try ChildProcess(
-      arguments: argv, environment: env, standardOutput: directory.appendingPathComponent("stdout.txt").path,
-      standardError: directory.appendingPathComponent("stderr.txt").path)
+    return try withoutActuallyEscaping(observe) { observe in
+      let run = try CommandRun(runner: self, spec: spec, directory: directory, observe: observe)
+      while !run.poll() { usleep(20_000) }
+      return try run.finish()
+    }
+  }
 
-    var result = TrialRunResult(key: spec.key, kind: spec.kind)
-    result.node = ProcessInfo.processInfo.hostName
-    var tail = LineTail(url: eventsURL)
-    var lastEvent = Date()
-    var lastEventTime = 0.0
-    var stopAsked: Date?, termSent: Date?
-    var failure: String?
-    var interrupted = false, diverged = false, sawEnd = false, sawStart = false
-    var exitStatus: ChildProcess.Exit?
-
-    func askToStop() {
-      guard stopAsked == nil else { return }
-      stopAsked = Date()
-      FileManager.default.createFile(atPath: stopURL.path, contents: nil)
-    }
-    func fail(_ message: String) {
-      guard failure == nil else { return }
-      failure = message
-      child.signal(SIGKILL)
-    }
-    func consume(_ lines: [(number: Int, text: String)]) {
-      for (number, text) in lines where failure == nil {
-        if text.trimmingCharacters(in: .whitespaces).isEmpty { continue }
-        let event: TrialEvent
-        do { event = try TrialEvent(parsing: text) } catch {
-          fail("\(eventsURL.path):\(number): \(error)")
-          return
+  /// Runs the jobs, up to `slots` programs at a time, each as `run` would.
+  public func runAll(_ jobs: [TrialJob]) throws -> [TrialRunResult] {
+    guard slots > 1, jobs.count > 1 else { return try runSequentially(jobs) }
+    var results = [TrialRunResult?](repeating: nil, count: jobs.count)
+    var running: [(index: Int, run: CommandRun)] = []
+    var next = 0
+    while next < jobs.count || !running.isEmpty {
+      while running.count < slots && next < jobs.count {
+        let job = jobs[next]
+        if let done = job.finishedEarlier() {
+          results[next] = done
+        } else if shouldStop() {
+          var result = TrialRunResult(key: job.spec.key, kind: job.spec.kind)
+          result.status = .interrupted
+          results[next] = result
+        } else {
+          guard let directory = job.directory else { throw ProgramError("a --command trial needs a directory for its files") }
+          running.append((next, try CommandRun(runner: self, spec: job.spec, directory: directory, observe: job.observe)))
         }
-        lastEvent = Date()
-        if case .start(let version, _, _, _) = event {
-          sawStart = true
-          guard version == TrialSpec.protocolVersion else {
-            fail("\(eventsURL.path):\(number): the program speaks protocol \(version), this discipline speaks \(TrialSpec.protocolVersion)")
-            return
-          }
-        } else if !sawStart {
-          fail("\(eventsURL.path):\(number): the first event must be \"start\"")
-          return
-        }
-        if case .end = event { sawEnd = true }
-        switch event {
-        case .train where result.losses.isEmpty:
-          result.startupSeconds = Date().timeIntervalSince(started)
-        case .validation(_, _, _, let t), .test(_, _, _, let t):
-          // The program's clock: from the event before to this one is the evaluation.
-          result.evaluationSeconds += max(0, t - lastEventTime)
-        default: break
-        }
-        lastEventTime = event.time
-        result.record(event)
-        if case .train(_, let loss, _, _) = event, !loss.isFinite {
-          diverged = true
-          askToStop()
-        }
-        if case .validation(_, let loss, _, _) = event, !loss.isFinite {
-          diverged = true
-          askToStop()
-        }
-        if observe(event) == .stop { askToStop() }
+        next += 1
       }
-    }
-
-    while exitStatus == nil {
-      consume(tail.newLines())
-      if failure == nil {
-        if shouldStop() && !interrupted {
-          interrupted = true
-          askToStop()
-        }
-        if let limit = spec.maxSeconds, Date().timeIntervalSince(started) > limit { askToStop() }
-        if Date().timeIntervalSince(lastEvent) > trialTimeout {
-          fail(String(format: "no event for %.0f s (--trial-timeout): the program was killed", trialTimeout))
-        }
-        if let asked = stopAsked, termSent == nil, Date().timeIntervalSince(asked) > grace {
-          termSent = Date()
-          child.signal(SIGTERM)
-        }
-        if let sent = termSent, Date().timeIntervalSince(sent) > grace { child.signal(SIGKILL) }
+      var stillRunning: [(index: Int, run: CommandRun)] = []
+      for entry in running {
+        if entry.run.poll() { results[entry.index] = try entry.run.finish() } else { stillRunning.append(entry) }
       }
-      exitStatus = child.poll()
-      if exitStatus == nil { usleep(20_000) }
+      running = stillRunning
+      if !running.isEmpty { usleep(20_000) }
     }
-    consume(tail.newLines(final: true))
-    result.seconds = Date().timeIntervalSince(started)
-    if case .exited(let code) = exitStatus { result.exitCode = code }
-    if failure == nil, termSent == nil {  // after our SIGTERM, a non-zero exit is ours
-      switch exitStatus! {
-      case .exited(let code) where code != 0:
-        failure = "the program exited with code \(code)"
-      case .signaled(let signal):
-        failure = "the program was killed by signal \(signal)"
-      default:
-        if !sawStart { failure = "the program wrote no events to \(eventsURL.path): does it use the helper (or write the protocol's events)?" }
-      }
-    }
-    if let failure {
-      result.status = .failed
-      let lines = Self.lastLines(of: directory.appendingPathComponent("stderr.txt"), count: 5)
-      result.message = failure + (lines.isEmpty ? "" : "; its standard error ends:\n" + lines)
-    } else if interrupted {
-      result.status = .interrupted
-    } else if diverged {
-      result.status = .diverged
-    } else if stopAsked != nil {
-      result.status = .stopped
-    } else {
-      result.status = result.steps >= spec.steps || sawEnd ? .finished : .stopped
-    }
-    try result.write(to: directory)
-    return result
+    return results.map { $0! }
   }
 
   /// The last `count` lines of a text file ("" when it is empty or missing).
@@ -254,12 +184,20 @@ struct LineTail {
   private var handle: FileHandle?
   private var partial = Data()
   private var lineNumber = 0
+  private var inode: ino_t = 0
 
   init(url: URL) { self.url = url }
 
   /// New complete lines with their 1-based numbers; with `final`, a last line without a newline too.
   mutating func newLines(final: Bool = false) -> [(number: Int, text: String)] {
-    if handle == nil { handle = FileHandle(forReadingAtPath: url.path) }
+    // A file replaced under the same name (a new inode) is read from its start.
+    var info = stat()
+    if stat(url.path, &info) == 0, info.st_ino != inode {
+      handle = FileHandle(forReadingAtPath: url.path)
+      inode = info.st_ino
+      partial.removeAll()
+      lineNumber = 0
+    }
     guard let handle else { return [] }
     partial.append(handle.readDataToEndOfFile())
     var lines: [(Int, String)] = []

@@ -15,6 +15,10 @@ public struct JournalEntry: Codable, Sendable, Equatable {
   public var finished: Date
   /// What the program that ran it said about itself (nil for in-process work of old journals).
   public var program: ProgramFacts?
+  /// Where its runs ran (host names) and on what kind of machine, where a runner said: trials
+  /// compared by equal wall time need equal machines.
+  public var nodes: [String]?
+  public var machines: [String]?
 
   public init(key: String, phase: String, label: String, rangeTest: RangeTestComparison? = nil, trial: TrialSettings? = nil,
               result: TrialResult? = nil, seconds: Double, finished: Date = Date()) {

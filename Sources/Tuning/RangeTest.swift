@@ -248,9 +248,32 @@ public enum RangeTest {
     with runner: some TrialRunner, spec: TrialSpec, directory: URL?, settings: RangeTestSettings,
     onPoint: ((RangeTestPoint) -> Void)? = nil
   ) throws -> RangeTestResult {
+    let job = try RangeTestJob(settings: settings, spec: spec, directory: directory, onPoint: onPoint)
+    return try job.result(runner.run(spec, directory: directory, observe: job.observe))
+  }
+}
+
+/// A range test as a job for a runner: its spec, read by a `RangeTestReader` as it runs, so
+/// several can run side by side and be read each on its own.
+public final class RangeTestJob {
+  public let spec: TrialSpec
+  public let directory: URL?
+  private var reader: RangeTestReader
+
+  /// Throws `RangeTestError` when the settings cannot make a sweep.
+  public init(settings: RangeTestSettings, spec: TrialSpec, directory: URL?, onPoint: ((RangeTestPoint) -> Void)? = nil) throws(RangeTestError) {
     if let problem = settings.problem { throw RangeTestError(description: problem) }
-    var reader = RangeTestReader(settings: settings, onPoint: onPoint)
-    let run = try runner.run(spec, directory: directory) { reader.observe($0) }
+    self.spec = spec
+    self.directory = directory
+    reader = RangeTestReader(settings: settings, onPoint: onPoint)
+  }
+
+  func observe(_ event: TrialEvent) -> TrialDecision { reader.observe(event) }
+
+  public var job: TrialJob { TrialJob(spec: spec, directory: directory) { [self] in reader.observe($0) } }
+
+  /// The curve once its run is over; a failed run throws `RangeTestError` with its reason.
+  public func result(_ run: TrialRunResult) throws(RangeTestError) -> RangeTestResult {
     if run.status == .failed {
       throw RangeTestError(description: "the range test \(spec.key) failed: \(run.message ?? "no reason given")")
     }

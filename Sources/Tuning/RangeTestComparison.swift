@@ -193,4 +193,31 @@ extension RangeTest {
     }
     return RangeTestComparison(conditions: summaries, oneCycleDivisor: oneCycleDivisor)
   }
+
+  /// Runs a range test for every condition and every repeat as specs handed to `runner` all
+  /// together (side by side where it can), and compares them. `spec` makes each one's spec and
+  /// directory from its condition, seed and settings.
+  public static func compare(
+    conditions: [RangeTestCondition], repeats: Int = 1, seed: UInt64, base: RangeTestSettings, oneCycleDivisor: Double = 10,
+    runner: some TrialRunner, onPoint: ((RangeTestPoint) -> Void)? = nil,
+    spec: (RangeTestCondition, UInt64, RangeTestSettings) -> (TrialSpec, URL?)
+  ) throws -> RangeTestComparison {
+    var jobs: [(condition: Int, seed: UInt64, job: RangeTestJob)] = []
+    for (c, condition) in conditions.enumerated() {
+      for r in 0..<max(1, repeats) {
+        let s = seed &+ UInt64(r)
+        let settings = condition.applied(to: base)
+        let (trial, directory) = spec(condition, s, settings)
+        jobs.append((c, s, try RangeTestJob(settings: settings, spec: trial, directory: directory, onPoint: onPoint)))
+      }
+    }
+    let runs = try runner.runAll(jobs.map(\.job.job))
+    var summaries: [ConditionSummary] = []
+    for (c, condition) in conditions.enumerated() {
+      let mine = jobs.indices.filter { jobs[$0].condition == c && runs[$0].status != .interrupted || jobs[$0].condition == c && !runs[$0].losses.isEmpty }
+      let results = try mine.map { try jobs[$0].job.result(runs[$0]) }
+      if !results.isEmpty { summaries.append(ConditionSummary(condition: condition, seeds: mine.map { jobs[$0].seed }, runs: results)) }
+    }
+    return RangeTestComparison(conditions: summaries, oneCycleDivisor: oneCycleDivisor)
+  }
 }

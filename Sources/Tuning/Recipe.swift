@@ -180,54 +180,6 @@ public final class Recipe<Backend: TuningBackend> {
 
   // MARK: - Pieces of work
 
-  /// Runs (or reuses) one LR range test comparison.
-  func rangeTest(key: String, phase: String, label: String, conditions: [RangeTestCondition], base: RangeTestSettings,
-                 batchSize: (RangeTestCondition) -> Int) throws -> RangeTestComparison {
-    if let done = journal.entry(key), let comparison = done.rangeTest {
-      onEvent?(.finished(done, reused: true))
-      record(done)
-      return comparison
-    }
-    onEvent?(.started(key: key, label: label, steps: conditions.map { $0.steps ?? base.steps }.reduce(0, +)))
-    let t0 = backend.now()
-    let comparison = try RangeTest.compare(
-      conditions: conditions, seed: settings.seed, base: base, oneCycleDivisor: settings.divFactor, shouldStop: shouldStop
-    ) { c, s, sweep in
-      let spec = sweep.spec(key: conditions.count == 1 ? key : "\(key)/\(c.name)", batchSize: batchSize(c), seed: s,
-        dropout: c.dropout ?? regularization.dropout, augmentation: c.augmentation ?? regularization.augmentation)
-      return try RangeTest.run(with: runner, spec: spec, directory: directory(for: spec), settings: sweep,
-        onPoint: { [weak self] p in self?.onEvent?(.step(p.step, loss: p.loss)) })
-    }
-    if shouldStop() { throw Interrupted() }
-    var entry = JournalEntry(key: key, phase: phase, label: label, rangeTest: comparison, seconds: backend.now() - t0)
-    entry.program = program
-    try journal.append(entry)
-    record(entry)
-    onEvent?(.finished(entry, reused: false))
-    return comparison
-  }
-
-  /// Runs (or reuses) one short trial.
-  func trial(key: String, phase: String, label: String, _ trial: @autoclosure () -> TrialSettings) throws -> JournalEntry {
-    if let done = journal.entry(key), done.result != nil {
-      onEvent?(.finished(done, reused: true))
-      record(done)
-      return done
-    }
-    let settings = trial()
-    onEvent?(.started(key: key, label: label, steps: settings.steps))
-    let spec = try settings.spec(key: key, regularization: regularization)
-    let result = try settings.run(with: runner, spec: spec, directory: directory(for: spec),
-      onStep: { [weak self] k, loss in self?.onEvent?(.step(k, loss: loss)) })
-    if shouldStop() { throw Interrupted() }
-    var entry = JournalEntry(key: key, phase: phase, label: label, trial: settings, result: result, seconds: result.seconds)
-    entry.program = program
-    try journal.append(entry)
-    record(entry)
-    onEvent?(.finished(entry, reused: false))
-    return entry
-  }
-
   /// The backend as a runner; it tells the recipe what each program said about itself.
   var runner: BackendRunner<Backend> {
     BackendRunner(backend: backend, shouldStop: shouldStop) { [weak self] event in
@@ -244,7 +196,7 @@ public final class Recipe<Backend: TuningBackend> {
 
   /// Learns throughput, the cost of starting a run, and what the program honours from
   /// finished work.
-  private func record(_ entry: JournalEntry) {
+  func record(_ entry: JournalEntry) {
     if let facts = entry.program { program = facts }
     if let t = entry.trial, let r = entry.result, r.stepsPerSecond > 0 {
       samplesPerSecond[t.batchSize] = r.stepsPerSecond * Double(t.batchSize)
@@ -355,30 +307,32 @@ public final class Recipe<Backend: TuningBackend> {
     let candidates = batchCandidates()
     let trialSeconds = plannedTrialSeconds(trials: candidates.count + trialsLeft, rangeTests: max(0, candidates.count - 1) + laterRangeTests)
     var lrForBatch: [Int: Double] = [b0: lr0]
-    var batchTrials: [(Int, JournalEntry)] = []
-    for b in candidates {
-      if lrForBatch[b] == nil {
-        let steps = rangeTestSteps(batchSize: b)
-        let c: RangeTestComparison
-        do {
-          c = try rangeTest(
-            key: "batch-size/range-test/\(b)", phase: "batch size", label: "LR range test, batch \(b)",
-            conditions: [RangeTestCondition(name: "batch \(b)", batchSize: b, steps: steps)],
-            base: rangeSettings(steps: steps, weightDecay: settings.priorWeightDecay, momentum: settings.momenta.last ?? 0.9, validate: true),
-            batchSize: { $0.batchSize! })
-        } catch let error as RangeTestError {
-          // The program failed at this batch size (out of memory, say): the others decide.
-          onEvent?(.note("batch \(b) left out: \(error.description)"))
-          continue
-        }
-        lrForBatch[b] = c.suggestedMaximumLearningRate ?? lr0 * Double(b) / Double(b0)
+    // A range test per candidate first (side by side where the backend has slots), then the trials.
+    let untested = candidates.filter { $0 != b0 }
+    let readings = try rangeTests(untested.map { b in
+      let steps = rangeTestSteps(batchSize: b)
+      return RangeTestWork(key: "batch-size/range-test/\(b)", phase: "batch size", label: "LR range test, batch \(b)",
+        conditions: [RangeTestCondition(name: "batch \(b)", batchSize: b, steps: steps)],
+        base: rangeSettings(steps: steps, weightDecay: settings.priorWeightDecay, momentum: settings.momenta.last ?? 0.9, validate: true),
+        batchSize: { $0.batchSize! })
+    })
+    var tried: [Int] = []
+    for (b, reading) in zip(untested, readings) {
+      switch reading {
+      case .success(let c): lrForBatch[b] = c.suggestedMaximumLearningRate ?? lr0 * Double(b) / Double(b0)
+      case .failure(let error as RangeTestError):
+        // The program failed at this batch size (out of memory, say): the others decide.
+        onEvent?(.note("batch \(b) left out: \(error.description)"))
+      case .failure(let error): throw error
       }
-      let steps = trialSteps(seconds: trialSeconds, batchSize: b)
-      let entry = try trial(key: "batch-size/trial/\(b)", phase: "batch size", label: "batch \(b), \(Int(trialSeconds.rounded())) s",
-        TrialSettings(batchSize: b, maxLearningRate: lrForBatch[b]!, divFactor: settings.divFactor, weightDecay: settings.priorWeightDecay,
-          steps: steps, evaluations: settings.trialEvaluations, validationBatches: settings.validationBatches, seed: settings.seed))
-      batchTrials.append((b, entry))
     }
+    for b in candidates where lrForBatch[b] != nil { tried.append(b) }
+    let entries = try trials(tried.map { b in
+      TrialWork(key: "batch-size/trial/\(b)", phase: "batch size", label: "batch \(b), \(Int(trialSeconds.rounded())) s",
+        settings: TrialSettings(batchSize: b, maxLearningRate: lrForBatch[b]!, divFactor: settings.divFactor, weightDecay: settings.priorWeightDecay,
+          steps: trialSteps(seconds: trialSeconds, batchSize: b), evaluations: settings.trialEvaluations, validationBatches: settings.validationBatches, seed: settings.seed))
+    })
+    let batchTrials = Array(zip(tried, entries))
     guard !batchTrials.isEmpty else {
       throw RecipeError(description: "no batch size could be tried: the range test failed at every candidate (\(candidates.map(String.init).joined(separator: ", ")))")
     }
@@ -392,19 +346,20 @@ public final class Recipe<Backend: TuningBackend> {
   /// Phase 3: short trials at each momentum; the largest stable one, and the bottom of the cycle.
   public func momentumPhase(batchSize batch: Int, learningRate lr: Double, steps: Int) throws -> (max: Choice<Double>, min: Choice<Double>) {
     let baseMin = settings.minMomenta.first ?? 0.85
-    func momentumTrial(_ m: Double, _ low: Double, key: String) throws -> JournalEntry {
-      try trial(key: key, phase: "momentum", label: "momentum \(m) → \(low)",
-        TrialSettings(batchSize: batch, maxLearningRate: lr, divFactor: settings.divFactor, maxMomentum: m, minMomentum: low,
-          weightDecay: settings.priorWeightDecay, steps: steps, evaluations: settings.trialEvaluations,
-          validationBatches: settings.validationBatches, seed: settings.seed))
+    func momentumSettings(_ m: Double, _ low: Double) -> TrialSettings {
+      TrialSettings(batchSize: batch, maxLearningRate: lr, divFactor: settings.divFactor, maxMomentum: m, minMomentum: low,
+        weightDecay: settings.priorWeightDecay, steps: steps, evaluations: settings.trialEvaluations,
+        validationBatches: settings.validationBatches, seed: settings.seed)
     }
-    var momentumTrials: [(Double, JournalEntry)] = []
-    for m in settings.momenta { momentumTrials.append((m, try momentumTrial(m, min(m, baseMin), key: "momentum/\(m)"))) }
+    let momentumTrials = Array(zip(settings.momenta, try trials(settings.momenta.map { m in
+      TrialWork(key: "momentum/\(m)", phase: "momentum", label: "momentum \(m) → \(min(m, baseMin))", settings: momentumSettings(m, min(m, baseMin)))
+    })))
     let maxMomentum = chooseMomentum(momentumTrials)
     var minMomentum = Choice(min(maxMomentum.value, baseMin), "the usual bottom of the cycle")
     if let alternative = settings.minMomenta.dropFirst().first, alternative < maxMomentum.value,
        let reference = momentumTrials.first(where: { $0.0 == maxMomentum.value })?.1.result {
-      let entry = try momentumTrial(maxMomentum.value, alternative, key: "momentum/\(maxMomentum.value)-\(alternative)")
+      let entry = try trial(key: "momentum/\(maxMomentum.value)-\(alternative)", phase: "momentum",
+        label: "momentum \(maxMomentum.value) → \(alternative)", momentumSettings(maxMomentum.value, alternative))
       let a = entry.result!.finalValidationLoss, r = reference.finalValidationLoss
       minMomentum = a < r
         ? Choice(alternative, String(format: "cycling down to %g gave a lower early validation loss (%.4f) than down to %g (%.4f)", alternative, a, baseMin, r))
@@ -416,16 +371,15 @@ public final class Recipe<Backend: TuningBackend> {
   /// Phase 4: a grid of short one-cycle trials, one refinement between the best two, then LR
   /// range tests at the best two values to settle learning rate and weight decay together.
   public func weightDecayPhase(batchSize batch: Int, learningRate lr: Double, momentum: (max: Double, min: Double), steps: Int) throws -> WeightDecayDecision {
-    func wdTrial(_ wd: Double, refine: Bool = false) throws -> JournalEntry {
-      try trial(key: "weight-decay/\(wd)", phase: "weight decay", label: "weight decay \(Self.format(wd))\(refine ? " (refinement)" : "")",
-        TrialSettings(batchSize: batch, maxLearningRate: lr, divFactor: settings.divFactor, maxMomentum: momentum.max,
+    func wdWork(_ wd: Double, refine: Bool = false) -> TrialWork {
+      TrialWork(key: "weight-decay/\(wd)", phase: "weight decay", label: "weight decay \(Self.format(wd))\(refine ? " (refinement)" : "")",
+        settings: TrialSettings(batchSize: batch, maxLearningRate: lr, divFactor: settings.divFactor, maxMomentum: momentum.max,
           minMomentum: momentum.min, weightDecay: wd, steps: steps, evaluations: settings.trialEvaluations,
           validationBatches: settings.validationBatches, seed: settings.seed))
     }
-    var wdTrials: [(Double, JournalEntry)] = []
-    for wd in settings.weightDecays { wdTrials.append((wd, try wdTrial(wd))) }
+    var wdTrials = Array(zip(settings.weightDecays, try trials(settings.weightDecays.map { wdWork($0) })))
     if let refinement = Self.refinement(wdTrials.map { ($0.0, $0.1.result!.finalValidationLoss) }) {
-      wdTrials.append((refinement, try wdTrial(refinement, refine: true)))
+      wdTrials.append((refinement, try trials([wdWork(refinement, refine: true)])[0]))
     }
     let ranked = wdTrials.sorted { $0.1.result!.finalValidationLoss < $1.1.result!.finalValidationLoss }
     let lowest = ranked[0]
@@ -621,8 +575,11 @@ public final class Recipe<Backend: TuningBackend> {
     if let fixed = settings.trialSeconds { return fixed }
     let rate = throughput(settings.startBatchSize)
     let rangeTestSeconds = Double(rangeTestSteps * settings.startBatchSize) / rate * Self.rangeTestOverhead + startupSeconds
-    let available = settings.budget * (1 - settings.finalShare) - elapsed - Double(rangeTests) * rangeTestSeconds
-    return max(0.5, available / Double(max(1, trials)))
+    // With slots, a phase's specs run side by side: the time goes by rounds, not by specs, and
+    // each trial gets up to `slots` times longer.
+    let rounds = { (n: Int) in (Double(n) / Double(max(1, self.backend.slots))).rounded(.up) }
+    let available = settings.budget * (1 - settings.finalShare) - elapsed - rounds(rangeTests) * rangeTestSeconds
+    return max(0.5, available / max(1, rounds(trials)))
   }
 
   /// Steps of a trial at batch `b` that fill `seconds`, its start-up (a program's) excluded.

@@ -11,6 +11,15 @@ public struct SessionRunner<Session: TrainingSession>: TrialRunner {
   public let shouldStop: () -> Bool
   /// The optional hyper-parameters the session applies.
   public var honours = ["dropout", "augmentation"]
+  /// Whether a run writes its spec into its directory first (`discipline trial` runs one that
+  /// is already there).
+  public var writesSpec = true
+  /// Checked between steps (at most every 0.1 s): when it says so, the run stops as asked
+  /// (status `stopped`, as a consumer's `.stop`) — `discipline trial` watching its stop file.
+  public var stopRequested: (() -> Bool)?
+  /// Checked between steps: a spec read again after its schedule was rewritten (a final run
+  /// re-planned shorter); the run goes on along the new schedule and validation steps.
+  public var reloadSpec: (() -> TrialSpec?)?
 
   public init(session: Session, clock: @escaping () -> Double, shouldStop: @escaping () -> Bool = { false }) {
     self.session = session
@@ -19,24 +28,42 @@ public struct SessionRunner<Session: TrainingSession>: TrialRunner {
   }
 
   public func run(_ spec: TrialSpec, directory: URL?, observe: (TrialEvent) -> TrialDecision) throws -> TrialRunResult {
-    if let directory { try spec.write(to: directory) }
+    if let directory, writesSpec { try spec.write(to: directory) }
     let log = try EventLog(directory: directory)
     let started = clock()
     var result = TrialRunResult(key: spec.key, kind: spec.kind)
     result.honours = honours
     result.trainSamples = session.stepsPerEpoch * spec.batchSize
+    result.node = ProcessInfo.processInfo.hostName
+    result.machine = MachineDescription.current
+    var lastStopCheck = started
     func emit(_ event: TrialEvent) -> TrialDecision {
       log.append(event)
       result.record(event)
       return observe(event)
     }
     _ = emit(.start(protocolVersion: TrialSpec.protocolVersion, honours: honours, trainSamples: result.trainSamples, time: 0))
-    let validateAt = Set(spec.validateAt)
+    var validateAt = Set(spec.validateAt)
+    var schedule = spec.schedule
     var status = TrialRunResult.Status.finished
-    for (k, row) in spec.schedule.enumerated() {
+    var k = 0
+    while k < schedule.count {
+      defer { k += 1 }
+      if let reloadSpec, let changed = reloadSpec(), changed.steps > k {
+        schedule = changed.schedule
+        validateAt = Set(changed.validateAt)
+      }
+      let row = schedule[k]
       if shouldStop() {
         status = .interrupted
         break
+      }
+      if let stopRequested, clock() - lastStopCheck >= 0.1 {
+        lastStopCheck = clock()
+        if stopRequested() {
+          status = .stopped
+          break
+        }
       }
       let loss = session.step(HyperParameters(learningRate: row.learningRate, momentum: row.momentum, weightDecay: spec.weightDecay))
       let decision = emit(.train(step: k, loss: loss, samples: spec.batchSize, time: clock() - started))
@@ -65,7 +92,7 @@ public struct SessionRunner<Session: TrainingSession>: TrialRunner {
     }
     if spec.final && status == .finished {
       let e = session.evaluate(.test, maxBatches: nil)
-      _ = emit(.test(step: spec.steps, loss: e.loss, accuracy: e.accuracy, time: clock() - started))
+      _ = emit(.test(step: schedule.count, loss: e.loss, accuracy: e.accuracy, time: clock() - started))
     }
     _ = emit(.end(steps: result.losses.count, time: clock() - started))
     result.status = status

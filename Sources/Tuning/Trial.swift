@@ -108,15 +108,34 @@ extension TrialSettings {
 
   /// Runs the trial as `spec` through any runner, reading its events as they come.
   public func run(with runner: some TrialRunner, spec: TrialSpec, directory: URL?, onStep: ((Int, Double) -> Void)? = nil) throws -> TrialResult {
-    var stepsPerEpoch: Int?
-    let run = try runner.run(spec, directory: directory) { event in
-      switch event {
-      case .start(_, _, let samples, _): stepsPerEpoch = samples.map { max(1, $0 / max(1, spec.batchSize)) }
-      case .train(let k, let loss, _, _): onStep?(k, loss)
-      default: break
-      }
-      return .proceed
+    let reading = TrialReading(spec: spec, onStep: onStep)
+    return reading.result(try runner.run(spec, directory: directory, observe: reading.observe))
+  }
+}
+
+/// Reads a trial's events into its curves as they come (the epoch length from `start`), so
+/// several trials can run side by side and be read each on its own.
+final class TrialReading {
+  let spec: TrialSpec
+  let onStep: ((Int, Double) -> Void)?
+  private var stepsPerEpoch: Int?
+
+  init(spec: TrialSpec, onStep: ((Int, Double) -> Void)?) {
+    self.spec = spec
+    self.onStep = onStep
+  }
+
+  func observe(_ event: TrialEvent) -> TrialDecision {
+    switch event {
+    case .start(_, _, let samples, _): stepsPerEpoch = samples.map { max(1, $0 / max(1, spec.batchSize)) }
+    case .train(let k, let loss, _, _): onStep?(k, loss)
+    default: break
     }
+    return .proceed
+  }
+
+  /// What the trial measured once its run is over (a failed run counts as diverged).
+  func result(_ run: TrialRunResult) -> TrialResult {
     let n = run.losses.count
     let records = run.validations.map { v in
       EvaluationRecord(step: v.step, epoch: stepsPerEpoch.map { Double(v.step) / Double($0) } ?? 0, loss: v.loss, accuracy: v.accuracy)

@@ -46,33 +46,55 @@ public enum TrialEvent: Equatable, Sendable {
   public init(parsing line: String) throws(TrialEventError) {
     // JSON has no NaN: Python writes NaN/Infinity tokens, so they become null before parsing
     // (events carry no strings that could contain them, other than names checked below).
+    // JSONDecoder, not JSONSerialization: it reads every number back to the same bits.
     let text = line.replacingOccurrences(of: "-Infinity", with: "null").replacingOccurrences(of: "Infinity", with: "null")
       .replacingOccurrences(of: "NaN", with: "null")
-    guard let object = (try? JSONSerialization.jsonObject(with: Data(text.utf8))) as? [String: Any] else {
+    let fields: EventFields
+    do { fields = try JSONDecoder().decode(EventFields.self, from: Data(text.utf8)) } catch let error as TrialEventError {
+      throw error
+    } catch {
       throw TrialEventError("not a JSON object: \(line.prefix(120))")
     }
-    guard let name = object["event"] as? String else { throw TrialEventError("no \"event\" name") }
-    func int(_ key: String) throws(TrialEventError) -> Int {
-      guard let v = object[key] as? NSNumber, let i = Int(exactly: v.doubleValue) else {
+    self = fields.event
+  }
+}
+
+/// The fields of an event line, checked as they are decoded.
+private struct EventFields: Decodable {
+  var event: TrialEvent
+
+  struct Key: CodingKey {
+    var stringValue: String
+    var intValue: Int? { nil }
+    init(stringValue: String) { self.stringValue = stringValue }
+    init?(intValue: Int) { nil }
+  }
+
+  init(from decoder: Decoder) throws {
+    let c = try decoder.container(keyedBy: Key.self)
+    guard let name = try? c.decode(String.self, forKey: Key(stringValue: "event")) else { throw TrialEventError("no \"event\" name") }
+    func int(_ key: String) throws -> Int {
+      guard let v = try? c.decode(Int.self, forKey: Key(stringValue: key)) else {
         throw TrialEventError("\"\(name)\" event without an integer \"\(key)\"")
       }
-      return i
+      return v
     }
-    func real(_ key: String, required: Bool = true) throws(TrialEventError) -> Double {
-      if let v = object[key] as? NSNumber { return v.doubleValue }
-      if object[key] is NSNull || (!required && object[key] == nil) { return .nan }
+    func real(_ key: String) throws -> Double {
+      let k = Key(stringValue: key)
+      if let v = try? c.decode(Double.self, forKey: k) { return v }
+      if c.contains(k), (try? c.decodeNil(forKey: k)) == true { return .nan }
       throw TrialEventError("\"\(name)\" event without a number \"\(key)\"")
     }
     let time = try real("time")
     switch name {
     case "start":
-      let honours = object["honours"] as? [String] ?? []
-      let samples = (object["train_samples"] as? NSNumber).map { $0.intValue }
-      self = .start(protocolVersion: try int("protocol"), honours: honours, trainSamples: samples, time: time)
-    case "train": self = .train(step: try int("step"), loss: try real("loss"), samples: try int("samples"), time: time)
-    case "val": self = .validation(step: try int("step"), loss: try real("loss"), accuracy: try real("accuracy"), time: time)
-    case "test": self = .test(step: try int("step"), loss: try real("loss"), accuracy: try real("accuracy"), time: time)
-    case "end": self = .end(steps: try int("steps"), time: time)
+      let honours = (try? c.decode([String].self, forKey: Key(stringValue: "honours"))) ?? []
+      let samples = try? c.decode(Int.self, forKey: Key(stringValue: "train_samples"))
+      event = .start(protocolVersion: try int("protocol"), honours: honours, trainSamples: samples, time: time)
+    case "train": event = .train(step: try int("step"), loss: try real("loss"), samples: try int("samples"), time: time)
+    case "val": event = .validation(step: try int("step"), loss: try real("loss"), accuracy: try real("accuracy"), time: time)
+    case "test": event = .test(step: try int("step"), loss: try real("loss"), accuracy: try real("accuracy"), time: time)
+    case "end": event = .end(steps: try int("steps"), time: time)
     default: throw TrialEventError("unknown event \"\(name)\"")
     }
   }
@@ -133,11 +155,14 @@ public struct TrialRunResult: Codable, Sendable, Equatable {
   public var message: String?
   /// The machine it ran on (host name), for comparing trials of equal wall time.
   public var node: String?
+  /// What kind of machine that is (CPU model and cores), to warn when trials compared by equal
+  /// wall time ran on different kinds.
+  public var machine: String?
 
   enum CodingKeys: String, CodingKey {
     case protocolVersion = "protocol", key, kind, status, steps, seconds, evaluationSeconds = "evaluation_seconds"
     case startupSeconds = "startup_seconds"
-    case losses, validations, test, honours, trainSamples = "train_samples", exitCode = "exit_code", message, node
+    case losses, validations, test, honours, trainSamples = "train_samples", exitCode = "exit_code", message, node, machine
   }
 
   public init(key: String, kind: TrialSpec.Kind) {
@@ -174,6 +199,13 @@ public protocol TrialRunner {
   /// Runs `spec` (writing its files into `directory`, when given), handing every event to
   /// `observe` as it happens and stopping the run when it answers `.stop`.
   func run(_ spec: TrialSpec, directory: URL?, observe: (TrialEvent) -> TrialDecision) throws -> TrialRunResult
+  /// Runs independent jobs, side by side where the runner can (results in the jobs' order); a
+  /// job whose directory holds a finished run of the same spec is not run again.
+  func runAll(_ jobs: [TrialJob]) throws -> [TrialRunResult]
+}
+
+extension TrialRunner {
+  public func runAll(_ jobs: [TrialJob]) throws -> [TrialRunResult] { try runSequentially(jobs) }
 }
 
 /// Appends events to `events.jsonl` (flushed by the system as it writes; the file is read as
@@ -187,8 +219,14 @@ final class EventLog {
       return
     }
     let url = directory.appendingPathComponent(TrialSpec.eventsFile)
-    FileManager.default.createFile(atPath: url.path, contents: nil)
-    handle = try FileHandle(forWritingTo: url)
+    // Emptied in place, not replaced: a discipline may already be reading this very file.
+    if let existing = FileHandle(forWritingAtPath: url.path) {
+      try existing.truncate(atOffset: 0)
+      handle = existing
+    } else {
+      FileManager.default.createFile(atPath: url.path, contents: nil)
+      handle = try FileHandle(forWritingTo: url)
+    }
   }
   func append(_ event: TrialEvent) {
     guard handle != nil else { return }

@@ -1,0 +1,309 @@
+import Foundation
+
+/// Carries out specs as Slurm jobs: the specs handed over together (a phase's) become one job
+/// array (`sbatch --array=0-N%K`), each task `discipline trial --spec DIR/spec.json` (the
+/// built-in engine, or the user's `--command` under it). discipline watches each task's
+/// events in its directory on the shared filesystem, asks it to stop through its stop file, and
+/// learns its end from `squeue` and its `result.json`; `scancel` ends what the user stops. A
+/// task's job id is kept in `DIR/slurm.json`, so a resumed run re-attaches to tasks still
+/// queued or running and resubmits the lost ones.
+public final class SlurmRunner: TrialRunner {
+  /// The argument vector a task runs, before `--spec PATH --threads N`.
+  public let taskCommand: [String]
+  /// Tasks of an array that run at once (`%K`).
+  public var slots: Int
+  /// Passed to `sbatch` as they are (partition, account, time, cpus, gres).
+  public var slurmArguments: [String]
+  /// CPUs per task when `slurmArguments` do not say (`-c`).
+  public var cpusPerTask: Int
+  /// Seconds without a new event from a running task after which it is cancelled as hung.
+  public var trialTimeout: Double
+  /// Checked while tasks run: the user stopped discipline; every task is cancelled.
+  public var shouldStop: () -> Bool
+  /// Where the task logs and the array scripts go.
+  public let logDirectory: URL
+  /// Seconds between reads of the events files, and between `squeue` calls.
+  public var pollInterval = 0.25
+  public var statusInterval = 1.0
+  /// Seconds a task may take to end after its stop file was written before it is cancelled.
+  public var grace = 30.0
+  /// Prints what is submitted and cancelled (the CLI's progress notes).
+  public var onNote: ((String) -> Void)?
+
+  public init(taskCommand: [String], slots: Int, slurmArguments: [String] = [], cpusPerTask: Int = 1,
+              trialTimeout: Double = 600, logDirectory: URL, shouldStop: @escaping () -> Bool = { false }) {
+    self.taskCommand = taskCommand
+    self.slots = max(1, slots)
+    self.slurmArguments = slurmArguments
+    self.cpusPerTask = cpusPerTask
+    self.trialTimeout = trialTimeout
+    self.logDirectory = logDirectory
+    self.shouldStop = shouldStop
+  }
+
+  /// The record of a submitted task, `DIR/slurm.json`.
+  struct TaskRecord: Codable, Equatable {
+    /// "JOB_INDEX", as squeue prints array tasks.
+    var task: String
+    var log: String
+  }
+
+  public func run(_ spec: TrialSpec, directory: URL?, observe: (TrialEvent) -> TrialDecision) throws -> TrialRunResult {
+    try withoutActuallyEscaping(observe) { observe in
+      try runAll([TrialJob(spec: spec, directory: directory, observe: observe)])[0]
+    }
+  }
+
+  /// A task being watched.
+  final class Watch {
+    let index: Int
+    let job: TrialJob
+    let directory: URL
+    var record: TaskRecord
+    var consumer: EventConsumer
+    var state = "PENDING"
+    var node: String?
+    var runningSince: Date?
+    var stopAsked: Date?
+    var cancelled = false
+    /// Status polls in a row that did not list the task.
+    var missing = 0
+    var result: TrialRunResult?
+    init(index: Int, job: TrialJob, directory: URL, record: TaskRecord) {
+      self.index = index
+      self.job = job
+      self.directory = directory
+      self.record = record
+      consumer = EventConsumer(spec: job.spec, directory: directory, observe: job.observe)
+    }
+  }
+
+  public func runAll(_ jobs: [TrialJob]) throws -> [TrialRunResult] {
+    var results = [TrialRunResult?](repeating: nil, count: jobs.count)
+    var watches: [Watch] = []
+    var submit: [(Int, TrialJob, URL)] = []
+    for (i, job) in jobs.enumerated() {
+      guard let directory = job.directory else { throw ProgramError("a Slurm trial needs a directory for its files") }
+      if let done = job.finishedEarlier() {
+        results[i] = done
+        continue
+      }
+      if let record = Self.readRecord(in: directory), job.sameSpec(in: directory),
+        let state = try states(ofJob: Self.jobID(of: record.task))?[record.task], !Self.ended(state)
+      {
+        onNote?("re-attached to Slurm task \(record.task) (\(state.lowercased())) for \(job.spec.key)")
+        let watch = Watch(index: i, job: job, directory: directory, record: record)
+        watch.state = state
+        watches.append(watch)
+        continue
+      }
+      submit.append((i, job, directory))
+    }
+    if !submit.isEmpty && !shouldStop() { watches += try submitArray(submit) }
+    try watch(watches)
+    for w in watches { results[w.index] = w.result }
+    return results.map { $0! }
+  }
+
+  /// Writes the specs and submits them as one job array.
+  private func submitArray(_ jobs: [(Int, TrialJob, URL)]) throws -> [Watch] {
+    try FileManager.default.createDirectory(at: logDirectory, withIntermediateDirectories: true)
+    for (_, job, directory) in jobs { try job.spec.write(to: directory) }
+    let stamp = "\(Int(Date().timeIntervalSince1970 * 1000))"
+    let list = logDirectory.appendingPathComponent("tasks-\(stamp).txt")
+    try Data(jobs.map { $0.2.path + "\n" }.joined().utf8).write(to: list, options: .atomic)
+    let script = logDirectory.appendingPathComponent("tasks-\(stamp).sh")
+    let command = (taskCommand.map(Self.quoted) + ["--spec", "\"$dir/spec.json\"", "--threads", "\"$threads\""]).joined(separator: " ")
+    let text = """
+      #!/bin/bash
+      # Written by discipline: task i runs the spec in line i+1 of \(list.path).
+      dir=$(sed -n "$((SLURM_ARRAY_TASK_ID + 1))p" \(Self.quoted(list.path)))
+      threads=${SLURM_CPUS_PER_TASK:-1}
+      export OMP_NUM_THREADS=$threads DISCIPLINE_THREADS=$threads
+      exec \(command)
+
+      """
+    try Data(text.utf8).write(to: script, options: .atomic)
+    chmod(script.path, 0o755)
+    var arguments = ["sbatch", "--parsable", "--array=0-\(jobs.count - 1)%\(slots)", "--job-name=discipline",
+      "--output=\(logDirectory.path)/%A_%a.log"]
+    let givesCPUs = slurmArguments.contains { $0 == "-c" || $0.hasPrefix("--cpus-per-task") || ($0.hasPrefix("-c") && $0.count > 2) }
+    if !givesCPUs { arguments.append("--cpus-per-task=\(cpusPerTask)") }
+    arguments += slurmArguments + [script.path]
+    let (status, output, error) = try Self.shell(arguments)
+    guard status == 0, let id = output.split(separator: ";").first.map({ $0.trimmingCharacters(in: .whitespacesAndNewlines) }),
+      !id.isEmpty, id.allSatisfy(\.isNumber)
+    else {
+      throw ProgramError("sbatch failed (exit \(status)): \(error.isEmpty ? output : error)".trimmingCharacters(in: .whitespacesAndNewlines))
+    }
+    onNote?("submitted Slurm job \(id): \(jobs.count) task\(jobs.count == 1 ? "" : "s"), \(min(slots, jobs.count)) at a time")
+    return try jobs.enumerated().map { (k, item) in
+      let record = TaskRecord(task: "\(id)_\(k)", log: "\(logDirectory.path)/\(id)_\(k).log")
+      try JSONEncoder().encode(record).write(to: item.2.appendingPathComponent("slurm.json"), options: .atomic)
+      return Watch(index: item.0, job: item.1, directory: item.2, record: record)
+    }
+  }
+
+  /// Follows the tasks until each has ended.
+  private func watch(_ watches: [Watch]) throws {
+    var lastStatus = Date.distantPast
+    var interrupted = false
+    while watches.contains(where: { $0.result == nil }) {
+      let open = watches.filter { $0.result == nil }
+      for w in open {
+        w.consumer.poll()
+        if w.consumer.wantsStop || w.consumer.failure != nil { askToStop(w) }
+        if let limit = w.job.spec.maxSeconds, let since = w.runningSince, Date().timeIntervalSince(since) > limit { askToStop(w) }
+        if let asked = w.stopAsked, Date().timeIntervalSince(asked) > grace { try cancel(w, why: nil) }
+        if let since = w.runningSince, Date().timeIntervalSince(max(since, w.consumer.lastEvent)) > trialTimeout {
+          try cancel(w, why: String(format: "no event for %.0f s (--trial-timeout): Slurm task %@ was cancelled", trialTimeout, w.record.task))
+        }
+      }
+      if shouldStop() && !interrupted {
+        interrupted = true
+        let ids = Set(open.map { Self.jobID(of: $0.record.task) }).sorted()
+        _ = try? Self.shell(["scancel"] + ids)
+        onNote?("cancelled Slurm job\(ids.count == 1 ? "" : "s") \(ids.joined(separator: ", "))")
+        for w in open {
+          var result = w.consumer.result
+          result.status = .interrupted
+          w.result = result
+        }
+        break
+      }
+      if Date().timeIntervalSince(lastStatus) >= statusInterval {
+        lastStatus = Date()
+        var states: [String: String] = [:]
+        var answered = true
+        for id in Set(open.map { Self.jobID(of: $0.record.task) }) {
+          if let s = try self.states(ofJob: id) { states.merge(s) { $1 } } else { answered = false }
+        }
+        for w in open {
+          if let state = states[w.record.task] {
+            w.state = state
+            w.missing = 0
+            if state == "RUNNING" && w.runningSince == nil { w.runningSince = Date() }
+            w.node = nodes[w.record.task] ?? w.node
+          } else if answered {
+            w.missing += 1
+          }
+          let resultWritten = FileManager.default.fileExists(atPath: w.directory.appendingPathComponent(TrialSpec.resultFile).path)
+          // A task squeue has not listed three times running is lost (Slurm forgot it).
+          if resultWritten || Self.ended(w.state) || w.missing >= 3 { finish(w, known: w.missing < 3) }
+        }
+      }
+      if watches.contains(where: { $0.result == nil }) { usleep(UInt32(pollInterval * 1_000_000)) }
+    }
+  }
+
+  private func askToStop(_ w: Watch) {
+    guard w.stopAsked == nil else { return }
+    w.stopAsked = Date()
+    FileManager.default.createFile(atPath: w.directory.appendingPathComponent(TrialSpec.stopFile).path, contents: nil)
+  }
+
+  private func cancel(_ w: Watch, why: String?) throws {
+    guard !w.cancelled else { return }
+    w.cancelled = true
+    _ = try? Self.shell(["scancel", w.record.task])
+    if let why {
+      var result = w.consumer.result
+      result.status = .failed
+      result.message = why + "; its log: \(w.record.log)"
+      w.result = result
+    }
+  }
+
+  /// A task has ended (or Slurm no longer knows it): its result.json, or a failure naming the
+  /// exit code and the log.
+  private func finish(_ w: Watch, known: Bool) {
+    w.consumer.poll(final: true)
+    if var result = try? TrialRunResult.read(from: w.directory) {
+      result.node = result.node ?? w.node
+      w.result = result
+      return
+    }
+    // Written as the task's last act: a moment's grace for a shared filesystem.
+    if known && !Self.ended(w.state) { return }
+    usleep(300_000)
+    if let result = try? TrialRunResult.read(from: w.directory) {
+      w.result = result
+      return
+    }
+    var result = w.consumer.result
+    result.status = .failed
+    result.node = w.node
+    let exit = exitCode(of: w.record.task)
+    result.exitCode = exit
+    let how = known ? "ended \(w.state.lowercased())" : "is no longer known to Slurm"
+    let tail = CommandRunner.lastLines(of: URL(fileURLWithPath: w.record.log), count: 5)
+    result.message = "Slurm task \(w.record.task) \(how)\(exit.map { " with exit code \($0)" } ?? "") without a result; its log \(w.record.log)"
+      + (tail.isEmpty ? "" : " ends:\n" + tail)
+    w.result = result
+  }
+
+  /// Node names seen by the last `states` call, per task.
+  private var nodes: [String: String] = [:]
+
+  /// The state of every task of a job ("JOB_INDEX" → "RUNNING"); empty when Slurm no longer
+  /// knows the job, nil when squeue did not answer (the controller busy or restarting). Lines
+  /// it cannot read are skipped.
+  func states(ofJob id: String) throws -> [String: String]? {
+    let (status, output, error) = try Self.shell(["squeue", "--noheader", "--array", "--jobs=\(id)", "--states=all", "--format=%i|%T|%N"])
+    guard status == 0 else { return error.lowercased().contains("invalid job id") ? [:] : nil }
+    var states: [String: String] = [:]
+    for line in output.split(separator: "\n") {
+      let fields = line.split(separator: "|", omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespaces) }
+      guard fields.count >= 2, !fields[0].isEmpty else { continue }
+      states[fields[0]] = fields[1]
+      if fields.count >= 3, !fields[2].isEmpty, !fields[2].hasPrefix("(") { nodes[fields[0]] = fields[2] }
+    }
+    return states
+  }
+
+  /// The exit code of an ended task, from `scontrol show job` ("ExitCode=7:0"); nil when unknown.
+  func exitCode(of task: String) -> Int32? {
+    guard let (status, output, _) = try? Self.shell(["scontrol", "show", "job", task]), status == 0,
+      let range = output.range(of: "ExitCode=")
+    else { return nil }
+    return Int32(output[range.upperBound...].prefix { $0.isNumber })
+  }
+
+  /// Slurm's states after which a task runs no more.
+  static func ended(_ state: String) -> Bool {
+    ["COMPLETED", "FAILED", "CANCELLED", "TIMEOUT", "NODE_FAIL", "PREEMPTED", "BOOT_FAIL", "DEADLINE", "OUT_OF_MEMORY",
+     "SPECIAL_EXIT", "REVOKED"].contains(state.split(separator: " ").first.map(String.init) ?? state)
+  }
+
+  static func jobID(of task: String) -> String { String(task.prefix { $0 != "_" }) }
+
+  static func readRecord(in directory: URL) -> TaskRecord? {
+    guard let data = try? Data(contentsOf: directory.appendingPathComponent("slurm.json")) else { return nil }
+    return try? JSONDecoder().decode(TaskRecord.self, from: data)
+  }
+
+  /// A word as the shell reads it back unchanged.
+  static func quoted(_ word: String) -> String {
+    "'" + word.replacingOccurrences(of: "'", with: "'\\''") + "'"
+  }
+
+  /// Runs a Slurm command: its exit status, standard output and standard error.
+  static func shell(_ arguments: [String]) throws -> (Int32, String, String) {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+    process.arguments = arguments
+    let out = Pipe(), err = Pipe()
+    process.standardOutput = out
+    process.standardError = err
+    do { try process.run() } catch {
+      throw ProgramError("cannot run \(arguments[0]) (is Slurm installed and on the PATH?): \(error.localizedDescription)")
+    }
+    let output = out.fileHandleForReading.readDataToEndOfFile()
+    let error = err.fileHandleForReading.readDataToEndOfFile()
+    process.waitUntilExit()
+    if process.terminationStatus == 127 {
+      throw ProgramError("cannot run \(arguments[0]): it is not on the PATH (is Slurm installed?)")
+    }
+    return (process.terminationStatus, String(decoding: output, as: UTF8.self), String(decoding: error, as: UTF8.self))
+  }
+}

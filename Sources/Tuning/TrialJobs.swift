@@ -1,0 +1,128 @@
+import Foundation
+
+/// One spec to run, where its files go, and who reads its events: the unit a runner takes in
+/// batches, so the independent specs of a phase can run side by side.
+public struct TrialJob {
+  public var spec: TrialSpec
+  public var directory: URL?
+  public var observe: (TrialEvent) -> TrialDecision
+
+  public init(spec: TrialSpec, directory: URL?, observe: @escaping (TrialEvent) -> TrialDecision) {
+    self.spec = spec
+    self.directory = directory
+    self.observe = observe
+  }
+
+  /// The result of an earlier run of this very spec (the same spec.json and schedule.csv in
+  /// its directory, and a result.json that is not an interruption), its events replayed to
+  /// `observe`: a resumed run never trains a finished spec twice.
+  func finishedEarlier() -> TrialRunResult? {
+    guard let directory, let result = try? TrialRunResult.read(from: directory), result.status != .interrupted,
+      result.key == spec.key, sameSpec(in: directory)
+    else { return nil }
+    var tail = LineTail(url: directory.appendingPathComponent(TrialSpec.eventsFile))
+    for (_, line) in tail.newLines(final: true) {
+      guard let event = try? TrialEvent(parsing: line) else { continue }
+      if observe(event) == .stop { break }
+    }
+    return result
+  }
+
+  /// Whether `directory` holds this spec (spec.json and schedule.csv as this job would write them).
+  func sameSpec(in directory: URL) -> Bool {
+    guard let old = try? TrialSpec.read(from: directory.appendingPathComponent(TrialSpec.specFile)) else { return false }
+    var mine = spec, theirs = old
+    // What a runner adds or changes while running does not make another spec.
+    theirs.engine = nil
+    mine.engine = nil
+    return mine == theirs
+  }
+}
+
+extension TrialRunner {
+  /// Runs the jobs one after another (runners that run side by side override `runAll`).
+  public func runSequentially(_ jobs: [TrialJob]) throws -> [TrialRunResult] {
+    try jobs.map { job in try job.finishedEarlier() ?? run(job.spec, directory: job.directory, observe: job.observe) }
+  }
+}
+
+/// Reads a running program's events as the protocol says they come — `start` first, in this
+/// protocol's version — records them into its result, and hands them to the job's consumer;
+/// what the consumer or the events ask (stop, fail) is left to the caller to carry out. Shared
+/// by the runners that watch a program from outside (a local process, a cluster job).
+struct EventConsumer {
+  let eventsURL: URL
+  let observe: (TrialEvent) -> TrialDecision
+  let started: Date
+  var result: TrialRunResult
+  private(set) var lastEvent: Date
+  private var lastEventTime = 0.0
+  private(set) var sawStart = false
+  private(set) var sawEnd = false
+  /// A non-finite training or validation loss was reported.
+  private(set) var diverged = false
+  /// The consumer (or a divergence) asked the run to stop.
+  private(set) var wantsStop = false
+  /// Why the run broke the protocol (file:line: problem).
+  private(set) var failure: String?
+  private var tail: LineTail
+
+  init(spec: TrialSpec, directory: URL, started: Date = Date(), observe: @escaping (TrialEvent) -> TrialDecision) {
+    eventsURL = directory.appendingPathComponent(TrialSpec.eventsFile)
+    self.observe = observe
+    self.started = started
+    lastEvent = started
+    result = TrialRunResult(key: spec.key, kind: spec.kind)
+    tail = LineTail(url: eventsURL)
+  }
+
+  /// Reads what was appended since the last call (with `final`, a last line without its newline too).
+  mutating func poll(final: Bool = false) {
+    for (number, text) in tail.newLines(final: final) where failure == nil {
+      if text.trimmingCharacters(in: .whitespaces).isEmpty { continue }
+      let event: TrialEvent
+      do { event = try TrialEvent(parsing: text) } catch {
+        failure = "\(eventsURL.path):\(number): \(error)"
+        return
+      }
+      lastEvent = Date()
+      if case .start(let version, _, _, _) = event {
+        sawStart = true
+        guard version == TrialSpec.protocolVersion else {
+          failure = "\(eventsURL.path):\(number): the program speaks protocol \(version), this discipline speaks \(TrialSpec.protocolVersion)"
+          return
+        }
+      } else if !sawStart {
+        failure = "\(eventsURL.path):\(number): the first event must be \"start\""
+        return
+      }
+      if case .end = event { sawEnd = true }
+      switch event {
+      case .train where result.losses.isEmpty:
+        result.startupSeconds = Date().timeIntervalSince(started)
+      case .validation(_, _, _, let t), .test(_, _, _, let t):
+        // The program's clock: from the event before to this one is the evaluation.
+        result.evaluationSeconds += max(0, t - lastEventTime)
+      default: break
+      }
+      lastEventTime = event.time
+      result.record(event)
+      switch event {
+      case .train(_, let loss, _, _) where !loss.isFinite, .validation(_, let loss, _, _) where !loss.isFinite:
+        diverged = true
+        wantsStop = true
+      default: break
+      }
+      if observe(event) == .stop { wantsStop = true }
+    }
+  }
+
+  /// The status of a run that ended without a failure: `interrupted` when the user stopped
+  /// discipline, `stopped` when asked to stop or short of its steps.
+  func status(for spec: TrialSpec, interrupted: Bool, stopAsked: Bool) -> TrialRunResult.Status {
+    if interrupted { return .interrupted }
+    if diverged { return .diverged }
+    if stopAsked { return .stopped }
+    return result.steps >= spec.steps || sawEnd ? .finished : .stopped
+  }
+}
