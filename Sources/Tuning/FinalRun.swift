@@ -217,7 +217,7 @@ extension Recipe {
       dropout: plan.regularization.dropout, augmentation: plan.regularization.augmentation, schedule: plannedRows,
       validateAt: Array(stride(from: every, to: steps, by: every)) + [steps], validationBatches: nil)
     spec.final = true
-    spec.saveModel = "model.pt"
+    spec.saveModel = backend.finalModelFile
     let plannedReason = String(format: "%d steps (about %d epochs): what the remaining %.0f s of the budget allow at the %.0f samples/s the trials measured, less %.0f s to start the program",
       steps, epochs, max(0, remaining), rate, startupSeconds)
     onEvent?(.finalStarted(batchSize: b, epochs: epochs))
