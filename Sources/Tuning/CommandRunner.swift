@@ -263,6 +263,21 @@ final class ChildProcess {
     return exit
   }
 
+  /// Waits for the process to end.
+  func wait() -> Exit {
+    while exit == nil {
+      var status: Int32 = 0
+      let r = waitpid(pid, &status, 0)
+      if r == pid {
+        let signal = status & 0x7f
+        exit = signal == 0 ? .exited((status >> 8) & 0xff) : .signaled(signal)
+      } else if r < 0 && errno != EINTR {
+        exit = .exited(127)
+      }
+    }
+    return exit!
+  }
+
   /// Sends `signal` to the whole process group (the program and what it started).
   func signal(_ signal: Int32) {
     guard exit == nil else { return }

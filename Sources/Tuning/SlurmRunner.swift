@@ -287,23 +287,25 @@ public final class SlurmRunner: TrialRunner {
     "'" + word.replacingOccurrences(of: "'", with: "'\\''") + "'"
   }
 
-  /// Runs a Slurm command: its exit status, standard output and standard error.
+  /// Runs a Slurm command: its exit status, standard output and standard error (through
+  /// temporary files, waited for with waitpid: Foundation's Process can miss a child's end).
   static func shell(_ arguments: [String]) throws -> (Int32, String, String) {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-    process.arguments = arguments
-    let out = Pipe(), err = Pipe()
-    process.standardOutput = out
-    process.standardError = err
-    do { try process.run() } catch {
-      throw ProgramError("cannot run \(arguments[0]) (is Slurm installed and on the PATH?): \(error.localizedDescription)")
+    let base = FileManager.default.temporaryDirectory.appendingPathComponent("discipline-\(getpid())-\(UUID().uuidString)")
+    let out = base.path + ".out", err = base.path + ".err"
+    defer {
+      unlink(out)
+      unlink(err)
     }
-    let output = out.fileHandleForReading.readDataToEndOfFile()
-    let error = err.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    if process.terminationStatus == 127 {
-      throw ProgramError("cannot run \(arguments[0]): it is not on the PATH (is Slurm installed?)")
+    let child: ChildProcess
+    do { child = try ChildProcess(arguments: arguments, environment: ProcessInfo.processInfo.environment, standardOutput: out, standardError: err) } catch {
+      throw ProgramError("cannot run \(arguments[0]) (is Slurm installed and on the PATH?): \(error.description)")
     }
-    return (process.terminationStatus, String(decoding: output, as: UTF8.self), String(decoding: error, as: UTF8.self))
+    let status: Int32
+    switch child.wait() {
+    case .exited(let code): status = code
+    case .signaled(let signal): status = 128 + signal
+    }
+    let text = { (path: String) in String(decoding: FileManager.default.contents(atPath: path) ?? Data(), as: UTF8.self) }
+    return (status, text(out), text(err))
   }
 }

@@ -15,7 +15,7 @@ enum CLI {
 
   /// Runs the binary to completion. Output goes through files, not pipes, so a chatty command
   /// cannot block on a full pipe while the other stream is being read.
-  static func run(_ arguments: [String]) throws -> Result {
+  static func run(_ arguments: [String], environment: [String: String] = [:]) throws -> Result {
     let dir = FileManager.default.temporaryDirectory
     let outURL = dir.appendingPathComponent("discipline-out-\(UUID().uuidString)")
     let errURL = dir.appendingPathComponent("discipline-err-\(UUID().uuidString)")
@@ -28,6 +28,7 @@ enum CLI {
     let process = Process()
     process.executableURL = binary
     process.arguments = arguments
+    if !environment.isEmpty { process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 } }
     process.standardOutput = try FileHandle(forWritingTo: outURL)
     process.standardError = try FileHandle(forWritingTo: errURL)
     try process.run()
