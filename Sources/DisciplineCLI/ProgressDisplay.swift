@@ -10,6 +10,8 @@ final class ProgressDisplay {
   let label: String
   let interactive = standardErrorIsTerminal
   private var epochStart = Date()
+  /// When the first step was seen, and its number.
+  private var runStart: (Date, Int)?
   private var lastDraw = Date.distantPast
   private var stepsInEpoch = 0
   private var stepsPerEpoch = 1
@@ -41,6 +43,7 @@ final class ProgressDisplay {
       stepsInEpoch = 0
       firstStepInEpoch = -1
     case .stepFinished(let record):
+      if runStart == nil { runStart = (Date(), record.step) }
       if firstStepInEpoch < 0 { firstStepInEpoch = record.step % stepsPerEpoch }
       stepsInEpoch = record.step % stepsPerEpoch + 1
       if record.loss.isFinite { smoothedLoss = smoothedLoss.map { 0.9 * $0 + 0.1 * record.loss } ?? record.loss }
@@ -72,7 +75,12 @@ final class ProgressDisplay {
     if keep { lastKept = now }
     let elapsed = now.timeIntervalSince(epochStart)
     let done = stepsInEpoch - max(firstStepInEpoch, 0)
-    let rate = elapsed > 0 ? Double(done * batchSize) / elapsed : 0
+    // An epoch shorter than a second (or a program's steps read in bursts) says little: then
+    // the rate since the run's first step.
+    var rate = elapsed > 0 ? Double(done * batchSize) / elapsed : 0
+    if elapsed < 1, let (start, first) = runStart, now.timeIntervalSince(start) > 0 {
+      rate = Double((record.step - first + 1) * batchSize) / now.timeIntervalSince(start)
+    }
     let remaining = done > 0 ? elapsed / Double(done) * Double(stepsPerEpoch - stepsInEpoch) : 0
     let fraction = Double(stepsInEpoch) / Double(stepsPerEpoch)
     let width = 24

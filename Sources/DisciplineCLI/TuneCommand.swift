@@ -49,6 +49,15 @@ struct TuneCommand: ParsableCommand {
       With --command every trial runs your own training program
       (Docs/PROTOCOL.md; the Python helper in python/), its files in
       DIR/trials; its final run saves DIR/trials/final/model.pt.
+
+      With --parallel K each phase's trials run K at a time, as
+      processes here or (--executor slurm) as tasks of one Slurm job
+      array per phase, and each trial gets up to K times longer; the
+      final run is a spec too (it starts over on --resume, which
+      re-attaches to tasks still queued or running).
+        discipline tune --budget 20m --parallel 2 --out runs/tune2
+        discipline tune --budget 20m --executor slurm --parallel 8 \\
+          --slurm-args "--partition cpu -c 4" --out /shared/runs/tune
       """)
 
   @OptionGroup(title: "Data") var data: DataOptions
