@@ -43,6 +43,7 @@ public struct SessionRunner<Session: TrainingSession>: TrialRunner {
       return observe(event)
     }
     _ = emit(.start(protocolVersion: TrialSpec.protocolVersion, honours: honours, trainSamples: result.trainSamples, time: 0))
+    log.flush()
     var validateAt = Set(spec.validateAt)
     var schedule = spec.schedule
     var status = TrialRunResult.Status.finished
