@@ -8,7 +8,7 @@
 #
 # Everything lives in DISCIPLINE_SLURM_DIR (default /tmp/discipline-slurm): slurm.conf,
 # state/, spool/, log/ (daemon logs, jobcomp.txt), run/ (pids). Nothing in /etc/slurm is used.
-# The node "localhost" in partition "ci" has DISCIPLINE_SLURM_CPUS CPUs (default: nproc;
+# The node "localhost" in partition "ci" has DISCIPLINE_SLURM_CPUS CPUs (default: the cores online;
 # more than the machine has is allowed). Finished jobs stay visible in `squeue -t all` for an
 # hour (MinJobAge=3600); there is no accounting database, so no sacct.
 #
@@ -20,7 +20,8 @@
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 D=${DISCIPLINE_SLURM_DIR:-/tmp/discipline-slurm}
-cpus=${DISCIPLINE_SLURM_CPUS:-$(nproc)}
+# Not nproc: it follows OMP_NUM_THREADS, which the test command sets to 1.
+cpus=${DISCIPLINE_SLURM_CPUS:-$(getconf _NPROCESSORS_ONLN)}
 for cmd in slurmctld slurmd sinfo munged; do
   command -v "$cmd" >/dev/null || [ -x "/usr/sbin/$cmd" ] \
     || { echo "slurm-up: $cmd is missing; run scripts/setup.sh as root" >&2; exit 1; }

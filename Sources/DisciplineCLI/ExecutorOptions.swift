@@ -20,7 +20,7 @@ struct ExecutorOptions: ParsableArguments {
     valueName: "K"))
   var parallel: Int = 1
 
-  @Option(name: .customLong("slurm-args"), help: ArgumentHelp(
+  @Option(name: .customLong("slurm-args"), parsing: .unconditional, help: ArgumentHelp(
     "Arguments passed to sbatch as they are (quotes group words): partition, account, time, cpus, gres. Without -c each task gets the cores of this machine split by --parallel.",
     valueName: "args"))
   var slurmArgs: String?

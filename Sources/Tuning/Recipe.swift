@@ -606,8 +606,10 @@ public final class Recipe<Backend: TuningBackend> {
     let first = journal.entry(firstRangeTestKey)
     if let done = first { record(done) } else { try measureThroughput(batchSize: settings.startBatchSize) }
     let seconds = settings.budget * (1 - settings.finalShare) * settings.rangeTestShare
+    // With slots the sweeps run side by side: they cost rounds, not sweeps.
     func affordable(sweeps: Int) -> Int {
-      Int(seconds * throughput(settings.startBatchSize) / (Double(sweeps * settings.startBatchSize) * Self.rangeTestOverhead))
+      let rounds = (Double(sweeps) / Double(max(1, backend.slots))).rounded(.up)
+      return Int(seconds * throughput(settings.startBatchSize) / (rounds * Double(settings.startBatchSize) * Self.rangeTestOverhead))
     }
     var steps = affordable(sweeps: settings.batchSizes.count + laterRangeTests)
     if steps < settings.minimumRangeTestSteps && studiesRegularization && !journal.entries.contains(where: { $0.phase == "dropout" || $0.phase == "augmentation" }) {

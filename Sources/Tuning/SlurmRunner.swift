@@ -62,6 +62,8 @@ public final class SlurmRunner: TrialRunner {
     var record: TaskRecord
     var consumer: EventConsumer
     var state = "PENDING"
+    /// Why Slurm keeps it pending, where squeue says.
+    var reason: String?
     var node: String?
     var runningSince: Date?
     var stopAsked: Date?
@@ -134,7 +136,8 @@ public final class SlurmRunner: TrialRunner {
     guard status == 0, let id = output.split(separator: ";").first.map({ $0.trimmingCharacters(in: .whitespacesAndNewlines) }),
       !id.isEmpty, id.allSatisfy(\.isNumber)
     else {
-      throw ProgramError("sbatch failed (exit \(status)): \(error.isEmpty ? output : error)".trimmingCharacters(in: .whitespacesAndNewlines))
+      let hint = error.contains("configuration source") ? " (Slurm found no slurm.conf: set SLURM_CONF, or run where Slurm is configured)" : ""
+      throw ProgramError("sbatch failed (exit \(status)): \((error.isEmpty ? output : error).trimmingCharacters(in: .whitespacesAndNewlines))\(hint)")
     }
     onNote?("submitted Slurm job \(id): \(jobs.count) task\(jobs.count == 1 ? "" : "s"), \(min(slots, jobs.count)) at a time")
     return try jobs.enumerated().map { (k, item) in
@@ -181,7 +184,13 @@ public final class SlurmRunner: TrialRunner {
         for w in open {
           if let state = states[w.record.task] {
             w.state = state
+            w.reason = reasons[w.record.task]
             w.missing = 0
+            if state == "PENDING", let reason = w.reason, Self.neverStarts(reason) {
+              let request = slurmArguments.isEmpty ? "--cpus-per-task=\(cpusPerTask), this machine's cores split by --parallel" : "--slurm-args \(slurmArguments.joined(separator: " "))"
+              try cancel(w, why: "Slurm will not start task \(w.record.task): it is pending for \(reason), which no wait clears (the request, \(request), does not fit the partition)", log: false)
+              continue
+            }
             if state == "RUNNING" && w.runningSince == nil { w.runningSince = Date() }
             w.node = nodes[w.record.task] ?? w.node
           } else if answered {
@@ -202,14 +211,14 @@ public final class SlurmRunner: TrialRunner {
     FileManager.default.createFile(atPath: w.directory.appendingPathComponent(TrialSpec.stopFile).path, contents: nil)
   }
 
-  private func cancel(_ w: Watch, why: String?) throws {
+  private func cancel(_ w: Watch, why: String?, log: Bool = true) throws {
     guard !w.cancelled else { return }
     w.cancelled = true
     _ = try? Self.shell(["scancel", w.record.task])
     if let why {
       var result = w.consumer.result
       result.status = .failed
-      result.message = why + "; its log: \(w.record.log)"
+      result.message = why + (log ? "; its log: \(w.record.log)" : "")
       w.result = result
     }
   }
@@ -242,14 +251,21 @@ public final class SlurmRunner: TrialRunner {
     w.result = result
   }
 
-  /// Node names seen by the last `states` call, per task.
+  /// Node names and pending reasons seen by the last `states` call, per task.
   private var nodes: [String: String] = [:]
+  private var reasons: [String: String] = [:]
+
+  /// Pending reasons that no wait will clear: the job asks for what the partition cannot give.
+  static func neverStarts(_ reason: String) -> Bool {
+    ["PartitionConfig", "BadConstraints", "PartitionNodeLimit", "PartitionTimeLimit", "InvalidAccount", "InvalidQOS",
+     "ReqNodeNotAvail, UnavailableNodes", "PartitionDown", "PartitionInactive"].contains(reason)
+  }
 
   /// The state of every task of a job ("JOB_INDEX" → "RUNNING"); empty when Slurm no longer
   /// knows the job, nil when squeue did not answer (the controller busy or restarting). Lines
   /// it cannot read are skipped.
   func states(ofJob id: String) throws -> [String: String]? {
-    let (status, output, error) = try Self.shell(["squeue", "--noheader", "--array", "--jobs=\(id)", "--states=all", "--format=%i|%T|%N"])
+    let (status, output, error) = try Self.shell(["squeue", "--noheader", "--array", "--jobs=\(id)", "--states=all", "--format=%i|%T|%N|%r"])
     guard status == 0 else { return error.lowercased().contains("invalid job id") ? [:] : nil }
     var states: [String: String] = [:]
     for line in output.split(separator: "\n") {
@@ -257,6 +273,7 @@ public final class SlurmRunner: TrialRunner {
       guard fields.count >= 2, !fields[0].isEmpty else { continue }
       states[fields[0]] = fields[1]
       if fields.count >= 3, !fields[2].isEmpty, !fields[2].hasPrefix("(") { nodes[fields[0]] = fields[2] }
+      if fields.count >= 4 { reasons[fields[0]] = fields[3...].joined(separator: "|") }
     }
     return states
   }

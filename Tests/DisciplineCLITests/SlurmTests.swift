@@ -201,6 +201,11 @@ import Testing
       #expect(r.status != 0)
       #expect(r.stderr.contains("Slurm task") && r.stderr.contains("exit code 1") && r.stderr.contains(".log"), "\(r.stderr)")
       #expect(r.stderr.contains("cannot run /nonexistent/train"), "\(r.stderr)")
+
+      // A request the partition can never hold fails at once instead of waiting forever.
+      let tooBig = try CLI.run(["lr-find", "--dataset", "spirals", "--model", "mlp", "--num-iter", "20", "--executor", "slurm",
+        "--slurm-args", "-c 64", "--out", CLI.temporaryDirectory()], environment: env)
+      #expect(tooBig.status != 0 && tooBig.stderr.contains("PartitionConfig") && tooBig.stderr.contains("-c 64"), "\(tooBig.stderr)")
     }
   }
 

@@ -119,4 +119,6 @@ final class AnalyticSession: TrainingSession {
 final class VirtualClock: @unchecked Sendable {
   private(set) var now = 0.0
   func advance(_ seconds: Double) { now += seconds }
+  /// Back to an earlier time: the next of several runs side by side starts when the first did.
+  func set(_ time: Double) { now = time }
 }

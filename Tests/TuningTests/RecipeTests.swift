@@ -39,6 +39,27 @@ final class AnalyticBackend: SessionBackend {
   func memoryUse(batchSize: Int) -> Double? { 100 + Double(batchSize) }
   func now() -> Double { clock.now }
 
+  /// Specs run at once: with more than one, the jobs handed over together run side by side on
+  /// the virtual clock (a round of `slots` jobs takes as long as its longest).
+  var slots = 1
+  /// How many jobs each `runAll` was given.
+  private(set) var batches: [Int] = []
+  func runAll(_ jobs: [TrialJob], shouldStop: @escaping () -> Bool) throws -> [TrialRunResult] {
+    batches.append(jobs.count)
+    var results: [TrialRunResult] = []
+    for first in stride(from: 0, to: jobs.count, by: slots) {
+      let start = clock.now
+      var end = start
+      for job in jobs[first..<min(jobs.count, first + slots)] {
+        clock.set(start)
+        results.append(try run(job.spec, directory: job.directory, shouldStop: shouldStop, observe: job.observe))
+        end = max(end, clock.now)
+      }
+      clock.set(end)
+    }
+    return results
+  }
+
   /// Where final states are saved: shared by the backends of one test, as a disk would be.
   var finalStore: FinalStore?
   final class FinalStore {
@@ -180,6 +201,25 @@ final class LimitedSession: TrainingSession {
     let times = recipe.journal.entries.filter { $0.phase == "batch size" && $0.result != nil }.map(\.seconds)
     #expect(times.count == 3)
     #expect(times.max()! - times.min()! < 0.05 * times.max()!, "\(times)")
+  }
+
+  @Test func slotsRunAPhaseSideBySideAndLengthenItsTrials() throws {
+    let one = AnalyticBackend()
+    let sequential = Recipe(backend: one, settings: settings(budget: 300), journal: try journal())
+    _ = try sequential.run()
+    let two = AnalyticBackend()
+    two.slots = 2
+    let parallel = Recipe(backend: two, settings: settings(budget: 300), journal: try journal())
+    _ = try parallel.run()
+    #expect(parallel.elapsed <= 300 * 1.1 && parallel.elapsed >= 300 * 0.7, "used \(parallel.elapsed) of 300")
+    // The batch-size and weight-decay phases handed their three trials over together; with one
+    // slot they go one by one.
+    #expect(two.batches.contains(3) && !one.batches.contains(3), "\(two.batches) / \(one.batches)")
+    // Planned in rounds of two, each trial is longer.
+    func steps(_ r: Recipe<AnalyticBackend>) -> Int { r.journal.entries.first { $0.phase == "momentum" }!.trial!.steps }
+    #expect(Double(steps(parallel)) >= 1.5 * Double(steps(sequential)), "\(steps(parallel)) against \(steps(sequential))")
+    // The journal shares the wall time out: its seconds add up to no more than the clock's.
+    #expect(parallel.journal.entries.map(\.seconds).reduce(0, +) <= parallel.elapsed)
   }
 
   @Test func learningRateIsBelowTheStabilityLimit() throws {
