@@ -1,0 +1,30 @@
+import Foundation
+import Schedules
+import Sessions
+
+extension Recipe {
+  /// Phase 3: short trials at each momentum; the largest stable one, and the bottom of the cycle.
+  public func momentumPhase(batchSize batch: Int, learningRate lr: Double, steps: Int) throws -> (max: Choice<Double>, min: Choice<Double>) {
+    let baseMin = settings.minMomenta.first ?? 0.85
+    func momentumSettings(_ m: Double, _ low: Double) -> TrialSettings {
+      TrialSettings(batchSize: batch, maxLearningRate: lr, divFactor: settings.divFactor, maxMomentum: m, minMomentum: low,
+        weightDecay: settings.priorWeightDecay, steps: steps, evaluations: settings.trialEvaluations,
+        validationBatches: settings.validationBatches, seed: settings.seed)
+    }
+    let momentumTrials = Array(zip(settings.momenta, try trials(settings.momenta.map { m in
+      TrialWork(key: "momentum/\(m)", phase: "momentum", label: "momentum \(m) → \(min(m, baseMin))", settings: momentumSettings(m, min(m, baseMin)))
+    })))
+    let maxMomentum = chooseMomentum(momentumTrials)
+    var minMomentum = Choice(min(maxMomentum.value, baseMin), "the usual bottom of the cycle")
+    if let alternative = settings.minMomenta.dropFirst().first, alternative < maxMomentum.value,
+       let reference = momentumTrials.first(where: { $0.0 == maxMomentum.value })?.1.result {
+      let entry = try trial(key: "momentum/\(maxMomentum.value)-\(alternative)", phase: "momentum",
+        label: "momentum \(maxMomentum.value) → \(alternative)", momentumSettings(maxMomentum.value, alternative))
+      let a = entry.result!.finalValidationLoss, r = reference.finalValidationLoss
+      minMomentum = a < r
+        ? Choice(alternative, String(format: "cycling down to %g gave a lower early validation loss (%.4f) than down to %g (%.4f)", alternative, a, baseMin, r))
+        : Choice(min(maxMomentum.value, baseMin), String(format: "cycling down to %g (validation loss %.4f) did at least as well as down to %g (%.4f)", baseMin, r, alternative, a))
+    }
+    return (maxMomentum, minMomentum)
+  }
+}
