@@ -23,7 +23,7 @@ struct BenchCommand: ParsableCommand {
         discipline bench --model resnet20 --channels 3 --size 32
       """)
 
-  @Option(help: "Model: mlp, cnn or resnetN (N = 6n+2).") var model: String = "cnn"
+  @Option(help: ModelArchitecture.help) var model: String = "cnn"
   @Option(name: .customLong("batch-size"), help: "Samples per step.") var batchSize: Int = 128
   @Option(help: "Steps per timing window (default: about 20000 samples / 3, as bench.py).") var steps: Int?
   @Option(help: "Timing windows; the median is reported.") var windows: Int = 5
@@ -35,7 +35,7 @@ struct BenchCommand: ParsableCommand {
 
   func validate() throws {
     guard ModelArchitecture(model) != nil else {
-      throw ValidationError("unknown model '\(model)': use mlp, cnn or resnetN with N = 6n+2 (8, 20, 32, 56, ...)")
+      throw ValidationError("unknown model '\(model)': use \(ModelArchitecture.names)")
     }
     guard batchSize > 0 else { throw ValidationError("--batch-size must be positive, got \(batchSize)") }
     guard windows > 0 else { throw ValidationError("--windows must be positive, got \(windows)") }

@@ -118,6 +118,10 @@ struct CommandError: Error, CustomStringConvertible {
 
 extension ModelArchitecture: ExpressibleByArgument {
   public init?(argument: String) { self.init(argument) }
+
+  /// The models a user can name, for every command's help and errors.
+  static let names = "mlp, cnn or resnetN (N = 6n+2: 8, 20, 32, 56, ...)"
+  static let help = ArgumentHelp("Model: \(names).")
 }
 
 extension OptimizerKind: ExpressibleByArgument {}

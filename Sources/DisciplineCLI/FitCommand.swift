@@ -31,7 +31,7 @@ struct FitCommand: ParsableCommand {
 
   @OptionGroup(title: "Data") var data: DataOptions
 
-  @Option(help: "Model: mlp, cnn or resnetN (N = 6n+2: 8, 20, 32, 56, ...).")
+  @Option(help: ModelArchitecture.help)
   var model: ModelArchitecture = .cnn
 
   @Option(help: "Dropout probability before the classifier (0: none, as the reference models).")

@@ -50,7 +50,7 @@ struct LRFindCommand: ParsableCommand {
 
   @OptionGroup(title: "Data") var data: DataOptions
 
-  @Option(help: "Model: mlp, cnn or resnetN (N = 6n+2: 8, 20, 32, 56, ...).")
+  @Option(help: ModelArchitecture.help)
   var model: ModelArchitecture = .cnn
 
   @Option(name: .customLong("batch-size"), help: ArgumentHelp("Samples per step; a comma list overlays one test per value.", valueName: "b[,b...]"))
@@ -71,7 +71,7 @@ struct LRFindCommand: ParsableCommand {
   @Option(name: .customLong("end-lr"), help: "Learning rate of the last step.") var endLR: Double = 10
   @Option(name: .customLong("num-iter"), help: "Steps of the sweep (default: 100, or half an epoch if that is longer).") var numIter: Int?
   @Option(help: "Sweep length in epochs instead of --num-iter (Smith's longer linear tests).") var epochs: Double?
-  @Option(help: "How the learning rate rises: exp (geometric) or linear.") var mode: Choice<SweepMode> = Choice(.exponential)
+  @Option(help: "How the learning rate rises: exp (geometric) or linear.") var mode: ChoiceArgument<SweepMode> = ChoiceArgument(.exponential)
   @Option(help: "β of the loss's exponential moving average (bias-corrected).") var smooth: Double = 0.98
   @Option(help: "Stop when the smoothed loss exceeds this multiple of its best.") var diverge: Double = 4
   @Option(name: .customLong("validate-every"), help: "Measure the validation loss every K steps (on a fixed subset).") var validateEvery: Int?

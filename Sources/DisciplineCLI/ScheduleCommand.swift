@@ -24,7 +24,7 @@ struct ScheduleCommand: ParsableCommand {
 
   @Argument(
     help: ArgumentHelp("The policy (listed above).", valueName: "policy"))
-  var policy: Choice<PolicyName>
+  var policy: ChoiceArgument<PolicyName>
 
   @Option(parsing: .unconditional, help: "Optimizer steps in the run, T; rows are steps 0 … T−1.")
   var totalSteps: Int
@@ -38,10 +38,10 @@ struct ScheduleCommand: ParsableCommand {
   var momentum: Double?
 
   @Option(help: ArgumentHelp("Output format.", valueName: "csv|json|svg"))
-  var format = Choice(ScheduleFormat.csv)
+  var format = ChoiceArgument(ScheduleFormat.csv)
 
   @Option(help: ArgumentHelp("svg: learning-rate axis scale.", valueName: "linear|log"))
-  var lrAxis = Choice(LearningRateAxis.linear)
+  var lrAxis = ChoiceArgument(LearningRateAxis.linear)
 
   @Option(help: "Write to this file instead of standard output.")
   var out: String?

@@ -41,62 +41,6 @@ enum AnnealStrategy: String, CaseIterable {
   var annealing: Annealing { self == .cos ? .cosine : .linear }
 }
 
-/// One of an enumeration's raw values, accepted as any text and checked when the schedule is
-/// made, so that a wrong value ends with the command's one-line message (ArgumentParser's own
-/// message for a bad choice adds the usage text). Help and completion still list the values.
-struct Choice<Value: CaseIterable & RawRepresentable>: ExpressibleByArgument
-where Value.RawValue == String {
-  var text: String
-
-  init?(argument: String) {
-    text = argument
-  }
-
-  init(_ value: Value) {
-    text = value.rawValue
-  }
-
-  static var allValueStrings: [String] { Value.allCases.map(\.rawValue) }
-
-  var defaultValueDescription: String { text }
-
-  /// The chosen value, or a one-line error naming `flag` and the accepted values.
-  func value(for flag: String) throws -> Value {
-    guard let value = Value(rawValue: text) else {
-      throw ValidationError(
-        "\(flag) must be one of \(Self.allValueStrings.joined(separator: ", ")); got '\(text)'.")
-    }
-    return value
-  }
-}
-
-extension Optional {
-  /// The wrapped choice's value, or `nil` when the option was not given.
-  func value<Value>(for flag: String) throws -> Value? where Wrapped == Choice<Value> {
-    try self?.value(for: flag)
-  }
-}
-
-/// A list of whole numbers written `30,80` or as separate values, checked when the schedule is
-/// made (for a one-line message, as ``Choice``).
-struct IntegerList: ExpressibleByArgument {
-  var text: String
-
-  init?(argument: String) {
-    text = argument
-  }
-
-  /// The numbers, or a one-line error naming `flag`.
-  func values(for flag: String) throws -> [Int] {
-    try text.split(separator: ",", omittingEmptySubsequences: false).map { part in
-      guard let value = Int(part.trimmingCharacters(in: .whitespaces)) else {
-        throw ValidationError("\(flag) takes whole numbers such as 30,80; got '\(text)'.")
-      }
-      return value
-    }
-  }
-}
-
 /// The parameters of every schedule policy, named after the libraries' own (`--pct-start` is
 /// PyTorch's and fastai's `pct_start`). Each policy reads the ones it uses and rejects the rest.
 ///
@@ -125,7 +69,7 @@ struct PolicyParameters: ParsableArguments {
     help: ArgumentHelp(
       "one-cycle: whose 1cycle to reproduce (default pytorch); unset options take its defaults.",
       valueName: "pytorch|fastai|smith"))
-  var variant: Choice<OneCycleVariant>?
+  var variant: ChoiceArgument<OneCycleVariant>?
 
   @Option(
     parsing: .unconditional,
@@ -138,7 +82,7 @@ struct PolicyParameters: ParsableArguments {
     help: ArgumentHelp(
       "one-cycle: annealing shape (pytorch and fastai cos, smith linear).", valueName: "cos|linear")
   )
-  var anneal: Choice<AnnealStrategy>?
+  var anneal: ChoiceArgument<AnnealStrategy>?
 
   @Option(
     parsing: .unconditional,
@@ -191,7 +135,7 @@ struct PolicyParameters: ParsableArguments {
     help: ArgumentHelp(
       "cyclic: amplitude scaling (default triangular).",
       valueName: "triangular|triangular2|exp_range"))
-  var mode: Choice<CyclicRate.Mode>?
+  var mode: ChoiceArgument<CyclicRate.Mode>?
 
   @Option(
     parsing: .unconditional,
@@ -205,7 +149,7 @@ struct PolicyParameters: ParsableArguments {
       "cyclic: what the scale is evaluated on (default: cycle for triangular and triangular2, "
         + "iterations for exp_range, which is what PyTorch always does).",
       valueName: "cycle|iterations"))
-  var scaleMode: Choice<CyclicRate.ScaleMode>?
+  var scaleMode: ChoiceArgument<CyclicRate.ScaleMode>?
 
   // MARK: decays
 
@@ -432,33 +376,5 @@ struct PolicyParameters: ParsableArguments {
       }
       return flag
     }
-  }
-}
-
-/// The schedule a training command uses: `--policy POLICY` and the policy's parameters.
-///
-/// ```swift
-/// struct Fit: ParsableCommand {
-///   @OptionGroup(title: "Schedule") var schedule: PolicyOptions
-///   func run() throws {
-///     let schedule = try schedule.makeSchedule(totalSteps: epochs * batchesPerEpoch)
-///   }
-/// }
-/// ```
-struct PolicyOptions: ParsableArguments {
-  @Option(
-    name: .customLong("policy"),
-    help: ArgumentHelp(
-      "The learning-rate policy (default one-cycle).",
-      valueName: PolicyName.allCases.map(\.rawValue).joined(separator: "|")))
-  var policy = Choice(PolicyName.oneCycle)
-
-  @OptionGroup var parameters: PolicyParameters
-
-  /// The schedule over `totalSteps` optimizer steps.
-  ///
-  /// - Throws: `ValidationError` with a one-line message naming the flag at fault.
-  func makeSchedule(totalSteps: Int) throws -> Schedule {
-    try parameters.makeSchedule(try policy.value(for: "--policy"), totalSteps: totalSteps)
   }
 }

@@ -35,11 +35,20 @@ struct StudyCommand: ParsableCommand {
 
   enum Kind: String, CaseIterable, ExpressibleByArgument {
     case batchSize = "batch-size", momentum, weightDecay = "weight-decay"
+
+    /// The recipe's phase the study runs.
+    var phase: Phase {
+      switch self {
+      case .batchSize: .batchSize
+      case .momentum: .momentum
+      case .weightDecay: .weightDecay
+      }
+    }
   }
 
   @Argument(help: "Which study: batch-size, momentum or weight-decay.") var kind: Kind
   @OptionGroup(title: "Data") var data: DataOptions
-  @Option(help: "Model: mlp, cnn or resnetN.") var model: ModelArchitecture = .cnn
+  @Option(help: ModelArchitecture.help) var model: ModelArchitecture = .cnn
   @Option(name: .customLong("batch-size"), help: "Batch size (momentum and weight-decay studies; the start of the batch-size study).") var batchSize: Int = 128
   @Option(name: .customLong("batch-sizes"), help: ArgumentHelp("Batch-size candidates.", valueName: "b,b,...")) var batchSizes = ValueList<Int>([64, 128, 256, 512])
   @Option(name: .customLong("max-lr"), help: "Peak learning rate of the trials (default: from an LR range test).") var maxLR: Double?
@@ -149,22 +158,22 @@ struct StudyCommand: ParsableCommand {
     recipe.onEvent = progress.handle
     recipe.shouldStop = { stop.isRequested }
     let choice: Double, reason: String, lr: Double
-    var phase: String
+    let phase = kind.phase
     do {
       lr = try maxLR ?? recipe.learningRatePhase().suggestedMaximumLearningRate!
       if kind != .batchSize && trialSteps == nil { try recipe.measureThroughput(batchSize: batchSize) }
       switch kind {
       case .batchSize:
         let d = try recipe.batchSizePhase(startLearningRate: lr, trialsLeft: 0)
-        (choice, reason, phase) = (Double(d.batchSize.value), d.batchSize.reason, "batch size")
+        (choice, reason) = (Double(d.batchSize.value), d.batchSize.reason)
       case .momentum:
         let steps = trialSteps ?? recipe.trialSteps(seconds: trialSeconds, batchSize: batchSize)
         let m = try recipe.momentumPhase(batchSize: batchSize, learningRate: lr, steps: steps)
-        (choice, reason, phase) = (m.max.value, m.max.reason, "momentum")
+        (choice, reason) = (m.max.value, m.max.reason)
       case .weightDecay:
         let steps = trialSteps ?? recipe.trialSteps(seconds: trialSeconds, batchSize: batchSize)
         let d = try recipe.weightDecayPhase(batchSize: batchSize, learningRate: lr, momentum: (momentum.maximum, momentum.minimum), steps: steps)
-        (choice, reason, phase) = (d.weightDecay.value, d.weightDecay.reason + "; max LR then \(formatLR(d.maxLearningRate.value))", "weight decay")
+        (choice, reason) = (d.weightDecay.value, d.weightDecay.reason + "; max LR then \(formatLR(d.maxLearningRate.value))")
       }
     } catch is Recipe<B>.Interrupted {
       printError("\nstopped; finished trials are in \(out)/journal.jsonl — continue with the same command and --resume")
@@ -180,11 +189,11 @@ struct StudyCommand: ParsableCommand {
     let output = Output(study: kind.rawValue, choice: choice, reason: reason, max_lr: lr, trials: rows)
     try writeJSON(output, to: outURL.appendingPathComponent("study.json"))
     let chart = kind == .weightDecay ? TrialCharts.weightDecay(trials, chosen: choice)
-      : TrialCharts.curves(trials, title: "Validation loss of the \(phase) trials", x: kind == .batchSize ? .seconds : .steps)
+      : TrialCharts.curves(trials, title: "Validation loss of the \(phase.rawValue) trials", x: kind == .batchSize ? .seconds : .steps)
     do { try chart.svg().write(to: outURL.appendingPathComponent("study.svg"), atomically: true, encoding: .utf8) } catch {
       throw CommandError("cannot write into \(out): \(error.localizedDescription)", exitCode: 73)
     }
-    printError("\(phase): \(kind == .batchSize ? String(Int(choice)) : formatValue(choice)) — \(reason)")
+    printError("\(phase.rawValue): \(kind == .batchSize ? String(Int(choice)) : formatValue(choice)) — \(reason)")
     printError("wrote study.json, study.svg and journal.jsonl into \(out)")
     if json { print(String(decoding: (try? JSONEncoder.sorted.encode(output)) ?? Data(), as: UTF8.self)) }
   }

@@ -62,11 +62,11 @@ struct TuneCommand: ParsableCommand {
 
   @OptionGroup(title: "Data") var data: DataOptions
 
-  @Option(help: "Model: mlp, cnn or resnetN (N = 6n+2: 8, 20, 32, 56, ...).")
+  @Option(help: ModelArchitecture.help)
   var model: ModelArchitecture = .cnn
 
   @Option(help: ArgumentHelp("Wall-clock budget of the whole recipe: 90s, 20m, 1h, 1h30m.", valueName: "time"))
-  var budget: Duration = Duration(argument: "20m")!
+  var budget: WallTime = WallTime(argument: "20m")!
 
   @Option(name: .customLong("batch-sizes"), help: ArgumentHelp("Batch-size candidates (default: powers of two from 64 up to --max-memory, at most 512).", valueName: "b,b,..."))
   var batchSizes: ValueList<Int>?
@@ -241,7 +241,7 @@ extension ModelArchitecture {
 }
 
 /// A length of time written 90s, 20m, 1h or 1h30m (a bare number is minutes).
-struct Duration: ExpressibleByArgument, CustomStringConvertible, Equatable {
+struct WallTime: ExpressibleByArgument, CustomStringConvertible, Equatable {
   var seconds: Double
   init?(argument: String) {
     let text = argument.lowercased()

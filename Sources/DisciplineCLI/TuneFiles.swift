@@ -89,7 +89,7 @@ struct TuneFiles {
 
   // MARK: - The report
 
-  func entries(_ phase: String) -> [JournalEntry] { journal.entries.filter { $0.phase == phase } }
+  func entries(_ phase: Phase) -> [JournalEntry] { journal.entries.filter { $0.phase == phase } }
 
   func report() -> HTMLReport {
     let o = outcome
@@ -109,7 +109,7 @@ struct TuneFiles {
 
     // 1. The first range test.
     var lr = HTMLReport.Section(title: "1. Learning rate: the LR range test")
-    if let first = entries("learning rate").first?.rangeTest {
+    if let first = entries(.learningRate).first?.rangeTest {
       let files = LRFindFiles(directory: directory, comparison: first, mode: .exponential, title: "\(title), batch \(first.conditions.first?.condition.batchSize ?? 0)")
       lr.addChart(files.chart(), caption: "Training loss while the learning rate rises every step (faint: raw; bold: moving average; dashed: zero-lag smoothing), validation loss as dots. \(first.reason)")
     }
@@ -117,13 +117,13 @@ struct TuneFiles {
 
     // 2. Batch size.
     var batch = HTMLReport.Section(title: "2. Batch size at equal wall time")
-    let batchTests = entries("batch size").compactMap(\.rangeTest).flatMap(\.conditions) + (entries("learning rate").first?.rangeTest?.conditions ?? [])
+    let batchTests = entries(.batchSize).compactMap(\.rangeTest).flatMap(\.conditions) + (entries(.learningRate).first?.rangeTest?.conditions ?? [])
     if batchTests.count > 1 {
       let sorted = batchTests.sorted { ($0.condition.batchSize ?? 0) < ($1.condition.batchSize ?? 0) }
       let files = LRFindFiles(directory: directory, comparison: RangeTestComparison(conditions: sorted), mode: .exponential, title: "per batch size")
       batch.addChart(files.chart(suggesting: false), caption: "An LR range test per batch size: larger batches tolerate larger learning rates.")
     }
-    let batchTrials = entries("batch size").filter { $0.result != nil }
+    let batchTrials = entries(.batchSize).filter { $0.result != nil }
     if !batchTrials.isEmpty {
       batch.addChart(TrialCharts.curves(batchTrials, title: "Validation loss against wall time", x: .seconds), caption: "One one-cycle trial per batch size, each given the same wall time. \(sentence(o.batchSize.reason)).")
       batch.addTable(header: ["batch size", "max LR", "steps", "seconds", "validation loss", "validation accuracy"], rows: batchTrials.map { e in
@@ -134,7 +134,7 @@ struct TuneFiles {
 
     // 3. Momentum.
     var momentum = HTMLReport.Section(title: "3. Momentum")
-    let momentumTrials = entries("momentum").filter { $0.result != nil }
+    let momentumTrials = entries(.momentum).filter { $0.result != nil }
     if !momentumTrials.isEmpty {
       momentum.addChart(TrialCharts.curves(momentumTrials, title: "Validation loss of the momentum trials", x: .steps), caption: "Short one-cycle trials with momentum cycled from each value down. \(sentence(o.maxMomentum.reason)); bottom of the cycle: \(o.minMomentum.reason).")
       momentum.addTable(header: ["momentum", "steps", "validation loss", "validation accuracy"], rows: momentumTrials.map { e in
@@ -145,12 +145,12 @@ struct TuneFiles {
 
     // 4. Weight decay.
     var wd = HTMLReport.Section(title: "4. Weight decay")
-    let wdTrials = entries("weight decay").filter { $0.result != nil }
+    let wdTrials = entries(.weightDecay).filter { $0.result != nil }
     if !wdTrials.isEmpty {
       wd.addChart(TrialCharts.weightDecay(wdTrials, chosen: o.weightDecay.value), caption: "Early validation loss (after a short one-cycle run) for each weight decay on a log axis (0 drawn at the left edge). \(sentence(o.weightDecay.reason)).")
       wd.addChart(TrialCharts.curves(wdTrials, title: "Validation loss of the weight-decay trials", x: .steps), caption: "The same trials over their steps.")
     }
-    if let overlay = entries("weight decay").compactMap(\.rangeTest).first {
+    if let overlay = entries(.weightDecay).compactMap(\.rangeTest).first {
       let files = LRFindFiles(directory: directory, comparison: overlay, mode: .exponential, title: "at the best weight decays")
       wd.addChart(files.chart(suggesting: false), caption: "LR range tests at the best two weight decays, to set learning rate and weight decay together: less weight decay usually allows a larger learning rate.")
     }
@@ -158,8 +158,8 @@ struct TuneFiles {
 
     // 5. Regularization.
     var finalNumber = 5
-    let dropoutOverlay = entries("dropout").compactMap(\.rangeTest).first
-    let augmentationOverlay = entries("augmentation").compactMap(\.rangeTest).first
+    let dropoutOverlay = entries(.dropout).compactMap(\.rangeTest).first
+    let augmentationOverlay = entries(.augmentation).compactMap(\.rangeTest).first
     if dropoutOverlay != nil || augmentationOverlay != nil {
       var section = HTMLReport.Section(title: "5. Regularization: dropout and augmentation")
       func table(_ conditions: [ConditionSummary], _ name: (ConditionSummary) -> String) -> [[String]] {
@@ -194,11 +194,11 @@ struct TuneFiles {
     var all = HTMLReport.Section(title: "Every trial")
     all.addTable(header: ["phase", "trial", "steps", "seconds", "validation loss", "validation accuracy / max LR"], rows: journal.entries.map { e in
       if let r = e.result {
-        return [e.phase, e.label, String(r.losses.count), String(format: "%.0f", e.seconds), lossText(r), accuracyText(r)]
+        return [e.phase.rawValue, e.label, String(r.losses.count), String(format: "%.0f", e.seconds), lossText(r), accuracyText(r)]
       }
       let lr = e.rangeTest?.suggestedMaximumLearningRate.map { "max LR " + formatLR($0) } ?? "—"
       let points = e.rangeTest?.conditions.flatMap(\.runs).map(\.points.count).reduce(0, +) ?? 0
-      return [e.phase, e.label, String(points), String(format: "%.0f", e.seconds), "—", lr]
+      return [e.phase.rawValue, e.label, String(points), String(format: "%.0f", e.seconds), "—", lr]
     }, caption: "As recorded in journal.jsonl, in order.")
     report.addSection(all)
     return report

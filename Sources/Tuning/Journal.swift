@@ -4,7 +4,7 @@ import Foundation
 public struct JournalEntry: Codable, Sendable, Equatable {
   /// Identifies the work within a tuning run ("batch-size/trial/256"); a resumed run looks it up.
   public var key: String
-  public var phase: String
+  public var phase: Phase
   /// What a person reads: "batch 256", "momentum 0.97".
   public var label: String
   public var rangeTest: RangeTestComparison?
@@ -20,7 +20,7 @@ public struct JournalEntry: Codable, Sendable, Equatable {
   public var nodes: [String]?
   public var machines: [String]?
 
-  public init(key: String, phase: String, label: String, rangeTest: RangeTestComparison? = nil, trial: TrialSettings? = nil,
+  public init(key: String, phase: Phase, label: String, rangeTest: RangeTestComparison? = nil, trial: TrialSettings? = nil,
               result: TrialResult? = nil, seconds: Double, finished: Date = Date()) {
     self.key = key
     self.phase = phase

@@ -143,17 +143,17 @@ public final class Recipe<Backend: TuningBackend> {
     // Without a measured throughput (a probe that reported too few steps) there is nothing to judge by.
     if !samplesPerSecond.isEmpty { try checkBudget() }
     let phases = studiesRegularization ? 6 : 5
-    onEvent?(.phase(name: "learning rate", index: 1, of: phases))
+    onEvent?(.phase(name: Phase.learningRate.rawValue, index: 1, of: phases))
     let first = try learningRatePhase()
-    onEvent?(.phase(name: "batch size", index: 2, of: phases))
+    onEvent?(.phase(name: Phase.batchSize.rawValue, index: 2, of: phases))
     let batch = try batchSizePhase(startLearningRate: first.suggestedMaximumLearningRate!, trialsLeft: laterTrials)
-    onEvent?(.phase(name: "momentum", index: 3, of: phases))
+    onEvent?(.phase(name: Phase.momentum.rawValue, index: 3, of: phases))
     let momentum = try momentumPhase(batchSize: batch.batchSize.value, learningRate: batch.learningRate,
-      steps: trialSteps(phase: "momentum", batchSize: batch.batchSize.value, planned: batch.stepsPerTrial))
-    onEvent?(.phase(name: "weight decay", index: 4, of: phases))
+      steps: trialSteps(phase: .momentum, batchSize: batch.batchSize.value, planned: batch.stepsPerTrial))
+    onEvent?(.phase(name: Phase.weightDecay.rawValue, index: 4, of: phases))
     let wd = try weightDecayPhase(batchSize: batch.batchSize.value, learningRate: batch.learningRate,
       momentum: (momentum.max.value, momentum.min.value),
-      steps: trialSteps(phase: "weight decay", batchSize: batch.batchSize.value, planned: replannedSteps(batch.batchSize.value, trials: settings.weightDecays.count + 1)))
+      steps: trialSteps(phase: .weightDecay, batchSize: batch.batchSize.value, planned: replannedSteps(batch.batchSize.value, trials: settings.weightDecays.count + 1)))
     if studiesRegularization { onEvent?(.phase(name: "regularization", index: 5, of: phases)) }
     let regularizationChoice = try regularizationPhase(batchSize: batch.batchSize.value, weightDecay: wd.weightDecay.value, momentum: momentum.max.value)
     let maxLR = wd.maxLearningRate

@@ -27,7 +27,7 @@ extension Recipe {
 
   /// The steps of a phase's trials: those of its trials already in the journal (a resumed run
   /// compares trials of one length), else `planned`.
-  func trialSteps(phase: String, batchSize: Int, planned: Int) -> Int {
+  func trialSteps(phase: Phase, batchSize: Int, planned: Int) -> Int {
     journal.entries.first { $0.phase == phase && $0.trial?.batchSize == batchSize }?.trial?.steps ?? planned
   }
 
@@ -100,7 +100,7 @@ extension Recipe {
       return Int(seconds * throughput(settings.startBatchSize) / (rounds * Double(settings.startBatchSize) * Self.rangeTestOverhead))
     }
     var steps = affordable(sweeps: settings.batchSizes.count + laterRangeTests)
-    if steps < settings.minimumRangeTestSteps && studiesRegularization && !journal.entries.contains(where: { $0.phase == "dropout" || $0.phase == "augmentation" }) {
+    if steps < settings.minimumRangeTestSteps && studiesRegularization && !journal.entries.contains(where: { $0.phase == .dropout || $0.phase == .augmentation }) {
       studiesRegularization = false
       steps = affordable(sweeps: settings.batchSizes.count + laterRangeTests)
       onEvent?(.note("no regularization study: its \(regularizationRangeTests) range tests do not fit into this budget"))

@@ -5,7 +5,7 @@ import Sessions
 /// (one sweep each) and the batch size each runs at.
 struct RangeTestWork {
   var key: String
-  var phase: String
+  var phase: Phase
   var label: String
   var conditions: [RangeTestCondition]
   var base: RangeTestSettings
@@ -15,7 +15,7 @@ struct RangeTestWork {
 /// A short trial the recipe asks for.
 struct TrialWork {
   var key: String
-  var phase: String
+  var phase: Phase
   var label: String
   var settings: TrialSettings
 }
@@ -88,7 +88,7 @@ extension Recipe {
   }
 
   /// Runs (or reuses) one range-test comparison; a failed run throws.
-  func rangeTest(key: String, phase: String, label: String, conditions: [RangeTestCondition], base: RangeTestSettings,
+  func rangeTest(key: String, phase: Phase, label: String, conditions: [RangeTestCondition], base: RangeTestSettings,
                  batchSize: @escaping (RangeTestCondition) -> Int) throws -> RangeTestComparison {
     try rangeTests([RangeTestWork(key: key, phase: phase, label: label, conditions: conditions, base: base, batchSize: batchSize)])[0].get()
   }
@@ -144,7 +144,7 @@ extension Recipe {
   }
 
   /// Runs (or reuses) one short trial.
-  func trial(key: String, phase: String, label: String, _ settings: TrialSettings) throws -> JournalEntry {
+  func trial(key: String, phase: Phase, label: String, _ settings: TrialSettings) throws -> JournalEntry {
     try trials([TrialWork(key: key, phase: phase, label: label, settings: settings)])[0]
   }
 
@@ -152,7 +152,7 @@ extension Recipe {
   func warnOfMixedMachines(_ entries: [JournalEntry]) {
     let kinds = Set(entries.compactMap(\.machines).joined())
     guard kinds.count > 1, let phase = entries.first?.phase else { return }
-    onEvent?(.note("the \(phase) trials ran on different kinds of machines (\(kinds.sorted().joined(separator: "; "))): their equal-time comparison is not fair; pin them to one kind with --slurm-args (e.g. --constraint)"))
+    onEvent?(.note("the \(phase.rawValue) trials ran on different kinds of machines (\(kinds.sorted().joined(separator: "; "))): their equal-time comparison is not fair; pin them to one kind with --slurm-args (e.g. --constraint)"))
   }
 }
 

@@ -168,8 +168,8 @@ final class LimitedSession: TrainingSession {
     s.augmentations = ["none", "flip"]
     let recipe = Recipe(backend: backend, settings: s, journal: try journal())
     let outcome = try recipe.run()
-    #expect(recipe.journal.entries.contains { $0.phase == "dropout" && $0.rangeTest?.conditions.count == 2 })
-    #expect(recipe.journal.entries.contains { $0.phase == "augmentation" && $0.rangeTest?.conditions.count == 2 })
+    #expect(recipe.journal.entries.contains { $0.phase == .dropout && $0.rangeTest?.conditions.count == 2 })
+    #expect(recipe.journal.entries.contains { $0.phase == .augmentation && $0.rangeTest?.conditions.count == 2 })
     #expect(s.dropouts.contains(outcome.dropout.value) && s.augmentations.contains(outcome.augmentation.value))
     #expect(backend.regularizations.last == Regularization(dropout: outcome.dropout.value, augmentation: outcome.augmentation.value))
     // Every session before the study used the prior; the augmentation study used the chosen rate.
@@ -198,7 +198,7 @@ final class LimitedSession: TrainingSession {
     let outcome = try recipe.run()
     #expect(outcome.batchSize.value == 64, "\(outcome.batchSize.reason)")
     // Equal wall time: the trials' virtual seconds agree within a few percent.
-    let times = recipe.journal.entries.filter { $0.phase == "batch size" && $0.result != nil }.map(\.seconds)
+    let times = recipe.journal.entries.filter { $0.phase == .batchSize && $0.result != nil }.map(\.seconds)
     #expect(times.count == 3)
     #expect(times.max()! - times.min()! < 0.05 * times.max()!, "\(times)")
   }
@@ -216,7 +216,7 @@ final class LimitedSession: TrainingSession {
     // slot they go one by one.
     #expect(two.batches.contains(3) && !one.batches.contains(3), "\(two.batches) / \(one.batches)")
     // Planned in rounds of two, each trial is longer.
-    func steps(_ r: Recipe<AnalyticBackend>) -> Int { r.journal.entries.first { $0.phase == "momentum" }!.trial!.steps }
+    func steps(_ r: Recipe<AnalyticBackend>) -> Int { r.journal.entries.first { $0.phase == .momentum }!.trial!.steps }
     #expect(Double(steps(parallel)) >= 1.5 * Double(steps(sequential)), "\(steps(parallel)) against \(steps(sequential))")
     // The journal shares the wall time out: its seconds add up to no more than the clock's.
     #expect(parallel.journal.entries.map(\.seconds).reduce(0, +) <= parallel.elapsed)
@@ -328,7 +328,7 @@ final class LimitedSession: TrainingSession {
     #expect(!recipe.studiesRegularization)
     #expect(notes.contains { $0.contains("no regularization study") })
     #expect(outcome.dropout.value == 0 && outcome.dropout.reason.contains("no room"))
-    #expect(!recipe.journal.entries.contains { $0.phase == "dropout" })
+    #expect(!recipe.journal.entries.contains { $0.phase == .dropout })
   }
 
   @Test func longBudgetsKeepTheRangeTestSteps() throws {

@@ -13,7 +13,7 @@ extension Recipe {
     let untested = candidates.filter { $0 != b0 }
     let readings = try rangeTests(untested.map { b in
       let steps = rangeTestSteps(batchSize: b)
-      return RangeTestWork(key: "batch-size/range-test/\(b)", phase: "batch size", label: "LR range test, batch \(b)",
+      return RangeTestWork(key: "batch-size/range-test/\(b)", phase: .batchSize, label: "LR range test, batch \(b)",
         conditions: [RangeTestCondition(name: "batch \(b)", batchSize: b, steps: steps)],
         base: rangeSettings(steps: steps, weightDecay: settings.priorWeightDecay, momentum: settings.momenta.last ?? 0.9, validate: true),
         batchSize: { $0.batchSize! })
@@ -30,7 +30,7 @@ extension Recipe {
     }
     for b in candidates where lrForBatch[b] != nil { tried.append(b) }
     let entries = try trials(tried.map { b in
-      TrialWork(key: "batch-size/trial/\(b)", phase: "batch size", label: "batch \(b), \(Int(trialSeconds.rounded())) s",
+      TrialWork(key: "batch-size/trial/\(b)", phase: .batchSize, label: "batch \(b), \(Int(trialSeconds.rounded())) s",
         settings: TrialSettings(batchSize: b, maxLearningRate: lrForBatch[b]!, divFactor: settings.divFactor, weightDecay: settings.priorWeightDecay,
           steps: trialSteps(seconds: trialSeconds, batchSize: b), evaluations: settings.trialEvaluations, validationBatches: settings.validationBatches, seed: settings.seed))
     })

@@ -24,7 +24,7 @@ extension Recipe {
   public func learningRatePhase() throws -> RangeTestComparison {
     let b0 = settings.startBatchSize
     let first = try rangeTest(
-      key: firstRangeTestKey, phase: "learning rate", label: "LR range test, batch \(b0)",
+      key: firstRangeTestKey, phase: .learningRate, label: "LR range test, batch \(b0)",
       conditions: [RangeTestCondition(name: "batch \(b0)", batchSize: b0, steps: rangeTestSteps)],
       base: rangeSettings(steps: rangeTestSteps, weightDecay: settings.priorWeightDecay, momentum: settings.momenta.last ?? 0.9, validate: true),
       batchSize: { $0.batchSize! })

@@ -12,13 +12,13 @@ extension Recipe {
         validationBatches: settings.validationBatches, seed: settings.seed)
     }
     let momentumTrials = Array(zip(settings.momenta, try trials(settings.momenta.map { m in
-      TrialWork(key: "momentum/\(m)", phase: "momentum", label: "momentum \(m) → \(min(m, baseMin))", settings: momentumSettings(m, min(m, baseMin)))
+      TrialWork(key: "momentum/\(m)", phase: .momentum, label: "momentum \(m) → \(min(m, baseMin))", settings: momentumSettings(m, min(m, baseMin)))
     })))
     let maxMomentum = chooseMomentum(momentumTrials)
     var minMomentum = Choice(min(maxMomentum.value, baseMin), "the usual bottom of the cycle")
     if let alternative = settings.minMomenta.dropFirst().first, alternative < maxMomentum.value,
        let reference = momentumTrials.first(where: { $0.0 == maxMomentum.value })?.1.result {
-      let entry = try trial(key: "momentum/\(maxMomentum.value)-\(alternative)", phase: "momentum",
+      let entry = try trial(key: "momentum/\(maxMomentum.value)-\(alternative)", phase: .momentum,
         label: "momentum \(maxMomentum.value) → \(alternative)", momentumSettings(maxMomentum.value, alternative))
       let a = entry.result!.finalValidationLoss, r = reference.finalValidationLoss
       minMomentum = a < r

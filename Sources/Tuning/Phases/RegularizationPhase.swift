@@ -22,28 +22,28 @@ extension Recipe {
     base.validationBatches = settings.validationBatches
     /// One study: a range test per candidate (weakest first), read by `chooseRegularization`.
     func study<Value: Codable & Sendable & Equatable>(
-      _ candidates: [Value], current: Value, kind: String, key: String, phase: String, tolerance: Double, why: String,
+      _ candidates: [Value], current: Value, kind: String, key: String, phase: Phase, tolerance: Double, why: String,
       name: (Value) -> String, condition: (Value) -> RangeTestCondition
     ) throws -> Choice<Value> {
       guard studiesRegularization else {
-        return Choice(current, candidates.count >= 2 ? "as given: the budget had no room for the \(phase) study's range tests" : "as given (no \(phase) study)")
+        return Choice(current, candidates.count >= 2 ? "as given: the budget had no room for the \(phase.rawValue) study's range tests" : "as given (no \(phase.rawValue) study)")
       }
-      guard candidates.count >= 2 else { return Choice(current, candidates.isEmpty ? "as given (no \(phase) study)" : "the only candidate") }
-      if let program, !program.honours.contains(phase) {
-        return Choice(current, "as given: your program does not apply \(phase) (its start event does not list it in \"honours\")")
+      guard candidates.count >= 2 else { return Choice(current, candidates.isEmpty ? "as given (no \(phase.rawValue) study)" : "the only candidate") }
+      if let program, let name = phase.honoured, !program.honours.contains(name) {
+        return Choice(current, "as given: your program does not apply \(name) (its start event does not list it in \"honours\")")
       }
-      let overlay = try rangeTest(key: key, phase: phase, label: "LR range tests with \(phase) \(candidates.map(name).joined(separator: ", "))",
+      let overlay = try rangeTest(key: key, phase: phase, label: "LR range tests with \(phase.rawValue) \(candidates.map(name).joined(separator: ", "))",
         conditions: candidates.map(condition), base: base, batchSize: { $0.batchSize! })
       // The overlay keeps the candidates' order.
       let rows = zip(candidates, overlay.conditions).map { (value: $0, name: name($0), validation: $1.lowestValidationLoss, stableUpTo: $1.stableUpTo) }
       return Self.chooseRegularization(rows, kind: kind, tolerance: tolerance, why: why)
     }
-    let dropoutChoice = try study(settings.dropouts, current: regularization.dropout, kind: "rates", key: "dropout/range-test/\(batch)", phase: "dropout",
+    let dropoutChoice = try study(settings.dropouts, current: regularization.dropout, kind: "rates", key: "dropout/range-test/\(batch)", phase: .dropout,
       tolerance: settings.regularizationTolerance, why: "a difference that small is noise in a short test, and the final run is far longer, where regularization pays off",
       name: plainNumber) { RangeTestCondition(name: "dropout \(plainNumber($0))", weightDecay: wd, batchSize: batch, dropout: $0, steps: steps) }
     regularization.dropout = dropoutChoice.value
     let augmentationChoice = try study(settings.augmentations, current: regularization.augmentation, kind: "augmentations",
-      key: "augmentation/range-test/\(batch)/\(plainNumber(regularization.dropout))", phase: "augmentation",
+      key: "augmentation/range-test/\(batch)/\(plainNumber(regularization.dropout))", phase: .augmentation,
       tolerance: settings.augmentationTolerance, why: "augmentation slows early learning by design, so a short test overstates its cost; it pays off in the far longer final run",
       name: { $0 }) {
       RangeTestCondition(name: "augmentation \($0)", weightDecay: wd, batchSize: batch, dropout: regularization.dropout, augmentation: $0, steps: steps)

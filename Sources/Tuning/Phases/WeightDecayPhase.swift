@@ -7,7 +7,7 @@ extension Recipe {
   /// range tests at the best two values to settle learning rate and weight decay together.
   public func weightDecayPhase(batchSize batch: Int, learningRate lr: Double, momentum: (max: Double, min: Double), steps: Int) throws -> WeightDecayDecision {
     func wdWork(_ wd: Double, refine: Bool = false) -> TrialWork {
-      TrialWork(key: "weight-decay/\(wd)", phase: "weight decay", label: "weight decay \(Self.format(wd))\(refine ? " (refinement)" : "")",
+      TrialWork(key: "weight-decay/\(wd)", phase: .weightDecay, label: "weight decay \(Self.format(wd))\(refine ? " (refinement)" : "")",
         settings: TrialSettings(batchSize: batch, maxLearningRate: lr, divFactor: settings.divFactor, maxMomentum: momentum.max,
           minMomentum: momentum.min, weightDecay: wd, steps: steps, evaluations: settings.trialEvaluations,
           validationBatches: settings.validationBatches, seed: settings.seed))
@@ -31,7 +31,7 @@ extension Recipe {
     let wdSteps = rangeTestSteps(batchSize: batch)
     let values = [best.0] + (second.map { [$0.0] } ?? [])
     let wdRange = try rangeTest(
-      key: "weight-decay/range-test/\(batch)", phase: "weight decay", label: "LR range tests at weight decay \(values.map(plainNumber).joined(separator: ", "))",
+      key: "weight-decay/range-test/\(batch)", phase: .weightDecay, label: "LR range tests at weight decay \(values.map(plainNumber).joined(separator: ", "))",
       conditions: values.map { RangeTestCondition(name: "wd \(Self.format($0))", weightDecay: $0, batchSize: batch, steps: wdSteps) },
       base: rangeSettings(steps: wdSteps, weightDecay: best.0, momentum: momentum.max, validate: true), batchSize: { $0.batchSize! })
     // Every reading at the chosen batch size counts: the batch-size study's and the one at the

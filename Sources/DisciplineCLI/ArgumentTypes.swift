@@ -1,0 +1,57 @@
+import ArgumentParser
+
+/// One of an enumeration's raw values, accepted as any text and checked when the schedule is
+/// made, so that a wrong value ends with the command's one-line message (ArgumentParser's own
+/// message for a bad choice adds the usage text). Help and completion still list the values.
+struct ChoiceArgument<Value: CaseIterable & RawRepresentable>: ExpressibleByArgument
+where Value.RawValue == String {
+  var text: String
+
+  init?(argument: String) {
+    text = argument
+  }
+
+  init(_ value: Value) {
+    text = value.rawValue
+  }
+
+  static var allValueStrings: [String] { Value.allCases.map(\.rawValue) }
+
+  var defaultValueDescription: String { text }
+
+  /// The chosen value, or a one-line error naming `flag` and the accepted values.
+  func value(for flag: String) throws -> Value {
+    guard let value = Value(rawValue: text) else {
+      throw ValidationError(
+        "\(flag) must be one of \(Self.allValueStrings.joined(separator: ", ")); got '\(text)'.")
+    }
+    return value
+  }
+}
+
+extension Optional {
+  /// The wrapped choice's value, or `nil` when the option was not given.
+  func value<Value>(for flag: String) throws -> Value? where Wrapped == ChoiceArgument<Value> {
+    try self?.value(for: flag)
+  }
+}
+
+/// A list of whole numbers written `30,80` or as separate values, checked when the schedule is
+/// made (for a one-line message, as ``ChoiceArgument``).
+struct IntegerList: ExpressibleByArgument {
+  var text: String
+
+  init?(argument: String) {
+    text = argument
+  }
+
+  /// The numbers, or a one-line error naming `flag`.
+  func values(for flag: String) throws -> [Int] {
+    try text.split(separator: ",", omittingEmptySubsequences: false).map { part in
+      guard let value = Int(part.trimmingCharacters(in: .whitespaces)) else {
+        throw ValidationError("\(flag) takes whole numbers such as 30,80; got '\(text)'.")
+      }
+      return value
+    }
+  }
+}
