@@ -19,7 +19,7 @@ extension HTMLReport {
     section > p:first-child, .summary p:first-child { margin-top: 0; }
     section > p:last-child { margin-bottom: 0; }
     h2 { font-size: 21px; line-height: 1.3; margin: 0 0 12px; }
-    nav ol { margin: 6px 0 0; padding-left: 22px; columns: 2; }
+    nav ul { margin: 6px 0 0; padding-left: 0; list-style: none; columns: 2; }
     nav a { color: var(--accent); text-decoration: none; }
     nav a:hover { text-decoration: underline; }
     figure { margin: 16px 0; }

@@ -162,11 +162,11 @@ public struct HTMLReport: Sendable {
       out.append("</section>")
     }
     if sections.count >= 3 {
-      out.append("<nav><strong>Contents</strong><ol>")
+      out.append("<nav><strong>Contents</strong><ul>")
       for (section, anchor) in zip(sections, sectionAnchors) {
         out.append("<li><a href=\"#\(anchor)\">\(HTML.escape(section.title))</a></li>")
       }
-      out.append("</ol></nav>")
+      out.append("</ul></nav>")
     }
     for (section, anchor) in zip(sections, sectionAnchors) {
       out.append("<section id=\"\(anchor)\">")
