@@ -11,27 +11,26 @@ public final class Flatten: Module {
   public override func forward(_ input: Tensor) -> Tensor { input.flattened() }
 }
 
-/// Max pooling with a square window (stride defaults to the window).
-public final class MaxPool2D: Module {
+/// A pooling layer with a square window (stride defaults to the window): its size, stride and
+/// padding; the subclasses say how a window is pooled.
+public class Pool2D: Module {
   public let kernelSize: Int, stride: Int, padding: Int
   public init(_ kernelSize: Int, stride: Int? = nil, padding: Int = 0) {
     self.kernelSize = kernelSize
     self.stride = stride ?? kernelSize
     self.padding = padding
   }
+}
+
+/// Max pooling with a square window (stride defaults to the window).
+public final class MaxPool2D: Pool2D {
   public override func forward(_ input: Tensor) -> Tensor {
     input.maxPool2d(kernelSize: kernelSize, stride: stride, padding: padding)
   }
 }
 
 /// Average pooling with a square window (stride defaults to the window).
-public final class AvgPool2D: Module {
-  public let kernelSize: Int, stride: Int, padding: Int
-  public init(_ kernelSize: Int, stride: Int? = nil, padding: Int = 0) {
-    self.kernelSize = kernelSize
-    self.stride = stride ?? kernelSize
-    self.padding = padding
-  }
+public final class AvgPool2D: Pool2D {
   public override func forward(_ input: Tensor) -> Tensor {
     input.avgPool2d(kernelSize: kernelSize, stride: stride, padding: padding)
   }
