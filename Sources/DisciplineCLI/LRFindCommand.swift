@@ -165,20 +165,31 @@ struct LRFindCommand: ParsableCommand {
     let progress = RangeTestProgress(total: total, conditions: conditions.map(\.name), repeats: repeats)
     let comparison: RangeTestComparison
     if let runner {
-      // Each sweep runs the program (or `discipline trial`) once, all handed over together; the
-      // files stay in DIR/trials for a look afterwards.
+      // Each sweep runs the program (or `discipline trial`) once; the files stay in DIR/trials
+      // for a look afterwards. With one slot the sweeps go one by one, each with its progress
+      // line; with more, all are handed over together and the progress counts their steps.
       var engine = setup == nil ? nil : data.engineSection(model: model, optimizer: optimizer.rawValue)
       engine?["evaluation_batch_size"] = "500"
-      let userStop = runner.shouldStop
-      runner.shouldStop = { userStop() || stop.isRequested }
-      comparison = try RangeTest.compare(
-        conditions: conditions, repeats: repeats, seed: seed, base: base, oneCycleDivisor: divFactor, runner: runner, onPoint: progress.point
-      ) { condition, s, settings in
+      func spec(_ condition: RangeTestCondition, _ s: UInt64, _ settings: RangeTestSettings) -> (TrialSpec, URL) {
         let name = conditions.count == 1 ? "" : "\(condition.name)/"
         var spec = settings.spec(key: "lr-find/\(name)seed-\(s)", batchSize: condition.batchSize!, seed: s,
           dropout: condition.dropout ?? 0, augmentation: augment)
         spec.engine = engine
         return (spec, outURL.appendingPathComponent("trials").appendingPathComponent(TrialSpec.directoryName(for: spec.key)))
+      }
+      if runner.slots > 1 && total > 1 {
+        progress.startTogether(count: total, steps: conditions.map { $0.steps! }.reduce(0, +) * repeats, slots: runner.slots)
+        comparison = try RangeTest.compare(
+          conditions: conditions, repeats: repeats, seed: seed, base: base, oneCycleDivisor: divFactor, runner: runner,
+          onPoint: progress.point, spec: spec)
+      } else {
+        comparison = try RangeTest.compare(
+          conditions: conditions, repeats: repeats, seed: seed, base: base, oneCycleDivisor: divFactor,
+          onStart: progress.start, shouldStop: { stop.isRequested }
+        ) { condition, s, settings in
+          let (trial, directory) = spec(condition, s, settings)
+          return try RangeTest.run(with: runner, spec: trial, directory: directory, settings: settings, onPoint: progress.point)
+        }
       }
     } else if let setup {
       comparison = try RangeTest.compare(

@@ -14,6 +14,9 @@ final class RangeTestProgress {
   private var label = ""
   private var started = Date()
   private var lastDraw = Date.distantPast
+  /// Sweeps running side by side: their steps are counted as one (`startTogether`).
+  private var together = false
+  private var counted = 0
 
   init(total: Int, conditions: [String], repeats: Int) {
     self.total = total
@@ -33,8 +36,18 @@ final class RangeTestProgress {
     lastDraw = .distantPast
   }
 
+  /// Sweeps handed over all at once (`--parallel`, Slurm): one line counting all their steps.
+  func startTogether(count: Int, steps: Int, slots: Int) {
+    together = true
+    self.steps = max(1, steps)
+    label = "\(count) range tests, \(min(count, slots)) at a time"
+    started = Date()
+    lastDraw = .distantPast
+  }
+
   func point(_ p: RangeTestPoint) {
-    let done = p.step + 1
+    counted += 1
+    let done = together ? counted : p.step + 1
     let now = Date()
     if interactive {
       guard now.timeIntervalSince(lastDraw) > 0.1 || done == steps else { return }

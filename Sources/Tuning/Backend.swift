@@ -105,9 +105,8 @@ struct BackendRunner<Backend: TuningBackend>: TrialRunner {
   let tap: (TrialEvent) -> Void
 
   func run(_ spec: TrialSpec, directory: URL?, observe: (TrialEvent) -> TrialDecision) throws -> TrialRunResult {
-    try backend.run(spec, directory: directory, shouldStop: shouldStop) { event in
-      tap(event)
-      return observe(event)
+    try withoutActuallyEscaping(observe) { observe in
+      try runAll([TrialJob(spec: spec, directory: directory, observe: observe)])[0]
     }
   }
 

@@ -214,7 +214,8 @@ extension RangeTest {
     let runs = try runner.runAll(jobs.map(\.job.job))
     var summaries: [ConditionSummary] = []
     for (c, condition) in conditions.enumerated() {
-      let mine = jobs.indices.filter { jobs[$0].condition == c && runs[$0].status != .interrupted || jobs[$0].condition == c && !runs[$0].losses.isEmpty }
+      // A sweep the user stopped before its first step leaves no curve.
+      let mine = jobs.indices.filter { jobs[$0].condition == c && (runs[$0].status != .interrupted || !runs[$0].losses.isEmpty) }
       let results = try mine.map { try jobs[$0].job.result(runs[$0]) }
       if !results.isEmpty { summaries.append(ConditionSummary(condition: condition, seeds: mine.map { jobs[$0].seed }, runs: results)) }
     }

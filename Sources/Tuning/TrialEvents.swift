@@ -50,13 +50,18 @@ public enum TrialEvent: Equatable, Sendable {
     let text = line.replacingOccurrences(of: "-Infinity", with: "null").replacingOccurrences(of: "Infinity", with: "null")
       .replacingOccurrences(of: "NaN", with: "null")
     let fields: EventFields
-    do { fields = try JSONDecoder().decode(EventFields.self, from: Data(text.utf8)) } catch let error as TrialEventError {
+    do { fields = try Self.decoder.decode(EventFields.self, from: Data(text.utf8)) } catch let error as TrialEventError {
       throw error
     } catch {
       throw TrialEventError("not a JSON object: \(line.prefix(120))")
     }
     self = fields.event
   }
+}
+
+extension TrialEvent {
+  /// One decoder for every line (a program reports thousands of events a second).
+  nonisolated(unsafe) fileprivate static let decoder = JSONDecoder()
 }
 
 /// The fields of an event line, checked as they are decoded.
