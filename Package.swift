@@ -56,6 +56,9 @@ let package = Package(
     .testTarget(name: "SchedulesTests", dependencies: ["Schedules"]),
     .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "Randomness"]),
     .testTarget(name: "ReportsTests", dependencies: ["Reports"]),
+    .testTarget(
+      name: "TrainingTests",
+      dependencies: ["Training", "Datasets", "NeuralNetworks", "Optimizers", "Randomness"]),
     .testTarget(name: "TuningTests", dependencies: ["Tuning", "Sessions", "Schedules", "Randomness"]),
     .testTarget(name: "DisciplineCLITests", dependencies: ["NeuralNetworks"]),
   ]
