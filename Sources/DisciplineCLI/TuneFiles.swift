@@ -34,6 +34,53 @@ struct TuneFiles {
     var batch_size: Int
     var epochs: Int
     var reasons: [String: String]
+    /// Each compared choice against the others and the noise.
+    var margins: [String: MarginRecord]
+    var noise: NoiseRecord
+  }
+
+  /// A `Margin` as hyperparameters.json gives it (snake_case; a diverged candidate's loss null).
+  struct MarginRecord: Encodable {
+    struct Candidate: Encodable {
+      var value: String
+      var loss: Double?
+    }
+    var measure: String
+    var candidates: [Candidate]
+    var chosen: String
+    var margin: Double?
+    var band: Double
+    var band_is_measured_noise: Bool
+    var indistinguishable: [String]
+    var verdict: String
+    init(_ m: Margin) {
+      measure = m.measure
+      candidates = m.candidates.map { Candidate(value: $0.name, loss: $0.loss.isFinite ? $0.loss : nil) }
+      chosen = m.chosen
+      margin = m.margin.isFinite ? m.margin : nil
+      band = m.band
+      band_is_measured_noise = m.measured
+      indistinguishable = m.indistinguishable
+      verdict = m.verdict
+    }
+  }
+
+  /// The trials' noise: each repeat under another seed, and what they give.
+  struct NoiseRecord: Encodable {
+    struct Repeat: Encodable {
+      var trial: String
+      var losses: [Double?]
+    }
+    var relative_sd: Double?
+    var band: Double?
+    var repeats: [Repeat]
+    var description: String
+    init(_ n: NoiseEstimate) {
+      relative_sd = n.relative
+      band = n.band
+      repeats = n.pairs.map { Repeat(trial: $0.label, losses: $0.losses.map { $0.isFinite ? $0 : nil }) }
+      description = n.description
+    }
   }
 
   var parameters: Parameters {
@@ -46,7 +93,12 @@ struct TuneFiles {
         "momentum": "max: \(outcome.maxMomentum.reason); min: \(outcome.minMomentum.reason)",
         "weight_decay": outcome.weightDecay.reason, "dropout": outcome.dropout.reason, "augmentation": outcome.augmentation.reason, "batch_size": outcome.batchSize.reason, "epochs": outcome.epochs.reason,
         "policy": "one-cycle (PyTorch's OneCycleLR) from max/\(formatValue(outcome.maxLearningRate.value / outcome.minLearningRate.value)) with cyclical momentum, as Smith's recipe prescribes",
-      ])
+      ],
+      margins: [
+        "batch_size": outcome.batchSize.margin, "max_momentum": outcome.maxMomentum.margin, "min_momentum": outcome.minMomentum.margin,
+        "weight_decay": outcome.weightDecay.margin, "dropout": outcome.dropout.margin, "augmentation": outcome.augmentation.margin,
+      ].compactMapValues { $0.map(MarginRecord.init) },
+      noise: NoiseRecord(outcome.noise))
   }
 
   struct Summary: Encodable {
@@ -97,14 +149,17 @@ struct TuneFiles {
       title: "discipline tune — \(title)",
       subtitle: "Smith's recipe within a budget of \(formatDuration(budget))",
       summary: String(format: "Test accuracy %.2f%%, test loss %.4f, after %d epochs of one-cycle training; the whole recipe took %@. Diagnosis: %@ — %@.",
-        100 * o.test.accuracy, o.test.loss, o.epochs.value, formatDuration(o.seconds), o.diagnosis.verdict.rawValue, o.diagnosis.explanation))
+        100 * o.test.accuracy, o.test.loss, o.epochs.value, formatDuration(o.seconds), o.diagnosis.verdict.rawValue, o.diagnosis.explanation)
+        + (o.noise.relative == nil ? "" : " The noise of a short trial: \(o.noise.description); a choice is clear only when it leads by more than that."))
     report.addChoice(name: "max learning rate", value: formatLR(o.maxLearningRate.value), reason: o.maxLearningRate.reason)
     report.addChoice(name: "min learning rate", value: formatLR(o.minLearningRate.value), reason: o.minLearningRate.reason)
-    report.addChoice(name: "batch size", value: "\(o.batchSize.value)", reason: o.batchSize.reason)
-    report.addChoice(name: "momentum", value: "\(o.maxMomentum.value) → \(o.minMomentum.value)", reason: "\(o.maxMomentum.reason); bottom: \(o.minMomentum.reason)")
-    report.addChoice(name: "weight decay", value: formatValue(o.weightDecay.value), reason: o.weightDecay.reason)
-    report.addChoice(name: "dropout", value: formatValue(o.dropout.value), reason: o.dropout.reason)
-    report.addChoice(name: "augmentation", value: o.augmentation.value, reason: o.augmentation.reason)
+    report.addChoice(name: "batch size", value: "\(o.batchSize.value)", reason: o.batchSize.reason, confidence: o.batchSize.margin?.summary)
+    let momentumMargins = [o.maxMomentum.margin.map { "top: " + $0.summary }, o.minMomentum.margin.map { "bottom: " + $0.summary }].compactMap { $0 }
+    report.addChoice(name: "momentum", value: "\(o.maxMomentum.value) → \(o.minMomentum.value)", reason: "\(o.maxMomentum.reason); bottom: \(o.minMomentum.reason)",
+      confidence: momentumMargins.isEmpty ? nil : momentumMargins.joined(separator: "; "))
+    report.addChoice(name: "weight decay", value: formatValue(o.weightDecay.value), reason: o.weightDecay.reason, confidence: o.weightDecay.margin?.summary)
+    report.addChoice(name: "dropout", value: formatValue(o.dropout.value), reason: o.dropout.reason, confidence: o.dropout.margin?.summary)
+    report.addChoice(name: "augmentation", value: o.augmentation.value, reason: o.augmentation.reason, confidence: o.augmentation.margin?.summary)
     report.addChoice(name: "epochs", value: "\(o.epochs.value)", reason: o.epochs.reason)
 
     // 1. The first range test.
@@ -127,7 +182,7 @@ struct TuneFiles {
     if !batchTrials.isEmpty {
       batch.addChart(TrialCharts.curves(batchTrials, title: "Validation loss against wall time", x: .seconds), caption: "One one-cycle trial per batch size, each given the same wall time. \(sentence(o.batchSize.reason)).")
       batch.addTable(header: ["batch size", "max LR", "steps", "seconds", "validation loss", "validation accuracy"], rows: batchTrials.map { e in
-        [String(e.trial!.batchSize), formatLR(e.trial!.maxLearningRate), String(e.result!.losses.count), String(format: "%.0f", e.seconds), lossText(e.result!), accuracyText(e.result!)]
+        [String(e.trial!.batchSize) + seedNote(e), formatLR(e.trial!.maxLearningRate), String(e.result!.losses.count), String(format: "%.0f", e.seconds), lossText(e.result!), accuracyText(e.result!)]
       })
     }
     report.addSection(batch)
@@ -138,7 +193,7 @@ struct TuneFiles {
     if !momentumTrials.isEmpty {
       momentum.addChart(TrialCharts.curves(momentumTrials, title: "Validation loss of the momentum trials", x: .steps), caption: "Short one-cycle trials with momentum cycled from each value down. \(sentence(o.maxMomentum.reason)); bottom of the cycle: \(o.minMomentum.reason).")
       momentum.addTable(header: ["momentum", "steps", "validation loss", "validation accuracy"], rows: momentumTrials.map { e in
-        ["\(e.trial!.maxMomentum) → \(e.trial!.minMomentum)", String(e.result!.losses.count), lossText(e.result!), accuracyText(e.result!)]
+        ["\(e.trial!.maxMomentum) → \(e.trial!.minMomentum)" + seedNote(e), String(e.result!.losses.count), lossText(e.result!), accuracyText(e.result!)]
       })
     }
     report.addSection(momentum)
@@ -203,6 +258,9 @@ struct TuneFiles {
     report.addSection(all)
     return report
   }
+
+  /// " (seed 1, noise)" after a repeat's value in a phase's table.
+  func seedNote(_ e: JournalEntry) -> String { e.repeatOf == nil ? "" : " (again, seed \(e.trial!.seed): noise)" }
 
   /// The text with its first letter capitalized, to start a sentence.
   func sentence(_ text: String) -> String { text.prefix(1).uppercased() + text.dropFirst() }

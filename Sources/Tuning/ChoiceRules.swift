@@ -5,24 +5,42 @@ import Sessions
 // The rules that turn the trials' results into choices, with their reasons.
 
 extension Recipe {
+  /// The largest batch size whose equal-time trial the noise cannot tell from the lowest (METHOD
+  /// §3: the largest batch unless the time-equalized comparison says otherwise).
   func chooseBatch(_ trials: [(Int, JournalEntry)]) -> Choice<Int> {
-    let ranked = trials.sorted { ($0.1.result!.finalValidationLoss, -$0.0) < ($1.1.result!.finalValidationLoss, -$1.0) }
-    let best = ranked[0]
+    let losses = trials.map { $0.1.result!.finalValidationLoss }
+    let (band, measured) = noiseBand(fallback: 0)
     let seconds = trials.map { $0.1.seconds }
-    let detail = ranked.map { String(format: "%d: %.4f", $0.0, $0.1.result!.finalValidationLoss) }.joined(separator: ", ")
-    return Choice(best.0, String(format: "lowest validation loss after equal wall time (%.0f–%.0f s each; %@)", seconds.min() ?? 0, seconds.max() ?? 0, detail))
+    let detail = trials.map { String(format: "%d: %.4f", $0.0, $0.1.result!.finalValidationLoss) }.joined(separator: ", ")
+    guard let pick = Margin.within(band, of: losses).max(by: { trials[$0].0 < trials[$1].0 }) else {
+      let smallest = trials.map(\.0).min()!
+      return Choice(smallest, "every batch-size trial diverged (\(detail)); the smallest batch is the safest")
+    }
+    let margin = Margin(measure: "early validation loss after equal wall time",
+      candidates: trials.map { .init(name: String($0.0), loss: $0.1.result!.finalValidationLoss) }, chosen: String(trials[pick].0), band: band, measured: measured)
+    let timing = String(format: "%.0f–%.0f s each", seconds.min() ?? 0, seconds.max() ?? 0)
+    let why = margin.indistinguishable.count > 1
+      ? "the largest of the batch sizes the equal-time trials could not tell apart (\(margin.indistinguishable.joined(separator: ", "))), as the method prescribes: the largest batch unless the equal-time comparison says otherwise"
+      : "lowest validation loss after equal wall time"
+    return Choice(trials[pick].0, "\(why) (\(timing); \(detail)); \(margin.verdict)", margin: margin)
   }
 
+  /// The largest momentum whose early validation loss the noise cannot tell from the lowest
+  /// (METHOD §4: the largest momentum that stays stable).
   func chooseMomentum(_ trials: [(Double, JournalEntry)]) -> Choice<Double> {
-    let losses = trials.map { ($0.0, $0.1.result!.finalValidationLoss) }
-    let bestLoss = losses.map(\.1).min() ?? .infinity
-    let stable = losses.filter { $0.1.isFinite && $0.1 <= bestLoss * (1 + settings.stabilityTolerance) }
-    guard let chosen = stable.max(by: { $0.0 < $1.0 }) else {
+    let losses = trials.map { $0.1.result!.finalValidationLoss }
+    let (band, measured) = noiseBand(fallback: settings.stabilityTolerance)
+    guard let pick = Margin.within(band, of: losses).max(by: { trials[$0].0 < trials[$1].0 }) else {
       return Choice(settings.momenta.min() ?? 0.9, "every momentum trial diverged; the smallest candidate is the safest")
     }
-    let unstable = losses.filter { $0.0 > chosen.0 }
+    let chosen = trials[pick]
+    let margin = Margin(measure: "early validation loss", candidates: trials.map { .init(name: plainNumber($0.0), loss: $0.1.result!.finalValidationLoss) },
+      chosen: plainNumber(chosen.0), band: band, measured: measured)
+    let unstable = trials.filter { $0.0 > chosen.0 }.map { ($0.0, $0.1.result!.finalValidationLoss) }
     let why = unstable.isEmpty ? "" : "; larger ones " + unstable.map { $0.1.isFinite ? String(format: "%g reached %.4f", $0.0, $0.1) : "\($0.0) diverged" }.joined(separator: ", ")
-    return Choice(chosen.0, String(format: "the largest momentum whose early validation loss (%.4f) is within %.0f%% of the best (%.4f)%@", chosen.1, 100 * settings.stabilityTolerance, bestLoss, why))
+    let best = losses.filter(\.isFinite).min() ?? .infinity
+    return Choice(chosen.0, String(format: "the largest momentum whose early validation loss (%.4f) the trials cannot tell from the lowest (%.4f)%@; %@",
+      chosen.1.result!.finalValidationLoss, best, why, margin.verdict), margin: margin)
   }
 
   /// The value between the best two grid values, halving the exponent (3e-4 between 1e-3 and
@@ -36,7 +54,6 @@ extension Recipe {
     return results.contains { abs($0.0 - rounded) <= 1e-9 * max(rounded, 1e-300) } || rounded == 0 ? nil : rounded
   }
 
-  /// 3.16e-4 → 3e-4, written exactly as a person would type it.
   /// The largest weight decay whose early validation loss is within `tolerance` of the lowest.
   static func chooseWeightDecay(_ results: [(Double, Double)], tolerance: Double) -> Double? {
     let ordered = results.sorted { $0.0 < $1.0 }
@@ -50,6 +67,7 @@ extension Recipe {
     return losses.indices.last { losses[$0].map { $0.isFinite && $0 <= lowest * (1 + tolerance) } ?? false }
   }
 
+  /// 3.16e-4 → 3e-4, written exactly as a person would type it.
   static func roundToOneSignificantFigure(_ v: Double) -> Double {
     guard v > 0 else { return 0 }
     return Double(String(format: "%.0e", v)) ?? v

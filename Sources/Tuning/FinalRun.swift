@@ -160,12 +160,14 @@ extension Recipe {
         if shouldStop() { throw Interrupted() }
         replans.removeFirst()
         // The cost of an epoch in the last stretch; when it grew since the stretch before
-        // (a busier machine, slower arithmetic late in the run), it is taken to go on growing.
+        // (a busier machine, slower arithmetic late in the run), it is taken to go on growing,
+        // by at most a tenth: a passing stall (another process for a minute) must not be
+        // extrapolated into a run cut by a third, which after the warm-up cannot grow back.
         let stepsRun = final.stepsTaken - window.steps
         let seconds = b.now() - window.start
         guard stepsRun > 0, seconds > 0 else { continue }
         let recent = seconds / Double(stepsRun) * Double(perEpoch)
-        let epochSeconds = window.epochSeconds.map { recent * max(1, recent / $0) } ?? recent
+        let epochSeconds = window.epochSeconds.map { recent * min(1.1, max(1, recent / $0)) } ?? recent
         window = (final.stepsTaken, b.now(), recent)
         let done = final.stepsTaken / perEpoch
         let left = settings.budget - elapsed - runPlan.reserve

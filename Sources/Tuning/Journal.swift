@@ -19,6 +19,8 @@ public struct JournalEntry: Codable, Sendable, Equatable {
   /// compared by equal wall time need equal machines.
   public var nodes: [String]?
   public var machines: [String]?
+  /// The key of the trial this one repeats under another seed, to measure the noise.
+  public var repeatOf: String?
 
   public init(key: String, phase: Phase, label: String, rangeTest: RangeTestComparison? = nil, trial: TrialSettings? = nil,
               result: TrialResult? = nil, seconds: Double, finished: Date = Date()) {

@@ -24,6 +24,8 @@ public final class Recipe<Backend: TuningBackend> {
   /// Steps of the first range test: `settings.rangeTestSteps`, or fewer after
   /// `fitRangeTestsToBudget()` finds the budget too short for them.
   public internal(set) var rangeTestSteps: Int
+  /// How far trials differ by chance: repeats under another seed, one per trial phase so far.
+  public internal(set) var noise = NoiseEstimate()
   /// Whether the regularization phase runs: there are candidates to study, and (after
   /// `fitRangeTestsToBudget()`) the budget has room for their range tests.
   public internal(set) var studiesRegularization: Bool
@@ -153,7 +155,7 @@ public final class Recipe<Backend: TuningBackend> {
     onEvent?(.phase(name: Phase.weightDecay.rawValue, index: 4, of: phases))
     let wd = try weightDecayPhase(batchSize: batch.batchSize.value, learningRate: batch.learningRate,
       momentum: (momentum.max.value, momentum.min.value),
-      steps: trialSteps(phase: .weightDecay, batchSize: batch.batchSize.value, planned: replannedSteps(batch.batchSize.value, trials: settings.weightDecays.count + 1)))
+      steps: trialSteps(phase: .weightDecay, batchSize: batch.batchSize.value, planned: replannedSteps(batch.batchSize.value, trials: settings.weightDecays.count + 1 + noiseRepeats)))
     if studiesRegularization { onEvent?(.phase(name: "regularization", index: 5, of: phases)) }
     let regularizationChoice = try regularizationPhase(batchSize: batch.batchSize.value, weightDecay: wd.weightDecay.value, momentum: momentum.max.value)
     let maxLR = wd.maxLearningRate
@@ -174,6 +176,6 @@ public final class Recipe<Backend: TuningBackend> {
     let diagnosis = Diagnosis(history: final.history, stepsPerEpoch: final.stepsPerEpoch)
     return TuneOutcome(maxLearningRate: maxLR, minLearningRate: minLR, batchSize: batch.batchSize, maxMomentum: momentum.max,
       minMomentum: momentum.min, weightDecay: wd.weightDecay, dropout: regularizationChoice.dropout, augmentation: regularizationChoice.augmentation, epochs: final.epochs, policy: policy, history: final.history,
-      test: final.test, diagnosis: diagnosis, seconds: elapsed, stepsPerEpoch: final.stepsPerEpoch)
+      test: final.test, diagnosis: diagnosis, seconds: elapsed, stepsPerEpoch: final.stepsPerEpoch, noise: noise)
   }
 }

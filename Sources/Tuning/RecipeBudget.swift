@@ -16,7 +16,10 @@ extension Recipe {
   }
 
   /// Trials the momentum and weight-decay phases will run.
-  var laterTrials: Int { settings.momenta.count + min(1, max(0, settings.minMomenta.count - 1)) + settings.weightDecays.count + 1 }
+  var laterTrials: Int { settings.momenta.count + min(1, max(0, settings.minMomenta.count - 1)) + settings.weightDecays.count + 1 + 2 * noiseRepeats }
+
+  /// Repeats per trial phase that measure the noise.
+  var noiseRepeats: Int { settings.measuresNoise ? 1 : 0 }
 
   /// Steps of each trial when what is left of the tuning share is split among `trials` more,
   /// at the throughput measured so far: the weight-decay phase re-plans, so a machine running

@@ -81,12 +81,17 @@ public struct RecipeSettings: Codable, Sendable, Equatable {
   public var rangeTestShare = 0.4
   /// The fewest steps of a range test, however short the budget: fewer cannot be read.
   public var minimumRangeTestSteps = 60
-  /// Weight decays whose early validation loss is within this fraction of the lowest count as
-  /// equally good, and the largest of them is chosen.
+  /// Run one trial of each trial phase (batch size, momentum, weight decay) again under another
+  /// seed, to measure how far trials differ by chance; candidates closer than that to the
+  /// lowest count as indistinguishable, and the method's principle picks among them.
+  public var measuresNoise = true
+  /// Without a measured noise: weight decays whose early validation loss is within this
+  /// fraction of the lowest count as equally good, and the largest of them is chosen.
   public var weightDecayTolerance = 0.0
   /// Training seconds of each short trial; nil divides the tuning share of the budget.
   public var trialSeconds: Double?
-  /// A trial is "stable" when its validation loss is within this fraction of the best.
+  /// Without a measured noise: a momentum trial is "stable" when its validation loss is within
+  /// this fraction of the best.
   public var stabilityTolerance = 0.02
 
   public init(budget: Double) { self.budget = budget }
@@ -105,13 +110,16 @@ public enum TuneEvent {
   case finalEpoch(TrainingEvent)
 }
 
-/// A choice and its one-line reason.
+/// A choice, its one-line reason, and where it was compared with others, how it stands against
+/// them and against the noise.
 public struct Choice<Value: Codable & Sendable & Equatable>: Codable, Sendable, Equatable {
   public var value: Value
   public var reason: String
-  public init(_ value: Value, _ reason: String) {
+  public var margin: Margin?
+  public init(_ value: Value, _ reason: String, margin: Margin? = nil) {
     self.value = value
     self.reason = reason
+    self.margin = margin
   }
 }
 
@@ -132,4 +140,6 @@ public struct TuneOutcome: Codable, Sendable {
   public var diagnosis: Diagnosis
   public var seconds: Double
   public var stepsPerEpoch: Int
+  /// The noise the trials measured (repeats under another seed).
+  public var noise: NoiseEstimate
 }

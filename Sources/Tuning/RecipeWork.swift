@@ -18,6 +18,8 @@ struct TrialWork {
   var phase: Phase
   var label: String
   var settings: TrialSettings
+  /// The key of the trial this one repeats under another seed (a noise measurement).
+  var repeatOf: String? = nil
 }
 
 extension Recipe {
@@ -132,6 +134,7 @@ extension Recipe {
       let result = p.reading.result(runs[k])
       let seconds = total > 0 ? wall * runs[k].seconds / total : wall
       var entry = JournalEntry(key: w.key, phase: w.phase, label: w.label, trial: p.settings, result: result, seconds: seconds)
+      entry.repeatOf = w.repeatOf
       entry.program = program
       entry.setMachines([runs[k]])
       try journal.append(entry)
@@ -146,6 +149,42 @@ extension Recipe {
   /// Runs (or reuses) one short trial.
   func trial(key: String, phase: Phase, label: String, _ settings: TrialSettings) throws -> JournalEntry {
     try trials([TrialWork(key: key, phase: phase, label: label, settings: settings)])[0]
+  }
+
+  // MARK: - Noise
+
+  /// The trial among `entries` with the lowest finite early validation loss.
+  func lowestTrial(_ entries: [JournalEntry]) -> JournalEntry? {
+    entries.filter { $0.result?.finalValidationLoss.isFinite ?? false }.min { $0.result!.finalValidationLoss < $1.result!.finalValidationLoss }
+  }
+
+  /// The same trial under the next seed: other initial weights, another data order.
+  func repeatWork(of entry: JournalEntry) -> TrialWork {
+    var s = entry.trial!
+    s.seed = settings.seed &+ 1
+    return TrialWork(key: "\(entry.key)/seed-\(s.seed)", phase: entry.phase, label: "\(entry.label), seed \(s.seed)", settings: s, repeatOf: entry.key)
+  }
+
+  /// Adds a trial and its repeat to the noise estimate.
+  func addNoise(_ original: JournalEntry, _ again: JournalEntry) {
+    noise.pairs.append(NoiseEstimate.Pair(label: original.label,
+      losses: [original.result?.finalValidationLoss ?? .infinity, again.result?.finalValidationLoss ?? .infinity]))
+    if let band = noise.band { onEvent?(.note(String(format: "noise: %@ again under seed %d: %.4f against %.4f; differences under %.1f%% are noise", original.label, settings.seed &+ 1, again.result?.finalValidationLoss ?? .infinity, original.result?.finalValidationLoss ?? .infinity, 100 * band))) }
+  }
+
+  /// Runs the phase's lowest trial again under another seed (with `alongside`, side by side
+  /// where there are slots) and adds the pair to the noise estimate; returns `alongside`'s entries.
+  func measureNoise(_ phaseTrials: [JournalEntry], alongside: [TrialWork] = []) throws -> [JournalEntry] {
+    guard settings.measuresNoise, let lead = lowestTrial(phaseTrials) else { return try alongside.isEmpty ? [] : trials(alongside) }
+    let done = try trials(alongside + [repeatWork(of: lead)])
+    addNoise(lead, done.last!)
+    return Array(done.dropLast())
+  }
+
+  /// The relative difference below which two trials count as indistinguishable: the measured
+  /// noise band, or `fallback` where none was measured.
+  func noiseBand(fallback: Double) -> (band: Double, measured: Bool) {
+    noise.band.map { ($0, true) } ?? (fallback, false)
   }
 
   /// Trials compared by what they reach in equal wall time must have run on equal machines.

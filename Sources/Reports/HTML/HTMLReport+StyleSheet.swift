@@ -42,6 +42,7 @@ extension HTMLReport {
     table.choices td.value { font-weight: 600; font-variant-numeric: tabular-nums;
       white-space: nowrap; }
     table.choices td:first-child { white-space: nowrap; }
+    table.choices td.confidence { min-width: 12em; font-size: 0.92em; }
     table.kv { width: auto; min-width: 50%; }
     table.kv th { font-weight: 500; color: var(--muted); padding-right: 28px; }
     table.kv td { font-variant-numeric: tabular-nums; }

@@ -17,16 +17,19 @@ import Foundation
 /// try report.write(to: URL(fileURLWithPath: "runs/report.html"))
 /// ```
 public struct HTMLReport: Sendable {
-  /// One row of the summary table: a hyper-parameter, its value, and why it was chosen.
+  /// One row of the summary table: a hyper-parameter, its value, why it was chosen, and how
+  /// sure the measurement behind it is (its margin against the noise, when it was compared).
   public struct Choice: Sendable, Hashable {
     public var name: String
     public var value: String
     public var reason: String
+    public var confidence: String?
 
-    public init(name: String, value: String, reason: String) {
+    public init(name: String, value: String, reason: String, confidence: String? = nil) {
       self.name = name
       self.value = value
       self.reason = reason
+      self.confidence = confidence
     }
   }
 
@@ -114,8 +117,8 @@ public struct HTMLReport: Sendable {
     self.sections = sections
   }
 
-  public mutating func addChoice(name: String, value: String, reason: String) {
-    choices.append(Choice(name: name, value: value, reason: reason))
+  public mutating func addChoice(name: String, value: String, reason: String, confidence: String? = nil) {
+    choices.append(Choice(name: name, value: value, reason: reason, confidence: confidence))
   }
 
   public mutating func addSection(_ section: Section) { sections.append(section) }
@@ -151,11 +154,14 @@ public struct HTMLReport: Sendable {
       out.append("<section id=\"\(choicesAnchor)\">")
       out.append("<h2>\(HTML.escape(choicesTitle))</h2>")
       out.append("<div class=\"table-wrap\"><table class=\"choices\">")
-      out.append("<thead><tr><th>Hyper-parameter</th><th>Value</th><th>Why</th></tr></thead>")
+      // A column of margins when any choice has one.
+      let sure = choices.contains { $0.confidence != nil }
+      out.append("<thead><tr><th>Hyper-parameter</th><th>Value</th>\(sure ? "<th>Against the noise</th>" : "")<th>Why</th></tr></thead>")
       out.append("<tbody>")
       for choice in choices {
+        let confidence = sure ? "<td class=\"confidence\">\(HTML.inline(choice.confidence ?? "—"))</td>" : ""
         out.append(
-          "<tr><td>\(HTML.inline(choice.name))</td><td class=\"value\">\(HTML.inline(choice.value))</td><td>\(HTML.inline(choice.reason))</td></tr>"
+          "<tr><td>\(HTML.inline(choice.name))</td><td class=\"value\">\(HTML.inline(choice.value))</td>\(confidence)<td>\(HTML.inline(choice.reason))</td></tr>"
         )
       }
       out.append("</tbody></table></div>")

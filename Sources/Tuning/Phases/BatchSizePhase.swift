@@ -7,7 +7,7 @@ extension Recipe {
   public func batchSizePhase(startLearningRate lr0: Double, trialsLeft: Int) throws -> BatchSizeDecision {
     let b0 = settings.startBatchSize
     let candidates = batchCandidates()
-    let trialSeconds = plannedTrialSeconds(trials: candidates.count + trialsLeft, rangeTests: max(0, candidates.count - 1) + laterRangeTests)
+    let trialSeconds = plannedTrialSeconds(trials: candidates.count + noiseRepeats + trialsLeft, rangeTests: max(0, candidates.count - 1) + laterRangeTests)
     var lrForBatch: [Int: Double] = [b0: lr0]
     // A range test per candidate first (side by side where the backend has slots), then the trials.
     let untested = candidates.filter { $0 != b0 }
@@ -38,6 +38,7 @@ extension Recipe {
     guard !batchTrials.isEmpty else {
       throw RecipeError(description: "no batch size could be tried: the range test failed at every candidate (\(candidates.map(String.init).joined(separator: ", ")))")
     }
+    _ = try measureNoise(batchTrials.map(\.1))
     let choice = chooseBatch(batchTrials)
     let batch = choice.value
     // The momentum and weight-decay trials share what is left of the tuning time.

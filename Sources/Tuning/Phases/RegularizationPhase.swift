@@ -63,6 +63,8 @@ extension Recipe {
     let table = rows.map { r in
       "\(r.name): " + (r.validation.map { String(format: "%.4f", $0) } ?? "—") + (r.stableUpTo.map { " to LR " + Self.formatLR($0) } ?? "")
     }.joined(separator: ", ")
-    return Choice(rows[chosen].value, String(format: "the strongest of the %@ whose lowest validation loss in the LR range test is within %.0f%% of the lowest: %@ (validation loss, usable range: %@)", kind, 100 * tolerance, why, table))
+    let margin = Margin(measure: "lowest validation loss in the LR range test", candidates: rows.map { .init(name: $0.name, loss: $0.validation ?? .infinity) },
+      chosen: rows[chosen].name, band: tolerance, measured: false)
+    return Choice(rows[chosen].value, String(format: "the strongest of the %@ whose lowest validation loss in the LR range test is within %.0f%% of the lowest: %@ (validation loss, usable range: %@); %@", kind, 100 * tolerance, why, table, margin.verdict), margin: margin)
   }
 }

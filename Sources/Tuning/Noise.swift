@@ -1,0 +1,116 @@
+import Foundation
+
+// How far apart two trials' early validation losses may be by chance alone, measured by
+// running one trial of a phase again under another seed (other initial weights, another data
+// order), and how each choice stands against it.
+
+/// The noise of the instrument: the same trial under two seeds, once per trial phase so far.
+public struct NoiseEstimate: Codable, Sendable, Equatable {
+  /// A trial and its repeat: what each reached.
+  public struct Pair: Codable, Sendable, Equatable {
+    public var label: String
+    public var losses: [Double]
+    public init(label: String, losses: [Double]) {
+      self.label = label
+      self.losses = losses
+    }
+    /// The two losses' difference over their mean; nil unless both are finite.
+    public var relativeDifference: Double? {
+      guard losses.count == 2, losses.allSatisfy(\.isFinite), losses[0] + losses[1] > 0 else { return nil }
+      return (losses[0] - losses[1]) / ((losses[0] + losses[1]) / 2)
+    }
+  }
+  public var pairs: [Pair] = []
+  public init(pairs: [Pair] = []) { self.pairs = pairs }
+
+  /// One trial's relative standard deviation, pooled over the pairs: a pair's difference has
+  /// twice one trial's variance. Nil before a finite pair.
+  public var relative: Double? {
+    let d = pairs.compactMap(\.relativeDifference)
+    guard !d.isEmpty else { return nil }
+    return sqrt(d.map { $0 * $0 }.reduce(0, +) / (2 * Double(d.count)))
+  }
+
+  /// The relative difference between two trials that noise alone stays under about 95% of the
+  /// time: two standard deviations of a difference of two trials (2·√2·σ).
+  public var band: Double? { relative.map { 2 * 2.0.squareRoot() * $0 } }
+
+  /// "±1.2% (from 2 repeats under another seed)" for a report.
+  public var description: String {
+    guard let relative else { return "not measured" }
+    let n = pairs.compactMap(\.relativeDifference).count
+    return String(format: "σ %.1f%% of one trial's loss, so differences under %.1f%% are noise (from %d repeat%@ under another seed)",
+      100 * relative, 100 * (band ?? 0), n, n == 1 ? "" : "s")
+  }
+}
+
+/// How a choice stands against the others it was compared with, and against the noise.
+public struct Margin: Codable, Sendable, Equatable {
+  /// What the candidates were compared by ("early validation loss", "lowest validation loss in
+  /// the LR range test").
+  public var measure: String
+  /// Every candidate and what it reached (lower is better; infinite: diverged or failed).
+  public var candidates: [Candidate]
+  public struct Candidate: Codable, Sendable, Equatable {
+    public var name: String
+    public var loss: Double
+  }
+  /// The chosen candidate's name.
+  public var chosen: String
+  /// Relative differences under this are taken as noise: measured (`NoiseEstimate.band`), or
+  /// a tolerance where no noise was measured (`measured` false).
+  public var band: Double
+  public var measured: Bool
+  /// The chosen candidate's lead over the best of the others, relative to its own loss:
+  /// positive when it is the lowest, negative when the rule took one behind the lowest.
+  public var margin: Double
+  /// The candidates the trials could not tell from the lowest (the chosen among them).
+  public var indistinguishable: [String]
+
+  /// Clear: the chosen candidate is the lowest by more than the band.
+  public var isClear: Bool { margin > band }
+
+  public init(measure: String, candidates: [Candidate], chosen: String, band: Double, measured: Bool) {
+    self.measure = measure
+    self.candidates = candidates
+    self.chosen = chosen
+    self.band = band
+    self.measured = measured
+    let mine = candidates.first { $0.name == chosen }?.loss ?? .infinity
+    let others = candidates.filter { $0.name != chosen }.map(\.loss).filter(\.isFinite)
+    if let best = others.min(), mine.isFinite, mine > 0 {
+      margin = (best - mine) / mine
+    } else {
+      margin = mine.isFinite ? .infinity : -.infinity
+    }
+    indistinguishable = Margin.within(band, of: candidates.map(\.loss)).map { candidates[$0].name }
+  }
+
+  /// Indices of the finite losses within `band` (relative) of the lowest.
+  public static func within(_ band: Double, of losses: [Double]) -> [Int] {
+    guard let lowest = losses.filter(\.isFinite).min() else { return [] }
+    return losses.indices.filter { losses[$0].isFinite && losses[$0] <= lowest * (1 + band) }
+  }
+
+  /// One line: "0.3% ahead of 128 against noise of 2.4%: indistinguishable from 64, 128".
+  public var verdict: String {
+    let noise = measured ? String(format: "a noise band of %.1f%%", 100 * band) : String(format: "a tolerance of %.0f%% (noise not measured)", 100 * band)
+    let others = indistinguishable.filter { $0 != chosen }
+    if candidates.count < 2 { return "the only candidate" }
+    if !margin.isFinite { return margin > 0 ? "the only one that trained" : "every candidate failed" }
+    let lead = margin >= 0 ? String(format: "%.1f%% ahead of the next", 100 * margin) : String(format: "%.1f%% behind the lowest", -100 * margin)
+    return others.isEmpty
+      ? "\(lead), against \(noise): clear"
+      : "\(lead), against \(noise): indistinguishable from \(others.joined(separator: ", "))"
+  }
+
+  /// A few words for a table: "clear: 3.1% ahead (noise 2.4%)", "indistinguishable from 64 (…)".
+  public var summary: String {
+    guard candidates.count >= 2 else { return "the only candidate" }
+    let noise = measured ? String(format: "noise %.1f%%", 100 * band) : String(format: "tolerance %.0f%%; noise not measured", 100 * band)
+    if !margin.isFinite { return margin > 0 ? "the only one that trained" : "every candidate failed" }
+    let lead = margin >= 0 ? String(format: "%.1f%% ahead", 100 * margin) : String(format: "%.1f%% behind the lowest", -100 * margin)
+    let others = indistinguishable.filter { $0 != chosen }
+    return others.isEmpty ? "clear: \(lead) (\(noise))" : "indistinguishable from \(others.joined(separator: ", ")): \(lead) (\(noise))"
+  }
+}
