@@ -158,7 +158,12 @@ public final class Recipe<Backend: TuningBackend> {
       steps: trialSteps(phase: .weightDecay, batchSize: batch.batchSize.value, planned: replannedSteps(batch.batchSize.value, trials: settings.weightDecays.count + 1 + noiseRepeats)))
     if studiesRegularization { onEvent?(.phase(name: "regularization", index: 5, of: phases)) }
     let regularizationChoice = try regularizationPhase(batchSize: batch.batchSize.value, weightDecay: wd.weightDecay.value, momentum: momentum.max.value)
-    let maxLR = wd.maxLearningRate
+    var maxLR = wd.maxLearningRate
+    let b = batch.batchSize.value
+    if let raw = batch.readings[b], let used = batch.monotoneReadings[b], abs(raw - used) > 1e-12 * raw {
+      let all = batch.readings.keys.sorted().map { "\($0): \(Self.formatLR(batch.readings[$0]!))" }.joined(separator: ", ")
+      maxLR.reason += "; the batch-size range test at \(b) read \(Self.formatLR(raw)), taken as \(Self.formatLR(used)) to keep the readings monotone in the batch size, as larger batches tolerate larger rates (readings \(all))"
+    }
     let minLR = Choice(maxLR.value / settings.divFactor, "one-cycle starts at max/\(Self.format(settings.divFactor))")
 
     // Final training for the rest of the budget.

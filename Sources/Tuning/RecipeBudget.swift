@@ -102,10 +102,10 @@ extension Recipe {
       let rounds = (Double(sweeps) / Double(max(1, backend.slots))).rounded(.up)
       return Int(seconds * throughput(settings.startBatchSize) / (rounds * Double(settings.startBatchSize) * Self.rangeTestOverhead))
     }
-    var steps = affordable(sweeps: settings.batchSizes.count + laterRangeTests)
+    var steps = affordable(sweeps: settings.batchSizes.count + 1 + laterRangeTests)
     if steps < settings.minimumRangeTestSteps && studiesRegularization && !journal.entries.contains(where: { $0.phase == .dropout || $0.phase == .augmentation }) {
       studiesRegularization = false
-      steps = affordable(sweeps: settings.batchSizes.count + laterRangeTests)
+      steps = affordable(sweeps: settings.batchSizes.count + 1 + laterRangeTests)
       onEvent?(.note("no regularization study: its \(regularizationRangeTests) range tests do not fit into this budget"))
     }
     steps = min(settings.rangeTestSteps, max(settings.minimumRangeTestSteps, steps))
@@ -125,11 +125,11 @@ extension Recipe {
   /// Seconds of the tuning at its smallest, the time already spent included.
   func minimumTuningSeconds() -> Double {
     let b = Double(settings.startBatchSize), rate = throughput(settings.startBatchSize)
-    let sweeps = Double(settings.batchSizes.count + 2)
+    let sweeps = Double(settings.batchSizes.count + 3)
     let rangeTests = sweeps * Double(settings.minimumRangeTestSteps) * b / rate * Self.rangeTestOverhead
-    let trials = Double(settings.batchSizes.count + laterTrials) * 10 * b / rate * Self.rangeTestOverhead
+    let trials = Double(settings.batchSizes.count + noiseRepeats + laterTrials) * 10 * b / rate * Self.rangeTestOverhead
     // A program starts once per sweep and trial.
-    let startups = (sweeps + Double(settings.batchSizes.count + laterTrials)) * startupSeconds
+    let startups = (sweeps + Double(settings.batchSizes.count + noiseRepeats + laterTrials)) * startupSeconds
     return elapsed + rangeTests + trials + startups
   }
 
@@ -141,8 +141,8 @@ extension Recipe {
     let rounded = (minimum / 10).rounded(.up) * 10
     throw RecipeError(description: String(
       format: "a budget of %.0f s cannot hold the recipe here: at the measured %.0f samples/s its %d range tests of %d steps and %d trials of 10 steps take about %.0f s with the %.0f s already spent (loading, a throughput probe), and the final run needs at least as long; the smallest budget that would is about %.0f s (--budget %.0fs)",
-      settings.budget, throughput(settings.startBatchSize), settings.batchSizes.count + 2, settings.minimumRangeTestSteps,
-      settings.batchSizes.count + laterTrials, minimumTuningSeconds(), elapsed, rounded, rounded))
+      settings.budget, throughput(settings.startBatchSize), settings.batchSizes.count + 3, settings.minimumRangeTestSteps,
+      settings.batchSizes.count + noiseRepeats + laterTrials, minimumTuningSeconds(), elapsed, rounded, rounded))
   }
 
   var firstRangeTestKey: String { "lr/range-test/\(settings.startBatchSize)" }

@@ -98,4 +98,18 @@ import Testing
     #expect(outcome.weightDecay.margin?.band == outcome.noise.band)
     #expect(outcome.weightDecay.reason.contains(outcome.weightDecay.margin!.verdict))
   }
+
+  @Test func learningRateReadingsAreMadeMonotoneInTheBatchSize() {
+    typealias R = Recipe<AnalyticBackend>
+    // Ordered readings stand.
+    #expect(R.monotoneInBatchSize([64: 0.05, 128: 0.08, 256: 0.08, 512: 0.2]) == [64: 0.05, 128: 0.08, 256: 0.08, 512: 0.2])
+    // A 3-minute Fashion-MNIST tune's readings: each violating pair is pooled to its geometric mean.
+    let pooled = R.monotoneInBatchSize([64: 0.0759, 128: 0.00439, 256: 0.123, 512: 0.00376])
+    #expect(abs(pooled[64]! - (0.0759 * 0.00439).squareRoot()) < 1e-12 && pooled[64] == pooled[128])
+    #expect(abs(pooled[256]! - (0.123 * 0.00376).squareRoot()) < 1e-12 && pooled[256] == pooled[512])
+    // A late low reading pulls its predecessors down with it until the order holds.
+    let late = R.monotoneInBatchSize([64: 0.1, 128: 0.1, 256: 0.001])
+    let cube = pow(0.1 * 0.1 * 0.001, 1.0 / 3)
+    #expect(abs(late[64]! - cube) < 1e-12 && abs(late[256]! - cube) < 1e-12)
+  }
 }

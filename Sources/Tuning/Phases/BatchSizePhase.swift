@@ -4,13 +4,16 @@ import Sessions
 
 extension Recipe {
   /// Phase 2: for each candidate an LR range test and a one-cycle trial of equal wall time.
+  /// The starting batch size is tested again with the same sweep as the others (the first
+  /// test's wider sweep reads differently), and the readings are made monotone in the batch
+  /// size (METHOD §3: larger batches tolerate larger rates).
   public func batchSizePhase(startLearningRate lr0: Double, trialsLeft: Int) throws -> BatchSizeDecision {
     let b0 = settings.startBatchSize
     let candidates = batchCandidates()
-    let trialSeconds = plannedTrialSeconds(trials: candidates.count + noiseRepeats + trialsLeft, rangeTests: max(0, candidates.count - 1) + laterRangeTests)
-    var lrForBatch: [Int: Double] = [b0: lr0]
+    let trialSeconds = plannedTrialSeconds(trials: candidates.count + noiseRepeats + trialsLeft, rangeTests: candidates.count + laterRangeTests)
+    var lrForBatch: [Int: Double] = [:]
     // A range test per candidate first (side by side where the backend has slots), then the trials.
-    let untested = candidates.filter { $0 != b0 }
+    let untested = candidates
     let readings = try rangeTests(untested.map { b in
       let steps = rangeTestSteps(batchSize: b)
       return RangeTestWork(key: "batch-size/range-test/\(b)", phase: .batchSize, label: "LR range test, batch \(b)",
@@ -28,6 +31,14 @@ extension Recipe {
       case .failure(let error): throw error
       }
     }
+    // Where its second test failed, the starting batch size keeps the first test's reading.
+    if lrForBatch[b0] == nil && candidates.contains(b0) { lrForBatch[b0] = lr0 }
+    let raw = lrForBatch
+    lrForBatch = Self.monotoneInBatchSize(lrForBatch)
+    let adjusted = raw.keys.sorted().filter { abs(raw[$0]! - lrForBatch[$0]!) > 1e-12 * raw[$0]! }
+    if !adjusted.isEmpty {
+      onEvent?(.note("LR readings made monotone in the batch size (larger batches tolerate larger rates): " + adjusted.map { "\($0): \(Self.formatLR(raw[$0]!)) → \(Self.formatLR(lrForBatch[$0]!))" }.joined(separator: ", ")))
+    }
     for b in candidates where lrForBatch[b] != nil { tried.append(b) }
     let entries = try trials(tried.map { b in
       TrialWork(key: "batch-size/trial/\(b)", phase: .batchSize, label: "batch \(b), \(Int(trialSeconds.rounded())) s",
@@ -43,6 +54,30 @@ extension Recipe {
     let batch = choice.value
     // The momentum and weight-decay trials share what is left of the tuning time.
     let later = plannedTrialSeconds(trials: trialsLeft, rangeTests: laterRangeTests)
-    return BatchSizeDecision(batchSize: choice, learningRate: lrForBatch[batch]!, stepsPerTrial: trialSteps(seconds: later, batchSize: batch))
+    return BatchSizeDecision(batchSize: choice, learningRate: lrForBatch[batch]!, stepsPerTrial: trialSteps(seconds: later, batchSize: batch),
+      readings: raw, monotoneReadings: lrForBatch)
+  }
+
+  /// Learning-rate readings made non-decreasing in the batch size by pooling adjacent
+  /// violators (their geometric mean): a reading that breaks the order larger batches keep is
+  /// taken as the noise of single curves, averaged with its neighbours.
+  static func monotoneInBatchSize(_ readings: [Int: Double]) -> [Int: Double] {
+    let sorted = readings.keys.sorted()
+    var blocks: [(sum: Double, members: [Int])] = []
+    for b in sorted {
+      blocks.append((log(readings[b]!), [b]))
+      while blocks.count >= 2 {
+        let last = blocks[blocks.count - 1], previous = blocks[blocks.count - 2]
+        guard previous.sum / Double(previous.members.count) > last.sum / Double(last.members.count) else { break }
+        blocks.removeLast()
+        blocks[blocks.count - 1] = (previous.sum + last.sum, previous.members + last.members)
+      }
+    }
+    var result: [Int: Double] = [:]
+    for block in blocks {
+      // A reading that keeps the order stands exactly as read.
+      for b in block.members { result[b] = block.members.count == 1 ? readings[b]! : exp(block.sum / Double(block.members.count)) }
+    }
+    return result
   }
 }

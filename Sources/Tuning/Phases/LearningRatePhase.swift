@@ -12,6 +12,9 @@ extension Recipe {
     public var learningRate: Double
     /// Steps of a trial at the chosen batch size in the planned trial time.
     public var stepsPerTrial: Int
+    /// Each batch size's range-test reading, and the same made monotone in the batch size.
+    public var readings: [Int: Double] = [:]
+    public var monotoneReadings: [Int: Double] = [:]
   }
 
   /// What the weight-decay phase decided.
