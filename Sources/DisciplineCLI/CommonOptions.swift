@@ -55,26 +55,26 @@ struct DataOptions: ParsableArguments {
 func reportingErrors(_ body: () throws -> Void) throws {
   do {
     try body()
-  } catch let error as DataError {
+  } catch let error as any UserFacingError {
     throw fail(error.description, code: error.exitCode)
-  } catch let error as CheckpointError {
-    throw fail(error.description, code: error.exitCode)
-  } catch let error as CommandError {
-    throw fail(error.description, code: error.exitCode)
-  } catch let error as OptimizerStateError {
-    throw fail("\(error)", code: 65)
-  } catch let error as ProgramError {
-    throw fail(error.description, code: 1)
-  } catch let error as TrialProtocolError {
-    throw fail(error.description, code: 65)
-  } catch let error as RangeTestError {
-    throw fail(error.description, code: 1)
-  } catch let error as RecipeError {
-    throw fail(error.description, code: 1)
-  } catch let error as JournalError {
-    throw fail(error.description, code: 73)  // the journal cannot be written (EX_CANTCREAT)
   }
 }
+
+/// An error a user can cause: it says what was wrong in one line, and which exit code it ends with.
+protocol UserFacingError: Error, CustomStringConvertible {
+  var exitCode: Int32 { get }
+}
+
+extension DataError: UserFacingError {}
+extension CheckpointError: UserFacingError {}
+extension CommandError: UserFacingError {}
+extension OptimizerStateError: UserFacingError { var exitCode: Int32 { 65 } }
+extension ProgramError: UserFacingError { var exitCode: Int32 { 1 } }
+extension TrialProtocolError: UserFacingError { var exitCode: Int32 { 65 } }
+extension RangeTestError: UserFacingError { var exitCode: Int32 { 1 } }
+extension RecipeError: UserFacingError { var exitCode: Int32 { 1 } }
+/// The journal cannot be written (EX_CANTCREAT).
+extension JournalError: UserFacingError { var exitCode: Int32 { 73 } }
 
 /// `--command` and its limits: the user's training program as the runner of every trial.
 struct ProgramOptions: ParsableArguments {

@@ -176,6 +176,11 @@ extension JSONEncoder {
     e.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
     return e
   }
+
+  /// One line of JSON with sorted keys, as every command's `--json` prints.
+  static func line(_ value: some Encodable) -> String {
+    String(decoding: (try? sorted.encode(value)) ?? Data(), as: UTF8.self)
+  }
 }
 
 func writeJSON<T: Encodable>(_ value: T, to url: URL) throws {

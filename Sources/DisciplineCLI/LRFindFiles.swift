@@ -102,7 +102,7 @@ struct LRFindFiles {
   }
 
   func jsonLine() -> String {
-    String(decoding: (try? JSONEncoder.sorted.encode(LRFindJSON(comparison))) ?? Data(), as: UTF8.self)
+    JSONEncoder.line(LRFindJSON(comparison))
   }
 
   /// Loss against learning rate: each run's raw loss (faint) under its smoothed loss (bold),

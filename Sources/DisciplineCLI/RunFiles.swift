@@ -24,7 +24,7 @@ struct FitSummary: Encodable {
   }
 
   func jsonLine() -> String {
-    String(decoding: (try? JSONEncoder.sorted.encode(self)) ?? Data(), as: UTF8.self)
+    JSONEncoder.line(self)
   }
 }
 

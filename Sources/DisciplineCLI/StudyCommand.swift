@@ -122,7 +122,7 @@ struct StudyCommand: ParsableCommand {
     settings.priorWeightDecay = weightDecay
     settings.trialSeconds = trialSeconds
     settings.regularization = Regularization(dropout: 0, augmentation: augment)
-    if let setup { settings.rangeTestSteps = max(100, min(400, setup.splits.train.count / batchSize / 2)) }
+    if let setup { settings.rangeTestSteps = RecipeSettings.rangeTestSteps(trainingSamples: setup.splits.train.count, batchSize: batchSize) }
     let header: [String: String] = [
       "study": kind.rawValue, "dataset": runner == nil ? data.dataset : "(your program's)",
       "model": program.command.map { "command: \($0)" } ?? model.description, "seed": "\(seed)", "batch_size": "\(batchSize)",
@@ -131,10 +131,7 @@ struct StudyCommand: ParsableCommand {
         : kind == .momentum ? settings.momenta.map { "\($0)" }.joined(separator: ",") : settings.weightDecays.map { "\($0)" }.joined(separator: ","),
       "trial_seconds": trialSteps == nil ? "\(trialSeconds)" : "\(trialSteps!) steps", "validation_split": "\(data.validationSplit)", "augment": augment,
     ]
-    let journal: Journal
-    do { journal = try Journal(url: outURL.appendingPathComponent("journal.jsonl"), settings: header, resume: resume) } catch {
-      throw CommandError(error.description, exitCode: resume ? 66 : 73)
-    }
+    let journal = try openJournal(in: outURL, settings: header, resume: resume)
     if let runner {
       let backend = ProgramBackend(runner: runner, trialsDirectory: outURL.appendingPathComponent("trials"))
       let length = trialSteps.map { "\($0) steps" } ?? "\(formatValue(trialSeconds)) s"
@@ -154,30 +151,23 @@ struct StudyCommand: ParsableCommand {
   /// Runs the study's phase with progress and the stop wired, and writes its files.
   private func study<B: TuningBackend>(_ recipe: Recipe<B>, stop: StopSignal, outURL: URL) throws {
     let journal = recipe.journal
-    let progress = TuneProgress(budget: .infinity, elapsed: { recipe.elapsed })
-    recipe.onEvent = progress.handle
-    recipe.shouldStop = { stop.isRequested }
-    let choice: Double, reason: String, lr: Double
     let phase = kind.phase
-    do {
-      lr = try maxLR ?? recipe.learningRatePhase().suggestedMaximumLearningRate!
+    let (choice, reason, lr): (Double, String, Double) = try driving(recipe, budget: .infinity, stop: stop, out: out) {
+      let lr = try maxLR ?? recipe.learningRatePhase().suggestedMaximumLearningRate!
       if kind != .batchSize && trialSteps == nil { try recipe.measureThroughput(batchSize: batchSize) }
       switch kind {
       case .batchSize:
         let d = try recipe.batchSizePhase(startLearningRate: lr, trialsLeft: 0)
-        (choice, reason) = (Double(d.batchSize.value), d.batchSize.reason)
+        return (Double(d.batchSize.value), d.batchSize.reason, lr)
       case .momentum:
         let steps = trialSteps ?? recipe.trialSteps(seconds: trialSeconds, batchSize: batchSize)
         let m = try recipe.momentumPhase(batchSize: batchSize, learningRate: lr, steps: steps)
-        (choice, reason) = (m.max.value, m.max.reason)
+        return (m.max.value, m.max.reason, lr)
       case .weightDecay:
         let steps = trialSteps ?? recipe.trialSteps(seconds: trialSeconds, batchSize: batchSize)
         let d = try recipe.weightDecayPhase(batchSize: batchSize, learningRate: lr, momentum: (momentum.maximum, momentum.minimum), steps: steps)
-        (choice, reason) = (d.weightDecay.value, d.weightDecay.reason + "; max LR then \(formatLR(d.maxLearningRate.value))")
+        return (d.weightDecay.value, d.weightDecay.reason + "; max LR then \(formatLR(d.maxLearningRate.value))", lr)
       }
-    } catch is Recipe<B>.Interrupted {
-      printError("\nstopped; finished trials are in \(out)/journal.jsonl — continue with the same command and --resume")
-      throw ExitCode(130)
     }
     let trials = journal.entries.filter { $0.phase == phase && $0.result != nil }
     let rows = trials.map { e in
@@ -195,6 +185,6 @@ struct StudyCommand: ParsableCommand {
     }
     printError("\(phase.rawValue): \(kind == .batchSize ? String(Int(choice)) : formatValue(choice)) — \(reason)")
     printError("wrote study.json, study.svg and journal.jsonl into \(out)")
-    if json { print(String(decoding: (try? JSONEncoder.sorted.encode(output)) ?? Data(), as: UTF8.self)) }
+    if json { print(JSONEncoder.line(output)) }
   }
 }

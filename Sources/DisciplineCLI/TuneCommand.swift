@@ -16,12 +16,17 @@ struct TuneCommand: ParsableCommand {
         1. LR range test (with validation loss) at --start-batch-size:
            the maximum and minimum learning rate.
         2. Batch size: per candidate an LR range test and a one-cycle
-           trial of equal wall time.
+           trial of equal wall time; the largest batch the noise cannot
+           tell from the lowest validation loss.
         3. Momentum: short trials at each of --momenta; the largest
-           stable one.
+           the noise cannot tell from the lowest (the largest stable).
         4. Weight decay: a grid of short one-cycle trials read by early
            validation loss, one refinement between the best two, and
-           LR range tests at the best two values.
+           LR range tests at the lowest and the chosen value; of those
+           the noise cannot tell apart, the largest.
+        Each trial phase runs its lowest trial again under another
+        seed: that difference is the noise every choice is weighed
+        against (the report's "Against the noise" column).
         5. Regularization: LR range tests at each of --dropouts, then
            with each of --augmentations (images); the strongest whose
            validation loss is within 10% of the lowest (50% for
@@ -162,7 +167,7 @@ struct TuneCommand: ParsableCommand {
       for name in recipe.augmentations {
         _ = try Augmentation.named(name, sampleShape: setup.splits.train.sampleShape, normalization: setup.splits.normalization)
       }
-      recipe.rangeTestSteps = max(100, min(400, trainCount / recipe.startBatchSize / 2))
+      recipe.rangeTestSteps = RecipeSettings.rangeTestSteps(trainingSamples: trainCount, batchSize: recipe.startBatchSize)
       if let tooLarge = recipe.batchSizes.first(where: { $0 > trainCount }) {
         throw CommandError("--batch-sizes \(tooLarge) is larger than the \(trainCount) training samples", exitCode: 64)
       }
@@ -174,10 +179,7 @@ struct TuneCommand: ParsableCommand {
       recipe.batchSizes = batchSizes?.values.sorted() ?? [64, 128, 256, 512]
       recipe.weightDecays = weightDecays?.values ?? [1e-3, 1e-4, 1e-5, 0]
     }
-    let journal: Journal
-    do { journal = try Journal(url: outURL.appendingPathComponent("journal.jsonl"), settings: settings(recipe), resume: resume) } catch {
-      throw CommandError(error.description, exitCode: resume ? 66 : 73)
-    }
+    let journal = try openJournal(in: outURL, settings: settings(recipe), resume: resume)
     if resume && !journal.entries.isEmpty { printError("resuming: \(journal.entries.count) finished trial\(journal.entries.count == 1 ? "" : "s") in the journal will be reused") }
     if let runner {
       let backend = ProgramBackend(runner: runner, trialsDirectory: outURL.appendingPathComponent("trials"), clockStart: commandStart)
@@ -222,13 +224,7 @@ struct TuneCommand: ParsableCommand {
 
   /// Runs the recipe with progress on stderr and Ctrl-C wired to a resumable stop.
   private func run<B: TuningBackend>(_ recipe: Recipe<B>, stop: StopSignal) throws -> TuneOutcome {
-    let progress = TuneProgress(budget: recipe.settings.budget, elapsed: { recipe.elapsed })
-    recipe.onEvent = progress.handle
-    recipe.shouldStop = { stop.isRequested }
-    do { return try recipe.run() } catch is Recipe<B>.Interrupted {
-      printError("\nstopped; finished trials are in \(out)/journal.jsonl — continue with the same command and --resume")
-      throw ExitCode(130)
-    }
+    try driving(recipe, budget: recipe.settings.budget, stop: stop, out: out) { try recipe.run() }
   }
 }
 

@@ -101,17 +101,24 @@ struct TuneFiles {
       noise: NoiseRecord(outcome.noise))
   }
 
+  /// `tune --json`: the final run's summary as `fit --json` gives it (its keys at the top
+  /// level), with the choices and the diagnosis.
   struct Summary: Encodable {
-    var test_accuracy: Double
-    var test_loss: Double
-    var seconds: Double
+    var run: FitSummary
     var hyperparameters: Parameters
     var diagnosis: Diagnosis
+    enum CodingKeys: String, CodingKey { case hyperparameters, diagnosis }
+    func encode(to encoder: Encoder) throws {
+      try run.encode(to: encoder)
+      var c = encoder.container(keyedBy: CodingKeys.self)
+      try c.encode(hyperparameters, forKey: .hyperparameters)
+      try c.encode(diagnosis, forKey: .diagnosis)
+    }
   }
 
   func jsonLine() -> String {
-    let summary = Summary(test_accuracy: outcome.test.accuracy, test_loss: outcome.test.loss, seconds: outcome.seconds, hyperparameters: parameters, diagnosis: outcome.diagnosis)
-    return String(decoding: (try? JSONEncoder.sorted.encode(summary)) ?? Data(), as: UTF8.self)
+    let run = FitSummary(test: outcome.test, history: outcome.history, stepsPerEpoch: outcome.stepsPerEpoch, seconds: outcome.seconds)
+    return JSONEncoder.line(Summary(run: run, hyperparameters: parameters, diagnosis: outcome.diagnosis))
   }
 
   /// Writes everything; the checkpoint when the model is the built-in engine's (a program
