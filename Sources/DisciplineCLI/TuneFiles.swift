@@ -179,11 +179,17 @@ struct TuneFiles {
 
     // 2. Batch size.
     var batch = HTMLReport.Section(title: "2. Batch size at equal wall time")
-    let batchTests = entries(.batchSize).compactMap(\.rangeTest).flatMap(\.conditions) + (entries(.learningRate).first?.rangeTest?.conditions ?? [])
+    let phaseTests = entries(.batchSize).compactMap(\.rangeTest).flatMap(\.conditions)
+    // The first range test stands in for its batch size where the phase did not test it again
+    // (journals written before it did).
+    let firstTests = (entries(.learningRate).first?.rangeTest?.conditions ?? []).filter { c in
+      !phaseTests.contains { $0.condition.batchSize == c.condition.batchSize }
+    }
+    let batchTests = phaseTests + firstTests
     if batchTests.count > 1 {
       let sorted = batchTests.sorted { ($0.condition.batchSize ?? 0) < ($1.condition.batchSize ?? 0) }
       let files = LRFindFiles(directory: directory, comparison: RangeTestComparison(conditions: sorted), mode: .exponential, title: "per batch size")
-      batch.addChart(files.chart(suggesting: false), caption: "An LR range test per batch size: larger batches tolerate larger learning rates.")
+      batch.addChart(files.chart(suggesting: false), caption: "An LR range test per batch size, all with the same sweep: larger batches tolerate larger learning rates. Readings that break that order are pooled with their neighbours before the trials (the trials' max LR in the table below).")
     }
     let batchTrials = entries(.batchSize).filter { $0.result != nil }
     if !batchTrials.isEmpty {
@@ -214,7 +220,7 @@ struct TuneFiles {
     }
     if let overlay = entries(.weightDecay).compactMap(\.rangeTest).first {
       let files = LRFindFiles(directory: directory, comparison: overlay, mode: .exponential, title: "at the best weight decays")
-      wd.addChart(files.chart(suggesting: false), caption: "LR range tests at the best two weight decays, to set learning rate and weight decay together: less weight decay usually allows a larger learning rate.")
+      wd.addChart(files.chart(suggesting: false), caption: "LR range tests at the weight decay with the lowest early validation loss and at the chosen one (or the runner-up), to set learning rate and weight decay together: less weight decay usually allows a larger learning rate, and of the weight decays the trials cannot tell apart the one that stays usable over the wider range of rates is kept.")
     }
     report.addSection(wd)
 
