@@ -162,7 +162,8 @@ extension Recipe {
   func repeatWork(of entry: JournalEntry) -> TrialWork {
     var s = entry.trial!
     s.seed = settings.seed &+ 1
-    return TrialWork(key: "\(entry.key)/seed-\(s.seed)", phase: entry.phase, label: "\(entry.label), seed \(s.seed)", settings: s, repeatOf: entry.key)
+    // Not "KEY/…": a key's children are the conditions of one piece of work.
+    return TrialWork(key: "\(entry.key)-seed-\(s.seed)", phase: entry.phase, label: "\(entry.label), seed \(s.seed)", settings: s, repeatOf: entry.key)
   }
 
   /// Adds a trial and its repeat to the noise estimate.

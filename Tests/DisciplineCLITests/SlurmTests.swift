@@ -87,7 +87,7 @@ import Testing
     #expect(b.stderr.contains("2 trials at a time on this machine"))
     #expect(try outcome(inProcess) == outcome(parallel))
     let (x, y) = (try journalLosses(inProcess), try journalLosses(parallel))
-    #expect(x.count == 5 && x == y)
+    #expect(x.count == 6 && x == y)  // three trials, a refinement, a repeat (noise), a range test
     // The engine ran as `discipline trial` processes, each in its folder.
     #expect(FileManager.default.fileExists(atPath: parallel + "/trials/weight-decay-0.001/result.json"))
   }
@@ -106,7 +106,7 @@ import Testing
       let journal = try String(contentsOfFile: slurm + "/journal.jsonl", encoding: .utf8)
       #expect(journal.contains("\"nodes\":[") && journal.contains("\"machines\":["))
       let logs = try FileManager.default.contentsOfDirectory(atPath: slurm + "/trials/slurm").filter { $0.hasSuffix(".log") }
-      #expect(logs.count == 6)  // three trials, a refinement, two range tests
+      #expect(logs.count == 7)  // three trials, a refinement, a repeat (noise), two range tests
     }
   }
 
@@ -115,7 +115,7 @@ import Testing
       let dir = CLI.temporaryDirectory()
       let r = try CLI.run([
         "tune", "--dataset", "spirals", "--model", "mlp", "--batch-sizes", "16,32", "--start-batch-size", "32",
-        "--weight-decays", "1e-3,0", "--momenta", "0.97,0.9", "--budget", "45s", "--executor", "slurm", "--parallel", "2",
+        "--weight-decays", "1e-3,0", "--momenta", "0.97,0.9", "--budget", "60s", "--executor", "slurm", "--parallel", "2",
         "--json", "--out", dir,
       ], environment: env)
       #expect(r.status == 0, "\(r.stderr)")
@@ -162,7 +162,7 @@ import Testing
         let text = try String(contentsOfFile: logDir + "/" + log, encoding: .utf8)
         if let line = text.split(separator: "\n").first(where: { $0.hasPrefix("trial ") }) { runs[String(line.split(separator: ":")[0]), default: 0] += 1 }
       }
-      #expect(runs.count == 6 && runs.values.allSatisfy { $0 == 1 }, "\(runs)")
+      #expect(runs.count == 7 && runs.values.allSatisfy { $0 == 1 }, "\(runs)")
       // And the result is that of a run never killed.
       let whole = CLI.temporaryDirectory()
       let w = try CLI.run(Self.study(steps: 4000, ["--parallel", "2", "--out", whole]))

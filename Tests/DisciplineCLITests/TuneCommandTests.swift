@@ -10,7 +10,7 @@ import Testing
     // The recipe's accounting of the budget is tested on a virtual clock (RecipeTests), and
     // scripts/budget-check.sh measures real runs on an idle machine.
     let dir = CLI.temporaryDirectory()
-    let r = try CLI.run(spirals + ["--budget", "30s", "--json", "--out", dir])
+    let r = try CLI.run(spirals + ["--budget", "60s", "--json", "--out", dir])
     #expect(r.status == 0, "\(r.stderr)")
     let json = try #require(CLI.json(Data(r.stdout.utf8)), "stdout: \(r.stdout)")
     #expect((json["test_accuracy"] as? Double ?? 0) > 0.6)
@@ -41,7 +41,7 @@ import Testing
   func killTune(out: String, within seconds: Double, settle: Double = 0, until ready: () -> Bool) throws {
     let process = Process()
     process.executableURL = CLI.binary
-    process.arguments = spirals + ["--budget", "30s", "--out", out]
+    process.arguments = spirals + ["--budget", "60s", "--out", out]
     process.standardError = FileHandle.nullDevice
     try process.run()
     let deadline = Date().addingTimeInterval(seconds)
@@ -54,14 +54,14 @@ import Testing
   @Test func killedAndResumedReusesFinishedTrials() throws {
     let dir = CLI.temporaryDirectory()
     let journal = dir + "/journal.jsonl"
-    try killTune(out: dir, within: 30) {
+    try killTune(out: dir, within: 60) {
       (try? String(contentsOfFile: journal, encoding: .utf8)).map { $0.split(separator: "\n").count >= 5 } ?? false
     }
     let before = try String(contentsOfFile: journal, encoding: .utf8)
     let finished = before.split(separator: "\n").count - 1
     #expect(finished >= 4)
 
-    let r = try CLI.run(spirals + ["--budget", "30s", "--out", dir, "--resume"])
+    let r = try CLI.run(spirals + ["--budget", "60s", "--out", dir, "--resume"])
     #expect(r.status == 0, "\(r.stderr)")
     #expect(r.stderr.contains("\(finished) finished trial"))
     #expect(r.stderr.components(separatedBy: "reused ").count - 1 >= finished)
@@ -69,24 +69,24 @@ import Testing
     #expect(after.hasPrefix(before.hasSuffix("\n") ? before : String(before[..<before.lastIndex(of: "\n")!]) + "\n"))
 
     // Different settings: refused, naming the difference.
-    let other = try CLI.run(spirals.map { $0 == "1" ? "2" : $0 } + ["--budget", "30s", "--out", dir, "--resume"])
+    let other = try CLI.run(spirals.map { $0 == "1" ? "2" : $0 } + ["--budget", "60s", "--out", dir, "--resume"])
     #expect(other.status != 0 && other.stderr.contains("seed was 1, now 2"))
   }
 
   @Test func killedDuringTheFinalRunContinuesIt() throws {
     let dir = CLI.temporaryDirectory()
     let state = dir + "/final-state/resume.json"
-    try killTune(out: dir, within: 40, settle: 0.3) { FileManager.default.fileExists(atPath: state) }
+    try killTune(out: dir, within: 75, settle: 0.3) { FileManager.default.fileExists(atPath: state) }
     #expect(FileManager.default.fileExists(atPath: state), "the final run saved no state")
 
-    let r = try CLI.run(spirals + ["--budget", "30s", "--out", dir, "--resume", "--json"])
+    let r = try CLI.run(spirals + ["--budget", "60s", "--out", dir, "--resume", "--json"])
     #expect(r.status == 0, "\(r.stderr)")
     #expect(r.stderr.contains("continuing the final training after epoch"), "\(r.stderr)")
     #expect(!FileManager.default.fileExists(atPath: dir + "/final-state"))
     let json = try #require(CLI.json(Data(r.stdout.utf8)), "stdout: \(r.stdout)")
     #expect((json["test_accuracy"] as? Double ?? 0) > 0.6)
     // The seconds count the killed process's final training too.
-    #expect((json["seconds"] as? Double ?? 0) > 20)
+    #expect((json["seconds"] as? Double ?? 0) > 40)
   }
 
   @Test func badBudgetIsNamed() throws {
@@ -191,7 +191,9 @@ import Testing
     #expect(r.status == 0, "\(r.stderr)")
     let json = try #require(CLI.json(Data(r.stdout.utf8)), "stdout: \(r.stdout)")
     #expect([0.97, 0.9].contains(json["choice"] as? Double ?? 0))
-    #expect((json["trials"] as? [[String: Any]])?.count == 2)
+    // Both momenta and the lowest one's repeat under the next seed (the noise).
+    let rows = try #require(json["trials"] as? [[String: Any]])
+    #expect(rows.count == 3 && rows.contains { ($0["label"] as? String)?.hasSuffix("seed 1") ?? false }, "\(rows)")
     // Resumed, every finished trial is reused: no program runs again.
     let events = dir + "/trials/momentum-0.97/events.jsonl"
     let before = try FileManager.default.attributesOfItem(atPath: events)[.modificationDate] as? Date
