@@ -39,15 +39,20 @@ let package = Package(
     .target(name: "Sessions", dependencies: ["Schedules"]),
     .target(
       name: "Training",
-      dependencies: ["Sessions", "Tensors", "NeuralNetworks", "Optimizers", "Schedules", "Datasets", "Randomness"]),
+      dependencies: [
+        "Sessions", "Tensors", "NeuralNetworks", "Optimizers", "Schedules", "Datasets",
+        "Randomness",
+      ]),
     .target(name: "Tuning", dependencies: ["Sessions", "Schedules"], swiftSettings: testable),
     .executableTarget(
       name: "DisciplineCLI",
       dependencies: [
-        "Tensors", "NeuralNetworks", "Optimizers", "Schedules", "Datasets", "Reports", "Sessions", "Training", "Tuning",
+        "Tensors", "NeuralNetworks", "Optimizers", "Schedules", "Datasets", "Reports", "Sessions",
+        "Training", "Tuning",
         "Randomness", .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ]),
-    .target(name: "TestSupport", dependencies: ["Tensors", "Randomness"], path: "Tests/TestSupport"),
+    .target(
+      name: "TestSupport", dependencies: ["Tensors", "Randomness"], path: "Tests/TestSupport"),
     .testTarget(name: "TensorsTests", dependencies: ["Tensors", "TestSupport", "Randomness"]),
     .testTarget(
       name: "NeuralNetworksTests",
@@ -59,7 +64,8 @@ let package = Package(
     .testTarget(
       name: "TrainingTests",
       dependencies: ["Training", "Datasets", "NeuralNetworks", "Optimizers", "Randomness"]),
-    .testTarget(name: "TuningTests", dependencies: ["Tuning", "Sessions", "Schedules", "Randomness"]),
+    .testTarget(
+      name: "TuningTests", dependencies: ["Tuning", "Sessions", "Schedules", "Randomness"]),
     .testTarget(name: "DisciplineCLITests", dependencies: ["NeuralNetworks"]),
   ]
 )

@@ -35,7 +35,8 @@ public enum Augmentation: Sendable, Equatable {
       return .cropFlip(padding: name.lowercased() == "flip" ? 0 : 4, fill: fill)
     default:
       throw .invalidOption(
-        name: "augmentation", value: name, reason: "expected one of " + names.joined(separator: ", "))
+        name: "augmentation", value: name,
+        reason: "expected one of " + names.joined(separator: ", "))
     }
   }
 
@@ -44,8 +45,10 @@ public enum Augmentation: Sendable, Equatable {
   func apply(
     to samples: inout [Float], count: Int, shape: [Int], using generator: inout SeededGenerator
   ) {
-    guard case let .cropFlip(padding, fill) = self else { return }
-    let channels = shape[0], height = shape[1], width = shape[2]
+    guard case .cropFlip(let padding, let fill) = self else { return }
+    let channels = shape[0]
+    let height = shape[1]
+    let width = shape[2]
     let size = channels * height * width
     var original = [Float](repeating: 0, count: size)
     samples.withUnsafeMutableBufferPointer { all in

@@ -55,7 +55,8 @@ public struct BatchLoader: Sendable {
       throw .invalidOption(name: "batch size", value: "\(batchSize)", reason: "must be at least 1")
     }
     guard prefetchDepth >= 0 else {
-      throw .invalidOption(name: "prefetch depth", value: "\(prefetchDepth)", reason: "must not be negative")
+      throw .invalidOption(
+        name: "prefetch depth", value: "\(prefetchDepth)", reason: "must not be negative")
     }
     self.data = data
     self.batchSize = batchSize
@@ -95,7 +96,8 @@ public struct BatchLoader: Sendable {
   ///
   /// - Precondition: `0 ≤ index < batchesPerEpoch`.
   public func batch(_ index: Int, epoch: Int) -> Batch {
-    precondition(index >= 0 && index < batchesPerEpoch, "batch \(index) outside 0..<\(batchesPerEpoch)")
+    precondition(
+      index >= 0 && index < batchesPerEpoch, "batch \(index) outside 0..<\(batchesPerEpoch)")
     return makeBatch(index, epoch: epoch, order: order(epoch: epoch))
   }
 

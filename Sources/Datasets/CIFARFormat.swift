@@ -15,7 +15,9 @@ enum CIFARFormat {
   static func loadCIFAR10(_ directory: String) throws(DataError) -> DataSplits {
     try FileBytes.requireDirectory(directory)
     var trainPaths: [String] = []
-    for k in 1...5 { trainPaths.append(try FileBytes.locate(["data_batch_\(k).bin"], in: directory)) }
+    for k in 1...5 {
+      trainPaths.append(try FileBytes.locate(["data_batch_\(k).bin"], in: directory))
+    }
     let testPath = try FileBytes.locate(["test_batch.bin"], in: directory)
     let train = try load(trainPaths, labelBytes: 1, labelIndex: 0, classNames: cifar10ClassNames)
     let test = try load([testPath], labelBytes: 1, labelIndex: 0, classNames: cifar10ClassNames)

@@ -18,7 +18,9 @@ struct CSVTable {
     var failure: DataError?
     bytes.withUnsafeBytes { (raw: UnsafeRawBufferPointer) in
       let b = raw.bindMemory(to: UInt8.self)
-      let quote = UInt8(ascii: "\""), comma = UInt8(ascii: ","), lf = UInt8(ascii: "\n")
+      let quote = UInt8(ascii: "\"")
+      let comma = UInt8(ascii: ",")
+      let lf = UInt8(ascii: "\n")
       let cr = UInt8(ascii: "\r")
       var i = 0
       if b.count >= 3 && b[0] == 0xEF && b[1] == 0xBB && b[2] == 0xBF { i = 3 }
@@ -55,7 +57,8 @@ struct CSVTable {
         let c = b[i]
         if c == quote && field.isEmpty {
           // A quoted field: runs to the matching quote, across line breaks.
-          let openLine = line, openColumn = i - lineStart + 1
+          let openLine = line
+          let openColumn = i - lineStart + 1
           recordHasContent = true
           i += 1
           var closed = false
@@ -179,7 +182,8 @@ enum CSVFormat {
     let featureColumns = header.indices.filter { $0 != labelColumn }
     guard !featureColumns.isEmpty else {
       throw .malformedCSV(
-        path: path, line: 1, column: 1, reason: "the header has no feature columns besides the label")
+        path: path, line: 1, column: 1,
+        reason: "the header has no feature columns besides the label")
     }
     guard !table.rows.isEmpty else {
       throw .tooFewSamples(what: path, count: 0, needed: 1)
@@ -236,7 +240,8 @@ enum CSVFormat {
     testLabels.reserveCapacity(testRows.labels.count)
     for (label, line) in zip(testRows.labels, testRows.lines) {
       guard let index = map.index(of: label) else {
-        throw .unknownLabel(path: testPath, line: line, column: testRows.labelColumn + 1, label: label)
+        throw .unknownLabel(
+          path: testPath, line: line, column: testRows.labelColumn + 1, label: label)
       }
       testLabels.append(index)
     }

@@ -65,61 +65,61 @@ public enum DataError: Error, Equatable, Sendable {
 extension DataError: CustomStringConvertible, LocalizedError {
   public var description: String {
     switch self {
-    case let .invalidSpec(spec, reason):
+    case .invalidSpec(let spec, let reason):
       return "Unknown data set \"\(spec)\": \(reason)."
-    case let .invalidOption(name, value, reason):
+    case .invalidOption(let name, let value, let reason):
       return "Invalid \(name) \"\(value)\": \(reason)."
-    case let .missingDirectory(path):
+    case .missingDirectory(let path):
       return "\(path): no such folder."
-    case let .missingFile(path, tried):
+    case .missingFile(let path, let tried):
       let others = tried.filter { $0 != path }
       return others.isEmpty
         ? "\(path): no such file."
         : "\(path): no such file (also tried \(others.joined(separator: ", ")))."
-    case let .unreadableFile(path, reason):
+    case .unreadableFile(let path, let reason):
       return "\(path): cannot be read: \(reason)."
-    case let .emptyFile(path):
+    case .emptyFile(let path):
       return "\(path): the file is empty."
-    case let .corruptGzip(path, offset, reason):
+    case .corruptGzip(let path, let offset, let reason):
       return "\(path): corrupt gzip data at byte \(offset) of the compressed file: \(reason)."
-    case let .truncatedGzip(path, bytes):
+    case .truncatedGzip(let path, let bytes):
       return "\(path): the gzip stream is truncated: it ends after \(bytes) bytes, "
         + "before its end marker and checksum."
-    case let .badMagicNumber(path, found, expected, meaning):
+    case .badMagicNumber(let path, let found, let expected, let meaning):
       return "\(path): wrong magic number \(hex(found)) at byte 0; expected \(hex(expected)) "
         + "(\(meaning))."
-    case let .truncatedFile(path, expected, actual, what):
+    case .truncatedFile(let path, let expected, let actual, let what):
       return "\(path): the file is truncated: \(what) needs \(expected) bytes but the file "
         + "ends at byte \(actual)."
-    case let .trailingBytes(path, offset, count):
+    case .trailingBytes(let path, let offset, let count):
       return "\(path): \(count) unexpected bytes after the end of the data at byte \(offset)."
-    case let .badHeader(path, offset, reason):
+    case .badHeader(let path, let offset, let reason):
       return "\(path): bad header at byte \(offset): \(reason)."
-    case let .countMismatch(imagesPath, imageCount, labelsPath, labelCount):
+    case .countMismatch(let imagesPath, let imageCount, let labelsPath, let labelCount):
       return "\(imagesPath) holds \(imageCount) images but \(labelsPath) holds \(labelCount) "
         + "labels; the counts must match."
-    case let .labelOutOfRange(path, offset, label, classCount):
+    case .labelOutOfRange(let path, let offset, let label, let classCount):
       return "\(path): label \(label) at byte \(offset) is outside the \(classCount) classes "
         + "(0...\(classCount - 1))."
-    case let .shapeMismatch(path, expected, found):
+    case .shapeMismatch(let path, let expected, let found):
       return "\(path): samples have shape \(shapeText(found)) but the rest of the data set has "
         + "\(shapeText(expected))."
-    case let .nonNumericCell(path, line, column, name, text):
+    case .nonNumericCell(let path, let line, let column, let name, let text):
       let shown = text.isEmpty ? "an empty cell" : "\"\(text)\""
       return "\(path):\(line):\(column): \(shown) in column \"\(name)\" is not a finite number."
-    case let .raggedRow(path, line, expected, found):
+    case .raggedRow(let path, let line, let expected, let found):
       return "\(path):\(line): the row has \(found) cells but the header has \(expected)."
-    case let .missingLabelColumn(path, name, available):
+    case .missingLabelColumn(let path, let name, let available):
       return "\(path):1: no label column named \"\(name)\" in the header (columns: "
         + "\(available.joined(separator: ", ")))."
-    case let .headerMismatch(path, expected, found):
+    case .headerMismatch(let path, let expected, let found):
       return "\(path):1: the header (\(found.joined(separator: ","))) differs from the "
         + "training file's (\(expected.joined(separator: ",")))."
-    case let .unknownLabel(path, line, column, label):
+    case .unknownLabel(let path, let line, let column, let label):
       return "\(path):\(line):\(column): label \"\(label)\" does not occur in the training data."
-    case let .malformedCSV(path, line, column, reason):
+    case .malformedCSV(let path, let line, let column, let reason):
       return "\(path):\(line):\(column): \(reason)."
-    case let .tooFewSamples(what, count, needed):
+    case .tooFewSamples(let what, let count, let needed):
       return "\(what) has \(count) samples; at least \(needed) are needed."
     }
   }

@@ -80,7 +80,9 @@ public struct DatasetSpec: Sendable, Equatable, CustomStringConvertible, Codable
   public var options: DatasetOptions
 
   /// The spec names `parsing` understands, for help texts.
-  public static let names = ["fashion-mnist", "mnist", "cifar10", "cifar100", "csv:PATH", "spirals", "blobs"]
+  public static let names = [
+    "fashion-mnist", "mnist", "cifar10", "cifar100", "csv:PATH", "spirals", "blobs",
+  ]
 
   /// A spec for `source`.
   public init(_ source: DataSource, options: DatasetOptions = DatasetOptions()) {
@@ -94,7 +96,9 @@ public struct DatasetSpec: Sendable, Equatable, CustomStringConvertible, Codable
     let trimmed = text.trimmingCharacters(in: .whitespaces)
     if trimmed.lowercased().hasPrefix("csv:") {
       let path = String(trimmed.dropFirst(4))
-      guard !path.isEmpty else { throw .invalidSpec(text, reason: "csv: needs a file path, as in csv:data.csv") }
+      guard !path.isEmpty else {
+        throw .invalidSpec(text, reason: "csv: needs a file path, as in csv:data.csv")
+      }
       self.init(.csv(path: path), options: options)
       return
     }
@@ -182,7 +186,8 @@ public struct DatasetSpec: Sendable, Equatable, CustomStringConvertible, Codable
       let fraction = options.testFraction
       if options.testFile == nil {
         guard fraction >= 0 && fraction < 1 else {
-          throw .invalidOption(name: "test fraction", value: "\(fraction)", reason: "must be in [0, 1)")
+          throw .invalidOption(
+            name: "test fraction", value: "\(fraction)", reason: "must be in [0, 1)")
         }
       }
       return try CSVFormat.load(
@@ -222,7 +227,9 @@ extension DataSplits {
       throw .invalidOption(
         name: "validation fraction", value: "\(validationFraction)", reason: "must be in [0, 1)")
     }
-    guard train.count > 0 else { throw .tooFewSamples(what: "the training set", count: 0, needed: 1) }
+    guard train.count > 0 else {
+      throw .tooFewSamples(what: "the training set", count: 0, needed: 1)
+    }
     var result = consume self
     if validationFraction > 0 {
       let trainCount = result.train.count

@@ -14,7 +14,8 @@ enum FileBytes {
       throw .unreadableFile(path: path, reason: "it is a folder, not a file")
     }
     // An empty file is reported before reading (Foundation's reader also leaks a page on one).
-    if let size = try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int, size == 0 {
+    if let size = try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int, size == 0
+    {
       throw .emptyFile(path: path)
     }
     let contents: Data

@@ -148,7 +148,8 @@ enum ByteConversion {
       }
     }
     if let bad {
-      throw .labelOutOfRange(path: path, offset: bad.offset, label: bad.label, classCount: classCount)
+      throw .labelOutOfRange(
+        path: path, offset: bad.offset, label: bad.label, classCount: classCount)
     }
     return result
   }

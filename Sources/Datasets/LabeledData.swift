@@ -90,7 +90,9 @@ public struct LabeledData: Sendable, Equatable {
   }
 
   /// For loaders that have already checked every label: skips the O(N) label scan.
-  init(uncheckedFeatures features: [Float], labels: [Int32], sampleShape: [Int], classNames: [String]) {
+  init(
+    uncheckedFeatures features: [Float], labels: [Int32], sampleShape: [Int], classNames: [String]
+  ) {
     self.features = features
     self.labels = labels
     self.sampleShape = sampleShape

@@ -102,18 +102,21 @@ public struct Normalization: Codable, Sendable, Equatable {
     let plane = data.sampleShape[1] * data.sampleShape[2]
     let sampleSize = data.sampleSize
     let count = data.count
-    let means = mean, stds = standardDeviation
+    let means = mean
+    let stds = standardDeviation
     let scalar = isScalar
     data.features.withUnsafeMutableBufferPointer { buffer in
       guard let base = buffer.baseAddress else { return }
       if scalar {
-        let m = means[0], s = stds[0]
+        let m = means[0]
+        let s = stds[0]
         for i in 0..<buffer.count { base[i] = (base[i] - m) / s }
         return
       }
       for sample in 0..<count {
         for channel in 0..<channels {
-          let m = means[channel], s = stds[channel]
+          let m = means[channel]
+          let s = stds[channel]
           let start = base + sample * sampleSize + channel * plane
           for i in 0..<plane { start[i] = (start[i] - m) / s }
         }
@@ -157,7 +160,10 @@ private func moments(_ values: UnsafeBufferPointer<Float>, blockSize: Int, strid
   let total = blockSize * blocks
   guard total > 0, let base = values.baseAddress else { return (0, 1) }
   let vectorEnd = blockSize & ~3
-  var s0 = 0.0, s1 = 0.0, s2 = 0.0, s3 = 0.0
+  var s0 = 0.0
+  var s1 = 0.0
+  var s2 = 0.0
+  var s3 = 0.0
   for block in 0..<blocks {
     let start = base + block * stride
     var i = 0
@@ -174,13 +180,18 @@ private func moments(_ values: UnsafeBufferPointer<Float>, blockSize: Int, strid
     }
   }
   let mean = (s0 + s1 + s2 + s3) / Double(total)
-  var q0 = 0.0, q1 = 0.0, q2 = 0.0, q3 = 0.0
+  var q0 = 0.0
+  var q1 = 0.0
+  var q2 = 0.0
+  var q3 = 0.0
   for block in 0..<blocks {
     let start = base + block * stride
     var i = 0
     while i < vectorEnd {
-      let d0 = Double(start[i]) - mean, d1 = Double(start[i + 1]) - mean
-      let d2 = Double(start[i + 2]) - mean, d3 = Double(start[i + 3]) - mean
+      let d0 = Double(start[i]) - mean
+      let d1 = Double(start[i + 1]) - mean
+      let d2 = Double(start[i + 2]) - mean
+      let d3 = Double(start[i + 3]) - mean
       q0 += d0 * d0
       q1 += d1 * d1
       q2 += d2 * d2
@@ -197,6 +208,9 @@ private func moments(_ values: UnsafeBufferPointer<Float>, blockSize: Int, strid
   return (Float(mean), Float(variance.squareRoot()))
 }
 
-private func moments(_ values: [Float], blockSize: Int, stride: Int, blocks: Int) -> (Float, Float) {
-  values.withUnsafeBufferPointer { moments($0, blockSize: blockSize, stride: stride, blocks: blocks) }
+private func moments(_ values: [Float], blockSize: Int, stride: Int, blocks: Int) -> (Float, Float)
+{
+  values.withUnsafeBufferPointer {
+    moments($0, blockSize: blockSize, stride: stride, blocks: blocks)
+  }
 }

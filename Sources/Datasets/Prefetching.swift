@@ -12,7 +12,8 @@ public struct EpochBatches: Sequence, Sendable {
 
   /// An iterator that starts its producer thread at once (or none when `prefetchDepth` is 0).
   public func makeIterator() -> BatchIterator {
-    BatchIterator(loader: loader, epoch: epoch, range: first..<Swift.max(first, loader.batchesPerEpoch))
+    BatchIterator(
+      loader: loader, epoch: epoch, range: first..<Swift.max(first, loader.batchesPerEpoch))
   }
 }
 

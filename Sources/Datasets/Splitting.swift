@@ -52,7 +52,8 @@ extension LabeledData {
   }
 
   /// The sorted indices of the samples kept and held out by a stratified split.
-  func stratifiedIndices(holdingOut fraction: Double, seed: UInt64) -> (kept: [Int], heldOut: [Int]) {
+  func stratifiedIndices(holdingOut fraction: Double, seed: UInt64) -> (kept: [Int], heldOut: [Int])
+  {
     precondition(fraction >= 0 && fraction < 1, "fraction must be in [0, 1), got \(fraction)")
     var byClass = [[Int]](repeating: [], count: classCount)
     for (index, label) in labels.enumerated() { byClass[Int(label)].append(index) }

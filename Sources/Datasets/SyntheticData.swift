@@ -29,7 +29,9 @@ enum SyntheticData {
 
   /// Centres drawn uniformly from [−5, 5]^`featureCount`, one per class (as scikit-learn's
   /// `make_blobs` does with a box of ±5).
-  static func blobCentres(classCount: Int, featureCount: Int, using generator: inout SeededGenerator)
+  static func blobCentres(
+    classCount: Int, featureCount: Int, using generator: inout SeededGenerator
+  )
     -> [[Float]]
   {
     (0..<classCount).map { _ in
@@ -67,10 +69,12 @@ enum SyntheticData {
         reason: "needs at least one sample for each of the \(options.classCount) classes")
     }
     guard testCount >= 0 else {
-      throw .invalidOption(name: "test sample count", value: "\(testCount)", reason: "must not be negative")
+      throw .invalidOption(
+        name: "test sample count", value: "\(testCount)", reason: "must not be negative")
     }
     guard options.classCount >= 2 else {
-      throw .invalidOption(name: "class count", value: "\(options.classCount)", reason: "needs at least 2 classes")
+      throw .invalidOption(
+        name: "class count", value: "\(options.classCount)", reason: "needs at least 2 classes")
     }
     let root = SeededGenerator(seed: options.seed)
     var trainGenerator = root.derived(stream: 1)
@@ -80,14 +84,17 @@ enum SyntheticData {
       let noise = options.noise ?? 0.2
       try checkNoise(noise)
       return DataSplits(
-        train: spirals(count: trainCount, classCount: options.classCount, noise: noise, using: &trainGenerator),
-        test: spirals(count: testCount, classCount: options.classCount, noise: noise, using: &testGenerator))
+        train: spirals(
+          count: trainCount, classCount: options.classCount, noise: noise, using: &trainGenerator),
+        test: spirals(
+          count: testCount, classCount: options.classCount, noise: noise, using: &testGenerator))
     default:
       let noise = options.noise ?? 1
       try checkNoise(noise)
       guard options.featureCount >= 1 else {
         throw .invalidOption(
-          name: "feature count", value: "\(options.featureCount)", reason: "needs at least 1 feature")
+          name: "feature count", value: "\(options.featureCount)",
+          reason: "needs at least 1 feature")
       }
       var centreGenerator = root.derived(stream: 0)
       let centres = blobCentres(

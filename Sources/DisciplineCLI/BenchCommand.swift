@@ -25,7 +25,8 @@ struct BenchCommand: ParsableCommand {
 
   @Option(help: ModelArchitecture.help) var model: String = "cnn"
   @Option(name: .customLong("batch-size"), help: "Samples per step.") var batchSize: Int = 128
-  @Option(help: "Steps per timing window (default: about 20000 samples / 3, as bench.py).") var steps: Int?
+  @Option(help: "Steps per timing window (default: about 20000 samples / 3, as bench.py).")
+  var steps: Int?
   @Option(help: "Timing windows; the median is reported.") var windows: Int = 5
   @Option(help: "Input channels.") var channels: Int = 1
   @Option(help: "Input height and width.") var size: Int = 28
@@ -37,7 +38,9 @@ struct BenchCommand: ParsableCommand {
     guard ModelArchitecture(model) != nil else {
       throw ValidationError("unknown model '\(model)': use \(ModelArchitecture.names)")
     }
-    guard batchSize > 0 else { throw ValidationError("--batch-size must be positive, got \(batchSize)") }
+    guard batchSize > 0 else {
+      throw ValidationError("--batch-size must be positive, got \(batchSize)")
+    }
     guard windows > 0 else { throw ValidationError("--windows must be positive, got \(windows)") }
     if let steps, steps <= 0 { throw ValidationError("--steps must be positive, got \(steps)") }
   }
@@ -45,9 +48,11 @@ struct BenchCommand: ParsableCommand {
   func run() throws {
     GEMM.backend = gemm
     if let threads { DNNL.setThreadCount(threads) }
-    let spec = ModelSpecification(architecture: ModelArchitecture(model)!, inputChannels: channels, inputSize: size)
+    let spec = ModelSpecification(
+      architecture: ModelArchitecture(model)!, inputChannels: channels, inputSize: size)
     let net = spec.build(seed: 0)
-    let optimizer = SGD(parameters: net.parameters, learningRate: 0.01, momentum: 0.9, weightDecay: 5e-4)
+    let optimizer = SGD(
+      parameters: net.parameters, learningRate: 0.01, momentum: 0.9, weightDecay: 5e-4)
     var g = SeededGenerator(seed: 1)
     let x = Tensor.normal([batchSize, channels, size, size], using: &g)
     let labels = (0..<batchSize).map { _ in Int32(g.next() % 10) }
@@ -77,14 +82,18 @@ struct BenchCommand: ParsableCommand {
       ]
       print("{" + fields.joined(separator: ", ") + "}")
     } else {
-      print("\(model) batch \(batchSize): \(String(format: "%.0f", median)) samples/s (median of \(windows) windows of \(perWindow) steps; \(DNNL.threadCount) threads; peak memory \(String(format: "%.0f", peak)) MiB)")
+      print(
+        "\(model) batch \(batchSize): \(String(format: "%.0f", median)) samples/s (median of \(windows) windows of \(perWindow) steps; \(DNNL.threadCount) threads; peak memory \(String(format: "%.0f", peak)) MiB)"
+      )
     }
   }
 }
 
 /// The process's peak resident memory (VmHWM), in MiB.
 func peakMemoryMiB() -> Double {
-  guard let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8) else { return 0 }
+  guard let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8) else {
+    return 0
+  }
   for line in status.split(separator: "\n") where line.hasPrefix("VmHWM:") {
     let kb = line.split(separator: " ").compactMap { Double($0) }.first ?? 0
     return kb / 1024

@@ -1,24 +1,30 @@
 import ArgumentParser
 import Datasets
 import Foundation
-import Tuning
 import NeuralNetworks
 import Optimizers
 import Training
+import Tuning
 
 /// Where the data comes from: `--dataset` and its options, shared by every training command.
 struct DataOptions: ParsableArguments {
-  @Option(help: ArgumentHelp(
-    "Data set: fashion-mnist, mnist, cifar10, cifar100, csv:PATH, spirals or blobs.", valueName: "name"))
+  @Option(
+    help: ArgumentHelp(
+      "Data set: fashion-mnist, mnist, cifar10, cifar100, csv:PATH, spirals or blobs.",
+      valueName: "name"))
   var dataset: String = "fashion-mnist"
 
-  @Option(name: .customLong("data-dir"), help: "Folder holding the data set's files (default: the Debian package's folder).")
+  @Option(
+    name: .customLong("data-dir"),
+    help: "Folder holding the data set's files (default: the Debian package's folder).")
   var dataDirectory: String?
 
   @Option(name: .customLong("label-column"), help: "csv: the column holding the class label.")
   var labelColumn: String = "label"
 
-  @Option(name: .customLong("validation-split"), help: "Share of the training set held out for validation (0 trains on all of it).")
+  @Option(
+    name: .customLong("validation-split"),
+    help: "Share of the training set held out for validation (0 trains on all of it).")
   var validationSplit: Double = 0.1
 
   @Option(help: "spirals, blobs: number of training samples.")
@@ -78,27 +84,34 @@ extension JournalError: UserFacingError { var exitCode: Int32 { 73 } }
 
 /// `--command` and its limits: the user's training program as the runner of every trial.
 struct ProgramOptions: ParsableArguments {
-  @Option(help: ArgumentHelp(
-    "Your training program, run once per trial instead of the built-in engine: an argument vector (quotes group words; no shell) with placeholders {spec}, {dir}, {batch_size}, {seed}, {weight_decay}, {dropout}, {augmentation}, {steps}, {kind}, {key}, {threads}. See Docs/PROTOCOL.md and python/.",
-    valueName: "command"))
+  @Option(
+    help: ArgumentHelp(
+      "Your training program, run once per trial instead of the built-in engine: an argument vector (quotes group words; no shell) with placeholders {spec}, {dir}, {batch_size}, {seed}, {weight_decay}, {dropout}, {augmentation}, {steps}, {kind}, {key}, {threads}. See Docs/PROTOCOL.md and python/.",
+      valueName: "command"))
   var command: String?
 
-  @Option(name: .customLong("trial-timeout"), help: ArgumentHelp("Seconds without an event from --command after which its trial fails.", valueName: "seconds"))
+  @Option(
+    name: .customLong("trial-timeout"),
+    help: ArgumentHelp(
+      "Seconds without an event from --command after which its trial fails.", valueName: "seconds"))
   var trialTimeout: Double = 600
 
   func validate() throws {
-    guard trialTimeout > 0 else { throw ValidationError("--trial-timeout must be positive, got \(trialTimeout)") }
+    guard trialTimeout > 0 else {
+      throw ValidationError("--trial-timeout must be positive, got \(trialTimeout)")
+    }
     if let command { _ = try commandRunner(command, shouldStop: { false }) }
   }
 
   /// The runner of --command on this machine.
   func commandRunner(_ command: String, shouldStop: @escaping () -> Bool) throws -> CommandRunner {
-    do { return try CommandRunner(command: command, trialTimeout: trialTimeout, shouldStop: shouldStop) } catch {
+    do {
+      return try CommandRunner(command: command, trialTimeout: trialTimeout, shouldStop: shouldStop)
+    } catch {
       throw ValidationError(error.description)
     }
   }
 }
-
 
 /// Prints `error: message` to stderr and returns the exit code to throw.
 func fail(_ message: String, code: Int32) -> ExitCode {
@@ -151,7 +164,8 @@ func prepareOutputDirectory(_ path: String) throws -> URL {
   do {
     try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
   } catch {
-    throw CommandError("cannot create output folder \(path): \(error.localizedDescription)", exitCode: 73)
+    throw CommandError(
+      "cannot create output folder \(path): \(error.localizedDescription)", exitCode: 73)
   }
   return url
 }

@@ -10,26 +10,36 @@ struct ExecutorOptions: ParsableArguments {
     case local, slurm
   }
 
-  @Option(help: ArgumentHelp(
-    "Where trials run: local (this machine) or slurm (each phase's trials as one job array; needs a filesystem the nodes share for the binary, the data and --out).",
-    valueName: "local|slurm"))
+  @Option(
+    help: ArgumentHelp(
+      "Where trials run: local (this machine) or slurm (each phase's trials as one job array; needs a filesystem the nodes share for the binary, the data and --out).",
+      valueName: "local|slurm"))
   var executor: Kind = .local
 
-  @Option(help: ArgumentHelp(
-    "Trials run at once: local processes side by side (the cores split between them), or Slurm tasks of an array (%K). With K slots each trial gets up to K times longer.",
-    valueName: "K"))
+  @Option(
+    help: ArgumentHelp(
+      "Trials run at once: local processes side by side (the cores split between them), or Slurm tasks of an array (%K). With K slots each trial gets up to K times longer.",
+      valueName: "K"))
   var parallel: Int = 1
 
-  @Option(name: .customLong("slurm-args"), parsing: .unconditional, help: ArgumentHelp(
-    "Arguments passed to sbatch as they are (quotes group words): partition, account, time, cpus, gres. Without -c each task gets the cores of this machine split by --parallel.",
-    valueName: "args"))
+  @Option(
+    name: .customLong("slurm-args"), parsing: .unconditional,
+    help: ArgumentHelp(
+      "Arguments passed to sbatch as they are (quotes group words): partition, account, time, cpus, gres. Without -c each task gets the cores of this machine split by --parallel.",
+      valueName: "args"))
   var slurmArgs: String?
 
   func validate() throws {
-    guard parallel >= 1 else { throw ValidationError("--parallel must be at least 1, got \(parallel)") }
-    if slurmArgs != nil && executor != .slurm { throw ValidationError("--slurm-args needs --executor slurm") }
+    guard parallel >= 1 else {
+      throw ValidationError("--parallel must be at least 1, got \(parallel)")
+    }
+    if slurmArgs != nil && executor != .slurm {
+      throw ValidationError("--slurm-args needs --executor slurm")
+    }
     if let slurmArgs {
-      do { _ = try CommandRunner.split(slurmArgs) } catch { throw ValidationError("--slurm-args: \(error.description)") }
+      do { _ = try CommandRunner.split(slurmArgs) } catch {
+        throw ValidationError("--slurm-args: \(error.description)")
+      }
     }
   }
 
@@ -41,8 +51,10 @@ struct ExecutorOptions: ParsableArguments {
 
   /// The runner of the trials: the user's program or `discipline trial` (the engine), as local
   /// processes or Slurm tasks; nil for the built-in engine in this process (one trial at a time).
-  func runner(program: ProgramOptions, logDirectory: URL, shouldStop: @escaping () -> Bool,
-              onNote: @escaping (String) -> Void) throws -> (any ProgramRunner)? {
+  func runner(
+    program: ProgramOptions, logDirectory: URL, shouldStop: @escaping () -> Bool,
+    onNote: @escaping (String) -> Void
+  ) throws -> (any ProgramRunner)? {
     let trialCommand = [selfExecutable, "trial"]
     switch executor {
     case .local:
@@ -50,7 +62,9 @@ struct ExecutorOptions: ParsableArguments {
       if let command = program.command {
         runner = try program.commandRunner(command, shouldStop: shouldStop)
       } else if parallel > 1 {
-        runner = CommandRunner(arguments: trialCommand + ["--spec", "{spec}", "--threads", "{threads}"], trialTimeout: program.trialTimeout, shouldStop: shouldStop)
+        runner = CommandRunner(
+          arguments: trialCommand + ["--spec", "{spec}", "--threads", "{threads}"],
+          trialTimeout: program.trialTimeout, shouldStop: shouldStop)
       } else {
         return nil
       }
@@ -58,9 +72,13 @@ struct ExecutorOptions: ParsableArguments {
       if parallel > 1 { runner.threadsPerSlot = threadsPerTrial }
       return runner
     case .slurm:
-      let task = trialCommand + (program.command.map { ["--command", $0, "--trial-timeout", "\(program.trialTimeout)"] } ?? [])
+      let task =
+        trialCommand
+        + (program.command.map { ["--command", $0, "--trial-timeout", "\(program.trialTimeout)"] }
+          ?? [])
       let runner = SlurmRunner(
-        taskCommand: task, slots: parallel, slurmArguments: try slurmArgs.map(CommandRunner.split) ?? [], cpusPerTask: threadsPerTrial,
+        taskCommand: task, slots: parallel,
+        slurmArguments: try slurmArgs.map(CommandRunner.split) ?? [], cpusPerTask: threadsPerTrial,
         trialTimeout: program.trialTimeout, logDirectory: logDirectory, shouldStop: shouldStop)
       runner.onNote = onNote
       return runner
@@ -70,8 +88,12 @@ struct ExecutorOptions: ParsableArguments {
   /// A line for the command's start: where the trials run.
   var summary: String {
     switch executor {
-    case .local: parallel > 1 ? "\(parallel) trials at a time on this machine, \(threadsPerTrial) thread\(threadsPerTrial == 1 ? "" : "s") each" : "one trial at a time on this machine"
-    case .slurm: "Slurm job arrays, \(parallel) task\(parallel == 1 ? "" : "s") at a time\(slurmArgs.map { " (sbatch \($0))" } ?? "")"
+    case .local:
+      parallel > 1
+        ? "\(parallel) trials at a time on this machine, \(threadsPerTrial) thread\(threadsPerTrial == 1 ? "" : "s") each"
+        : "one trial at a time on this machine"
+    case .slurm:
+      "Slurm job arrays, \(parallel) task\(parallel == 1 ? "" : "s") at a time\(slurmArgs.map { " (sbatch \($0))" } ?? "")"
     }
   }
 }
@@ -79,7 +101,9 @@ struct ExecutorOptions: ParsableArguments {
 /// This program's own path, for the trials it runs as `discipline trial` (on a cluster, the
 /// nodes need it at the same path).
 let selfExecutable: String = {
-  if let path = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe") { return path }
+  if let path = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe") {
+    return path
+  }
   return URL(fileURLWithPath: CommandLine.arguments[0]).standardizedFileURL.path
 }()
 
@@ -87,12 +111,18 @@ extension DataOptions {
   /// The engine section of a spec: what `discipline trial` needs to load the same data
   /// (TrialCommand.engineOptions reads it back).
   func engineSection(model: ModelArchitecture, optimizer: String = "sgd") -> [String: String] {
-    var s = ["dataset": dataset, "label_column": labelColumn, "validation_split": "\(validationSplit)", "samples": "\(samples)",
-      "model": model.description, "optimizer": optimizer]
-    if let dataDirectory { s["data_dir"] = URL(fileURLWithPath: dataDirectory).standardizedFileURL.path }
+    var s = [
+      "dataset": dataset, "label_column": labelColumn, "validation_split": "\(validationSplit)",
+      "samples": "\(samples)",
+      "model": model.description, "optimizer": optimizer,
+    ]
+    if let dataDirectory {
+      s["data_dir"] = URL(fileURLWithPath: dataDirectory).standardizedFileURL.path
+    }
     if let noise { s["noise"] = "\(noise)" }
     if dataset.hasPrefix("csv:") {
-      s["dataset"] = "csv:" + URL(fileURLWithPath: String(dataset.dropFirst(4))).standardizedFileURL.path
+      s["dataset"] =
+        "csv:" + URL(fileURLWithPath: String(dataset.dropFirst(4))).standardizedFileURL.path
     }
     return s
   }
@@ -105,6 +135,8 @@ func clearTrials(in outURL: URL, resume: Bool) throws {
   let trials = outURL.appendingPathComponent("trials")
   guard FileManager.default.fileExists(atPath: trials.path) else { return }
   do { try FileManager.default.removeItem(at: trials) } catch {
-    throw CommandError("cannot clear \(trials.path) from an earlier run: \(error.localizedDescription)", exitCode: 73)
+    throw CommandError(
+      "cannot clear \(trials.path) from an earlier run: \(error.localizedDescription)", exitCode: 73
+    )
   }
 }

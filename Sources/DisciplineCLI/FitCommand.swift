@@ -39,21 +39,30 @@ struct FitCommand: ParsableCommand {
 
   @Option(help: "Passes over the training set.") var epochs: Int = 5
 
-  @Option(name: .customLong("batch-size"), help: "Samples per optimizer step.") var batchSize: Int = 128
+  @Option(name: .customLong("batch-size"), help: "Samples per optimizer step.") var batchSize: Int =
+    128
 
   @OptionGroup(title: "Learning-rate policy (as discipline schedule)") var policy: PolicyOptions
 
-  @Option(help: ArgumentHelp(
-    "Momentum (β₁ for adamw): a constant, or MAX:MIN cycled inversely to the learning rate (default: the policy's own, else 0.9).",
-    valueName: "m|max:min"))
+  @Option(
+    help: ArgumentHelp(
+      "Momentum (β₁ for adamw): a constant, or MAX:MIN cycled inversely to the learning rate (default: the policy's own, else 0.9).",
+      valueName: "m|max:min"))
   var momentum: MomentumRange?
 
   @Option(help: "Optimizer: sgd or adamw.") var optimizer: OptimizerKind = .sgd
-  @Option(name: .customLong("weight-decay"), help: "Weight decay (L2 for sgd, decoupled for adamw).") var weightDecay: Double = 5e-4
+  @Option(
+    name: .customLong("weight-decay"), help: "Weight decay (L2 for sgd, decoupled for adamw).")
+  var weightDecay: Double = 5e-4
   @Flag(help: "Nesterov momentum (sgd).") var nesterov = false
-  @Option(help: "Augmentation: none, flip (horizontal, half the samples) or crop-flip (random crop after zero-padding by 4, then flip).") var augment: String = "none"
-  @Option(name: .customLong("eval-every"), help: "Evaluate every N steps instead of every epoch.") var evalEvery: Int?
-  @Option(help: "Seed for initialization, shuffling, dropout and augmentation.") var seed: UInt64 = 0
+  @Option(
+    help:
+      "Augmentation: none, flip (horizontal, half the samples) or crop-flip (random crop after zero-padding by 4, then flip)."
+  ) var augment: String = "none"
+  @Option(name: .customLong("eval-every"), help: "Evaluate every N steps instead of every epoch.")
+  var evalEvery: Int?
+  @Option(help: "Seed for initialization, shuffling, dropout and augmentation.") var seed: UInt64 =
+    0
   @Option(help: "Output folder.") var out: String = "runs/fit"
   @Flag(help: "Continue an interrupted run in --out.") var resume = false
   @Flag(help: "Print a JSON summary on stdout.") var json = false
@@ -62,10 +71,18 @@ struct FitCommand: ParsableCommand {
 
   func validate() throws {
     guard epochs > 0 else { throw ValidationError("--epochs must be positive, got \(epochs)") }
-    guard batchSize > 0 else { throw ValidationError("--batch-size must be positive, got \(batchSize)") }
-    guard dropout >= 0 && dropout < 1 else { throw ValidationError("--dropout must be in [0, 1), got \(dropout)") }
-    guard weightDecay >= 0 && weightDecay.isFinite else { throw ValidationError("--weight-decay must be a non-negative number, got \(weightDecay)") }
-    if let evalEvery, evalEvery <= 0 { throw ValidationError("--eval-every must be positive, got \(evalEvery)") }
+    guard batchSize > 0 else {
+      throw ValidationError("--batch-size must be positive, got \(batchSize)")
+    }
+    guard dropout >= 0 && dropout < 1 else {
+      throw ValidationError("--dropout must be in [0, 1), got \(dropout)")
+    }
+    guard weightDecay >= 0 && weightDecay.isFinite else {
+      throw ValidationError("--weight-decay must be a non-negative number, got \(weightDecay)")
+    }
+    if let evalEvery, evalEvery <= 0 {
+      throw ValidationError("--eval-every must be positive, got \(evalEvery)")
+    }
   }
 
   func run() throws {
@@ -75,10 +92,12 @@ struct FitCommand: ParsableCommand {
   /// Every setting, as config.json records it and --resume checks it.
   func settings(schedule: Schedule) -> [String: String] {
     var s: [String: String] = [
-      "dataset": data.dataset, "validation_split": "\(data.validationSplit)", "model": model.description,
+      "dataset": data.dataset, "validation_split": "\(data.validationSplit)",
+      "model": model.description,
       "dropout": "\(dropout)", "epochs": "\(epochs)", "batch_size": "\(batchSize)",
       "momentum": momentum?.description ?? "default", "optimizer": optimizer.rawValue,
-      "weight_decay": "\(weightDecay)", "nesterov": "\(nesterov)", "augment": augment, "seed": "\(seed)",
+      "weight_decay": "\(weightDecay)", "nesterov": "\(nesterov)", "augment": augment,
+      "seed": "\(seed)",
       "eval_every": evalEvery.map(String.init) ?? "epoch",
     ]
     if let dir = data.dataDirectory { s["data_dir"] = dir }
@@ -96,9 +115,13 @@ struct FitCommand: ParsableCommand {
     let started = Date()
     let outURL = try prepareOutputDirectory(out)
     if resume && !ResumeRecord.exists(in: outURL) {
-      throw CommandError("nothing to resume in \(out): it has no resume.json (run without --resume to start)", exitCode: 66)
+      throw CommandError(
+        "nothing to resume in \(out): it has no resume.json (run without --resume to start)",
+        exitCode: 66)
     }
-    let setup = try TrainingSetup(data: data, model: model, optimizer: optimizer, nesterov: nesterov, augment: augment, seed: seed)
+    let setup = try TrainingSetup(
+      data: data, model: model, optimizer: optimizer, nesterov: nesterov, augment: augment,
+      seed: seed)
     let splits = setup.splits
     let spec = setup.specification(dropout: dropout)
     let session = try setup.session(batchSize: batchSize, dropout: dropout, seed: seed)
@@ -110,7 +133,9 @@ struct FitCommand: ParsableCommand {
     if let momentum {
       if momentum.cycles {
         guard cyclesMomentum else {
-          throw ValidationError("--momentum \(momentum) cycles momentum, which only the one-cycle and cyclic policies do; give one value for \(policyName.rawValue)")
+          throw ValidationError(
+            "--momentum \(momentum) cycles momentum, which only the one-cycle and cyclic policies do; give one value for \(policyName.rawValue)"
+          )
         }
         parameters.parameters.maxMomentum = parameters.parameters.maxMomentum ?? momentum.maximum
         parameters.parameters.baseMomentum = parameters.parameters.baseMomentum ?? momentum.minimum
@@ -126,19 +151,25 @@ struct FitCommand: ParsableCommand {
       let changed = settings.keys.sorted().filter { record.settings[$0] != settings[$0] }
       guard changed.isEmpty else {
         let first = changed[0]
-        throw CommandError("cannot resume \(out) with different settings: \(first) was \(record.settings[first] ?? "unset"), now \(settings[first] ?? "unset")", exitCode: 64)
+        throw CommandError(
+          "cannot resume \(out) with different settings: \(first) was \(record.settings[first] ?? "unset"), now \(settings[first] ?? "unset")",
+          exitCode: 64)
       }
       history = record.history
       printError("resuming at step \(record.stepsTaken) of \(totalSteps)")
     }
     try writeJSON(settings, to: outURL.appendingPathComponent("config.json"))
 
-    let trainer = Trainer(session: session, schedule: schedule, epochs: epochs,
-      constantMomentum: momentum?.maximum ?? 0.9, weightDecay: weightDecay, evaluationInterval: evalEvery, history: history)
+    let trainer = Trainer(
+      session: session, schedule: schedule, epochs: epochs,
+      constantMomentum: momentum?.maximum ?? 0.9, weightDecay: weightDecay,
+      evaluationInterval: evalEvery, history: history)
     let display = ProgressDisplay(batchSize: batchSize)
     display.evaluationName = session.validationSplitName
     trainer.onEvent = display.handle
-    printError("training \(model) (\(net.parameterCount) parameters) on \(data.dataset): \(splits.train.count) training, \(splits.validation?.count ?? 0) validation, \(splits.test.count) test samples; \(epochs) epochs of \(session.stepsPerEpoch) steps")
+    printError(
+      "training \(model) (\(net.parameterCount) parameters) on \(data.dataset): \(splits.train.count) training, \(splits.validation?.count ?? 0) validation, \(splits.test.count) test samples; \(epochs) epochs of \(session.stepsPerEpoch) steps"
+    )
     let stop = StopSignal()
     let outcome = trainer.run(shouldStop: { [stopAfterSteps] in
       stop.isRequested || stopAfterSteps.map { session.stepsTaken >= $0 } ?? false
@@ -148,20 +179,30 @@ struct FitCommand: ParsableCommand {
     try files.writeMetrics(trainer.history)
     if case .interrupted(let step) = outcome {
       try session.saveResumeState(to: outURL, history: trainer.history, settings: settings)
-      printError("stopped after step \(step) of \(totalSteps); resumable state saved in \(out) — continue with the same command and --resume")
+      printError(
+        "stopped after step \(step) of \(totalSteps); resumable state saved in \(out) — continue with the same command and --resume"
+      )
       throw ExitCode(130)
     }
     if case .diverged(let step) = outcome {
-      throw CommandError("training diverged: the loss became \(trainer.history.steps.last?.loss ?? .nan) at step \(step) (learning rate \(trainer.history.steps.last?.learningRate ?? 0)); try a smaller --max-lr", exitCode: 1)
+      throw CommandError(
+        "training diverged: the loss became \(trainer.history.steps.last?.loss ?? .nan) at step \(step) (learning rate \(trainer.history.steps.last?.learningRate ?? 0)); try a smaller --max-lr",
+        exitCode: 1)
     }
     ResumeRecord.remove(from: outURL)
     let test = session.evaluate(.test, maxBatches: nil)
     let seconds = Date().timeIntervalSince(started)
-    try TrainingSetup.checkpoint(spec, normalization: splits.normalization).save(net, to: outURL.appendingPathComponent("model.safetensors"))
-    let summary = FitSummary(test: test, history: trainer.history, stepsPerEpoch: session.stepsPerEpoch, seconds: seconds)
+    try TrainingSetup.checkpoint(spec, normalization: splits.normalization).save(
+      net, to: outURL.appendingPathComponent("model.safetensors"))
+    let summary = FitSummary(
+      test: test, history: trainer.history, stepsPerEpoch: session.stepsPerEpoch, seconds: seconds)
     try files.writeSummary(summary)
-    try files.writeCharts(trainer.history, title: "\(model) on \(data.dataset)", settings: settings, summary: summary)
-    printError(String(format: "test loss %.4f, test accuracy %.2f%% after %d epochs in %@; results in %@", test.loss, 100 * test.accuracy, epochs, formatDuration(seconds), out))
+    try files.writeCharts(
+      trainer.history, title: "\(model) on \(data.dataset)", settings: settings, summary: summary)
+    printError(
+      String(
+        format: "test loss %.4f, test accuracy %.2f%% after %d epochs in %@; results in %@",
+        test.loss, 100 * test.accuracy, epochs, formatDuration(seconds), out))
     if standardErrorIsTerminal {
       printError(files.terminalChart(trainer.history))
     }
@@ -173,7 +214,8 @@ extension JSONEncoder {
   static var sorted: JSONEncoder {
     let e = JSONEncoder()
     e.outputFormatting = [.sortedKeys]
-    e.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
+    e.nonConformingFloatEncodingStrategy = .convertToString(
+      positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
     return e
   }
 
@@ -187,7 +229,8 @@ func writeJSON<T: Encodable>(_ value: T, to url: URL) throws {
   let e = JSONEncoder()
   e.outputFormatting = [.sortedKeys, .prettyPrinted]
   // A diverged run has NaN and infinite losses; JSON has no literal for them.
-  e.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
+  e.nonConformingFloatEncodingStrategy = .convertToString(
+    positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
   do { try e.encode(value).write(to: url, options: .atomic) } catch {
     throw CommandError("cannot write \(url.path): \(error.localizedDescription)", exitCode: 73)
   }

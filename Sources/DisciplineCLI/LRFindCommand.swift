@@ -53,34 +53,62 @@ struct LRFindCommand: ParsableCommand {
   @Option(help: ModelArchitecture.help)
   var model: ModelArchitecture = .cnn
 
-  @Option(name: .customLong("batch-size"), help: ArgumentHelp("Samples per step; a comma list overlays one test per value.", valueName: "b[,b...]"))
+  @Option(
+    name: .customLong("batch-size"),
+    help: ArgumentHelp(
+      "Samples per step; a comma list overlays one test per value.", valueName: "b[,b...]"))
   var batchSize = ValueList<Int>([128])
 
-  @Option(name: .customLong("weight-decay"), help: ArgumentHelp("Weight decay; a comma list overlays one test per value.", valueName: "wd[,wd...]"))
+  @Option(
+    name: .customLong("weight-decay"),
+    help: ArgumentHelp(
+      "Weight decay; a comma list overlays one test per value.", valueName: "wd[,wd...]"))
   var weightDecay = ValueList<Double>([5e-4])
 
-  @Option(help: ArgumentHelp("Dropout before the classifier; a comma list overlays one test per value.", valueName: "p[,p...]"))
+  @Option(
+    help: ArgumentHelp(
+      "Dropout before the classifier; a comma list overlays one test per value.",
+      valueName: "p[,p...]"))
   var dropout = ValueList<Float>([0])
 
-  @Option(help: ArgumentHelp(
-    "Momentum (β₁ for adamw): a constant, or MAX:MIN falling as the learning rate rises; a comma list overlays one test per value.",
-    valueName: "m[,max:min...]"))
+  @Option(
+    help: ArgumentHelp(
+      "Momentum (β₁ for adamw): a constant, or MAX:MIN falling as the learning rate rises; a comma list overlays one test per value.",
+      valueName: "m[,max:min...]"))
   var momentum = ValueList<MomentumRange>([MomentumRange(argument: "0.9")!])
 
-  @Option(name: .customLong("start-lr"), help: "Learning rate of the first step.") var startLR: Double = 1e-7
-  @Option(name: .customLong("end-lr"), help: "Learning rate of the last step.") var endLR: Double = 10
-  @Option(name: .customLong("num-iter"), help: "Steps of the sweep (default: 100, or half an epoch if that is longer).") var numIter: Int?
-  @Option(help: "Sweep length in epochs instead of --num-iter (Smith's longer linear tests).") var epochs: Double?
-  @Option(help: "How the learning rate rises: exp (geometric) or linear.") var mode: ChoiceArgument<SweepMode> = ChoiceArgument(.exponential)
-  @Option(help: "β of the loss's exponential moving average (bias-corrected).") var smooth: Double = 0.98
-  @Option(help: "Stop when the smoothed loss exceeds this multiple of its best.") var diverge: Double = 4
-  @Option(name: .customLong("validate-every"), help: "Measure the validation loss every K steps (on a fixed subset).") var validateEvery: Int?
-  @Option(name: .customLong("val-batches"), help: "Batches of 500 validation samples each measurement reads.") var valBatches: Int = 2
-  @Option(help: "Run each test with this many seeds (seed, seed+1, ...) and report the median and spread.") var repeats: Int = 1
-  @Option(name: .customLong("div-factor"), help: "One-cycle minimum learning rate = maximum / this.") var divFactor: Double = 10
+  @Option(name: .customLong("start-lr"), help: "Learning rate of the first step.") var startLR:
+    Double = 1e-7
+  @Option(name: .customLong("end-lr"), help: "Learning rate of the last step.") var endLR: Double =
+    10
+  @Option(
+    name: .customLong("num-iter"),
+    help: "Steps of the sweep (default: 100, or half an epoch if that is longer).") var numIter:
+    Int?
+  @Option(help: "Sweep length in epochs instead of --num-iter (Smith's longer linear tests).")
+  var epochs: Double?
+  @Option(help: "How the learning rate rises: exp (geometric) or linear.") var mode:
+    ChoiceArgument<SweepMode> = ChoiceArgument(.exponential)
+  @Option(help: "β of the loss's exponential moving average (bias-corrected).") var smooth: Double =
+    0.98
+  @Option(help: "Stop when the smoothed loss exceeds this multiple of its best.") var diverge:
+    Double = 4
+  @Option(
+    name: .customLong("validate-every"),
+    help: "Measure the validation loss every K steps (on a fixed subset).") var validateEvery: Int?
+  @Option(
+    name: .customLong("val-batches"),
+    help: "Batches of 500 validation samples each measurement reads.") var valBatches: Int = 2
+  @Option(
+    help: "Run each test with this many seeds (seed, seed+1, ...) and report the median and spread."
+  ) var repeats: Int = 1
+  @Option(
+    name: .customLong("div-factor"), help: "One-cycle minimum learning rate = maximum / this.")
+  var divFactor: Double = 10
   @Option(help: "Optimizer: sgd or adamw.") var optimizer: OptimizerKind = .sgd
   @Option(help: "Augmentation: none, flip or crop-flip.") var augment: String = "none"
-  @Option(help: "Seed for initialization, shuffling, dropout and augmentation.") var seed: UInt64 = 0
+  @Option(help: "Seed for initialization, shuffling, dropout and augmentation.") var seed: UInt64 =
+    0
   @Option(help: "Output folder.") var out: String = "runs/lr-find"
   @Flag(help: "Print the result as JSON on stdout.") var json = false
   @OptionGroup(title: "Your own training program") var program: ProgramOptions
@@ -88,22 +116,43 @@ struct LRFindCommand: ParsableCommand {
 
   func validate() throws {
     if program.command != nil && epochs != nil {
-      throw ValidationError("--epochs needs the built-in engine's epoch length; with --command give --num-iter")
+      throw ValidationError(
+        "--epochs needs the built-in engine's epoch length; with --command give --num-iter")
     }
-    for b in batchSize.values where b <= 0 { throw ValidationError("--batch-size must be positive, got \(b)") }
-    for wd in weightDecay.values where !(wd >= 0 && wd.isFinite) { throw ValidationError("--weight-decay must be non-negative, got \(wd)") }
-    for p in dropout.values where !(p >= 0 && p < 1) { throw ValidationError("--dropout must be in [0, 1), got \(p)") }
-    if let numIter, numIter < 2 { throw ValidationError("--num-iter must be at least 2, got \(numIter)") }
-    if let epochs, !(epochs > 0) { throw ValidationError("--epochs must be positive, got \(epochs)") }
-    if numIter != nil && epochs != nil { throw ValidationError("give --num-iter or --epochs, not both") }
+    for b in batchSize.values where b <= 0 {
+      throw ValidationError("--batch-size must be positive, got \(b)")
+    }
+    for wd in weightDecay.values where !(wd >= 0 && wd.isFinite) {
+      throw ValidationError("--weight-decay must be non-negative, got \(wd)")
+    }
+    for p in dropout.values where !(p >= 0 && p < 1) {
+      throw ValidationError("--dropout must be in [0, 1), got \(p)")
+    }
+    if let numIter, numIter < 2 {
+      throw ValidationError("--num-iter must be at least 2, got \(numIter)")
+    }
+    if let epochs, !(epochs > 0) {
+      throw ValidationError("--epochs must be positive, got \(epochs)")
+    }
+    if numIter != nil && epochs != nil {
+      throw ValidationError("give --num-iter or --epochs, not both")
+    }
     if !(startLR > 0) { throw ValidationError("--start-lr must be positive, got \(startLR)") }
-    if !(endLR > startLR) { throw ValidationError("--end-lr (\(endLR)) must be larger than --start-lr (\(startLR))") }
-    if !(0..<1).contains(smooth) { throw ValidationError("--smooth must be in [0, 1), got \(smooth)") }
+    if !(endLR > startLR) {
+      throw ValidationError("--end-lr (\(endLR)) must be larger than --start-lr (\(startLR))")
+    }
+    if !(0..<1).contains(smooth) {
+      throw ValidationError("--smooth must be in [0, 1), got \(smooth)")
+    }
     if !(diverge > 1) { throw ValidationError("--diverge must be larger than 1, got \(diverge)") }
-    if let validateEvery, validateEvery < 1 { throw ValidationError("--validate-every must be positive, got \(validateEvery)") }
+    if let validateEvery, validateEvery < 1 {
+      throw ValidationError("--validate-every must be positive, got \(validateEvery)")
+    }
     if valBatches < 1 { throw ValidationError("--val-batches must be positive, got \(valBatches)") }
     if repeats < 1 { throw ValidationError("--repeats must be positive, got \(repeats)") }
-    if !(divFactor > 1) { throw ValidationError("--div-factor must be larger than 1, got \(divFactor)") }
+    if !(divFactor > 1) {
+      throw ValidationError("--div-factor must be larger than 1, got \(divFactor)")
+    }
   }
 
   func run() throws {
@@ -122,11 +171,14 @@ struct LRFindCommand: ParsableCommand {
             if weightDecay.isOverlay { names.append("wd \(formatValue(wd))") }
             if dropout.isOverlay { names.append("dropout \(p)") }
             if momentum.isOverlay { names.append("momentum \(m)") }
-            let steps = numIter ?? epochs.map { max(2, Int(($0 * Double(stepsPerEpoch(b))).rounded())) }
+            let steps =
+              numIter ?? epochs.map { max(2, Int(($0 * Double(stepsPerEpoch(b))).rounded())) }
               ?? max(100, stepsPerEpoch(b) / 2)
-            result.append(RangeTestCondition(
-              name: names.isEmpty ? "lr-find" : names.joined(separator: ", "), weightDecay: wd, momentum: m.maximum,
-              minimumMomentum: m.minimum, batchSize: b, dropout: Double(p), steps: steps))
+            result.append(
+              RangeTestCondition(
+                name: names.isEmpty ? "lr-find" : names.joined(separator: ", "), weightDecay: wd,
+                momentum: m.maximum,
+                minimumMomentum: m.minimum, batchSize: b, dropout: Double(p), steps: steps))
           }
         }
       }
@@ -138,14 +190,19 @@ struct LRFindCommand: ParsableCommand {
     let outURL = try prepareOutputDirectory(out)
     try clearTrials(in: outURL, resume: false)
     let stop = StopSignal()
-    let runner = try executor.runner(program: program, logDirectory: outURL.appendingPathComponent("trials/slurm"),
+    let runner = try executor.runner(
+      program: program, logDirectory: outURL.appendingPathComponent("trials/slurm"),
       shouldStop: { stop.isRequested }, onNote: { printError("  note: " + $0) })
-    let setup = program.command == nil ? try TrainingSetup(data: data, model: model, optimizer: optimizer, augment: augment, seed: seed) : nil
+    let setup =
+      program.command == nil
+      ? try TrainingSetup(
+        data: data, model: model, optimizer: optimizer, augment: augment, seed: seed) : nil
     let trainCount = setup?.splits.train.count ?? Int.max
     // A program's epoch length is its own: without --num-iter its sweeps take 100 steps.
     let conditions = conditions { b in setup == nil ? 0 : max(1, trainCount / b) }
     if let tooLarge = batchSize.values.first(where: { $0 > trainCount }) {
-      throw CommandError("--batch-size \(tooLarge) is larger than the \(trainCount) training samples", exitCode: 64)
+      throw CommandError(
+        "--batch-size \(tooLarge) is larger than the \(trainCount) training samples", exitCode: 64)
     }
     let sweepMode = try mode.value(for: "--mode")
     var base = RangeTestSettings()
@@ -157,45 +214,67 @@ struct LRFindCommand: ParsableCommand {
     base.validateEvery = validateEvery
     base.validationBatches = valBatches
     if validateEvery != nil && setup?.splits.validation == nil && setup != nil {
-      printError("note: no validation split is held out (--validation-split 0): the validation loss is measured on the test split")
+      printError(
+        "note: no validation split is held out (--validation-split 0): the validation loss is measured on the test split"
+      )
     }
     let total = conditions.count * repeats
     let what = setup.map { "\(model) on \(data.dataset) (\($0.sizes))" } ?? "\(program.command!)"
-    printError("lr-find: \(what); \(total) range test\(total == 1 ? "" : "s") of \(conditions.map { "\($0.steps!)" }.uniqued().joined(separator: "/")) steps, learning rate \(formatValue(startLR)) → \(formatValue(endLR)) (\(sweepMode.rawValue))")
-    let progress = RangeTestProgress(total: total, conditions: conditions.map(\.name), repeats: repeats)
+    printError(
+      "lr-find: \(what); \(total) range test\(total == 1 ? "" : "s") of \(conditions.map { "\($0.steps!)" }.uniqued().joined(separator: "/")) steps, learning rate \(formatValue(startLR)) → \(formatValue(endLR)) (\(sweepMode.rawValue))"
+    )
+    let progress = RangeTestProgress(
+      total: total, conditions: conditions.map(\.name), repeats: repeats)
     let comparison: RangeTestComparison
     if let runner {
       // Each sweep runs the program (or `discipline trial`) once; the files stay in DIR/trials
       // for a look afterwards. With one slot the sweeps go one by one, each with its progress
       // line; with more, all are handed over together and the progress counts their steps.
-      var engine = setup == nil ? nil : data.engineSection(model: model, optimizer: optimizer.rawValue)
+      var engine =
+        setup == nil ? nil : data.engineSection(model: model, optimizer: optimizer.rawValue)
       engine?["evaluation_batch_size"] = "500"
-      func spec(_ condition: RangeTestCondition, _ s: UInt64, _ settings: RangeTestSettings) -> (TrialSpec, URL) {
+      func spec(_ condition: RangeTestCondition, _ s: UInt64, _ settings: RangeTestSettings) -> (
+        TrialSpec, URL
+      ) {
         let name = conditions.count == 1 ? "" : "\(condition.name)/"
-        var spec = settings.spec(key: "lr-find/\(name)seed-\(s)", batchSize: condition.batchSize!, seed: s,
+        var spec = settings.spec(
+          key: "lr-find/\(name)seed-\(s)", batchSize: condition.batchSize!, seed: s,
           dropout: condition.dropout ?? 0, augmentation: augment)
         spec.engine = engine
-        return (spec, outURL.appendingPathComponent("trials").appendingPathComponent(TrialSpec.directoryName(for: spec.key)))
+        return (
+          spec,
+          outURL.appendingPathComponent("trials").appendingPathComponent(
+            TrialSpec.directoryName(for: spec.key))
+        )
       }
       if runner.slots > 1 && total > 1 {
-        progress.startTogether(count: total, steps: conditions.map { $0.steps! }.reduce(0, +) * repeats, slots: runner.slots)
+        progress.startTogether(
+          count: total, steps: conditions.map { $0.steps! }.reduce(0, +) * repeats,
+          slots: runner.slots)
         comparison = try RangeTest.compare(
-          conditions: conditions, repeats: repeats, seed: seed, base: base, oneCycleDivisor: divFactor, runner: runner,
+          conditions: conditions, repeats: repeats, seed: seed, base: base,
+          oneCycleDivisor: divFactor, runner: runner,
           onPoint: progress.point, spec: spec)
       } else {
         comparison = try RangeTest.compare(
-          conditions: conditions, repeats: repeats, seed: seed, base: base, oneCycleDivisor: divFactor,
-          onStart: progress.start, shouldStop: { stop.isRequested }
-        ) { condition, s, settings in
-          let (trial, directory) = spec(condition, s, settings)
-          return try RangeTest.run(with: runner, spec: trial, directory: directory, settings: settings, onPoint: progress.point)
-        }
+          conditions: conditions, repeats: repeats, seed: seed, base: base,
+          oneCycleDivisor: divFactor,
+          onStart: progress.start, shouldStop: { stop.isRequested },
+          run: { condition, s, settings in
+            let (trial, directory) = spec(condition, s, settings)
+            return try RangeTest.run(
+              with: runner, spec: trial, directory: directory, settings: settings,
+              onPoint: progress.point)
+          })
       }
     } else if let setup {
       comparison = try RangeTest.compare(
-        conditions: conditions, repeats: repeats, seed: seed, base: base, oneCycleDivisor: divFactor,
+        conditions: conditions, repeats: repeats, seed: seed, base: base,
+        oneCycleDivisor: divFactor,
         makeSession: { condition, s in
-          try setup.session(batchSize: condition.batchSize!, dropout: Float(condition.dropout ?? 0), seed: s, evaluationBatchSize: 500)
+          try setup.session(
+            batchSize: condition.batchSize!, dropout: Float(condition.dropout ?? 0), seed: s,
+            evaluationBatchSize: 500)
         },
         onStart: progress.start, onPoint: progress.point, shouldStop: { stop.isRequested })
     } else {
@@ -206,7 +285,9 @@ struct LRFindCommand: ParsableCommand {
       printError("interrupted: nothing written")
       throw ExitCode(130)
     }
-    let files = LRFindFiles(directory: outURL, comparison: comparison, mode: sweepMode, title: setup == nil ? "your program" : "\(model) on \(data.dataset)")
+    let files = LRFindFiles(
+      directory: outURL, comparison: comparison, mode: sweepMode,
+      title: setup == nil ? "your program" : "\(model) on \(data.dataset)")
     try files.write()
     printError(files.summary())
     if standardErrorIsTerminal, let chart = files.terminalChart() { printError(chart) }

@@ -46,13 +46,17 @@ final class ProgressDisplay {
       if runStart == nil { runStart = (Date(), record.step) }
       if firstStepInEpoch < 0 { firstStepInEpoch = record.step % stepsPerEpoch }
       stepsInEpoch = record.step % stepsPerEpoch + 1
-      if record.loss.isFinite { smoothedLoss = smoothedLoss.map { 0.9 * $0 + 0.1 * record.loss } ?? record.loss }
+      if record.loss.isFinite {
+        smoothedLoss = smoothedLoss.map { 0.9 * $0 + 0.1 * record.loss } ?? record.loss
+      }
       draw(record, force: stepsInEpoch == stepsPerEpoch)
     case .evaluated(let e):
       let now = Date()
       guard isLastEpoch || now.timeIntervalSince(lastEvaluationKept) >= keepEvery else { return }
       lastEvaluationKept = now
-      let line = String(format: "  %@ loss %.4f, accuracy %.2f%% (after %.2f epochs)", evaluationName, e.loss, 100 * e.accuracy, e.epoch)
+      let line = String(
+        format: "  %@ loss %.4f, accuracy %.2f%% (after %.2f epochs)", evaluationName, e.loss,
+        100 * e.accuracy, e.epoch)
       if interactive { printError("\r\u{1B}[K" + line) } else { printError(line) }
       lastDraw = .distantPast
     case .epochFinished:
@@ -69,7 +73,8 @@ final class ProgressDisplay {
     if interactive {
       guard keep || now.timeIntervalSince(lastDraw) > 0.1 else { return }
     } else {
-      guard keep || (stepsInEpoch % plainEvery == 0 && now.timeIntervalSince(lastDraw) >= keepEvery) else { return }
+      guard keep || (stepsInEpoch % plainEvery == 0 && now.timeIntervalSince(lastDraw) >= keepEvery)
+      else { return }
     }
     lastDraw = now
     if keep { lastKept = now }
@@ -88,8 +93,10 @@ final class ProgressDisplay {
     let bar = String(repeating: "█", count: filled) + String(repeating: "·", count: width - filled)
     let loss = smoothedLoss.map { String(format: "%.4f", $0) } ?? "nan"
     let text = String(
-      format: "%@ %d/%d %@ %d/%d  %@ %@  %.0f samples/s  loss %@  lr %.3g  mom %.3g", label, epoch + 1,
-      totalEpochs, bar, stepsInEpoch, stepsPerEpoch, keep ? "took" : "ETA", formatDuration(keep ? elapsed : remaining),
+      format: "%@ %d/%d %@ %d/%d  %@ %@  %.0f samples/s  loss %@  lr %.3g  mom %.3g", label,
+      epoch + 1,
+      totalEpochs, bar, stepsInEpoch, stepsPerEpoch, keep ? "took" : "ETA",
+      formatDuration(keep ? elapsed : remaining),
       rate, loss, record.learningRate, record.momentum)
     if interactive {
       printError("\r\u{1B}[K" + text, terminator: keep ? "\n" : "")
@@ -103,5 +110,7 @@ final class ProgressDisplay {
 func formatDuration(_ seconds: Double) -> String {
   guard seconds.isFinite else { return "?" }
   let s = Int(seconds.rounded())
-  return s >= 3600 ? String(format: "%d:%02d:%02d", s / 3600, s / 60 % 60, s % 60) : String(format: "%d:%02d", s / 60, s % 60)
+  return s >= 3600
+    ? String(format: "%d:%02d:%02d", s / 3600, s / 60 % 60, s % 60)
+    : String(format: "%d:%02d", s / 60, s % 60)
 }

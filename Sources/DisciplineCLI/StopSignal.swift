@@ -18,7 +18,9 @@ final class StopSignal: Sendable {
           printError("\nstopping now")
           exit(130)
         }
-        printError("\nstopping after this step; a resumable checkpoint will be saved (signal again to quit at once)")
+        printError(
+          "\nstopping after this step; a resumable checkpoint will be saved (signal again to quit at once)"
+        )
       }
       source.resume()
       sources.append(source)

@@ -9,7 +9,8 @@ import Tuning
 struct StudyCommand: ParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "study",
-    abstract: "Run one phase of the tuning recipe on its own: batch-size, momentum or weight-decay.",
+    abstract:
+      "Run one phase of the tuning recipe on its own: batch-size, momentum or weight-decay.",
     discussion: """
       Each study runs short one-cycle trials (--trial-seconds each)
       and chooses as `tune` does:
@@ -34,7 +35,9 @@ struct StudyCommand: ParsableCommand {
       """)
 
   enum Kind: String, CaseIterable, ExpressibleByArgument {
-    case batchSize = "batch-size", momentum, weightDecay = "weight-decay"
+    case batchSize = "batch-size"
+    case momentum
+    case weightDecay = "weight-decay"
 
     /// The recipe's phase the study runs.
     var phase: Phase {
@@ -49,36 +52,80 @@ struct StudyCommand: ParsableCommand {
   @Argument(help: "Which study: batch-size, momentum or weight-decay.") var kind: Kind
   @OptionGroup(title: "Data") var data: DataOptions
   @Option(help: ModelArchitecture.help) var model: ModelArchitecture = .cnn
-  @Option(name: .customLong("batch-size"), help: "Batch size (momentum and weight-decay studies; the start of the batch-size study).") var batchSize: Int = 128
-  @Option(name: .customLong("batch-sizes"), help: ArgumentHelp("Batch-size candidates.", valueName: "b,b,...")) var batchSizes = ValueList<Int>([64, 128, 256, 512])
-  @Option(name: .customLong("max-lr"), help: "Peak learning rate of the trials (default: from an LR range test).") var maxLR: Double?
-  @Option(help: ArgumentHelp("Momentum candidates.", valueName: "m,m,...")) var momenta = ValueList<Double>([0.99, 0.97, 0.95, 0.9])
-  @Option(help: ArgumentHelp("Momentum of the batch-size and weight-decay trials: MAX:MIN.", valueName: "max:min")) var momentum = MomentumRange(argument: "0.95:0.85")!
-  @Option(name: .customLong("weight-decay"), help: "Weight decay of the batch-size and momentum trials.") var weightDecay: Double = 5e-4
-  @Option(name: .customLong("weight-decays"), help: ArgumentHelp("Weight-decay grid.", valueName: "wd,wd,...")) var weightDecays = ValueList<Double>([1e-3, 1e-4, 1e-5, 0])
-  @Option(name: .customLong("trial-seconds"), help: "Training seconds of each trial.") var trialSeconds: Double = 30
-  @Option(name: .customLong("trial-steps"), help: ArgumentHelp("Steps of each trial instead of --trial-seconds (momentum and weight-decay studies): the same trials on any machine.", valueName: "n"))
+  @Option(
+    name: .customLong("batch-size"),
+    help: "Batch size (momentum and weight-decay studies; the start of the batch-size study).")
+  var batchSize: Int = 128
+  @Option(
+    name: .customLong("batch-sizes"),
+    help: ArgumentHelp("Batch-size candidates.", valueName: "b,b,...")) var batchSizes = ValueList<
+      Int
+    >([64, 128, 256, 512])
+  @Option(
+    name: .customLong("max-lr"),
+    help: "Peak learning rate of the trials (default: from an LR range test).") var maxLR: Double?
+  @Option(help: ArgumentHelp("Momentum candidates.", valueName: "m,m,...")) var momenta = ValueList<
+    Double
+  >([0.99, 0.97, 0.95, 0.9])
+  @Option(
+    help: ArgumentHelp(
+      "Momentum of the batch-size and weight-decay trials: MAX:MIN.", valueName: "max:min"))
+  var momentum = MomentumRange(argument: "0.95:0.85")!
+  @Option(
+    name: .customLong("weight-decay"), help: "Weight decay of the batch-size and momentum trials.")
+  var weightDecay: Double = 5e-4
+  @Option(
+    name: .customLong("weight-decays"),
+    help: ArgumentHelp("Weight-decay grid.", valueName: "wd,wd,...")) var weightDecays = ValueList<
+      Double
+    >([1e-3, 1e-4, 1e-5, 0])
+  @Option(name: .customLong("trial-seconds"), help: "Training seconds of each trial.")
+  var trialSeconds: Double = 30
+  @Option(
+    name: .customLong("trial-steps"),
+    help: ArgumentHelp(
+      "Steps of each trial instead of --trial-seconds (momentum and weight-decay studies): the same trials on any machine.",
+      valueName: "n"))
   var trialSteps: Int?
   @Option(help: "Augmentation: none, flip or crop-flip.") var augment: String = "none"
   @Option(help: "Seed for every model, shuffle and trial.") var seed: UInt64 = 0
   @Option(help: "Output folder.") var out: String = "runs/study"
-  @Flag(help: "Continue an interrupted study in --out, reusing its finished trials.") var resume = false
+  @Flag(help: "Continue an interrupted study in --out, reusing its finished trials.") var resume =
+    false
   @Flag(help: "Print the result as JSON on stdout.") var json = false
   @OptionGroup(title: "Your own training program") var program: ProgramOptions
   @OptionGroup(title: "Where trials run") var executor: ExecutorOptions
 
   func validate() throws {
     if let trialSteps {
-      guard trialSteps >= 10 else { throw ValidationError("--trial-steps must be at least 10, got \(trialSteps)") }
-      guard kind != .batchSize else { throw ValidationError("--trial-steps does not apply to the batch-size study, whose trials are of equal wall time") }
+      guard trialSteps >= 10 else {
+        throw ValidationError("--trial-steps must be at least 10, got \(trialSteps)")
+      }
+      guard kind != .batchSize else {
+        throw ValidationError(
+          "--trial-steps does not apply to the batch-size study, whose trials are of equal wall time"
+        )
+      }
     }
-    guard batchSize > 0 else { throw ValidationError("--batch-size must be positive, got \(batchSize)") }
-    for b in batchSizes.values where b <= 0 { throw ValidationError("--batch-sizes must be positive, got \(b)") }
+    guard batchSize > 0 else {
+      throw ValidationError("--batch-size must be positive, got \(batchSize)")
+    }
+    for b in batchSizes.values where b <= 0 {
+      throw ValidationError("--batch-sizes must be positive, got \(b)")
+    }
     if let maxLR, !(maxLR > 0) { throw ValidationError("--max-lr must be positive, got \(maxLR)") }
-    for m in momenta.values where !(m > 0 && m < 1) { throw ValidationError("--momenta must be in (0, 1), got \(m)") }
-    for wd in weightDecays.values where !(wd >= 0 && wd.isFinite) { throw ValidationError("--weight-decays must be non-negative, got \(wd)") }
-    guard weightDecay >= 0 && weightDecay.isFinite else { throw ValidationError("--weight-decay must be non-negative, got \(weightDecay)") }
-    guard trialSeconds > 0 else { throw ValidationError("--trial-seconds must be positive, got \(trialSeconds)") }
+    for m in momenta.values where !(m > 0 && m < 1) {
+      throw ValidationError("--momenta must be in (0, 1), got \(m)")
+    }
+    for wd in weightDecays.values where !(wd >= 0 && wd.isFinite) {
+      throw ValidationError("--weight-decays must be non-negative, got \(wd)")
+    }
+    guard weightDecay >= 0 && weightDecay.isFinite else {
+      throw ValidationError("--weight-decay must be non-negative, got \(weightDecay)")
+    }
+    guard trialSeconds > 0 else {
+      throw ValidationError("--trial-seconds must be positive, got \(trialSeconds)")
+    }
   }
 
   func run() throws {
@@ -109,9 +156,12 @@ struct StudyCommand: ParsableCommand {
     let outURL = try prepareOutputDirectory(out)
     try clearTrials(in: outURL, resume: resume)
     let stop = StopSignal()
-    let runner = try executor.runner(program: program, logDirectory: outURL.appendingPathComponent("trials/slurm"),
+    let runner = try executor.runner(
+      program: program, logDirectory: outURL.appendingPathComponent("trials/slurm"),
       shouldStop: { stop.isRequested }, onNote: { printError("  note: " + $0) })
-    let setup = program.command == nil ? try TrainingSetup(data: data, model: model, augment: augment, seed: seed) : nil
+    let setup =
+      program.command == nil
+      ? try TrainingSetup(data: data, model: model, augment: augment, seed: seed) : nil
     var settings = RecipeSettings(budget: .infinity)
     settings.seed = seed
     settings.startBatchSize = batchSize
@@ -122,29 +172,49 @@ struct StudyCommand: ParsableCommand {
     settings.priorWeightDecay = weightDecay
     settings.trialSeconds = trialSeconds
     settings.regularization = Regularization(dropout: 0, augmentation: augment)
-    if let setup { settings.rangeTestSteps = RecipeSettings.rangeTestSteps(trainingSamples: setup.splits.train.count, batchSize: batchSize) }
+    if let setup {
+      settings.rangeTestSteps = RecipeSettings.rangeTestSteps(
+        trainingSamples: setup.splits.train.count, batchSize: batchSize)
+    }
     let header: [String: String] = [
       "study": kind.rawValue, "dataset": runner == nil ? data.dataset : "(your program's)",
-      "model": program.command.map { "command: \($0)" } ?? model.description, "seed": "\(seed)", "batch_size": "\(batchSize)",
-      "max_lr": maxLR.map { "\($0)" } ?? "range test", "momentum": momentum.description, "weight_decay": "\(weightDecay)",
-      "candidates": kind == .batchSize ? settings.batchSizes.map(String.init).joined(separator: ",")
-        : kind == .momentum ? settings.momenta.map { "\($0)" }.joined(separator: ",") : settings.weightDecays.map { "\($0)" }.joined(separator: ","),
-      "trial_seconds": trialSteps == nil ? "\(trialSeconds)" : "\(trialSteps!) steps", "validation_split": "\(data.validationSplit)", "augment": augment,
+      "model": program.command.map { "command: \($0)" } ?? model.description, "seed": "\(seed)",
+      "batch_size": "\(batchSize)",
+      "max_lr": maxLR.map { "\($0)" } ?? "range test", "momentum": momentum.description,
+      "weight_decay": "\(weightDecay)",
+      "candidates": kind == .batchSize
+        ? settings.batchSizes.map(String.init).joined(separator: ",")
+        : kind == .momentum
+          ? settings.momenta.map { "\($0)" }.joined(separator: ",")
+          : settings.weightDecays.map { "\($0)" }.joined(separator: ","),
+      "trial_seconds": trialSteps == nil ? "\(trialSeconds)" : "\(trialSteps!) steps",
+      "validation_split": "\(data.validationSplit)", "augment": augment,
     ]
     let journal = try openJournal(in: outURL, settings: header, resume: resume)
     if let runner {
-      let backend = ProgramBackend(runner: runner, trialsDirectory: outURL.appendingPathComponent("trials"))
+      let backend = ProgramBackend(
+        runner: runner, trialsDirectory: outURL.appendingPathComponent("trials"))
       let length = trialSteps.map { "\($0) steps" } ?? "\(formatValue(trialSeconds)) s"
       if let setup {
         backend.engine = data.engineSection(model: model)
-        printError("study \(kind.rawValue): \(model) on \(data.dataset) (\(setup.sizes)); trials of \(length); \(executor.summary), each trial's files in \(out)/trials")
+        printError(
+          "study \(kind.rawValue): \(model) on \(data.dataset) (\(setup.sizes)); trials of \(length); \(executor.summary), each trial's files in \(out)/trials"
+        )
       } else {
-        printError("study \(kind.rawValue): your program (\(program.command!)); trials of \(length); \(executor.summary), each trial's files in \(out)/trials")
+        printError(
+          "study \(kind.rawValue): your program (\(program.command!)); trials of \(length); \(executor.summary), each trial's files in \(out)/trials"
+        )
       }
-      try study(Recipe(backend: backend, settings: settings, journal: journal), stop: stop, outURL: outURL)
+      try study(
+        Recipe(backend: backend, settings: settings, journal: journal), stop: stop, outURL: outURL)
     } else if let setup {
-      printError("study \(kind.rawValue): \(model) on \(data.dataset) (\(setup.sizes)); trials of \(trialSteps.map { "\($0) steps" } ?? "\(formatValue(trialSeconds)) s")")
-      try study(Recipe(backend: EngineBackend(setup: setup, finalSetup: setup), settings: settings, journal: journal), stop: stop, outURL: outURL)
+      printError(
+        "study \(kind.rawValue): \(model) on \(data.dataset) (\(setup.sizes)); trials of \(trialSteps.map { "\($0) steps" } ?? "\(formatValue(trialSeconds)) s")"
+      )
+      try study(
+        Recipe(
+          backend: EngineBackend(setup: setup, finalSetup: setup), settings: settings,
+          journal: journal), stop: stop, outURL: outURL)
     }
   }
 
@@ -152,9 +222,13 @@ struct StudyCommand: ParsableCommand {
   private func study<B: TuningBackend>(_ recipe: Recipe<B>, stop: StopSignal, outURL: URL) throws {
     let journal = recipe.journal
     let phase = kind.phase
-    let (choice, reason, lr): (Double, String, Double) = try driving(recipe, budget: .infinity, stop: stop, out: out) {
+    let (choice, reason, lr): (Double, String, Double) = try driving(
+      recipe, budget: .infinity, stop: stop, out: out
+    ) {
       let lr = try maxLR ?? recipe.learningRatePhase().suggestedMaximumLearningRate!
-      if kind != .batchSize && trialSteps == nil { try recipe.measureThroughput(batchSize: batchSize) }
+      if kind != .batchSize && trialSteps == nil {
+        try recipe.measureThroughput(batchSize: batchSize)
+      }
       switch kind {
       case .batchSize:
         let d = try recipe.batchSizePhase(startLearningRate: lr, trialsLeft: 0)
@@ -165,25 +239,43 @@ struct StudyCommand: ParsableCommand {
         return (m.max.value, m.max.reason, lr)
       case .weightDecay:
         let steps = trialSteps ?? recipe.trialSteps(seconds: trialSeconds, batchSize: batchSize)
-        let d = try recipe.weightDecayPhase(batchSize: batchSize, learningRate: lr, momentum: (momentum.maximum, momentum.minimum), steps: steps)
-        return (d.weightDecay.value, d.weightDecay.reason + "; max LR then \(formatLR(d.maxLearningRate.value))", lr)
+        let d = try recipe.weightDecayPhase(
+          batchSize: batchSize, learningRate: lr, momentum: (momentum.maximum, momentum.minimum),
+          steps: steps)
+        return (
+          d.weightDecay.value,
+          d.weightDecay.reason + "; max LR then \(formatLR(d.maxLearningRate.value))", lr
+        )
       }
     }
     let trials = journal.entries.filter { $0.phase == phase && $0.result != nil }
     let rows = trials.map { e in
-      Output.Row(label: e.label, batch_size: e.trial!.batchSize, max_lr: e.trial!.maxLearningRate, momentum: [e.trial!.maxMomentum, e.trial!.minMomentum],
+      Output.Row(
+        label: e.label, batch_size: e.trial!.batchSize, max_lr: e.trial!.maxLearningRate,
+        momentum: [e.trial!.maxMomentum, e.trial!.minMomentum],
         weight_decay: e.trial!.weightDecay, steps: e.result!.losses.count, seconds: e.seconds,
-        val_loss: e.result!.diverged ? nil : e.result!.finalValidationLoss, val_accuracy: e.result!.diverged ? nil : e.result!.finalValidationAccuracy,
+        val_loss: e.result!.diverged ? nil : e.result!.finalValidationLoss,
+        val_accuracy: e.result!.diverged ? nil : e.result!.finalValidationAccuracy,
         diverged: e.result!.diverged)
     }
-    let output = Output(study: kind.rawValue, choice: choice, reason: reason, max_lr: lr, trials: rows)
+    let output = Output(
+      study: kind.rawValue, choice: choice, reason: reason, max_lr: lr, trials: rows)
     try writeJSON(output, to: outURL.appendingPathComponent("study.json"))
-    let chart = kind == .weightDecay ? TrialCharts.weightDecay(trials, chosen: choice)
-      : TrialCharts.curves(trials, title: "Validation loss of the \(phase.rawValue) trials", x: kind == .batchSize ? .seconds : .steps)
-    do { try chart.svg().write(to: outURL.appendingPathComponent("study.svg"), atomically: true, encoding: .utf8) } catch {
+    let chart =
+      kind == .weightDecay
+      ? TrialCharts.weightDecay(trials, chosen: choice)
+      : TrialCharts.curves(
+        trials, title: "Validation loss of the \(phase.rawValue) trials",
+        x: kind == .batchSize ? .seconds : .steps)
+    do {
+      try chart.svg().write(
+        to: outURL.appendingPathComponent("study.svg"), atomically: true, encoding: .utf8)
+    } catch {
       throw CommandError("cannot write into \(out): \(error.localizedDescription)", exitCode: 73)
     }
-    printError("\(phase.rawValue): \(kind == .batchSize ? String(Int(choice)) : formatValue(choice)) — \(reason)")
+    printError(
+      "\(phase.rawValue): \(kind == .batchSize ? String(Int(choice)) : formatValue(choice)) — \(reason)"
+    )
     printError("wrote study.json, study.svg and journal.jsonl into \(out)")
     if json { print(JSONEncoder.line(output)) }
   }

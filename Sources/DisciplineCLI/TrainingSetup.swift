@@ -1,3 +1,4 @@
+import ArgumentParser
 import Datasets
 import Foundation
 import NeuralNetworks
@@ -13,38 +14,59 @@ struct TrainingSetup {
   let nesterov: Bool
   let augmentation: Augmentation
 
-  init(data: DataOptions, model: ModelArchitecture, optimizer: OptimizerKind = .sgd, nesterov: Bool = false,
-       augment: String, seed: UInt64) throws {
+  init(
+    data: DataOptions, model: ModelArchitecture, optimizer: OptimizerKind = .sgd,
+    nesterov: Bool = false,
+    augment: String, seed: UInt64
+  ) throws {
     datasetName = data.dataset
     splits = try data.load(seed: seed)
     let shape = splits.train.sampleShape
     guard shape.count == 3, model == .mlp || shape[1] == shape[2] else {
-      throw CommandError("model \(model) needs square images; \(data.dataset) has samples of shape \(shape)", exitCode: 64)
+      throw CommandError(
+        "model \(model) needs square images; \(data.dataset) has samples of shape \(shape)",
+        exitCode: 64)
     }
     architecture = model
     self.optimizer = optimizer
     self.nesterov = nesterov
-    augmentation = try Augmentation.named(augment, sampleShape: shape, normalization: splits.normalization)
+    augmentation = try Augmentation.named(
+      augment, sampleShape: shape, normalization: splits.normalization)
   }
 
   func specification(dropout: Float) -> ModelSpecification {
     let shape = splits.train.sampleShape
-    return ModelSpecification(architecture: architecture, inputChannels: shape[0], inputSize: shape[1],
+    return ModelSpecification(
+      architecture: architecture, inputChannels: shape[0], inputSize: shape[1],
       classes: splits.train.classCount, dropout: dropout)
   }
 
   /// A fresh model (initialized from `seed`) and a session over the data (shuffled by `seed`).
-  func session(batchSize: Int, dropout: Float = 0, augment: String? = nil, seed: UInt64, evaluationBatchSize: Int = 1000) throws -> EngineSession {
-    let chosen = try augment.map { try Augmentation.named($0, sampleShape: splits.train.sampleShape, normalization: splits.normalization) } ?? augmentation
-    return try EngineSession(model: specification(dropout: dropout).build(seed: seed), optimizer: optimizer, nesterov: nesterov,
-      splits: splits, batchSize: batchSize, augmentation: chosen, seed: seed, evaluationBatchSize: evaluationBatchSize)
+  func session(
+    batchSize: Int, dropout: Float = 0, augment: String? = nil, seed: UInt64,
+    evaluationBatchSize: Int = 1000
+  ) throws -> EngineSession {
+    let chosen =
+      try augment.map {
+        try Augmentation.named(
+          $0, sampleShape: splits.train.sampleShape, normalization: splits.normalization)
+      } ?? augmentation
+    return try EngineSession(
+      model: specification(dropout: dropout).build(seed: seed), optimizer: optimizer,
+      nesterov: nesterov,
+      splits: splits, batchSize: batchSize, augmentation: chosen, seed: seed,
+      evaluationBatchSize: evaluationBatchSize)
   }
 
   /// A checkpoint of `specification` with the data's normalization in its metadata, so
   /// `discipline eval` and PyTorch loaders normalize inputs as training did.
-  static func checkpoint(_ specification: ModelSpecification, normalization: Normalization?) -> Checkpoint {
+  static func checkpoint(_ specification: ModelSpecification, normalization: Normalization?)
+    -> Checkpoint
+  {
     let n = normalization ?? Normalization(mean: 0, standardDeviation: 1)
-    return Checkpoint(specification: specification, inputMean: n.mean.first ?? 0, inputStd: n.standardDeviation.first ?? 1,
+    return Checkpoint(
+      specification: specification, inputMean: n.mean.first ?? 0,
+      inputStd: n.standardDeviation.first ?? 1,
       extra: n.isScalar ? [:] : n.checkpointMetadata)
   }
 
@@ -65,7 +87,9 @@ struct TrainingSetup {
 struct ValueList<Element: ExpressibleByArgument>: ExpressibleByArgument {
   var values: [Element]
   init?(argument: String) {
-    let parts = argument.split(separator: ",", omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespaces) }
+    let parts = argument.split(separator: ",", omittingEmptySubsequences: false).map {
+      $0.trimmingCharacters(in: .whitespaces)
+    }
     var values: [Element] = []
     for part in parts {
       guard let value = Element(argument: part) else { return nil }
@@ -77,7 +101,7 @@ struct ValueList<Element: ExpressibleByArgument>: ExpressibleByArgument {
   init(_ values: [Element]) { self.values = values }
   var isOverlay: Bool { values.count > 1 }
   /// As a user would type it: "0.99,0.97,0.95".
-  var defaultValueDescription: String { values.map(\.defaultValueDescription).joined(separator: ",") }
+  var defaultValueDescription: String {
+    values.map(\.defaultValueDescription).joined(separator: ",")
+  }
 }
-
-import ArgumentParser

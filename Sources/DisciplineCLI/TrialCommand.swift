@@ -34,11 +34,14 @@ struct TrialCommand: ParsableCommand {
       """)
 
   @Option(help: ArgumentHelp("The spec to run.", valueName: "DIR/spec.json")) var spec: String
-  @Option(help: ArgumentHelp("Threads to train with (default: every core).", valueName: "n")) var threads: Int?
+  @Option(help: ArgumentHelp("Threads to train with (default: every core).", valueName: "n"))
+  var threads: Int?
   @OptionGroup(title: "Your own training program") var program: ProgramOptions
 
   func validate() throws {
-    if let threads, threads < 1 { throw ValidationError("--threads must be at least 1, got \(threads)") }
+    if let threads, threads < 1 {
+      throw ValidationError("--threads must be at least 1, got \(threads)")
+    }
   }
 
   /// The engine section's keys and the options they stand for.
@@ -53,13 +56,16 @@ struct TrialCommand: ParsableCommand {
 
   private func runSpec() throws {
     let url = URL(fileURLWithPath: spec)
-    guard FileManager.default.fileExists(atPath: url.path) else { throw CommandError("\(spec): no such file", exitCode: 66) }
+    guard FileManager.default.fileExists(atPath: url.path) else {
+      throw CommandError("\(spec): no such file", exitCode: 66)
+    }
     let trial = try TrialSpec.read(from: url)
     let directory = url.deletingLastPathComponent()
     let stop = StopSignal()
     let parentGone = ParentWatch()
     if let command = program.command {
-      let runner = try program.commandRunner(command, shouldStop: { stop.isRequested || parentGone.check() })
+      let runner = try program.commandRunner(
+        command, shouldStop: { stop.isRequested || parentGone.check() })
       runner.writesSpec = false
       runner.threadsPerSlot = threads
       printError("trial \(trial.key): \(command), \(trial.steps) steps at batch \(trial.batchSize)")
@@ -69,7 +75,9 @@ struct TrialCommand: ParsableCommand {
     }
     if let threads { DNNL.setThreadCount(threads) }
     guard let engine = trial.engine else {
-      throw CommandError("\(spec) has no \"engine\" section: it is a spec for your own program, not for the built-in engine", exitCode: 65)
+      throw CommandError(
+        "\(spec) has no \"engine\" section: it is a spec for your own program, not for the built-in engine",
+        exitCode: 65)
     }
     var arguments: [String] = []
     for (key, flag) in Self.engineOptions {
@@ -78,38 +86,56 @@ struct TrialCommand: ParsableCommand {
     if trial.final { arguments += ["--validation-split", "0"] }
     let data: DataOptions
     do { data = try DataOptions.parse(arguments) } catch {
-      throw CommandError("\(spec): the engine section is not valid: \(DataOptions.message(for: error))", exitCode: 65)
+      throw CommandError(
+        "\(spec): the engine section is not valid: \(DataOptions.message(for: error))", exitCode: 65
+      )
     }
     guard let modelName = engine["model"], let model = ModelArchitecture(argument: modelName) else {
-      throw CommandError("\(spec): the engine section names no known model (\"model\": \(engine["model"] ?? "missing"))", exitCode: 65)
+      throw CommandError(
+        "\(spec): the engine section names no known model (\"model\": \(engine["model"] ?? "missing"))",
+        exitCode: 65)
     }
     let optimizer = engine["optimizer"].flatMap(OptimizerKind.init(argument:)) ?? .sgd
-    let setup = try TrainingSetup(data: data, model: model, optimizer: optimizer, augment: trial.augmentation, seed: trial.seed)
+    let setup = try TrainingSetup(
+      data: data, model: model, optimizer: optimizer, augment: trial.augmentation, seed: trial.seed)
     let session = try setup.session(
-      batchSize: trial.batchSize, dropout: Float(trial.dropout), augment: trial.augmentation, seed: trial.seed,
+      batchSize: trial.batchSize, dropout: Float(trial.dropout), augment: trial.augmentation,
+      seed: trial.seed,
       evaluationBatchSize: engine["evaluation_batch_size"].flatMap(Int.init) ?? 1000)
     let started = Date()
-    var runner = SessionRunner(session: session, clock: { Date().timeIntervalSince(started) }, shouldStop: { stop.isRequested || parentGone.check() })
+    var runner = SessionRunner(
+      session: session, clock: { Date().timeIntervalSince(started) },
+      shouldStop: { stop.isRequested || parentGone.check() })
     runner.writesSpec = false
     let stopURL = directory.appendingPathComponent(TrialSpec.stopFile)
     runner.stopRequested = { FileManager.default.fileExists(atPath: stopURL.path) }
     runner.reloadSpec = ScheduleWatch(directory: directory).check
-    var divergence = trial.stopRule.map { DivergenceStop(smoothing: $0.smoothing, factor: $0.divergenceFactor) }
-    printError("trial \(trial.key): \(model) on \(data.dataset), \(trial.steps) steps at batch \(trial.batchSize)")
+    var divergence = trial.stopRule.map {
+      DivergenceStop(smoothing: $0.smoothing, factor: $0.divergenceFactor)
+    }
+    printError(
+      "trial \(trial.key): \(model) on \(data.dataset), \(trial.steps) steps at batch \(trial.batchSize)"
+    )
     let result = try runner.run(trial, directory: directory) { event in
       if case .train(_, let loss, _, _) = event, divergence?.observe(loss) == true { return .stop }
       return .proceed
     }
     if trial.final, let path = trial.saveModel, result.status == .finished {
-      try TrainingSetup.checkpoint(setup.specification(dropout: Float(trial.dropout)), normalization: setup.splits.normalization)
-        .save(session.model, to: directory.appendingPathComponent(path))
+      try TrainingSetup.checkpoint(
+        setup.specification(dropout: Float(trial.dropout)),
+        normalization: setup.splits.normalization
+      )
+      .save(session.model, to: directory.appendingPathComponent(path))
     }
     try finish(result, directory: directory)
   }
 
   private func finish(_ result: TrialRunResult, directory: URL) throws {
-    let last = result.validations.last.map { String(format: ", validation loss %.4f", $0.loss) } ?? ""
-    printError("\(result.status.rawValue) after \(result.steps) steps in \(String(format: "%.1f", result.seconds)) s\(last); wrote \(directory.path)/result.json")
+    let last =
+      result.validations.last.map { String(format: ", validation loss %.4f", $0.loss) } ?? ""
+    printError(
+      "\(result.status.rawValue) after \(result.steps) steps in \(String(format: "%.1f", result.seconds)) s\(last); wrote \(directory.path)/result.json"
+    )
     if let message = result.message { printError(message) }
     if result.status == .interrupted { throw ExitCode(130) }
   }
@@ -140,7 +166,9 @@ final class ScheduleWatch {
     stamp = modified()
   }
   private func modified() -> Date? {
-    (try? FileManager.default.attributesOfItem(atPath: directory.appendingPathComponent(TrialSpec.scheduleFile).path))?[.modificationDate] as? Date
+    (try? FileManager.default.attributesOfItem(
+      atPath: directory.appendingPathComponent(TrialSpec.scheduleFile).path))?[.modificationDate]
+      as? Date
   }
   func check() -> TrialSpec? {
     guard Date().timeIntervalSince(last) >= 1 else { return nil }

@@ -10,7 +10,8 @@ import Tuning
 struct TuneCommand: ParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "tune",
-    abstract: "Tune learning rate, batch size, momentum and weight decay with Smith's recipe, then train.",
+    abstract:
+      "Tune learning rate, batch size, momentum and weight decay with Smith's recipe, then train.",
     discussion: """
       Runs the recipe of Smith's "disciplined approach" within --budget:
         1. LR range test (with validation loss) at --start-batch-size:
@@ -70,41 +71,78 @@ struct TuneCommand: ParsableCommand {
   @Option(help: ModelArchitecture.help)
   var model: ModelArchitecture = .cnn
 
-  @Option(help: ArgumentHelp("Wall-clock budget of the whole recipe: 90s, 20m, 1h, 1h30m.", valueName: "time"))
+  @Option(
+    help: ArgumentHelp(
+      "Wall-clock budget of the whole recipe: 90s, 20m, 1h, 1h30m.", valueName: "time"))
   var budget: WallTime = WallTime(argument: "20m")!
 
-  @Option(name: .customLong("batch-sizes"), help: ArgumentHelp("Batch-size candidates (default: powers of two from 64 up to --max-memory, at most 512).", valueName: "b,b,..."))
+  @Option(
+    name: .customLong("batch-sizes"),
+    help: ArgumentHelp(
+      "Batch-size candidates (default: powers of two from 64 up to --max-memory, at most 512).",
+      valueName: "b,b,..."))
   var batchSizes: ValueList<Int>?
 
-  @Option(name: .customLong("start-batch-size"), help: "Batch size of the first LR range test.") var startBatchSize: Int = 128
-  @Option(name: .customLong("max-memory"), help: "Memory limit in MiB for the batch-size candidates.") var maxMemory: Double = 4096
-  @Option(help: ArgumentHelp("Momentum candidates (the top of the cycle).", valueName: "m,m,...")) var momenta = ValueList<Double>([0.99, 0.97, 0.95, 0.9])
-  @Option(name: .customLong("weight-decays"), help: ArgumentHelp("Weight-decay grid (default: from the data set's and model's size).", valueName: "wd,wd,..."))
+  @Option(name: .customLong("start-batch-size"), help: "Batch size of the first LR range test.")
+  var startBatchSize: Int = 128
+  @Option(
+    name: .customLong("max-memory"), help: "Memory limit in MiB for the batch-size candidates.")
+  var maxMemory: Double = 4096
+  @Option(help: ArgumentHelp("Momentum candidates (the top of the cycle).", valueName: "m,m,..."))
+  var momenta = ValueList<Double>([0.99, 0.97, 0.95, 0.9])
+  @Option(
+    name: .customLong("weight-decays"),
+    help: ArgumentHelp(
+      "Weight-decay grid (default: from the data set's and model's size).", valueName: "wd,wd,..."))
   var weightDecays: ValueList<Double>?
   @Option(help: "Dropout before the classifier, fixed (no dropout study).") var dropout: Double?
   /// Not 0.5 by default: stacked with flips it left a 20-epoch Fashion-MNIST cnn run
   /// underfitting (92.16%), where 0.25 with flips reached 92.44–92.73% in 20–26 epochs.
-  @Option(help: ArgumentHelp("Dropout candidates before the classifier, chosen by LR range tests (ignored with --dropout).", valueName: "p,p,..."))
+  @Option(
+    help: ArgumentHelp(
+      "Dropout candidates before the classifier, chosen by LR range tests (ignored with --dropout).",
+      valueName: "p,p,..."))
   var dropouts = ValueList<Double>([0, 0.25])
-  @Option(help: "Augmentation, fixed (no augmentation study): none, flip or crop-flip.") var augment: String?
-  @Option(help: ArgumentHelp("Augmentation candidates, weakest first, chosen by LR range tests (ignored with --augment; images only).", valueName: "a,a,..."))
+  @Option(help: "Augmentation, fixed (no augmentation study): none, flip or crop-flip.")
+  var augment: String?
+  @Option(
+    help: ArgumentHelp(
+      "Augmentation candidates, weakest first, chosen by LR range tests (ignored with --augment; images only).",
+      valueName: "a,a,..."))
   var augmentations = ValueList<String>(["none", "flip"])
   @Option(help: "Seed for every model, shuffle and trial.") var seed: UInt64 = 0
   @Option(help: "Output folder.") var out: String = "runs/tune"
-  @Flag(help: "Continue an interrupted run in --out, reusing its finished trials.") var resume = false
+  @Flag(help: "Continue an interrupted run in --out, reusing its finished trials.") var resume =
+    false
   @Flag(help: "Print the result as JSON on stdout.") var json = false
   @OptionGroup(title: "Your own training program") var program: ProgramOptions
   @OptionGroup(title: "Where trials run") var executor: ExecutorOptions
 
   func validate() throws {
-    guard budget.seconds >= 30 else { throw ValidationError("--budget must be at least 30s, got \(budget)") }
-    for b in batchSizes?.values ?? [] where b <= 0 { throw ValidationError("--batch-sizes must be positive, got \(b)") }
-    guard startBatchSize > 0 else { throw ValidationError("--start-batch-size must be positive, got \(startBatchSize)") }
-    for m in momenta.values where !(m > 0 && m < 1) { throw ValidationError("--momenta must be in (0, 1), got \(m)") }
-    for wd in weightDecays?.values ?? [] where !(wd >= 0 && wd.isFinite) { throw ValidationError("--weight-decays must be non-negative, got \(wd)") }
-    if let dropout, !(dropout >= 0 && dropout < 1) { throw ValidationError("--dropout must be in [0, 1), got \(dropout)") }
-    for p in dropouts.values where !(p >= 0 && p < 1) { throw ValidationError("--dropouts must be in [0, 1), got \(p)") }
-    guard maxMemory > 0 else { throw ValidationError("--max-memory must be positive, got \(maxMemory)") }
+    guard budget.seconds >= 30 else {
+      throw ValidationError("--budget must be at least 30s, got \(budget)")
+    }
+    for b in batchSizes?.values ?? [] where b <= 0 {
+      throw ValidationError("--batch-sizes must be positive, got \(b)")
+    }
+    guard startBatchSize > 0 else {
+      throw ValidationError("--start-batch-size must be positive, got \(startBatchSize)")
+    }
+    for m in momenta.values where !(m > 0 && m < 1) {
+      throw ValidationError("--momenta must be in (0, 1), got \(m)")
+    }
+    for wd in weightDecays?.values ?? [] where !(wd >= 0 && wd.isFinite) {
+      throw ValidationError("--weight-decays must be non-negative, got \(wd)")
+    }
+    if let dropout, !(dropout >= 0 && dropout < 1) {
+      throw ValidationError("--dropout must be in [0, 1), got \(dropout)")
+    }
+    for p in dropouts.values where !(p >= 0 && p < 1) {
+      throw ValidationError("--dropouts must be in [0, 1), got \(p)")
+    }
+    guard maxMemory > 0 else {
+      throw ValidationError("--max-memory must be positive, got \(maxMemory)")
+    }
   }
 
   func run() throws {
@@ -114,12 +152,18 @@ struct TuneCommand: ParsableCommand {
   /// Every setting that changes what the trials do: the journal's header, checked on --resume.
   func settings(_ recipe: RecipeSettings) -> [String: String] {
     var s: [String: String] = [
-      "dataset": program.command == nil ? data.dataset : "(your program's)", "validation_split": "\(data.validationSplit)",
+      "dataset": program.command == nil ? data.dataset : "(your program's)",
+      "validation_split": "\(data.validationSplit)",
       "model": program.command.map { "command: \($0)" } ?? model.description,
-      "dropout": dropout.map { "\($0)" } ?? "study", "dropouts": recipe.dropouts.map { "\($0)" }.joined(separator: ","), "augment": augment ?? "study", "augmentations": recipe.augmentations.joined(separator: ","), "seed": "\(seed)", "budget": "\(recipe.budget)",
-      "batch_sizes": recipe.batchSizes.map(String.init).joined(separator: ","), "start_batch_size": "\(recipe.startBatchSize)",
+      "dropout": dropout.map { "\($0)" } ?? "study",
+      "dropouts": recipe.dropouts.map { "\($0)" }.joined(separator: ","),
+      "augment": augment ?? "study", "augmentations": recipe.augmentations.joined(separator: ","),
+      "seed": "\(seed)", "budget": "\(recipe.budget)",
+      "batch_sizes": recipe.batchSizes.map(String.init).joined(separator: ","),
+      "start_batch_size": "\(recipe.startBatchSize)",
       "momenta": recipe.momenta.map { "\($0)" }.joined(separator: ","),
-      "weight_decays": recipe.weightDecays.map { "\($0)" }.joined(separator: ","), "max_memory": "\(recipe.maxMemory)",
+      "weight_decays": recipe.weightDecays.map { "\($0)" }.joined(separator: ","),
+      "max_memory": "\(recipe.maxMemory)",
     ]
     if let dir = data.dataDirectory { s["data_dir"] = dir }
     if data.dataset.hasPrefix("spirals") || data.dataset.hasPrefix("blobs") {
@@ -144,11 +188,14 @@ struct TuneCommand: ParsableCommand {
     let outURL = try prepareOutputDirectory(out)
     try clearTrials(in: outURL, resume: resume)
     let stop = StopSignal()
-    let runner = try executor.runner(program: program, logDirectory: outURL.appendingPathComponent("trials/slurm"),
+    let runner = try executor.runner(
+      program: program, logDirectory: outURL.appendingPathComponent("trials/slurm"),
       shouldStop: { stop.isRequested }, onNote: { printError("  note: " + $0) })
     // The built-in engine loads the data (also to plan for it when it runs elsewhere); the
     // user's program loads its own.
-    let setup = program.command == nil ? try TrainingSetup(data: data, model: model, augment: augment ?? "none", seed: seed) : nil
+    let setup =
+      program.command == nil
+      ? try TrainingSetup(data: data, model: model, augment: augment ?? "none", seed: seed) : nil
     var recipe = RecipeSettings(budget: budget.seconds)
     recipe.seed = seed
     recipe.maxMemory = maxMemory
@@ -160,19 +207,30 @@ struct TuneCommand: ParsableCommand {
     if let setup {
       let trainCount = setup.splits.train.count
       recipe.startBatchSize = min(startBatchSize, trainCount)
-      recipe.batchSizes = batchSizes?.values.sorted() ?? [64, 128, 256, 512].filter { $0 * 20 <= trainCount }
-      if recipe.batchSizes.isEmpty { recipe.batchSizes = [max(1, min(recipe.startBatchSize, trainCount / 20))] }
-      recipe.weightDecays = weightDecays?.values ?? Self.defaultWeightDecays(model: model, trainingSamples: trainCount)
+      recipe.batchSizes =
+        batchSizes?.values.sorted() ?? [64, 128, 256, 512].filter { $0 * 20 <= trainCount }
+      if recipe.batchSizes.isEmpty {
+        recipe.batchSizes = [max(1, min(recipe.startBatchSize, trainCount / 20))]
+      }
+      recipe.weightDecays =
+        weightDecays?.values ?? Self.defaultWeightDecays(model: model, trainingSamples: trainCount)
       recipe.priorWeightDecay = model.isDeep ? 1e-4 : 5e-4
       for name in recipe.augmentations {
-        _ = try Augmentation.named(name, sampleShape: setup.splits.train.sampleShape, normalization: setup.splits.normalization)
+        _ = try Augmentation.named(
+          name, sampleShape: setup.splits.train.sampleShape,
+          normalization: setup.splits.normalization)
       }
-      recipe.rangeTestSteps = RecipeSettings.rangeTestSteps(trainingSamples: trainCount, batchSize: recipe.startBatchSize)
+      recipe.rangeTestSteps = RecipeSettings.rangeTestSteps(
+        trainingSamples: trainCount, batchSize: recipe.startBatchSize)
       if let tooLarge = recipe.batchSizes.first(where: { $0 > trainCount }) {
-        throw CommandError("--batch-sizes \(tooLarge) is larger than the \(trainCount) training samples", exitCode: 64)
+        throw CommandError(
+          "--batch-sizes \(tooLarge) is larger than the \(trainCount) training samples",
+          exitCode: 64)
       }
       if setup.splits.validation == nil {
-        printError("note: no validation split (--validation-split 0): the tuning phases read the test split, which makes the final test result optimistic")
+        printError(
+          "note: no validation split (--validation-split 0): the tuning phases read the test split, which makes the final test result optimistic"
+        )
       }
     } else {
       recipe.startBatchSize = startBatchSize
@@ -180,25 +238,42 @@ struct TuneCommand: ParsableCommand {
       recipe.weightDecays = weightDecays?.values ?? [1e-3, 1e-4, 1e-5, 0]
     }
     let journal = try openJournal(in: outURL, settings: settings(recipe), resume: resume)
-    if resume && !journal.entries.isEmpty { printError("resuming: \(journal.entries.count) finished trial\(journal.entries.count == 1 ? "" : "s") in the journal will be reused") }
+    if resume && !journal.entries.isEmpty {
+      printError(
+        "resuming: \(journal.entries.count) finished trial\(journal.entries.count == 1 ? "" : "s") in the journal will be reused"
+      )
+    }
     if let runner {
-      let backend = ProgramBackend(runner: runner, trialsDirectory: outURL.appendingPathComponent("trials"), clockStart: commandStart)
+      let backend = ProgramBackend(
+        runner: runner, trialsDirectory: outURL.appendingPathComponent("trials"),
+        clockStart: commandStart)
       if let setup {
         backend.engine = data.engineSection(model: model)
         backend.finalModelFile = "model.safetensors"
-        printError("tune: \(model) (\(setup.specification(dropout: 0).build(seed: seed).parameterCount) parameters) on \(data.dataset): \(setup.sizes); budget \(budget); \(executor.summary), each trial's files in \(out)/trials")
+        printError(
+          "tune: \(model) (\(setup.specification(dropout: 0).build(seed: seed).parameterCount) parameters) on \(data.dataset): \(setup.sizes); budget \(budget); \(executor.summary), each trial's files in \(out)/trials"
+        )
       } else {
-        printError("tune: your program (\(program.command!)); budget \(budget); \(executor.summary), each trial's files in \(out)/trials")
+        printError(
+          "tune: your program (\(program.command!)); budget \(budget); \(executor.summary), each trial's files in \(out)/trials"
+        )
       }
-      let outcome = try run(Recipe(backend: backend, settings: recipe, journal: journal), stop: stop)
-      var files = TuneFiles(directory: outURL, outcome: outcome, journal: journal, title: setup == nil ? "your program" : "\(model) on \(data.dataset)",
-        normalization: nil, budget: recipe.budget, modelFile: "trials/final/" + backend.finalModelFile)
+      let outcome = try run(
+        Recipe(backend: backend, settings: recipe, journal: journal), stop: stop)
+      var files = TuneFiles(
+        directory: outURL, outcome: outcome, journal: journal,
+        title: setup == nil ? "your program" : "\(model) on \(data.dataset)",
+        normalization: nil, budget: recipe.budget,
+        modelFile: "trials/final/" + backend.finalModelFile)
       if setup != nil {
         // The final run saved the engine's checkpoint in its folder; it belongs beside the report.
-        let saved = outURL.appendingPathComponent(files.modelFile), target = outURL.appendingPathComponent("model.safetensors")
+        let saved = outURL.appendingPathComponent(files.modelFile)
+        let target = outURL.appendingPathComponent("model.safetensors")
         try? FileManager.default.removeItem(at: target)
         do { try FileManager.default.copyItem(at: saved, to: target) } catch {
-          throw CommandError("the final run saved no model at \(saved.path): \(error.localizedDescription)", exitCode: 1)
+          throw CommandError(
+            "the final run saved no model at \(saved.path): \(error.localizedDescription)",
+            exitCode: 1)
         }
         files.modelFile = "model.safetensors"
       }
@@ -210,14 +285,23 @@ struct TuneCommand: ParsableCommand {
     guard let setup else { return }
     var finalData = data
     finalData.validationSplit = 0
-    let finalSetup = data.validationSplit > 0 ? try TrainingSetup(data: finalData, model: model, augment: augment ?? "none", seed: seed) : setup
-    let backend = EngineBackend(setup: setup, finalSetup: finalSetup,
-      stateDirectory: outURL.appendingPathComponent("final-state"), resumesFinal: resume, clockStart: commandStart)
-    printError("tune: \(model) (\(setup.specification(dropout: 0).build(seed: seed).parameterCount) parameters) on \(data.dataset): \(setup.sizes); budget \(budget)")
+    let finalSetup =
+      data.validationSplit > 0
+      ? try TrainingSetup(data: finalData, model: model, augment: augment ?? "none", seed: seed)
+      : setup
+    let backend = EngineBackend(
+      setup: setup, finalSetup: finalSetup,
+      stateDirectory: outURL.appendingPathComponent("final-state"), resumesFinal: resume,
+      clockStart: commandStart)
+    printError(
+      "tune: \(model) (\(setup.specification(dropout: 0).build(seed: seed).parameterCount) parameters) on \(data.dataset): \(setup.sizes); budget \(budget)"
+    )
     let outcome = try run(Recipe(backend: backend, settings: recipe, journal: journal), stop: stop)
-    let files = TuneFiles(directory: outURL, outcome: outcome, journal: journal, title: "\(model) on \(data.dataset)",
+    let files = TuneFiles(
+      directory: outURL, outcome: outcome, journal: journal, title: "\(model) on \(data.dataset)",
       normalization: finalSetup.splits.normalization, budget: recipe.budget)
-    try files.write(model: (backend.finalModel!, finalSetup.specification(dropout: Float(outcome.dropout.value))))
+    try files.write(
+      model: (backend.finalModel!, finalSetup.specification(dropout: Float(outcome.dropout.value))))
     printError(files.summary())
     if json { print(files.jsonLine()) }
   }
@@ -245,9 +329,13 @@ struct WallTime: ExpressibleByArgument, CustomStringConvertible, Equatable {
       seconds = minutes * 60
       return
     }
-    var total = 0.0, number = ""
+    var total = 0.0
+    var number = ""
     for c in text {
-      if c.isNumber || c == "." { number.append(c); continue }
+      if c.isNumber || c == "." {
+        number.append(c)
+        continue
+      }
       guard let value = Double(number) else { return nil }
       switch c {
       case "h": total += value * 3600
@@ -282,8 +370,11 @@ final class EngineBackend: SessionBackend {
   /// When the command began (before loading the data): the zero of `now()`.
   private let clockStart: Date
 
-  init(setup: TrainingSetup, finalSetup: TrainingSetup, stateDirectory: URL? = nil, resumesFinal: Bool = false,
-       clockStart: Date = Date()) {
+  init(
+    setup: TrainingSetup, finalSetup: TrainingSetup, stateDirectory: URL? = nil,
+    resumesFinal: Bool = false,
+    clockStart: Date = Date()
+  ) {
     self.clockStart = clockStart
     self.setup = setup
     self.finalSetup = finalSetup
@@ -291,19 +382,28 @@ final class EngineBackend: SessionBackend {
     self.resumesFinal = resumesFinal
   }
 
-  func makeSession(batchSize: Int, regularization r: Regularization, seed: UInt64) throws -> EngineSession {
-    try setup.session(batchSize: batchSize, dropout: Float(r.dropout), augment: r.augmentation, seed: seed)
+  func makeSession(batchSize: Int, regularization r: Regularization, seed: UInt64) throws
+    -> EngineSession
+  {
+    try setup.session(
+      batchSize: batchSize, dropout: Float(r.dropout), augment: r.augmentation, seed: seed)
   }
 
-  func makeFinalSession(batchSize: Int, regularization r: Regularization, seed: UInt64) throws -> EngineSession {
-    let session = try finalSetup.session(batchSize: batchSize, dropout: Float(r.dropout), augment: r.augmentation, seed: seed)
+  func makeFinalSession(batchSize: Int, regularization r: Regularization, seed: UInt64) throws
+    -> EngineSession
+  {
+    let session = try finalSetup.session(
+      batchSize: batchSize, dropout: Float(r.dropout), augment: r.augmentation, seed: seed)
     finalModel = session.model
     return session
   }
 
   /// Peak resident memory after one step at this batch size.
   func memoryUse(batchSize: Int) -> Double? {
-    guard let session = try? makeSession(batchSize: batchSize, regularization: Regularization(), seed: 0) else { return nil }
+    guard
+      let session = try? makeSession(
+        batchSize: batchSize, regularization: Regularization(), seed: 0)
+    else { return nil }
     _ = session.step(HyperParameters(learningRate: 1e-6, momentum: 0.9, weightDecay: 0))
     return peakMemoryMiB()
   }
@@ -316,11 +416,14 @@ final class EngineBackend: SessionBackend {
     var plan = record
     plan.history = TrainingHistory()  // the resume state keeps the history itself
     let json = String(decoding: try JSONEncoder.sorted.encode(plan), as: UTF8.self)
-    try session.saveResumeState(to: directory, history: record.history, settings: ["final_run": json])
+    try session.saveResumeState(
+      to: directory, history: record.history, settings: ["final_run": json])
   }
 
   func loadFinalState(into session: EngineSession) throws -> FinalRunRecord? {
-    guard let directory = stateDirectory, resumesFinal, ResumeRecord.exists(in: directory) else { return nil }
+    guard let directory = stateDirectory, resumesFinal, ResumeRecord.exists(in: directory) else {
+      return nil
+    }
     let fresh = session.snapshot()
     do {
       let saved = try session.loadResumeState(from: directory)
@@ -330,7 +433,9 @@ final class EngineBackend: SessionBackend {
       return record
     } catch {
       session.restore(fresh)
-      printError("note: the final run's saved state in \(directory.path) cannot be continued (\(error)); the final run starts over")
+      printError(
+        "note: the final run's saved state in \(directory.path) cannot be continued (\(error)); the final run starts over"
+      )
       return nil
     }
   }
@@ -340,4 +445,3 @@ final class EngineBackend: SessionBackend {
     try? FileManager.default.removeItem(at: directory)
   }
 }
-

@@ -24,14 +24,16 @@ final class TuneProgress {
   private var budgetText: String {
     let e = elapsed()
     guard budget.isFinite else { return "\(formatDuration(e)) elapsed" }
-    return "\(formatDuration(e)) of \(formatDuration(budget)) used, \(formatDuration(max(0, budget - e))) left"
+    return
+      "\(formatDuration(e)) of \(formatDuration(budget)) used, \(formatDuration(max(0, budget - e))) left"
   }
 
   func handle(_ event: TuneEvent) {
     switch event {
     case .phase(let name, let index, let count):
       phase = name
-      printError("\(interactive ? "\r\u{1B}[K" : "")── phase \(index)/\(count): \(name) ── (\(budgetText))")
+      printError(
+        "\(interactive ? "\r\u{1B}[K" : "")── phase \(index)/\(count): \(name) ── (\(budgetText))")
     case .started(_, let label, let steps):
       self.label = label
       self.steps = max(1, steps)
@@ -54,7 +56,9 @@ final class TuneProgress {
     case .note(let text):
       printError((interactive ? "\r\u{1B}[K" : "") + "  note: " + text)
     case .finalStarted(let batchSize, let epochs):
-      printError("  \(epochs) epoch\(epochs == 1 ? "" : "s") of one-cycle at batch \(batchSize) on all the training data")
+      printError(
+        "  \(epochs) epoch\(epochs == 1 ? "" : "s") of one-cycle at batch \(batchSize) on all the training data"
+      )
       let display = ProgressDisplay(batchSize: batchSize)
       display.evaluationName = "test"
       epochDisplay = display
@@ -70,8 +74,12 @@ final class TuneProgress {
   func describe(_ entry: JournalEntry) -> String {
     if let r = entry.result {
       if let failure = r.failure { return "failed: \(failure)" }
-      if r.diverged { return String(format: "diverged after %d steps (%.0f s)", r.losses.count, entry.seconds) }
-      return String(format: "validation loss %.4f, accuracy %.2f%% after %d steps (%.0f s)", r.finalValidationLoss, 100 * r.finalValidationAccuracy, r.losses.count, entry.seconds)
+      if r.diverged {
+        return String(format: "diverged after %d steps (%.0f s)", r.losses.count, entry.seconds)
+      }
+      return String(
+        format: "validation loss %.4f, accuracy %.2f%% after %d steps (%.0f s)",
+        r.finalValidationLoss, 100 * r.finalValidationAccuracy, r.losses.count, entry.seconds)
     }
     if let c = entry.rangeTest {
       let lr = c.suggestedMaximumLearningRate.map { "max LR \(formatLR($0))" } ?? "no reading"

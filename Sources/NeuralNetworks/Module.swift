@@ -78,7 +78,8 @@ public struct ModuleState: Sendable {
 extension Module {
   /// A copy of every parameter and buffer.
   public func snapshot() -> ModuleState {
-    ModuleState(tensors: Dictionary(uniqueKeysWithValues: stateDictionary().map { ($0.0, $0.1.values) }))
+    ModuleState(
+      tensors: Dictionary(uniqueKeysWithValues: stateDictionary().map { ($0.0, $0.1.values) }))
   }
 
   /// Puts back values taken by `snapshot()` of a module of the same architecture.

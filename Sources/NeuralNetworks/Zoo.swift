@@ -40,7 +40,10 @@ public struct ModelSpecification: Equatable, Sendable {
   /// Dropout probability before the classifier (0: none, as the reference models).
   public var dropout: Float
 
-  public init(architecture: ModelArchitecture, inputChannels: Int = 1, inputSize: Int = 28, classes: Int = 10, dropout: Float = 0) {
+  public init(
+    architecture: ModelArchitecture, inputChannels: Int = 1, inputSize: Int = 28, classes: Int = 10,
+    dropout: Float = 0
+  ) {
     self.architecture = architecture
     self.inputChannels = inputChannels
     self.inputSize = inputSize
@@ -51,25 +54,30 @@ public struct ModelSpecification: Equatable, Sendable {
   /// A freshly initialized model, its weights drawn from `seed`.
   public func build(seed: UInt64) -> Module {
     var g = SeededGenerator(seed: seed)
-    let dropoutLayer: [(String?, Module)] = dropout > 0 ? [(nil, Dropout(dropout, seed: seed &+ 0x5eed))] : []
+    let dropoutLayer: [(String?, Module)] =
+      dropout > 0 ? [(nil, Dropout(dropout, seed: seed &+ 0x5eed))] : []
     switch architecture {
     case .mlp:
       let inFeatures = inputChannels * inputSize * inputSize
-      return Sequential(named: [
-        ("0", Flatten()), ("1", Linear(inFeatures, 512, using: &g)), ("2", ReLU()),
-        ("3", Linear(512, 256, using: &g)), ("4", ReLU()),
-      ] + dropoutLayer + [("5", Linear(256, classes, using: &g))])
+      return Sequential(
+        named: [
+          ("0", Flatten()), ("1", Linear(inFeatures, 512, using: &g)), ("2", ReLU()),
+          ("3", Linear(512, 256, using: &g)), ("4", ReLU()),
+        ] + dropoutLayer + [("5", Linear(256, classes, using: &g))])
     case .cnn:
       let side = inputSize / 4
-      return Sequential(named: [
-        ("0", Conv2D(inputChannels, 32, kernelSize: 3, padding: 1, bias: false, using: &g)),
-        ("1", BatchNorm2D(32)), ("2", ReLU()), ("3", MaxPool2D(2)),
-        ("4", Conv2D(32, 64, kernelSize: 3, padding: 1, bias: false, using: &g)),
-        ("5", BatchNorm2D(64)), ("6", ReLU()), ("7", MaxPool2D(2)),
-        ("8", Flatten()),
-      ] + dropoutLayer + [("9", Linear(64 * side * side, classes, using: &g))])
+      return Sequential(
+        named: [
+          ("0", Conv2D(inputChannels, 32, kernelSize: 3, padding: 1, bias: false, using: &g)),
+          ("1", BatchNorm2D(32)), ("2", ReLU()), ("3", MaxPool2D(2)),
+          ("4", Conv2D(32, 64, kernelSize: 3, padding: 1, bias: false, using: &g)),
+          ("5", BatchNorm2D(64)), ("6", ReLU()), ("7", MaxPool2D(2)),
+          ("8", Flatten()),
+        ] + dropoutLayer + [("9", Linear(64 * side * side, classes, using: &g))])
     case .resnet(let depth):
-      return ResNet(depth: depth, inputChannels: inputChannels, classes: classes, dropout: dropout, seed: seed, using: &g)
+      return ResNet(
+        depth: depth, inputChannels: inputChannels, classes: classes, dropout: dropout, seed: seed,
+        using: &g)
     }
   }
 }
@@ -81,7 +89,10 @@ public final class ResNet: Module {
   public let dropout: Dropout?
   public let fc: Linear
 
-  public init(depth: Int, inputChannels: Int, classes: Int, dropout: Float, seed: UInt64, using g: inout SeededGenerator) {
+  public init(
+    depth: Int, inputChannels: Int, classes: Int, dropout: Float, seed: UInt64,
+    using g: inout SeededGenerator
+  ) {
     precondition((depth - 2) % 6 == 0, "ResNet depth \(depth) is not 6n + 2")
     let n = (depth - 2) / 6
     conv1 = Conv2D(inputChannels, 16, kernelSize: 3, stride: 1, padding: 1, bias: false, using: &g)

@@ -16,14 +16,20 @@ public struct SeededGenerator: RandomNumberGenerator, Sendable, Codable, Equatab
       z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
       return z ^ (z >> 31)
     }
-    s0 = splitMix(); s1 = splitMix(); s2 = splitMix(); s3 = splitMix()
+    s0 = splitMix()
+    s1 = splitMix()
+    s2 = splitMix()
+    s3 = splitMix()
   }
 
   @inlinable
   public mutating func next() -> UInt64 {
     let result = rotl(s1 &* 5, 7) &* 9
     let t = s1 << 17
-    s2 ^= s0; s3 ^= s1; s1 ^= s2; s0 ^= s3
+    s2 ^= s0
+    s3 ^= s1
+    s1 ^= s2
+    s0 ^= s3
     s2 ^= t
     s3 = rotl(s3, 45)
     return result
@@ -42,7 +48,8 @@ public struct SeededGenerator: RandomNumberGenerator, Sendable, Codable, Equatab
 
   /// A standard normal value (Box–Muller).
   public mutating func nextNormal() -> Float {
-    let u1 = max(nextUnitDouble(), 1e-300), u2 = nextUnitDouble()
+    let u1 = max(nextUnitDouble(), 1e-300)
+    let u2 = nextUnitDouble()
     return Float((-2 * log(u1)).squareRoot() * cos(2 * Double.pi * u2))
   }
 
@@ -52,4 +59,3 @@ public struct SeededGenerator: RandomNumberGenerator, Sendable, Codable, Equatab
     SeededGenerator(seed: s0 ^ (stream &* 0x9E37_79B9_7F4A_7C15) ^ s3)
   }
 }
-

@@ -77,11 +77,14 @@ public final class Trainer<Session: TrainingSession> {
 
   /// - Precondition: `schedule.totalSteps == epochs * session.stepsPerEpoch`.
   public init(
-    session: Session, schedule: Schedule, epochs: Int, constantMomentum: Double, weightDecay: Double,
+    session: Session, schedule: Schedule, epochs: Int, constantMomentum: Double,
+    weightDecay: Double,
     evaluationInterval: Int? = nil, history: TrainingHistory = TrainingHistory()
   ) {
-    precondition(schedule.totalSteps == epochs * session.stepsPerEpoch,
-      "schedule of \(schedule.totalSteps) steps for \(epochs) epochs of \(session.stepsPerEpoch) steps")
+    precondition(
+      schedule.totalSteps == epochs * session.stepsPerEpoch,
+      "schedule of \(schedule.totalSteps) steps for \(epochs) epochs of \(session.stepsPerEpoch) steps"
+    )
     self.session = session
     self.schedule = schedule
     self.epochs = epochs
@@ -94,7 +97,8 @@ public final class Trainer<Session: TrainingSession> {
   /// The hyper-parameters in force for step `k`.
   public func hyperParameters(at k: Int) -> HyperParameters {
     HyperParameters(
-      learningRate: schedule.learningRate(at: k), momentum: schedule.momentum(at: k) ?? constantMomentum,
+      learningRate: schedule.learningRate(at: k),
+      momentum: schedule.momentum(at: k) ?? constantMomentum,
       weightDecay: weightDecay)
   }
 
@@ -114,13 +118,16 @@ public final class Trainer<Session: TrainingSession> {
       if shouldStop() { return .interrupted(afterStep: k) }
       let h = hyperParameters(at: k)
       let loss = session.step(h)
-      let record = StepRecord(step: k, epoch: epoch, learningRate: h.learningRate, momentum: h.momentum, loss: loss)
+      let record = StepRecord(
+        step: k, epoch: epoch, learningRate: h.learningRate, momentum: h.momentum, loss: loss)
       history.steps.append(record)
       onEvent?(.stepFinished(record))
       if !loss.isFinite { return .diverged(atStep: k) }
       let done = k + 1
       let endOfEpoch = done % perEpoch == 0
-      if let interval = evaluationInterval, done % interval == 0 || (endOfEpoch && done == totalSteps) {
+      if let interval = evaluationInterval,
+        done % interval == 0 || (endOfEpoch && done == totalSteps)
+      {
         evaluate(after: done)
       } else if evaluationInterval == nil && endOfEpoch {
         evaluate(after: done)
@@ -132,7 +139,9 @@ public final class Trainer<Session: TrainingSession> {
 
   private func evaluate(after steps: Int) {
     let e = session.evaluate(.validation, maxBatches: nil)
-    let record = EvaluationRecord(step: steps, epoch: Double(steps) / Double(session.stepsPerEpoch), loss: e.loss, accuracy: e.accuracy)
+    let record = EvaluationRecord(
+      step: steps, epoch: Double(steps) / Double(session.stepsPerEpoch), loss: e.loss,
+      accuracy: e.accuracy)
     history.evaluations.append(record)
     onEvent?(.evaluated(record))
   }

@@ -55,11 +55,15 @@ extension Tensor {
     var visited = Set<ObjectIdentifier>()
     var stack: [(Tensor, Bool)] = [(self, false)]
     while let (t, expanded) = stack.popLast() {
-      if expanded { order.append(t); continue }
+      if expanded {
+        order.append(t)
+        continue
+      }
       if !visited.insert(ObjectIdentifier(t)).inserted { continue }
       stack.append((t, true))
       if let f = t.gradientFunction {
-        for input in f.inputs where input.requiresGrad && !visited.contains(ObjectIdentifier(input)) {
+        for input in f.inputs where input.requiresGrad && !visited.contains(ObjectIdentifier(input))
+        {
           stack.append((input, false))
         }
       }
@@ -84,7 +88,8 @@ extension Tensor {
     let g = gradient.reordered(to: descriptor)
     if let existing = grad {
       let sum = Tensor(shape: shape, storage: Storage(count: storageCount), layout: layout)
-      Vector.add(existing.storage.pointer, g.storage.pointer, into: sum.storage.pointer, count: storageCount)
+      Vector.add(
+        existing.storage.pointer, g.storage.pointer, into: sum.storage.pointer, count: storageCount)
       grad = sum
     } else {
       grad = g

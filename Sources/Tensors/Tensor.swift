@@ -1,5 +1,5 @@
-import Foundation
 import CNative
+import Foundation
 import Randomness
 
 /// A float32 tensor with logical shape NCHW (or NC, or any rank), contiguous storage and
@@ -34,8 +34,11 @@ public final class Tensor {
   public var count: Int { shape.reduce(1, *) }
 
   /// A tensor over existing storage.
-  public init(shape: [Int], storage: Storage, layout: MemoryDescriptor? = nil, requiresGrad: Bool = false) {
-    precondition(layout != nil || storage.count >= shape.reduce(1, *),
+  public init(
+    shape: [Int], storage: Storage, layout: MemoryDescriptor? = nil, requiresGrad: Bool = false
+  ) {
+    precondition(
+      layout != nil || storage.count >= shape.reduce(1, *),
       "storage of \(storage.count) floats is too small for shape \(shape)")
     self.shape = shape
     self.storage = storage
@@ -45,7 +48,8 @@ public final class Tensor {
 
   /// A row-major tensor holding `values`.
   public convenience init(shape: [Int], values: [Float], requiresGrad: Bool = false) {
-    precondition(values.count == shape.reduce(1, *),
+    precondition(
+      values.count == shape.reduce(1, *),
       "\(values.count) values do not fill shape \(shape)")
     let s = Storage(count: values.count)
     values.withUnsafeBufferPointer { s.pointer.update(from: $0.baseAddress!, count: values.count) }
@@ -157,9 +161,14 @@ extension Tensor: CustomStringConvertible {
 }
 
 enum Reorder {
-  final class Cached { let primitive: Primitive; init(_ p: Primitive) { primitive = p } }
+  final class Cached {
+    let primitive: Primitive
+    init(_ p: Primitive) { primitive = p }
+  }
 
-  static func run(from source: MemoryDescriptor, _ s: Storage, to target: MemoryDescriptor, _ d: Storage) {
+  static func run(
+    from source: MemoryDescriptor, _ s: Storage, to target: MemoryDescriptor, _ d: Storage
+  ) {
     let key = "reorder:\(bytesKey(source)):\(bytesKey(target))"
     let p = DNNL.cached(key) { Cached(Primitive(reorderFrom: source, to: target)) }.primitive
     p.execute([(DNNL_ARG_SRC, source, s.raw), (DNNL_ARG_DST, target, d.raw)])
@@ -168,8 +177,8 @@ enum Reorder {
   /// A string that identifies a descriptor exactly (its bytes).
   static func bytesKey(_ md: MemoryDescriptor) -> String {
     withUnsafeBytes(of: md.raw) { bytes in
-      var h: UInt64 = 1469598103934665603
-      for b in bytes { h = (h ^ UInt64(b)) &* 1099511628211 }
+      var h: UInt64 = 1_469_598_103_934_665_603
+      for b in bytes { h = (h ^ UInt64(b)) &* 1_099_511_628_211 }
       return String(h, radix: 36)
     }
   }

@@ -25,18 +25,21 @@ public final class EngineSession: TrainingSession {
 
   /// A session over prepared (split and normalized) data.
   public init(
-    model: Module, optimizer: OptimizerKind, nesterov: Bool = false, splits: DataSplits, batchSize: Int,
+    model: Module, optimizer: OptimizerKind, nesterov: Bool = false, splits: DataSplits,
+    batchSize: Int,
     augmentation: Augmentation = .none, seed: UInt64, evaluationBatchSize: Int = 1000
   ) throws(DataError) {
     self.model = model
     switch optimizer {
     case .sgd:
-      self.optimizer = SGD(parameters: model.parameters, learningRate: 0.01, momentum: 0.9, nesterov: nesterov)
+      self.optimizer = SGD(
+        parameters: model.parameters, learningRate: 0.01, momentum: 0.9, nesterov: nesterov)
     case .adamw:
       self.optimizer = AdamW(parameters: model.parameters, learningRate: 0.001)
     }
     self.splits = splits
-    loader = try BatchLoader(splits.train, batchSize: batchSize, shuffle: true, seed: seed, augmentation: augmentation)
+    loader = try BatchLoader(
+      splits.train, batchSize: batchSize, shuffle: true, seed: seed, augmentation: augmentation)
     self.evaluationBatchSize = evaluationBatchSize
   }
 
@@ -51,14 +54,16 @@ public final class EngineSession: TrainingSession {
 
   /// The next batch in the seeded stream, prefetched on a background thread.
   private func nextBatch() -> Batch {
-    let epoch = stepsTaken / stepsPerEpoch, index = stepsTaken % stepsPerEpoch
+    let epoch = stepsTaken / stepsPerEpoch
+    let index = stepsTaken % stepsPerEpoch
     if iterator == nil || iteratorEpoch != epoch {
       iterator?.cancel()
       iterator = loader.batches(epoch: epoch, startingAt: index).makeIterator()
       iteratorEpoch = epoch
     }
     guard let batch = iterator?.next() else {
-      preconditionFailure("batch \(index) of epoch \(epoch) missing: the loader has \(stepsPerEpoch) per epoch")
+      preconditionFailure(
+        "batch \(index) of epoch \(epoch) missing: the loader has \(stepsPerEpoch) per epoch")
     }
     return batch
   }
@@ -89,14 +94,18 @@ public final class EngineSession: TrainingSession {
   }
 
   /// Mean loss and accuracy of `model` on `data`, in evaluation mode.
-  public static func evaluate(_ model: Module, on data: LabeledData, batchSize: Int = 1000, maxBatches: Int? = nil) -> Evaluation {
+  public static func evaluate(
+    _ model: Module, on data: LabeledData, batchSize: Int = 1000, maxBatches: Int? = nil
+  ) -> Evaluation {
     let wasTraining = model.isTraining
     model.eval()
     defer { model.train(wasTraining) }
     guard data.count > 0, let loader = try? BatchLoader.inOrder(data, batchSize: batchSize) else {
       return Evaluation(loss: .nan, accuracy: .nan, samples: 0)
     }
-    var totalLoss = 0.0, correct = 0, seen = 0
+    var totalLoss = 0.0
+    var correct = 0
+    var seen = 0
     withoutGradients {
       for (i, batch) in loader.batches(epoch: 0).enumerated() {
         if let maxBatches, i >= maxBatches { break }
@@ -106,7 +115,8 @@ public final class EngineSession: TrainingSession {
         seen += batch.count
       }
     }
-    return Evaluation(loss: totalLoss / Double(seen), accuracy: Double(correct) / Double(seen), samples: seen)
+    return Evaluation(
+      loss: totalLoss / Double(seen), accuracy: Double(correct) / Double(seen), samples: seen)
   }
 
   /// Weights, buffers, optimizer state, dropout generators and position.
@@ -118,7 +128,8 @@ public final class EngineSession: TrainingSession {
   }
 
   public func snapshot() -> State {
-    State(model: model.snapshot(), optimizer: optimizer.snapshot(),
+    State(
+      model: model.snapshot(), optimizer: optimizer.snapshot(),
       generators: model.dropoutLayers.map(\.generator), stepsTaken: stepsTaken)
   }
 
@@ -138,7 +149,9 @@ extension Tensor {
   /// A batch's inputs as an NCHW tensor (one copy into aligned storage).
   public convenience init(batch: Batch) {
     let storage = Storage(count: batch.inputs.count)
-    batch.inputs.withUnsafeBufferPointer { storage.pointer.update(from: $0.baseAddress!, count: $0.count) }
+    batch.inputs.withUnsafeBufferPointer {
+      storage.pointer.update(from: $0.baseAddress!, count: $0.count)
+    }
     self.init(shape: batch.shape, storage: storage)
   }
 }

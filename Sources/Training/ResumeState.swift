@@ -33,15 +33,20 @@ public struct ResumeRecord: Codable {
 
 extension EngineSession {
   /// Saves everything needed to continue this run bit-identically.
-  public func saveResumeState(to directory: URL, history: TrainingHistory, settings: [String: String]) throws {
+  public func saveResumeState(
+    to directory: URL, history: TrainingHistory, settings: [String: String]
+  ) throws {
     let state = snapshot()
-    try Safetensors.write(model.stateDictionary(), metadata: ["steps_taken": String(stepsTaken)],
+    try Safetensors.write(
+      model.stateDictionary(), metadata: ["steps_taken": String(stepsTaken)],
       to: directory.appendingPathComponent(ResumeRecord.weightsFile))
-    let record = ResumeRecord(stepsTaken: state.stepsTaken, optimizer: state.optimizer,
+    let record = ResumeRecord(
+      stepsTaken: state.stepsTaken, optimizer: state.optimizer,
       generators: state.generators, history: history, settings: settings)
     let encoder = JSONEncoder()
     encoder.outputFormatting = [.sortedKeys]
-    try encoder.encode(record).write(to: directory.appendingPathComponent(ResumeRecord.stateFile), options: .atomic)
+    try encoder.encode(record).write(
+      to: directory.appendingPathComponent(ResumeRecord.stateFile), options: .atomic)
   }
 
   /// Reads a saved state, checks it fits this session, and restores it.
@@ -52,15 +57,19 @@ extension EngineSession {
     do {
       record = try JSONDecoder().decode(ResumeRecord.self, from: Data(contentsOf: stateURL))
     } catch {
-      throw CheckpointError.notSafetensors(path: stateURL.path, reason: "the resume state cannot be read: \(error)")
+      throw CheckpointError.notSafetensors(
+        path: stateURL.path, reason: "the resume state cannot be read: \(error)")
     }
     let weightsURL = directory.appendingPathComponent(ResumeRecord.weightsFile)
     let (tensors, metadata) = try Safetensors.read(weightsURL)
     // The two files are written one after the other; a kill between them leaves a pair from
     // different steps.
     if let steps = metadata["steps_taken"], steps != String(record.stepsTaken) {
-      throw CheckpointError.notSafetensors(path: weightsURL.path,
-        reason: "its weights are from step \(steps) but \(ResumeRecord.stateFile) is from step \(record.stepsTaken) (a write was cut off)")
+      throw CheckpointError.notSafetensors(
+        path: weightsURL.path,
+        reason:
+          "its weights are from step \(steps) but \(ResumeRecord.stateFile) is from step \(record.stepsTaken) (a write was cut off)"
+      )
     }
     try optimizer.validate(record.optimizer)
     try model.load(tensors, path: weightsURL.path)

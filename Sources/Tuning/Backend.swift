@@ -19,8 +19,10 @@ public struct Regularization: Codable, Sendable, Hashable {
 public protocol TuningBackend: AnyObject {
   /// Runs `spec` from scratch (a fresh model, seeded by the spec), writing its files into
   /// `directory` when given, and hands every event to `observe` as it happens.
-  func run(_ spec: TrialSpec, directory: URL?, shouldStop: @escaping () -> Bool,
-           observe: (TrialEvent) -> TrialDecision) throws -> TrialRunResult
+  func run(
+    _ spec: TrialSpec, directory: URL?, shouldStop: @escaping () -> Bool,
+    observe: (TrialEvent) -> TrialDecision
+  ) throws -> TrialRunResult
   /// Resident memory in MiB with a run of this batch size alive (nil: unknown).
   func memoryUse(batchSize: Int) -> Double?
   /// Seconds since this process began its work, loading the data included (a virtual clock
@@ -28,7 +30,8 @@ public protocol TuningBackend: AnyObject {
   func now() -> Double
   /// Training samples per second at a batch size from a short throw-away run, or nil when
   /// the backend cannot measure it itself (the recipe then times a short spec run).
-  func measureThroughput(batchSize: Int, regularization: Regularization, seed: UInt64) throws -> Double?
+  func measureThroughput(batchSize: Int, regularization: Regularization, seed: UInt64) throws
+    -> Double?
   /// Where the phases' spec directories are written; nil: nowhere (in-process runs need none).
   var trialsDirectory: URL? { get }
   /// Runs independent specs, side by side where the backend can (results in the jobs' order).
@@ -41,9 +44,12 @@ public protocol TuningBackend: AnyObject {
 
 extension TuningBackend {
   /// One after another, each as `run` would.
-  public func runAll(_ jobs: [TrialJob], shouldStop: @escaping () -> Bool) throws -> [TrialRunResult] {
+  public func runAll(_ jobs: [TrialJob], shouldStop: @escaping () -> Bool) throws
+    -> [TrialRunResult]
+  {
     try jobs.map { job in
-      try job.finishedEarlier() ?? run(job.spec, directory: job.directory, shouldStop: shouldStop, observe: job.observe)
+      try job.finishedEarlier()
+        ?? run(job.spec, directory: job.directory, shouldStop: shouldStop, observe: job.observe)
     }
   }
   public var slots: Int { 1 }
@@ -58,7 +64,8 @@ public protocol SessionBackend: TuningBackend {
   /// A fresh model and optimizer over the tuning data (validation held out).
   func makeSession(batchSize: Int, regularization: Regularization, seed: UInt64) throws -> Session
   /// A fresh model and optimizer for the final training.
-  func makeFinalSession(batchSize: Int, regularization: Regularization, seed: UInt64) throws -> Session
+  func makeFinalSession(batchSize: Int, regularization: Regularization, seed: UInt64) throws
+    -> Session
   /// Saves the final session's state and its run's record, so a killed run can continue it.
   func saveFinalState(_ session: Session, _ record: FinalRunRecord) throws
   /// Restores a saved final state into `session` and returns its record; nil when none was
@@ -70,15 +77,22 @@ public protocol SessionBackend: TuningBackend {
 
 extension SessionBackend {
   /// Each spec on a fresh session made for it.
-  public func run(_ spec: TrialSpec, directory: URL?, shouldStop: @escaping () -> Bool,
-                  observe: (TrialEvent) -> TrialDecision) throws -> TrialRunResult {
+  public func run(
+    _ spec: TrialSpec, directory: URL?, shouldStop: @escaping () -> Bool,
+    observe: (TrialEvent) -> TrialDecision
+  ) throws -> TrialRunResult {
     let session = try makeSession(
-      batchSize: spec.batchSize, regularization: Regularization(dropout: spec.dropout, augmentation: spec.augmentation), seed: spec.seed)
-    return try SessionRunner(session: session, clock: now, shouldStop: shouldStop).run(spec, directory: directory, observe: observe)
+      batchSize: spec.batchSize,
+      regularization: Regularization(dropout: spec.dropout, augmentation: spec.augmentation),
+      seed: spec.seed)
+    return try SessionRunner(session: session, clock: now, shouldStop: shouldStop).run(
+      spec, directory: directory, observe: observe)
   }
 
   /// A few steps on a throw-away session, after one that creates the primitives.
-  public func measureThroughput(batchSize: Int, regularization: Regularization, seed: UInt64) throws -> Double? {
+  public func measureThroughput(batchSize: Int, regularization: Regularization, seed: UInt64) throws
+    -> Double?
+  {
     let session = try makeSession(batchSize: batchSize, regularization: regularization, seed: seed)
     let h = HyperParameters(learningRate: 1e-4, momentum: 0.9, weightDecay: 0)
     _ = session.step(h)
@@ -104,7 +118,9 @@ struct BackendRunner<Backend: TuningBackend>: TrialRunner {
   /// Sees every event first (the recipe learns the training split's size from `start`).
   let tap: (TrialEvent) -> Void
 
-  func run(_ spec: TrialSpec, directory: URL?, observe: (TrialEvent) -> TrialDecision) throws -> TrialRunResult {
+  func run(_ spec: TrialSpec, directory: URL?, observe: (TrialEvent) -> TrialDecision) throws
+    -> TrialRunResult
+  {
     try withoutActuallyEscaping(observe) { observe in
       try runAll([TrialJob(spec: spec, directory: directory, observe: observe)])[0]
     }
@@ -112,14 +128,15 @@ struct BackendRunner<Backend: TuningBackend>: TrialRunner {
 
   func runAll(_ jobs: [TrialJob]) throws -> [TrialRunResult] {
     let tap = tap
-    return try backend.runAll(jobs.map { job in
-      var tapped = job
-      tapped.observe = { event in
-        tap(event)
-        return job.observe(event)
-      }
-      return tapped
-    }, shouldStop: shouldStop)
+    return try backend.runAll(
+      jobs.map { job in
+        var tapped = job
+        tapped.observe = { event in
+          tap(event)
+          return job.observe(event)
+        }
+        return tapped
+      }, shouldStop: shouldStop)
   }
 }
 
@@ -159,18 +176,26 @@ public final class ProgramBackend: TuningBackend {
   private func prepared(_ job: TrialJob) -> TrialJob {
     var job = job
     if job.spec.engine == nil { job.spec.engine = engine }
-    if job.directory == nil { job.directory = trialsDirectory!.appendingPathComponent(TrialSpec.directoryName(for: job.spec.key)) }
+    if job.directory == nil {
+      job.directory = trialsDirectory!.appendingPathComponent(
+        TrialSpec.directoryName(for: job.spec.key))
+    }
     return job
   }
 
-  public func run(_ spec: TrialSpec, directory: URL?, shouldStop: @escaping () -> Bool,
-                  observe: (TrialEvent) -> TrialDecision) throws -> TrialRunResult {
+  public func run(
+    _ spec: TrialSpec, directory: URL?, shouldStop: @escaping () -> Bool,
+    observe: (TrialEvent) -> TrialDecision
+  ) throws -> TrialRunResult {
     try withoutActuallyEscaping(observe) { observe in
-      try runAll([TrialJob(spec: spec, directory: directory, observe: observe)], shouldStop: shouldStop)[0]
+      try runAll(
+        [TrialJob(spec: spec, directory: directory, observe: observe)], shouldStop: shouldStop)[0]
     }
   }
 
-  public func runAll(_ jobs: [TrialJob], shouldStop: @escaping () -> Bool) throws -> [TrialRunResult] {
+  public func runAll(_ jobs: [TrialJob], shouldStop: @escaping () -> Bool) throws
+    -> [TrialRunResult]
+  {
     let userStop = runner.shouldStop
     runner.shouldStop = { userStop() || shouldStop() }
     defer { runner.shouldStop = userStop }
@@ -179,5 +204,7 @@ public final class ProgramBackend: TuningBackend {
 
   public func memoryUse(batchSize: Int) -> Double? { nil }
   public func now() -> Double { Date().timeIntervalSince(clockStart) }
-  public func measureThroughput(batchSize: Int, regularization: Regularization, seed: UInt64) throws -> Double? { nil }
+  public func measureThroughput(batchSize: Int, regularization: Regularization, seed: UInt64) throws
+    -> Double?
+  { nil }
 }

@@ -11,18 +11,24 @@ extension Recipe {
     let losses = trials.map { $0.1.result!.finalValidationLoss }
     let (band, measured) = noiseBand(fallback: 0)
     let seconds = trials.map { $0.1.seconds }
-    let detail = trials.map { String(format: "%d: %.4f", $0.0, $0.1.result!.finalValidationLoss) }.joined(separator: ", ")
+    let detail = trials.map { String(format: "%d: %.4f", $0.0, $0.1.result!.finalValidationLoss) }
+      .joined(separator: ", ")
     guard let pick = Margin.within(band, of: losses).max(by: { trials[$0].0 < trials[$1].0 }) else {
       let smallest = trials.map(\.0).min()!
-      return Choice(smallest, "every batch-size trial diverged (\(detail)); the smallest batch is the safest")
+      return Choice(
+        smallest, "every batch-size trial diverged (\(detail)); the smallest batch is the safest")
     }
-    let margin = Margin(measure: "early validation loss after equal wall time",
-      candidates: trials.map { .init(name: String($0.0), loss: $0.1.result!.finalValidationLoss) }, chosen: String(trials[pick].0), band: band, measured: measured)
+    let margin = Margin(
+      measure: "early validation loss after equal wall time",
+      candidates: trials.map { .init(name: String($0.0), loss: $0.1.result!.finalValidationLoss) },
+      chosen: String(trials[pick].0), band: band, measured: measured)
     let timing = String(format: "%.0f–%.0f s each", seconds.min() ?? 0, seconds.max() ?? 0)
-    let why = margin.indistinguishable.count > 1
+    let why =
+      margin.indistinguishable.count > 1
       ? "the largest of the batch sizes the equal-time trials could not tell apart (\(margin.indistinguishable.joined(separator: ", "))), as the method prescribes: the largest batch unless the equal-time comparison says otherwise"
       : "lowest validation loss after equal wall time"
-    return Choice(trials[pick].0, "\(why) (\(timing); \(detail)); \(margin.verdict)", margin: margin)
+    return Choice(
+      trials[pick].0, "\(why) (\(timing); \(detail)); \(margin.verdict)", margin: margin)
   }
 
   /// The largest momentum whose early validation loss the noise cannot tell from the lowest
@@ -31,16 +37,34 @@ extension Recipe {
     let losses = trials.map { $0.1.result!.finalValidationLoss }
     let (band, measured) = noiseBand(fallback: settings.stabilityTolerance)
     guard let pick = Margin.within(band, of: losses).max(by: { trials[$0].0 < trials[$1].0 }) else {
-      return Choice(settings.momenta.min() ?? 0.9, "every momentum trial diverged; the smallest candidate is the safest")
+      return Choice(
+        settings.momenta.min() ?? 0.9,
+        "every momentum trial diverged; the smallest candidate is the safest")
     }
     let chosen = trials[pick]
-    let margin = Margin(measure: "early validation loss", candidates: trials.map { .init(name: plainNumber($0.0), loss: $0.1.result!.finalValidationLoss) },
+    let margin = Margin(
+      measure: "early validation loss",
+      candidates: trials.map {
+        .init(name: plainNumber($0.0), loss: $0.1.result!.finalValidationLoss)
+      },
       chosen: plainNumber(chosen.0), band: band, measured: measured)
-    let unstable = trials.filter { $0.0 > chosen.0 }.map { ($0.0, $0.1.result!.finalValidationLoss) }
-    let why = unstable.isEmpty ? "" : "; larger ones " + unstable.map { $0.1.isFinite ? String(format: "%g reached %.4f", $0.0, $0.1) : "\($0.0) diverged" }.joined(separator: ", ")
+    let unstable = trials.filter { $0.0 > chosen.0 }.map {
+      ($0.0, $0.1.result!.finalValidationLoss)
+    }
+    let why =
+      unstable.isEmpty
+      ? ""
+      : "; larger ones "
+        + unstable.map {
+          $0.1.isFinite ? String(format: "%g reached %.4f", $0.0, $0.1) : "\($0.0) diverged"
+        }.joined(separator: ", ")
     let best = losses.filter(\.isFinite).min() ?? .infinity
-    return Choice(chosen.0, String(format: "the largest momentum whose early validation loss (%.4f) the trials cannot tell from the lowest (%.4f)%@; %@",
-      chosen.1.result!.finalValidationLoss, best, why, margin.verdict), margin: margin)
+    return Choice(
+      chosen.0,
+      String(
+        format:
+          "the largest momentum whose early validation loss (%.4f) the trials cannot tell from the lowest (%.4f)%@; %@",
+        chosen.1.result!.finalValidationLoss, best, why, margin.verdict), margin: margin)
   }
 
   /// The value between the best two grid values, halving the exponent (3e-4 between 1e-3 and
@@ -48,10 +72,12 @@ extension Recipe {
   static func refinement(_ results: [(Double, Double)]) -> Double? {
     let ranked = results.sorted { $0.1 < $1.1 }
     guard ranked.count >= 2 else { return nil }
-    let a = ranked[0].0, b = ranked[1].0
+    let a = ranked[0].0
+    let b = ranked[1].0
     let value = a == 0 || b == 0 ? max(a, b) / 3 : sqrt(a * b)
     let rounded = roundToOneSignificantFigure(value)
-    return results.contains { abs($0.0 - rounded) <= 1e-9 * max(rounded, 1e-300) } || rounded == 0 ? nil : rounded
+    return results.contains { abs($0.0 - rounded) <= 1e-9 * max(rounded, 1e-300) } || rounded == 0
+      ? nil : rounded
   }
 
   /// The largest weight decay whose early validation loss is within `tolerance` of the lowest.
@@ -64,7 +90,9 @@ extension Recipe {
   /// nil when none is finite.
   static func strongestClose(_ losses: [Double?], tolerance: Double) -> Int? {
     guard let lowest = losses.compactMap({ $0 }).filter(\.isFinite).min() else { return nil }
-    return losses.indices.last { losses[$0].map { $0.isFinite && $0 <= lowest * (1 + tolerance) } ?? false }
+    return losses.indices.last {
+      losses[$0].map { $0.isFinite && $0 <= lowest * (1 + tolerance) } ?? false
+    }
   }
 
   /// 3.16e-4 → 3e-4, written exactly as a person would type it.

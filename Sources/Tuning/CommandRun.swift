@@ -21,13 +21,19 @@ final class CommandRun {
   private var interrupted = false
   private var exitStatus: ChildProcess.Exit?
 
-  init(runner: CommandRunner, spec: TrialSpec, directory: URL, observe: @escaping (TrialEvent) -> TrialDecision) throws {
+  init(
+    runner: CommandRunner, spec: TrialSpec, directory: URL,
+    observe: @escaping (TrialEvent) -> TrialDecision
+  ) throws {
     self.runner = runner
     self.spec = spec
     self.directory = directory
     Self.endEarlierRun(in: directory)
-    if runner.writesSpec { try spec.write(to: directory) } else {
-      try? FileManager.default.removeItem(at: directory.appendingPathComponent(TrialSpec.resultFile))
+    if runner.writesSpec {
+      try spec.write(to: directory)
+    } else {
+      try? FileManager.default.removeItem(
+        at: directory.appendingPathComponent(TrialSpec.resultFile))
     }
     let eventsURL = directory.appendingPathComponent(TrialSpec.eventsFile)
     stopURL = directory.appendingPathComponent(TrialSpec.stopFile)
@@ -48,14 +54,16 @@ final class CommandRun {
       arguments: runner.arguments(for: spec, in: directory), environment: env,
       standardOutput: directory.appendingPathComponent("stdout.txt").path,
       standardError: directory.appendingPathComponent("stderr.txt").path)
-    try? "\(child.pid)\n".write(to: directory.appendingPathComponent("pid"), atomically: true, encoding: .utf8)
+    try? "\(child.pid)\n".write(
+      to: directory.appendingPathComponent("pid"), atomically: true, encoding: .utf8)
   }
 
   /// Kills what an earlier discipline, killed itself, left running in this directory (its
   /// process group, recorded in `pid`), so two runs never write the same files.
   static func endEarlierRun(in directory: URL) {
     let url = directory.appendingPathComponent("pid")
-    guard let text = try? String(contentsOf: url, encoding: .utf8), let pid = pid_t(text.trimmingCharacters(in: .whitespacesAndNewlines)), pid > 1
+    guard let text = try? String(contentsOf: url, encoding: .utf8),
+      let pid = pid_t(text.trimmingCharacters(in: .whitespacesAndNewlines)), pid > 1
     else { return }
     if kill(-pid, 0) == 0 {
       kill(-pid, SIGKILL)
@@ -88,16 +96,25 @@ final class CommandRun {
         askToStop()
       }
       // A stop file written by someone else (discipline watching a cluster job) is a stop too.
-      if stopAsked == nil && FileManager.default.fileExists(atPath: stopURL.path) { stopAsked = Date() }
-      if let limit = spec.maxSeconds, Date().timeIntervalSince(consumer.started) > limit { askToStop() }
+      if stopAsked == nil && FileManager.default.fileExists(atPath: stopURL.path) {
+        stopAsked = Date()
+      }
+      if let limit = spec.maxSeconds, Date().timeIntervalSince(consumer.started) > limit {
+        askToStop()
+      }
       if Date().timeIntervalSince(consumer.lastEvent) > runner.trialTimeout {
-        fail(String(format: "no event for %.0f s (--trial-timeout): the program was killed", runner.trialTimeout))
+        fail(
+          String(
+            format: "no event for %.0f s (--trial-timeout): the program was killed",
+            runner.trialTimeout))
       }
       if let asked = stopAsked, termSent == nil, Date().timeIntervalSince(asked) > runner.grace {
         termSent = Date()
         child.signal(SIGTERM)
       }
-      if let sent = termSent, Date().timeIntervalSince(sent) > runner.grace { child.signal(SIGKILL) }
+      if let sent = termSent, Date().timeIntervalSince(sent) > runner.grace {
+        child.signal(SIGKILL)
+      }
     }
     exitStatus = child.poll()
     return exitStatus != nil
@@ -120,16 +137,19 @@ final class CommandRun {
         failure = "the program was killed by signal \(signal)"
       default:
         if !consumer.sawStart {
-          failure = "the program wrote no events to \(consumer.eventsURL.path): does it use the helper (or write the protocol's events)?"
+          failure =
+            "the program wrote no events to \(consumer.eventsURL.path): does it use the helper (or write the protocol's events)?"
         }
       }
     }
     if let failure {
       result.status = .failed
-      let lines = CommandRunner.lastLines(of: directory.appendingPathComponent("stderr.txt"), count: 5)
+      let lines = CommandRunner.lastLines(
+        of: directory.appendingPathComponent("stderr.txt"), count: 5)
       result.message = failure + (lines.isEmpty ? "" : "; its standard error ends:\n" + lines)
     } else {
-      result.status = consumer.status(for: spec, interrupted: interrupted, stopAsked: stopAsked != nil)
+      result.status = consumer.status(
+        for: spec, interrupted: interrupted, stopAsked: stopAsked != nil)
     }
     try? FileManager.default.removeItem(at: directory.appendingPathComponent("pid"))
     try result.write(to: directory)

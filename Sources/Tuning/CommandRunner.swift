@@ -25,12 +25,15 @@ public final class CommandRunner: TrialRunner {
 
   /// The placeholders a template may use, replaced by the spec's values.
   public static let placeholders = [
-    "spec", "dir", "kind", "key", "batch_size", "seed", "weight_decay", "dropout", "augmentation", "steps", "threads",
+    "spec", "dir", "kind", "key", "batch_size", "seed", "weight_decay", "dropout", "augmentation",
+    "steps", "threads",
   ]
 
   /// Parses `command` (split as a shell would — quotes group words, a backslash escapes — but
   /// never run by one) and checks its placeholders.
-  public init(command: String, trialTimeout: Double = 600, shouldStop: @escaping () -> Bool = { false }) throws(ProgramError) {
+  public init(
+    command: String, trialTimeout: Double = 600, shouldStop: @escaping () -> Bool = { false }
+  ) throws(ProgramError) {
     template = try Self.split(command)
     guard !template.isEmpty else { throw ProgramError("--command is empty") }
     for word in template {
@@ -38,7 +41,9 @@ public final class CommandRunner: TrialRunner {
       while let open = rest.firstIndex(of: "{"), let close = rest[open...].firstIndex(of: "}") {
         let name = String(rest[rest.index(after: open)..<close])
         guard Self.placeholders.contains(name) else {
-          throw ProgramError("--command uses {\(name)}, which is not a placeholder; use one of \(Self.placeholders.map { "{\($0)}" }.joined(separator: ", "))")
+          throw ProgramError(
+            "--command uses {\(name)}, which is not a placeholder; use one of \(Self.placeholders.map { "{\($0)}" }.joined(separator: ", "))"
+          )
         }
         rest = rest[rest.index(after: close)...]
       }
@@ -48,7 +53,9 @@ public final class CommandRunner: TrialRunner {
   }
 
   /// Runs `arguments` (placeholders allowed, as in a command), e.g. `discipline trial --spec {spec}`.
-  public init(arguments: [String], trialTimeout: Double = 600, shouldStop: @escaping () -> Bool = { false }) {
+  public init(
+    arguments: [String], trialTimeout: Double = 600, shouldStop: @escaping () -> Bool = { false }
+  ) {
     template = arguments
     self.trialTimeout = trialTimeout
     self.shouldStop = shouldStop
@@ -57,7 +64,9 @@ public final class CommandRunner: TrialRunner {
   /// Words of a command line: whitespace separates them, single quotes keep everything, double
   /// quotes keep all but backslash escapes, a backslash outside quotes escapes one character.
   public static func split(_ command: String) throws(ProgramError) -> [String] {
-    var words: [String] = [], word = "", inWord = false
+    var words: [String] = []
+    var word = ""
+    var inWord = false
     var quote: Character?
     var escaped = false
     for c in command {
@@ -103,8 +112,10 @@ public final class CommandRunner: TrialRunner {
   /// The argument vector for a spec in `directory`.
   func arguments(for spec: TrialSpec, in directory: URL) -> [String] {
     let values: [String: String] = [
-      "spec": directory.appendingPathComponent(TrialSpec.specFile).path, "dir": directory.path, "kind": spec.kind.rawValue,
-      "key": spec.key, "batch_size": "\(spec.batchSize)", "seed": "\(spec.seed)", "weight_decay": "\(spec.weightDecay)",
+      "spec": directory.appendingPathComponent(TrialSpec.specFile).path, "dir": directory.path,
+      "kind": spec.kind.rawValue,
+      "key": spec.key, "batch_size": "\(spec.batchSize)", "seed": "\(spec.seed)",
+      "weight_decay": "\(spec.weightDecay)",
       "dropout": "\(spec.dropout)", "augmentation": spec.augmentation, "steps": "\(spec.steps)",
       "threads": "\(threads)",
     ]
@@ -124,8 +135,12 @@ public final class CommandRunner: TrialRunner {
   /// cluster node runs a spec that is already there (written by the discipline that submitted it).
   public var writesSpec = true
 
-  public func run(_ spec: TrialSpec, directory: URL?, observe: (TrialEvent) -> TrialDecision) throws -> TrialRunResult {
-    guard let directory else { throw ProgramError("a --command trial needs a directory for its files") }
+  public func run(_ spec: TrialSpec, directory: URL?, observe: (TrialEvent) -> TrialDecision) throws
+    -> TrialRunResult
+  {
+    guard let directory else {
+      throw ProgramError("a --command trial needs a directory for its files")
+    }
     return try withoutActuallyEscaping(observe) { observe in
       let run = try CommandRun(runner: self, spec: spec, directory: directory, observe: observe)
       while !run.poll() { usleep(20_000) }
@@ -149,14 +164,25 @@ public final class CommandRunner: TrialRunner {
           result.status = .interrupted
           results[next] = result
         } else {
-          guard let directory = job.directory else { throw ProgramError("a --command trial needs a directory for its files") }
-          running.append((next, try CommandRun(runner: self, spec: job.spec, directory: directory, observe: job.observe)))
+          guard let directory = job.directory else {
+            throw ProgramError("a --command trial needs a directory for its files")
+          }
+          running.append(
+            (
+              next,
+              try CommandRun(
+                runner: self, spec: job.spec, directory: directory, observe: job.observe)
+            ))
         }
         next += 1
       }
       var stillRunning: [(index: Int, run: CommandRun)] = []
       for entry in running {
-        if entry.run.poll() { results[entry.index] = try entry.run.finish() } else { stillRunning.append(entry) }
+        if entry.run.poll() {
+          results[entry.index] = try entry.run.finish()
+        } else {
+          stillRunning.append(entry)
+        }
       }
       running = stillRunning
       if !running.isEmpty { usleep(20_000) }
@@ -226,13 +252,18 @@ final class ChildProcess {
   let pid: pid_t
   private var exit: Exit?
 
-  init(arguments: [String], environment: [String: String], standardOutput: String, standardError: String) throws(ProgramError) {
+  init(
+    arguments: [String], environment: [String: String], standardOutput: String,
+    standardError: String
+  ) throws(ProgramError) {
     var actions = posix_spawn_file_actions_t()
     posix_spawn_file_actions_init(&actions)
     defer { posix_spawn_file_actions_destroy(&actions) }
     posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
-    posix_spawn_file_actions_addopen(&actions, 1, standardOutput, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
-    posix_spawn_file_actions_addopen(&actions, 2, standardError, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+    posix_spawn_file_actions_addopen(
+      &actions, 1, standardOutput, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+    posix_spawn_file_actions_addopen(
+      &actions, 2, standardError, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
     var attributes = posix_spawnattr_t()
     posix_spawnattr_init(&attributes)
     defer { posix_spawnattr_destroy(&attributes) }
@@ -241,8 +272,7 @@ final class ChildProcess {
     let argv = arguments.map { strdup($0) } + [nil]
     let envp = environment.map { strdup("\($0.key)=\($0.value)") } + [nil]
     defer {
-      argv.forEach { free($0) }
-      envp.forEach { free($0) }
+      for pointer in argv + envp { free(pointer) }
     }
     var pid: pid_t = 0
     let status = posix_spawnp(&pid, arguments[0], &actions, &attributes, argv, envp)

@@ -22,7 +22,9 @@ public struct Suggestions: Codable, Sendable, Equatable {
   public var valley: Double?
   public var smith: Double?
 
-  public init(steepest: Double? = nil, minimum: Double? = nil, valley: Double? = nil, smith: Double? = nil) {
+  public init(
+    steepest: Double? = nil, minimum: Double? = nil, valley: Double? = nil, smith: Double? = nil
+  ) {
     self.steepest = steepest
     self.minimum = minimum
     self.valley = valley
@@ -77,16 +79,21 @@ public struct CurveReading: Codable, Sendable, Equatable {
   /// do. The moving average lags the loss by about 1/(1−β) steps (50 at β = 0.98, a whole decade
   /// of learning rate in a 100-step sweep), which places its minimum after the loss has already
   /// turned up; `smith` therefore reads a zero-lag (forward-backward) smoothing of the raw loss.
-  public init(learningRates: [Double], losses rawLosses: [Double], smoothedLosses: [Double], mode: SweepMode, diverged: Bool = false) {
+  public init(
+    learningRates: [Double], losses rawLosses: [Double], smoothedLosses: [Double], mode: SweepMode,
+    diverged: Bool = false
+  ) {
     suggestions = Suggestions()
     let n = min(learningRates.count, smoothedLosses.count, rawLosses.count)
     let start = n / 10
     // Up to the last finite point.
     var end = start
     while end < n && smoothedLosses[end].isFinite { end += 1 }
-    let lrs = Array(learningRates[start..<end]), losses = Array(smoothedLosses[start..<end])
+    let lrs = Array(learningRates[start..<end])
+    let losses = Array(smoothedLosses[start..<end])
     guard lrs.count >= Self.minimumPoints else {
-      problem = "too few points to read: \(lrs.count) usable after trimming the first tenth (at least \(Self.minimumPoints) needed); run more steps (--num-iter) or start at a smaller learning rate"
+      problem =
+        "too few points to read: \(lrs.count) usable after trimming the first tenth (at least \(Self.minimumPoints) needed); run more steps (--num-iter) or start at a smaller learning rate"
       reason = "no suggestion: " + problem!
       return
     }
@@ -96,7 +103,10 @@ public struct CurveReading: Codable, Sendable, Equatable {
     let first = losses[0]
     let drop = (first - losses[lowest]) / abs(first)
     guard lowest > 0, drop > 0.01 else {
-      problem = String(format: "the loss does not decrease (its lowest, %.4g, is within 1%% of its start, %.4g): the start learning rate may already be too large, or the sweep too short", losses[lowest], first)
+      problem = String(
+        format:
+          "the loss does not decrease (its lowest, %.4g, is within 1%% of its start, %.4g): the start learning rate may already be too large, or the sweep too short",
+        losses[lowest], first)
       reason = "no suggestion: " + problem!
       return
     }
@@ -106,7 +116,9 @@ public struct CurveReading: Codable, Sendable, Equatable {
     let slopes = Self.slopes(xs, losses, halfWindow: half)
     // Read up to where the loss has risen back above its start (the blow-up).
     var usable = lrs.count
-    if let back = losses.indices.first(where: { $0 > lowest && losses[$0] > first }) { usable = back }
+    if let back = losses.indices.first(where: { $0 > lowest && losses[$0] > first }) {
+      usable = back
+    }
 
     // steepest: over the falling part, trimming the last 5 points as pytorch-lr-finder does.
     let steepestRange = 0..<max(1, min(usable - 5, lowest + 1))
@@ -118,7 +130,8 @@ public struct CurveReading: Codable, Sendable, Equatable {
     // which a zero-lag smoothing of the raw loss is below its starting level — divided by ten
     // for the margin a one-cycle peak needs. Raw losses above four times the smoothed loss at
     // the start are clipped first, so the blow-up does not reach back over the whole curve.
-    let centered = Self.zeroLagSmoothing(Array(rawLosses[0..<n]), cap: 4 * abs(smoothedLosses[start]))
+    let centered = Self.zeroLagSmoothing(
+      Array(rawLosses[0..<n]), cap: 4 * abs(smoothedLosses[start]))
     let level = Array(centered[start..<end])
     let levelLowest = level.indices.min { level[$0] < level[$1] }!
     if levelLowest > 0 && level[levelLowest] < level[0] {
@@ -138,16 +151,21 @@ public struct CurveReading: Codable, Sendable, Equatable {
     if let smith = suggestions.smith, let limit = trainsUpTo {
       chosen = .smith
       maximumLearningRate = smith
-      reason = "Smith's reading: the network still trains up to \(Self.format(limit)) (the loss, smoothed without lag, stays below where it started), and a tenth of that, \(Self.format(smith)), leaves the margin a one-cycle peak needs."
-    } else if let (method, value) = all.filter({ $0.1 <= ceiling / 10 * (1 + 1e-9) }).max(by: { $0.1 < $1.1 }) {
+      reason =
+        "Smith's reading: the network still trains up to \(Self.format(limit)) (the loss, smoothed without lag, stays below where it started), and a tenth of that, \(Self.format(smith)), leaves the margin a one-cycle peak needs."
+    } else if let (method, value) = all.filter({ $0.1 <= ceiling / 10 * (1 + 1e-9) }).max(by: {
+      $0.1 < $1.1
+    }) {
       chosen = method
       maximumLearningRate = value
-      reason = "\(method.rawValue) (\(Self.format(value))) is the largest suggestion at least ten times below where \(diverged ? "the loss blew up" : "the sweep ended") (\(Self.format(ceiling)))."
+      reason =
+        "\(method.rawValue) (\(Self.format(value))) is the largest suggestion at least ten times below where \(diverged ? "the loss blew up" : "the sweep ended") (\(Self.format(ceiling)))."
     } else {
       let smallest = all.min { $0.1 < $1.1 }!
       chosen = smallest.0
       maximumLearningRate = smallest.1
-      reason = "\(smallest.0.rawValue) (\(Self.format(smallest.1))) is the smallest suggestion; none is ten times below where \(diverged ? "the loss blew up" : "the sweep ended") (\(Self.format(ceiling))), so the curve leaves little room: consider a smaller start learning rate or a longer sweep."
+      reason =
+        "\(smallest.0.rawValue) (\(Self.format(smallest.1))) is the smallest suggestion; none is ten times below where \(diverged ? "the loss blew up" : "the sweep ended") (\(Self.format(ceiling))), so the curve leaves little room: consider a smaller start learning rate or a longer sweep."
     }
   }
 
@@ -173,11 +191,14 @@ public struct CurveReading: Codable, Sendable, Equatable {
   /// Least-squares slope of y against x over a window of `halfWindow` points on each side.
   static func slopes(_ x: [Double], _ y: [Double], halfWindow: Int) -> [Double] {
     x.indices.map { i in
-      let lo = max(0, i - halfWindow), hi = min(x.count - 1, i + halfWindow)
+      let lo = max(0, i - halfWindow)
+      let hi = min(x.count - 1, i + halfWindow)
       guard hi > lo else { return 0 }
       let k = Double(hi - lo + 1)
-      let mx = x[lo...hi].reduce(0, +) / k, my = y[lo...hi].reduce(0, +) / k
-      var sxy = 0.0, sxx = 0.0
+      let mx = x[lo...hi].reduce(0, +) / k
+      let my = y[lo...hi].reduce(0, +) / k
+      var sxy = 0.0
+      var sxx = 0.0
       for j in lo...hi {
         sxy += (x[j] - mx) * (y[j] - my)
         sxx += (x[j] - mx) * (x[j] - mx)
@@ -192,7 +213,8 @@ public struct CurveReading: Codable, Sendable, Equatable {
     let n = losses.count
     guard n > 1 else { return nil }
     var lengths = [Int](repeating: 1, count: n)
-    var maxStart = 0, maxEnd = 0
+    var maxStart = 0
+    var maxEnd = 0
     for i in 1..<n {
       for j in 0..<i where losses[i] < losses[j] && lengths[i] < lengths[j] + 1 {
         lengths[i] = lengths[j] + 1

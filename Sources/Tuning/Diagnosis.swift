@@ -9,7 +9,9 @@ public struct RecipeError: Error, CustomStringConvertible {
 /// What the final validation curve says (Smith: the goal is a curve that goes horizontal).
 public struct Diagnosis: Codable, Sendable, Equatable {
   public enum Verdict: String, Codable, Sendable {
-    case underfitting, overfitting, onTarget = "on target", unknown
+    case underfitting, overfitting
+    case onTarget = "on target"
+    case unknown
   }
   public var verdict: Verdict
   public var explanation: String
@@ -25,24 +27,41 @@ public struct Diagnosis: Codable, Sendable, Equatable {
   public init(history: TrainingHistory, stepsPerEpoch: Int) {
     let losses = history.evaluations.map(\.loss).filter(\.isFinite)
     guard losses.count >= 3 else {
-      self.init(verdict: .unknown, explanation: "too few evaluations (\(losses.count)) to read the validation curve", suggestion: "train for more epochs to see the curve")
+      self.init(
+        verdict: .unknown,
+        explanation: "too few evaluations (\(losses.count)) to read the validation curve",
+        suggestion: "train for more epochs to see the curve")
       return
     }
     let tail = Array(losses.suffix(max(3, losses.count / 3)))
-    let lowest = losses.min()!, last = losses.last!
+    let lowest = losses.min()!
+    let last = losses.last!
     let lowestIndex = losses.lastIndex(of: lowest)!
     let fall = (tail.first! - last) / tail.first!
     if last > lowest * 1.03 && lowestIndex < losses.count - 1 {
-      self = Diagnosis(verdict: .overfitting,
-        explanation: String(format: "the validation loss rose from its lowest %.4f (evaluation %d) to %.4f at the end", lowest, lowestIndex + 1, last),
-        suggestion: "more regularization (a larger weight decay, dropout or augmentation) or fewer epochs; a learning rate that is too small can also cause this")
+      self = Diagnosis(
+        verdict: .overfitting,
+        explanation: String(
+          format:
+            "the validation loss rose from its lowest %.4f (evaluation %d) to %.4f at the end",
+          lowest, lowestIndex + 1, last),
+        suggestion:
+          "more regularization (a larger weight decay, dropout or augmentation) or fewer epochs; a learning rate that is too small can also cause this"
+      )
     } else if fall > 0.03 {
-      self = Diagnosis(verdict: .underfitting,
-        explanation: String(format: "the validation loss was still falling over the last %d evaluations (%.4f → %.4f, %.1f%%)", tail.count, tail.first!, last, 100 * fall),
+      self = Diagnosis(
+        verdict: .underfitting,
+        explanation: String(
+          format:
+            "the validation loss was still falling over the last %d evaluations (%.4f → %.4f, %.1f%%)",
+          tail.count, tail.first!, last, 100 * fall),
         suggestion: "train for more epochs (a larger budget), or reduce the weight decay")
     } else {
-      self = Diagnosis(verdict: .onTarget,
-        explanation: String(format: "the validation loss went horizontal: %.4f → %.4f over the last %d evaluations", tail.first!, last, tail.count),
+      self = Diagnosis(
+        verdict: .onTarget,
+        explanation: String(
+          format: "the validation loss went horizontal: %.4f → %.4f over the last %d evaluations",
+          tail.first!, last, tail.count),
         suggestion: "no change needed; more epochs would add little")
     }
   }

@@ -21,7 +21,9 @@ struct FinalRunPlan: Sendable, Equatable {
 
   /// Epochs that fit into `seconds` at `epochSeconds` of training per epoch plus one
   /// evaluation of `evaluationSeconds` every `evaluationEvery(...)` epochs.
-  static func epochs(fitting seconds: Double, epochSeconds: Double, evaluationSeconds: Double, limit: Int) -> Int {
+  static func epochs(
+    fitting seconds: Double, epochSeconds: Double, evaluationSeconds: Double, limit: Int
+  ) -> Int {
     var epochs = max(1, Int(seconds / (epochSeconds + evaluationSeconds)))
     // Fewer evaluations leave room for more epochs; a couple of passes settle it.
     for _ in 0..<3 {
@@ -45,11 +47,14 @@ extension Recipe {
   /// final session itself, from a few steps that are then undone (the trials' sessions may
   /// have run under other load), and one evaluation, timed; less the time the test
   /// evaluation, report and checkpoint take after it.
-  func plannedEpochs<B: SessionBackend>(_ b: B, _ final: B.Session, plan: FinalRunRecord.Plan) throws -> FinalRunPlan {
+  func plannedEpochs<B: SessionBackend>(_ b: B, _ final: B.Session, plan: FinalRunRecord.Plan)
+    throws -> FinalRunPlan
+  {
     let size = plan.batchSize
     let saved = final.snapshot()
     let probe = HyperParameters(
-      learningRate: plan.maxLearningRate / settings.divFactor, momentum: plan.maxMomentum, weightDecay: plan.weightDecay)
+      learningRate: plan.maxLearningRate / settings.divFactor, momentum: plan.maxMomentum,
+      weightDecay: plan.weightDecay)
     _ = final.step(probe)
     let p0 = b.now()
     let probeSteps = min(40, max(5, final.stepsPerEpoch / 10))
@@ -64,10 +69,12 @@ extension Recipe {
     let train = Double(final.stepsPerEpoch * size) / rate
     let remaining = settings.budget - elapsed - reserve
     let epochs = FinalRunPlan.epochs(
-      fitting: remaining, epochSeconds: train, evaluationSeconds: evaluation, limit: settings.finalEvaluations)
+      fitting: remaining, epochSeconds: train, evaluationSeconds: evaluation,
+      limit: settings.finalEvaluations)
     let every = FinalRunPlan.evaluationEvery(epochs: epochs, limit: settings.finalEvaluations)
     let reason = String(
-      format: "what the remaining %.0f s of the budget allow at the measured %.0f samples/s (%.2f s per epoch, %.2f s per evaluation%@)",
+      format:
+        "what the remaining %.0f s of the budget allow at the measured %.0f samples/s (%.2f s per epoch, %.2f s per evaluation%@)",
       max(0, remaining), rate, train, evaluation, every > 1 ? ", one every \(every) epochs" : "")
     return FinalRunPlan(epochs: epochs, reason: reason, evaluationEvery: every, reserve: reserve)
   }
@@ -86,7 +93,9 @@ extension Recipe {
   /// what an epoch really costs — training, evaluations, saves, progress, a machine slower
   /// than at the probe — and re-plans its epochs to end within the budget: a slower machine
   /// costs epochs, not overrun.
-  func finalTraining<B: SessionBackend>(_ b: B, _ plan: FinalRunRecord.Plan, policy: Policy) throws -> FinalTrainingOutcome {
+  func finalTraining<B: SessionBackend>(_ b: B, _ plan: FinalRunRecord.Plan, policy: Policy) throws
+    -> FinalTrainingOutcome
+  {
     let final = try b.makeFinalSession(
       batchSize: plan.batchSize, regularization: plan.regularization, seed: settings.seed)
     let perEpoch = final.stepsPerEpoch
@@ -96,18 +105,23 @@ extension Recipe {
     if let saved = try b.loadFinalState(into: final), saved.plan == plan {
       runPlan = FinalRunPlan(
         epochs: saved.epochs, reason: saved.epochsReason,
-        evaluationEvery: FinalRunPlan.evaluationEvery(epochs: saved.epochs, limit: settings.finalEvaluations),
+        evaluationEvery: FinalRunPlan.evaluationEvery(
+          epochs: saved.epochs, limit: settings.finalEvaluations),
         reserve: finalReserve(evaluationSeconds: 0))
       history = saved.history
       finalSecondsBefore = saved.seconds
-      onEvent?(.note("continuing the final training after epoch \(final.stepsTaken / perEpoch) of \(saved.epochs)"))
+      onEvent?(
+        .note(
+          "continuing the final training after epoch \(final.stepsTaken / perEpoch) of \(saved.epochs)"
+        ))
     } else {
       final.restore(fresh)  // a state saved with other choices may have been loaded
       runPlan = try plannedEpochs(b, final, plan: plan)
       b.removeFinalState()
     }
     onEvent?(.finalStarted(batchSize: plan.batchSize, epochs: runPlan.epochs))
-    let finalStart = b.now(), secondsBefore = finalSecondsBefore
+    let finalStart = b.now()
+    let secondsBefore = finalSecondsBefore
     var saveError: Error?
     var lastSave = finalStart
     // After an epoch (not the last), the state to continue from after a crash or kill: every
@@ -117,16 +131,22 @@ extension Recipe {
     var saveInterval = min(20, settings.budget / 40)
     var replans = settings.finalReplans.sorted()
     /// Where the stretch since the last re-plan began, and what an epoch cost in the one before.
-    var window: (steps: Int, start: Double, epochSeconds: Double?) = (final.stepsTaken, finalStart, nil)
+    var window: (steps: Int, start: Double, epochSeconds: Double?) = (
+      final.stepsTaken, finalStart, nil
+    )
     while true {
       let epochs = runPlan.epochs
       let schedule: Schedule
       do { schedule = try Schedule(policy, totalSteps: epochs * perEpoch) } catch {
-        throw RecipeError(description: "cannot make the final one-cycle schedule (max LR \(plan.maxLearningRate), \(epochs) epochs): \(error)")
+        throw RecipeError(
+          description:
+            "cannot make the final one-cycle schedule (max LR \(plan.maxLearningRate), \(epochs) epochs): \(error)"
+        )
       }
       let trainer = Trainer(
         session: final, schedule: schedule, epochs: epochs, constantMomentum: plan.maxMomentum,
-        weightDecay: plan.weightDecay, evaluationInterval: runPlan.evaluationEvery * perEpoch, history: history)
+        weightDecay: plan.weightDecay, evaluationInterval: runPlan.evaluationEvery * perEpoch,
+        history: history)
       let reason = runPlan.reason
       trainer.onEvent = { [weak self] e in
         guard let self else { return }
@@ -144,7 +164,9 @@ extension Recipe {
         }
       }
       // The next re-plan: the first epoch end at or after its fraction of the steps.
-      while let first = replans.first, Int((first * Double(epochs)).rounded(.up)) * perEpoch <= final.stepsTaken {
+      while let first = replans.first,
+        Int((first * Double(epochs)).rounded(.up)) * perEpoch <= final.stepsTaken
+      {
         replans.removeFirst()
       }
       let replanAt = replans.first.map { Int(($0 * Double(epochs)).rounded(.up)) * perEpoch }
@@ -152,9 +174,14 @@ extension Recipe {
         shouldStop() || saveError != nil || replanAt.map { final.stepsTaken >= $0 } ?? false
       })
       history = trainer.history
-      if let saveError { throw RecipeError(description: "cannot save the final run's state: \(saveError)") }
+      if let saveError {
+        throw RecipeError(description: "cannot save the final run's state: \(saveError)")
+      }
       if case .diverged(let step) = outcome {
-        throw RecipeError(description: "the final training diverged at step \(step) (learning rate \(Self.format(trainer.history.steps.last?.learningRate ?? 0)))")
+        throw RecipeError(
+          description:
+            "the final training diverged at step \(step) (learning rate \(Self.format(trainer.history.steps.last?.learningRate ?? 0)))"
+        )
       }
       if case .interrupted = outcome {
         if shouldStop() { throw Interrupted() }
@@ -167,27 +194,40 @@ extension Recipe {
         let seconds = b.now() - window.start
         guard stepsRun > 0, seconds > 0 else { continue }
         let recent = seconds / Double(stepsRun) * Double(perEpoch)
-        let epochSeconds = window.epochSeconds.map { recent * min(1.1, max(1, recent / $0)) } ?? recent
+        let epochSeconds =
+          window.epochSeconds.map { recent * min(1.1, max(1, recent / $0)) } ?? recent
         window = (final.stepsTaken, b.now(), recent)
         let done = final.stepsTaken / perEpoch
         let left = settings.budget - elapsed - runPlan.reserve
         var replanned = max(done + 1, done + Int(left / epochSeconds))
         // Past the warm-up a longer run would raise the annealing learning rate again: after
         // it, a re-plan only shortens (a machine slowing down), never lengthens.
-        if replanned > epochs && Double(final.stepsTaken) > Self.warmUpShare * Double(epochs * perEpoch) { replanned = epochs }
+        if replanned > epochs
+          && Double(final.stepsTaken) > Self.warmUpShare * Double(epochs * perEpoch)
+        {
+          replanned = epochs
+        }
         if abs(Double(replanned - epochs)) > 0.03 * Double(epochs) {
-          onEvent?(.note(String(
-            format: "final training re-planned to %d epochs (from %d): an epoch takes %.3g s in all, and %.0f s are left",
-            replanned, epochs, epochSeconds, max(0, left))))
-          runPlan.reason += String(format: "; re-planned after epoch %d to %d epochs at the %.3g s an epoch really took", done, replanned, epochSeconds)
+          onEvent?(
+            .note(
+              String(
+                format:
+                  "final training re-planned to %d epochs (from %d): an epoch takes %.3g s in all, and %.0f s are left",
+                replanned, epochs, epochSeconds, max(0, left))))
+          runPlan.reason += String(
+            format: "; re-planned after epoch %d to %d epochs at the %.3g s an epoch really took",
+            done, replanned, epochSeconds)
           runPlan.epochs = replanned
-          runPlan.evaluationEvery = FinalRunPlan.evaluationEvery(epochs: replanned, limit: settings.finalEvaluations)
+          runPlan.evaluationEvery = FinalRunPlan.evaluationEvery(
+            epochs: replanned, limit: settings.finalEvaluations)
         }
         continue
       }
       b.removeFinalState()
       let test = final.evaluate(.test, maxBatches: nil)
-      return FinalTrainingOutcome(history: history, epochs: Choice(runPlan.epochs, runPlan.reason), test: test, stepsPerEpoch: perEpoch)
+      return FinalTrainingOutcome(
+        history: history, epochs: Choice(runPlan.epochs, runPlan.reason), test: test,
+        stepsPerEpoch: perEpoch)
     }
   }
 }
@@ -198,29 +238,40 @@ extension Recipe {
   /// run takes to start and its evaluations; the program trains on all the training data,
   /// measures the test split at `validate_at` (the curve of the report) and at the end, and
   /// saves its model as `model.pt` in the run's folder. It starts over on `--resume`.
-  func specFinalTraining(_ plan: FinalRunRecord.Plan, policy: Policy) throws -> FinalTrainingOutcome {
+  func specFinalTraining(_ plan: FinalRunRecord.Plan, policy: Policy) throws -> FinalTrainingOutcome
+  {
     let b = plan.batchSize
     let rate = throughput(b)
     let evaluations = 10
     // An evaluation reads the whole test split: about as long as training on as many samples.
     let testSamples = Double(program?.trainSamples ?? 10_000) / 5
     let evaluationSeconds = testSamples / rate / 3
-    let remaining = settings.budget - elapsed - startupSeconds - Double(evaluations + 1) * evaluationSeconds - max(1, 0.01 * settings.budget)
+    let remaining =
+      settings.budget - elapsed - startupSeconds - Double(evaluations + 1) * evaluationSeconds
+      - max(1, 0.01 * settings.budget)
     let steps = max(10, Int(remaining * rate / Double(b)))
     let stepsPerEpoch = program?.trainSamples.map { max(1, $0 / b) }
     let epochs = stepsPerEpoch.map { max(1, Int((Double(steps) / Double($0)).rounded())) } ?? 1
     let schedule: Schedule
     do { schedule = try Schedule(policy, totalSteps: steps) } catch {
-      throw RecipeError(description: "cannot make the final one-cycle schedule (max LR \(plan.maxLearningRate), \(steps) steps): \(error)")
+      throw RecipeError(
+        description:
+          "cannot make the final one-cycle schedule (max LR \(plan.maxLearningRate), \(steps) steps): \(error)"
+      )
     }
     let plannedRows = TrialSpec.Row.rows(of: schedule, momentum: plan.maxMomentum)
     let every = max(1, steps / evaluations)
-    var spec = TrialSpec(kind: .final, key: "final", batchSize: b, seed: settings.seed, weightDecay: plan.weightDecay,
-      dropout: plan.regularization.dropout, augmentation: plan.regularization.augmentation, schedule: plannedRows,
-      validateAt: Array(stride(from: every, to: steps, by: every)) + [steps], validationBatches: nil)
+    var spec = TrialSpec(
+      kind: .final, key: "final", batchSize: b, seed: settings.seed, weightDecay: plan.weightDecay,
+      dropout: plan.regularization.dropout, augmentation: plan.regularization.augmentation,
+      schedule: plannedRows,
+      validateAt: Array(stride(from: every, to: steps, by: every)) + [steps], validationBatches: nil
+    )
     spec.final = true
     spec.saveModel = backend.finalModelFile
-    let plannedReason = String(format: "%d steps (about %d epochs): what the remaining %.0f s of the budget allow at the %.0f samples/s the trials measured, less %.0f s to start the program",
+    let plannedReason = String(
+      format:
+        "%d steps (about %d epochs): what the remaining %.0f s of the budget allow at the %.0f samples/s the trials measured, less %.0f s to start the program",
       steps, epochs, max(0, remaining), rate, startupSeconds)
     onEvent?(.finalStarted(batchSize: b, epochs: epochs))
     let perEpoch = stepsPerEpoch ?? steps
@@ -239,7 +290,8 @@ extension Recipe {
     let folder = directory(for: spec)
     var replanError: Error?
     let reserve = Double(evaluations / 2 + 1) * evaluationSeconds + max(1, 0.01 * settings.budget)
-    let result = try backend.run(spec, directory: folder, shouldStop: shouldStop) { [weak self] event in
+    let result = try backend.run(spec, directory: folder, shouldStop: shouldStop) {
+      [weak self] event in
       guard let self else { return .proceed }
       if case .train(let k, _, _, let t) = event {
         if window == nil { window = (k, t) }
@@ -258,8 +310,15 @@ extension Recipe {
               current.schedule = rows
               current.validateAt = current.validateAt.filter { $0 > k + 1 && $0 < total } + [total]
               try current.rewrite(in: folder)
-              reason += String(format: "; re-planned after step %d to %d steps at the %.1f ms a step really took", k + 1, total, 1000 * stepSeconds)
-              self.onEvent?(.note(String(format: "final training re-planned to %d steps (from %d): a step takes %.1f ms, and %.0f s are left", total, old, 1000 * stepSeconds, max(0, left))))
+              reason += String(
+                format: "; re-planned after step %d to %d steps at the %.1f ms a step really took",
+                k + 1, total, 1000 * stepSeconds)
+              self.onEvent?(
+                .note(
+                  String(
+                    format:
+                      "final training re-planned to %d steps (from %d): a step takes %.1f ms, and %.0f s are left",
+                    total, old, 1000 * stepSeconds, max(0, left))))
             } catch { replanError = error }
           }
         }
@@ -268,14 +327,18 @@ extension Recipe {
       case .train(let k, let loss, _, _):
         if k > 0 && k % perEpoch == 0 {
           self.onEvent?(.finalEpoch(.epochFinished(epoch: k / perEpoch - 1)))
-          self.onEvent?(.finalEpoch(.epochStarted(epoch: k / perEpoch, totalEpochs: epochs, stepsPerEpoch: perEpoch)))
+          self.onEvent?(
+            .finalEpoch(
+              .epochStarted(epoch: k / perEpoch, totalEpochs: epochs, stepsPerEpoch: perEpoch)))
         }
-        let record = StepRecord(step: k, epoch: k / perEpoch, learningRate: rows[min(k, rows.count - 1)].learningRate,
+        let record = StepRecord(
+          step: k, epoch: k / perEpoch, learningRate: rows[min(k, rows.count - 1)].learningRate,
           momentum: rows[min(k, rows.count - 1)].momentum, loss: loss)
         history.steps.append(record)
         self.onEvent?(.finalEpoch(.stepFinished(record)))
       case .validation(let step, let loss, let accuracy, _):
-        let record = EvaluationRecord(step: step, epoch: Double(step) / Double(perEpoch), loss: loss, accuracy: accuracy)
+        let record = EvaluationRecord(
+          step: step, epoch: Double(step) / Double(perEpoch), loss: loss, accuracy: accuracy)
         history.evaluations.append(record)
         self.onEvent?(.finalEpoch(.evaluated(record)))
       case .test(_, let loss, let accuracy, _):
@@ -286,15 +349,27 @@ extension Recipe {
     }
     switch result.status {
     case .interrupted: throw Interrupted()
-    case .failed: throw RecipeError(description: "the final run failed: \(result.message ?? "no reason given")")
-    case .diverged: throw RecipeError(description: "the final training diverged at step \(result.steps) (learning rate \(Self.format(rows[max(0, result.steps - 1)].learningRate)))")
+    case .failed:
+      throw RecipeError(description: "the final run failed: \(result.message ?? "no reason given")")
+    case .diverged:
+      throw RecipeError(
+        description:
+          "the final training diverged at step \(result.steps) (learning rate \(Self.format(rows[max(0, result.steps - 1)].learningRate)))"
+      )
     case .finished, .stopped: break
     }
-    if let replanError { throw RecipeError(description: "cannot re-plan the final run: \(replanError)") }
+    if let replanError {
+      throw RecipeError(description: "cannot re-plan the final run: \(replanError)")
+    }
     guard let test else {
-      throw RecipeError(description: "the final run reported no \"test\" event: a program must measure the test split after the last step of a spec with \"final\": true")
+      throw RecipeError(
+        description:
+          "the final run reported no \"test\" event: a program must measure the test split after the last step of a spec with \"final\": true"
+      )
     }
     let ranEpochs = max(1, Int((Double(history.steps.count) / Double(perEpoch)).rounded()))
-    return FinalTrainingOutcome(history: history, epochs: Choice(stepsPerEpoch == nil ? epochs : ranEpochs, reason), test: test, stepsPerEpoch: perEpoch)
+    return FinalTrainingOutcome(
+      history: history, epochs: Choice(stepsPerEpoch == nil ? epochs : ranEpochs, reason),
+      test: test, stepsPerEpoch: perEpoch)
   }
 }

@@ -22,8 +22,11 @@ public struct JournalEntry: Codable, Sendable, Equatable {
   /// The key of the trial this one repeats under another seed, to measure the noise.
   public var repeatOf: String?
 
-  public init(key: String, phase: Phase, label: String, rangeTest: RangeTestComparison? = nil, trial: TrialSettings? = nil,
-              result: TrialResult? = nil, seconds: Double, finished: Date = Date()) {
+  public init(
+    key: String, phase: Phase, label: String, rangeTest: RangeTestComparison? = nil,
+    trial: TrialSettings? = nil,
+    result: TrialResult? = nil, seconds: Double, finished: Date = Date()
+  ) {
     self.key = key
     self.phase = phase
     self.label = label
@@ -71,13 +74,15 @@ public final class Journal {
   static let encoder: JSONEncoder = {
     let e = JSONEncoder()
     e.outputFormatting = [.sortedKeys]
-    e.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
+    e.nonConformingFloatEncodingStrategy = .convertToString(
+      positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
     e.dateEncodingStrategy = .iso8601
     return e
   }()
   static let decoder: JSONDecoder = {
     let d = JSONDecoder()
-    d.nonConformingFloatDecodingStrategy = .convertFromString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
+    d.nonConformingFloatDecodingStrategy = .convertFromString(
+      positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
     d.dateDecodingStrategy = .iso8601
     return d
   }()
@@ -89,15 +94,25 @@ public final class Journal {
     self.settings = settings
     if resume {
       guard let data = FileManager.default.contents(atPath: url.path) else {
-        throw JournalError(description: "nothing to resume: \(url.path) does not exist (run without --resume to start)")
+        throw JournalError(
+          description:
+            "nothing to resume: \(url.path) does not exist (run without --resume to start)")
       }
       let lines = data.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false)
-      guard let first = lines.first, let header = try? Self.decoder.decode(Header.self, from: Data(first)), header.journal == "discipline tune" else {
+      guard let first = lines.first,
+        let header = try? Self.decoder.decode(Header.self, from: Data(first)),
+        header.journal == "discipline tune"
+      else {
         throw JournalError(description: "\(url.path), line 1: not a discipline tune journal")
       }
-      let changed = Set(header.settings.keys).union(settings.keys).sorted().filter { header.settings[$0] != settings[$0] }
+      let changed = Set(header.settings.keys).union(settings.keys).sorted().filter {
+        header.settings[$0] != settings[$0]
+      }
       if let key = changed.first {
-        throw JournalError(description: "\(url.path) was written with different settings: \(key) was \(header.settings[key] ?? "unset"), now \(settings[key] ?? "unset"); resume with the same options, or start afresh without --resume")
+        throw JournalError(
+          description:
+            "\(url.path) was written with different settings: \(key) was \(header.settings[key] ?? "unset"), now \(settings[key] ?? "unset"); resume with the same options, or start afresh without --resume"
+        )
       }
       for (i, line) in lines.enumerated().dropFirst() where !line.isEmpty {
         do {
@@ -107,7 +122,8 @@ public final class Journal {
         } catch {
           // A line cut short by a kill is the last one; anything else is damage worth naming.
           if i == lines.count - 1 { break }
-          throw JournalError(description: "\(url.path), line \(i + 1): unreadable journal entry (\(error))")
+          throw JournalError(
+            description: "\(url.path), line \(i + 1): unreadable journal entry (\(error))")
         }
       }
       // A partial last line (killed mid-write) ends without a newline: start the next on a new line.

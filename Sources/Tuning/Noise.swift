@@ -16,7 +16,9 @@ public struct NoiseEstimate: Codable, Sendable, Equatable {
     }
     /// The two losses' difference over their mean; nil unless both are finite.
     public var relativeDifference: Double? {
-      guard losses.count == 2, losses.allSatisfy(\.isFinite), losses[0] + losses[1] > 0 else { return nil }
+      guard losses.count == 2, losses.allSatisfy(\.isFinite), losses[0] + losses[1] > 0 else {
+        return nil
+      }
       return (losses[0] - losses[1]) / ((losses[0] + losses[1]) / 2)
     }
   }
@@ -39,7 +41,9 @@ public struct NoiseEstimate: Codable, Sendable, Equatable {
   public var description: String {
     guard let relative else { return "not measured" }
     let n = pairs.compactMap(\.relativeDifference).count
-    return String(format: "σ %.1f%% of one trial's loss, so differences under %.1f%% are noise (from %d repeat%@ under another seed)",
+    return String(
+      format:
+        "σ %.1f%% of one trial's loss, so differences under %.1f%% are noise (from %d repeat%@ under another seed)",
       100 * relative, 100 * (band ?? 0), n, n == 1 ? "" : "s")
   }
 }
@@ -70,7 +74,9 @@ public struct Margin: Codable, Sendable, Equatable {
   /// Clear: the chosen candidate is the lowest by more than the band.
   public var isClear: Bool { margin > band }
 
-  public init(measure: String, candidates: [Candidate], chosen: String, band: Double, measured: Bool) {
+  public init(
+    measure: String, candidates: [Candidate], chosen: String, band: Double, measured: Bool
+  ) {
     self.measure = measure
     self.candidates = candidates
     self.chosen = chosen
@@ -94,11 +100,19 @@ public struct Margin: Codable, Sendable, Equatable {
 
   /// One line: "0.3% ahead of 128 against noise of 2.4%: indistinguishable from 64, 128".
   public var verdict: String {
-    let noise = measured ? String(format: "a noise band of %.1f%%", 100 * band) : String(format: "a tolerance of %.0f%% (noise not measured)", 100 * band)
+    let noise =
+      measured
+      ? String(format: "a noise band of %.1f%%", 100 * band)
+      : String(format: "a tolerance of %.0f%% (noise not measured)", 100 * band)
     let others = indistinguishable.filter { $0 != chosen }
     if candidates.count < 2 { return "the only candidate" }
-    if !margin.isFinite { return margin > 0 ? "the only one that trained" : "every candidate failed" }
-    let lead = margin >= 0 ? String(format: "%.1f%% ahead of the next", 100 * margin) : String(format: "%.1f%% behind the lowest", -100 * margin)
+    if !margin.isFinite {
+      return margin > 0 ? "the only one that trained" : "every candidate failed"
+    }
+    let lead =
+      margin >= 0
+      ? String(format: "%.1f%% ahead of the next", 100 * margin)
+      : String(format: "%.1f%% behind the lowest", -100 * margin)
     return others.isEmpty
       ? "\(lead), against \(noise): clear"
       : "\(lead), against \(noise): indistinguishable from \(others.joined(separator: ", "))"
@@ -107,10 +121,20 @@ public struct Margin: Codable, Sendable, Equatable {
   /// A few words for a table: "clear: 3.1% ahead (noise 2.4%)", "indistinguishable from 64 (…)".
   public var summary: String {
     guard candidates.count >= 2 else { return "the only candidate" }
-    let noise = measured ? String(format: "noise %.1f%%", 100 * band) : String(format: "tolerance %.0f%%; noise not measured", 100 * band)
-    if !margin.isFinite { return margin > 0 ? "the only one that trained" : "every candidate failed" }
-    let lead = margin >= 0 ? String(format: "%.1f%% ahead", 100 * margin) : String(format: "%.1f%% behind the lowest", -100 * margin)
+    let noise =
+      measured
+      ? String(format: "noise %.1f%%", 100 * band)
+      : String(format: "tolerance %.0f%%; noise not measured", 100 * band)
+    if !margin.isFinite {
+      return margin > 0 ? "the only one that trained" : "every candidate failed"
+    }
+    let lead =
+      margin >= 0
+      ? String(format: "%.1f%% ahead", 100 * margin)
+      : String(format: "%.1f%% behind the lowest", -100 * margin)
     let others = indistinguishable.filter { $0 != chosen }
-    return others.isEmpty ? "clear: \(lead) (\(noise))" : "indistinguishable from \(others.joined(separator: ", ")): \(lead) (\(noise))"
+    return others.isEmpty
+      ? "clear: \(lead) (\(noise))"
+      : "indistinguishable from \(others.joined(separator: ", ")): \(lead) (\(noise))"
   }
 }

@@ -50,13 +50,24 @@ public struct RangeTestSettings: Codable, Sendable, Equatable {
 
   /// Why these settings cannot run, or nil.
   public var problem: String? {
-    if !(startLearningRate > 0) || !startLearningRate.isFinite { return "the start learning rate must be positive, got \(startLearningRate)" }
-    if !(endLearningRate > startLearningRate) || !endLearningRate.isFinite { return "the end learning rate (\(endLearningRate)) must be larger than the start (\(startLearningRate))" }
+    if !(startLearningRate > 0) || !startLearningRate.isFinite {
+      return "the start learning rate must be positive, got \(startLearningRate)"
+    }
+    if !(endLearningRate > startLearningRate) || !endLearningRate.isFinite {
+      return
+        "the end learning rate (\(endLearningRate)) must be larger than the start (\(startLearningRate))"
+    }
     if steps < 2 { return "a range test needs at least 2 steps, got \(steps)" }
-    if !(0..<1).contains(momentum) || !(0..<1).contains(minimumMomentum) { return "momentum must be in [0, 1)" }
-    if !(weightDecay >= 0) || !weightDecay.isFinite { return "weight decay must be a non-negative number, got \(weightDecay)" }
+    if !(0..<1).contains(momentum) || !(0..<1).contains(minimumMomentum) {
+      return "momentum must be in [0, 1)"
+    }
+    if !(weightDecay >= 0) || !weightDecay.isFinite {
+      return "weight decay must be a non-negative number, got \(weightDecay)"
+    }
     if !(0..<1).contains(smoothing) { return "smoothing must be in [0, 1), got \(smoothing)" }
-    if !(divergenceFactor > 1) { return "the divergence factor must be larger than 1, got \(divergenceFactor)" }
+    if !(divergenceFactor > 1) {
+      return "the divergence factor must be larger than 1, got \(divergenceFactor)"
+    }
     if let k = validateEvery, k < 1 { return "validation every \(k) steps: it must be positive" }
     if let b = validationBatches, b < 1 { return "validation batches must be positive, got \(b)" }
     return nil
@@ -106,11 +117,13 @@ public struct RangeTestResult: Codable, Sendable, Equatable {
   /// The zero-lag smoothing of the raw loss that Smith's reading uses (the moving average lags).
   public var zeroLagLosses: [Double] {
     guard !points.isEmpty else { return [] }
-    return CurveReading.zeroLagSmoothing(points.map(\.loss), cap: 4 * abs(points[points.count / 10].smoothedLoss))
+    return CurveReading.zeroLagSmoothing(
+      points.map(\.loss), cap: 4 * abs(points[points.count / 10].smoothedLoss))
   }
   /// The lowest validation loss measured and the learning rate it was measured at.
   public var bestValidation: (loss: Double, learningRate: Double)? {
-    points.compactMap { p in p.validationLoss.flatMap { $0.isFinite ? ($0, p.learningRate) : nil } }.min { $0.0 < $1.0 }
+    points.compactMap { p in p.validationLoss.flatMap { $0.isFinite ? ($0, p.learningRate) : nil } }
+      .min { $0.0 < $1.0 }
   }
 }
 
@@ -122,7 +135,9 @@ public struct RangeTestError: Error, CustomStringConvertible, Equatable {
 extension RangeTestSettings {
   /// The sweep as a spec's schedule: the learning rate and momentum of every step.
   public var schedule: [TrialSpec.Row] {
-    (0..<steps).map { TrialSpec.Row(learningRate: learningRate(at: $0), momentum: momentum(at: $0)) }
+    (0..<steps).map {
+      TrialSpec.Row(learningRate: learningRate(at: $0), momentum: momentum(at: $0))
+    }
   }
 
   /// Steps after which the validation loss is measured: every `validateEvery` and the last.
@@ -135,9 +150,14 @@ extension RangeTestSettings {
 
   /// The range test as a spec for a runner: its sweep, validation and weight decay, at a batch
   /// size, seed and regularization.
-  public func spec(key: String, batchSize: Int, seed: UInt64, dropout: Double = 0, augmentation: String = "none") -> TrialSpec {
-    var spec = TrialSpec(kind: .rangeTest, key: key, batchSize: batchSize, seed: seed, weightDecay: weightDecay, dropout: dropout,
-      augmentation: augmentation, schedule: schedule, validateAt: validateAt, validationBatches: validationBatches)
+  public func spec(
+    key: String, batchSize: Int, seed: UInt64, dropout: Double = 0, augmentation: String = "none"
+  ) -> TrialSpec {
+    var spec = TrialSpec(
+      kind: .rangeTest, key: key, batchSize: batchSize, seed: seed, weightDecay: weightDecay,
+      dropout: dropout,
+      augmentation: augmentation, schedule: schedule, validateAt: validateAt,
+      validationBatches: validationBatches)
     spec.stopRule = TrialSpec.StopRule(smoothing: smoothing, divergenceFactor: divergenceFactor)
     return spec
   }
@@ -190,7 +210,9 @@ struct RangeTestReader {
     case .train(_, let loss, _, _):
       let i = points.count
       let diverged = divergence.observe(loss)
-      let point = RangeTestPoint(step: i, learningRate: settings.learningRate(at: i), momentum: settings.momentum(at: i), loss: loss, smoothedLoss: divergence.smoothed)
+      let point = RangeTestPoint(
+        step: i, learningRate: settings.learningRate(at: i), momentum: settings.momentum(at: i),
+        loss: loss, smoothedLoss: divergence.smoothed)
       points.append(point)
       onPoint?(point)
       if diverged {
@@ -207,10 +229,16 @@ struct RangeTestReader {
   /// The result once the run is over.
   func result(_ run: TrialRunResult) -> RangeTestResult {
     var end = end
-    if case .completed = end, run.status == .interrupted { end = .interrupted(afterSteps: points.count) }
-    let reading = CurveReading(learningRates: points.map(\.learningRate), losses: points.map(\.loss), smoothedLosses: points.map(\.smoothedLoss), mode: settings.mode,
+    if case .completed = end, run.status == .interrupted {
+      end = .interrupted(afterSteps: points.count)
+    }
+    let reading = CurveReading(
+      learningRates: points.map(\.learningRate), losses: points.map(\.loss),
+      smoothedLosses: points.map(\.smoothedLoss), mode: settings.mode,
       diverged: { if case .diverged = end { return true } else { return false } }())
-    return RangeTestResult(settings: settings, points: points, end: end, seconds: run.seconds, evaluationSeconds: run.evaluationSeconds,
+    return RangeTestResult(
+      settings: settings, points: points, end: end, seconds: run.seconds,
+      evaluationSeconds: run.evaluationSeconds,
       startupSeconds: run.startupSeconds > 0 ? run.startupSeconds : nil, reading: reading)
   }
 }
@@ -227,14 +255,17 @@ public enum RangeTest {
   ///   `RangeTestSettings.problem`), before touching the session.
   public static func run<Session: TrainingSession>(
     on session: Session, settings: RangeTestSettings, onPoint: ((RangeTestPoint) -> Void)? = nil,
-    shouldStop: @escaping () -> Bool = { false }, clock: @escaping () -> Double = { Date().timeIntervalSinceReferenceDate }
+    shouldStop: @escaping () -> Bool = { false },
+    clock: @escaping () -> Double = { Date().timeIntervalSinceReferenceDate }
   ) throws(RangeTestError) -> RangeTestResult {
     if let problem = settings.problem { throw RangeTestError(description: problem) }
     let saved = session.snapshot()
     defer { session.restore(saved) }
     let runner = SessionRunner(session: session, clock: clock, shouldStop: shouldStop)
     do {
-      return try run(with: runner, spec: settings.spec(key: "range-test", batchSize: 0, seed: 0), directory: nil, settings: settings, onPoint: onPoint)
+      return try run(
+        with: runner, spec: settings.spec(key: "range-test", batchSize: 0, seed: 0), directory: nil,
+        settings: settings, onPoint: onPoint)
     } catch let error as RangeTestError {
       throw error
     } catch {
@@ -248,7 +279,8 @@ public enum RangeTest {
     with runner: some TrialRunner, spec: TrialSpec, directory: URL?, settings: RangeTestSettings,
     onPoint: ((RangeTestPoint) -> Void)? = nil
   ) throws -> RangeTestResult {
-    let job = try RangeTestJob(settings: settings, spec: spec, directory: directory, onPoint: onPoint)
+    let job = try RangeTestJob(
+      settings: settings, spec: spec, directory: directory, onPoint: onPoint)
     return try job.result(runner.run(spec, directory: directory, observe: job.observe))
   }
 }
@@ -261,7 +293,10 @@ public final class RangeTestJob {
   private var reader: RangeTestReader
 
   /// Throws `RangeTestError` when the settings cannot make a sweep.
-  public init(settings: RangeTestSettings, spec: TrialSpec, directory: URL?, onPoint: ((RangeTestPoint) -> Void)? = nil) throws(RangeTestError) {
+  public init(
+    settings: RangeTestSettings, spec: TrialSpec, directory: URL?,
+    onPoint: ((RangeTestPoint) -> Void)? = nil
+  ) throws(RangeTestError) {
     if let problem = settings.problem { throw RangeTestError(description: problem) }
     self.spec = spec
     self.directory = directory
@@ -270,12 +305,15 @@ public final class RangeTestJob {
 
   func observe(_ event: TrialEvent) -> TrialDecision { reader.observe(event) }
 
-  public var job: TrialJob { TrialJob(spec: spec, directory: directory) { [self] in reader.observe($0) } }
+  public var job: TrialJob {
+    TrialJob(spec: spec, directory: directory) { [self] in reader.observe($0) }
+  }
 
   /// The curve once its run is over; a failed run throws `RangeTestError` with its reason.
   public func result(_ run: TrialRunResult) throws(RangeTestError) -> RangeTestResult {
     if run.status == .failed {
-      throw RangeTestError(description: "the range test \(spec.key) failed: \(run.message ?? "no reason given")")
+      throw RangeTestError(
+        description: "the range test \(spec.key) failed: \(run.message ?? "no reason given")")
     }
     return reader.result(run)
   }

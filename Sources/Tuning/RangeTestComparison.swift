@@ -17,8 +17,11 @@ public struct RangeTestCondition: Codable, Sendable, Equatable {
   /// Sweep length for this condition (a different batch size has a different epoch length).
   public var steps: Int?
 
-  public init(name: String, weightDecay: Double? = nil, momentum: Double? = nil, minimumMomentum: Double? = nil,
-              batchSize: Int? = nil, dropout: Double? = nil, augmentation: String? = nil, steps: Int? = nil) {
+  public init(
+    name: String, weightDecay: Double? = nil, momentum: Double? = nil,
+    minimumMomentum: Double? = nil,
+    batchSize: Int? = nil, dropout: Double? = nil, augmentation: String? = nil, steps: Int? = nil
+  ) {
     self.name = name
     self.weightDecay = weightDecay
     self.momentum = momentum
@@ -33,7 +36,10 @@ public struct RangeTestCondition: Codable, Sendable, Equatable {
   public func applied(to base: RangeTestSettings) -> RangeTestSettings {
     var s = base
     if let weightDecay { s.weightDecay = weightDecay }
-    if let momentum { s.momentum = momentum; s.minimumMomentum = minimumMomentum ?? momentum }
+    if let momentum {
+      s.momentum = momentum
+      s.minimumMomentum = minimumMomentum ?? momentum
+    }
     if let steps { s.steps = steps }
     return s
   }
@@ -75,7 +81,9 @@ public struct ConditionSummary: Codable, Sendable, Equatable {
     maximumLearningRate = Self.median(maxima)
     if let low = maxima.min(), let high = maxima.max() { spread = low...high }
     let methods = runs.compactMap(\.reading.chosen)
-    chosen = SuggestionMethod.allCases.max { a, b in methods.filter { $0 == a }.count < methods.filter { $0 == b }.count }
+    chosen = SuggestionMethod.allCases.max { a, b in
+      methods.filter { $0 == a }.count < methods.filter { $0 == b }.count
+    }
     if methods.isEmpty { chosen = nil }
     lowestLoss = runs.compactMap(\.reading.lowestLoss).min()
     lowestValidationLoss = runs.compactMap { $0.bestValidation?.loss }.min()
@@ -85,12 +93,17 @@ public struct ConditionSummary: Codable, Sendable, Equatable {
       reason = runs[0].reading.reason
     } else if let maximumLearningRate, let spread {
       let failed = runs.count - maxima.count
-      reason = String(format: "median of %d repeats (%@ to %@)%@: ", runs.count, CurveReading.format(spread.lowerBound),
-        CurveReading.format(spread.upperBound), failed > 0 ? ", \(failed) of them unreadable" : "")
+      reason =
+        String(
+          format: "median of %d repeats (%@ to %@)%@: ", runs.count,
+          CurveReading.format(spread.lowerBound),
+          CurveReading.format(spread.upperBound), failed > 0 ? ", \(failed) of them unreadable" : ""
+        )
         + (runs.first { $0.reading.maximumLearningRate != nil }?.reading.reason ?? "")
       _ = maximumLearningRate
     } else {
-      reason = "no suggestion: none of the \(runs.count) repeats could be read (\(runs.first?.reading.problem ?? "no curve"))"
+      reason =
+        "no suggestion: none of the \(runs.count) repeats could be read (\(runs.first?.reading.problem ?? "no curve"))"
     }
   }
 
@@ -101,7 +114,11 @@ public struct ConditionSummary: Codable, Sendable, Equatable {
     guard points.count >= 2 else { return nil }
     let start = points.count / 10
     let smoothed = points[start...].map(\.smoothedLoss)
-    guard let lowest = smoothed.indices.filter({ smoothed[$0].isFinite }).min(by: { smoothed[$0] < smoothed[$1] }) else { return nil }
+    guard
+      let lowest = smoothed.indices.filter({ smoothed[$0].isFinite }).min(by: {
+        smoothed[$0] < smoothed[$1]
+      })
+    else { return nil }
     let first = smoothed[smoothed.startIndex]
     if let back = smoothed.indices.first(where: { $0 > lowest && !(smoothed[$0] <= first) }) {
       return points[max(start, back - 1)].learningRate
@@ -133,18 +150,24 @@ public struct RangeTestComparison: Codable, Sendable, Equatable {
   public init(conditions: [ConditionSummary], oneCycleDivisor: Double = 10) {
     self.conditions = conditions
     let measuredValidation = conditions.contains { $0.lowestValidationLoss != nil }
-    func score(_ c: ConditionSummary) -> Double? { measuredValidation ? c.lowestValidationLoss : c.lowestLoss }
+    func score(_ c: ConditionSummary) -> Double? {
+      measuredValidation ? c.lowestValidationLoss : c.lowestLoss
+    }
     let best = conditions.filter { score($0) != nil }.min { score($0)! < score($1)! }
     lowestLossCondition = best?.condition.name
-    mostStableCondition = conditions.filter { $0.stableUpTo != nil }.max { $0.stableUpTo! < $1.stableUpTo! }?.condition.name
+    mostStableCondition =
+      conditions.filter { $0.stableUpTo != nil }.max { $0.stableUpTo! < $1.stableUpTo! }?.condition
+      .name
     // The suggestion comes from the best condition that could be read.
     let readable = conditions.filter { $0.maximumLearningRate != nil }
-    let source = readable.filter { score($0) != nil }.min { score($0)! < score($1)! } ?? readable.first
+    let source =
+      readable.filter { score($0) != nil }.min { score($0)! < score($1)! } ?? readable.first
     suggestedMaximumLearningRate = source?.maximumLearningRate
     suggestedMinimumLearningRate = source?.maximumLearningRate.map { $0 / oneCycleDivisor }
     suggestedCyclicMinimumLearningRate = source?.maximumLearningRate.map { $0 / 4 }
     if let source {
-      reason = conditions.count > 1
+      reason =
+        conditions.count > 1
         ? "\(source.condition.name) reaches the lowest \(measuredValidation ? "validation" : "training") loss; \(source.reason)"
         : source.reason
     } else {
@@ -157,22 +180,29 @@ extension RangeTest {
   /// Runs a range test for every condition and every repeat, each on a fresh session from
   /// `makeSession(condition, seed)`, and compares them. Repeat r uses seed `seed + r`.
   public static func compare<Session: TrainingSession>(
-    conditions: [RangeTestCondition], repeats: Int = 1, seed: UInt64, base: RangeTestSettings, oneCycleDivisor: Double = 10,
+    conditions: [RangeTestCondition], repeats: Int = 1, seed: UInt64, base: RangeTestSettings,
+    oneCycleDivisor: Double = 10,
     makeSession: (RangeTestCondition, UInt64) throws -> Session,
     onStart: ((_ condition: Int, _ repeatIndex: Int, _ settings: RangeTestSettings) -> Void)? = nil,
     onPoint: ((RangeTestPoint) -> Void)? = nil, shouldStop: @escaping () -> Bool = { false },
     clock: @escaping () -> Double = { Date().timeIntervalSinceReferenceDate }
   ) throws -> RangeTestComparison {
-    try compare(conditions: conditions, repeats: repeats, seed: seed, base: base, oneCycleDivisor: oneCycleDivisor,
-      onStart: onStart, shouldStop: shouldStop) { condition, s, settings in
-      try run(on: try makeSession(condition, s), settings: settings, onPoint: onPoint, shouldStop: shouldStop, clock: clock)
+    try compare(
+      conditions: conditions, repeats: repeats, seed: seed, base: base,
+      oneCycleDivisor: oneCycleDivisor,
+      onStart: onStart, shouldStop: shouldStop
+    ) { condition, s, settings in
+      try run(
+        on: try makeSession(condition, s), settings: settings, onPoint: onPoint,
+        shouldStop: shouldStop, clock: clock)
     }
   }
 
   /// Runs a range test for every condition and every repeat with `run(condition, seed,
   /// settings)` — on a session, or as a spec through a runner — and compares them.
   public static func compare(
-    conditions: [RangeTestCondition], repeats: Int = 1, seed: UInt64, base: RangeTestSettings, oneCycleDivisor: Double = 10,
+    conditions: [RangeTestCondition], repeats: Int = 1, seed: UInt64, base: RangeTestSettings,
+    oneCycleDivisor: Double = 10,
     onStart: ((_ condition: Int, _ repeatIndex: Int, _ settings: RangeTestSettings) -> Void)? = nil,
     shouldStop: () -> Bool = { false },
     run: (RangeTestCondition, UInt64, RangeTestSettings) throws -> RangeTestResult
@@ -189,7 +219,9 @@ extension RangeTest {
         runs.append(try run(condition, s, settings))
         seeds.append(s)
       }
-      if !runs.isEmpty { summaries.append(ConditionSummary(condition: condition, seeds: seeds, runs: runs)) }
+      if !runs.isEmpty {
+        summaries.append(ConditionSummary(condition: condition, seeds: seeds, runs: runs))
+      }
     }
     return RangeTestComparison(conditions: summaries, oneCycleDivisor: oneCycleDivisor)
   }
@@ -198,7 +230,8 @@ extension RangeTest {
   /// together (side by side where it can), and compares them. `spec` makes each one's spec and
   /// directory from its condition, seed and settings.
   public static func compare(
-    conditions: [RangeTestCondition], repeats: Int = 1, seed: UInt64, base: RangeTestSettings, oneCycleDivisor: Double = 10,
+    conditions: [RangeTestCondition], repeats: Int = 1, seed: UInt64, base: RangeTestSettings,
+    oneCycleDivisor: Double = 10,
     runner: some TrialRunner, onPoint: ((RangeTestPoint) -> Void)? = nil,
     spec: (RangeTestCondition, UInt64, RangeTestSettings) -> (TrialSpec, URL?)
   ) throws -> RangeTestComparison {
@@ -208,16 +241,26 @@ extension RangeTest {
         let s = seed &+ UInt64(r)
         let settings = condition.applied(to: base)
         let (trial, directory) = spec(condition, s, settings)
-        jobs.append((c, s, try RangeTestJob(settings: settings, spec: trial, directory: directory, onPoint: onPoint)))
+        jobs.append(
+          (
+            c, s,
+            try RangeTestJob(
+              settings: settings, spec: trial, directory: directory, onPoint: onPoint)
+          ))
       }
     }
     let runs = try runner.runAll(jobs.map(\.job.job))
     var summaries: [ConditionSummary] = []
     for (c, condition) in conditions.enumerated() {
       // A sweep the user stopped before its first step leaves no curve.
-      let mine = jobs.indices.filter { jobs[$0].condition == c && (runs[$0].status != .interrupted || !runs[$0].losses.isEmpty) }
+      let mine = jobs.indices.filter {
+        jobs[$0].condition == c && (runs[$0].status != .interrupted || !runs[$0].losses.isEmpty)
+      }
       let results = try mine.map { try jobs[$0].job.result(runs[$0]) }
-      if !results.isEmpty { summaries.append(ConditionSummary(condition: condition, seeds: mine.map { jobs[$0].seed }, runs: results)) }
+      if !results.isEmpty {
+        summaries.append(
+          ConditionSummary(condition: condition, seeds: mine.map { jobs[$0].seed }, runs: results))
+      }
     }
     return RangeTestComparison(conditions: summaries, oneCycleDivisor: oneCycleDivisor)
   }

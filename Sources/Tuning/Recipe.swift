@@ -54,7 +54,8 @@ public final class Recipe<Backend: TuningBackend> {
   var runner: BackendRunner<Backend> {
     BackendRunner(backend: backend, shouldStop: shouldStop) { [weak self] event in
       guard let self, case .start(_, let honours, let samples, _) = event else { return }
-      self.program = ProgramFacts(honours: honours, trainSamples: samples ?? self.program?.trainSamples)
+      self.program = ProgramFacts(
+        honours: honours, trainSamples: samples ?? self.program?.trainSamples)
     }
   }
 
@@ -76,8 +77,11 @@ public final class Recipe<Backend: TuningBackend> {
       for s in c.conditions {
         guard let b = s.condition.batchSize else { continue }
         let steps = s.runs.map(\.points.count).reduce(0, +)
-        let seconds = s.runs.map { $0.seconds - $0.evaluationSeconds - ($0.startupSeconds ?? 0) }.reduce(0, +)
-        if seconds > 0 && samplesPerSecond[b] == nil { samplesPerSecond[b] = Double(steps * b) / seconds }
+        let seconds = s.runs.map { $0.seconds - $0.evaluationSeconds - ($0.startupSeconds ?? 0) }
+          .reduce(0, +)
+        if seconds > 0 && samplesPerSecond[b] == nil {
+          samplesPerSecond[b] = Double(steps * b) / seconds
+        }
         for run in s.runs { startupSeconds = max(startupSeconds, run.startupSeconds ?? 0) }
       }
     }
@@ -88,15 +92,19 @@ public final class Recipe<Backend: TuningBackend> {
   /// program's clock.
   public func measureThroughput(batchSize b: Int) throws {
     guard samplesPerSecond[b] == nil else { return }
-    if let rate = try backend.measureThroughput(batchSize: b, regularization: regularization, seed: settings.seed) {
+    if let rate = try backend.measureThroughput(
+      batchSize: b, regularization: regularization, seed: settings.seed)
+    {
       samplesPerSecond[b] = rate
       return
     }
     // A program: 30 steps at a tiny learning rate, timed by its own clock after the first
     // (which builds what a first step builds); its start-up is measured too.
     let rows = Array(repeating: TrialSpec.Row(learningRate: 1e-6, momentum: 0.9), count: 30)
-    let spec = TrialSpec(kind: .trial, key: "throughput/\(b)", batchSize: b, seed: settings.seed, weightDecay: 0,
-      dropout: regularization.dropout, augmentation: regularization.augmentation, schedule: rows, validateAt: [], validationBatches: nil)
+    let spec = TrialSpec(
+      kind: .trial, key: "throughput/\(b)", batchSize: b, seed: settings.seed, weightDecay: 0,
+      dropout: regularization.dropout, augmentation: regularization.augmentation, schedule: rows,
+      validateAt: [], validationBatches: nil)
     var times: [Double] = []
     let run = try runner.run(spec, directory: directory(for: spec)) { event in
       if case .train(_, _, _, let t) = event { times.append(t) }
@@ -104,7 +112,9 @@ public final class Recipe<Backend: TuningBackend> {
     }
     if run.status == .interrupted { throw Interrupted() }
     guard run.status != .failed else {
-      throw RecipeError(description: "the throughput probe (\(spec.key)) failed: \(run.message ?? "no reason given")")
+      throw RecipeError(
+        description:
+          "the throughput probe (\(spec.key)) failed: \(run.message ?? "no reason given")")
     }
     startupSeconds = max(startupSeconds, run.startupSeconds)
     if times.count >= 3, times.last! > times[1] {
@@ -115,7 +125,9 @@ public final class Recipe<Backend: TuningBackend> {
   /// Throughput at a batch size: measured, or interpolated from the nearest measured one.
   public func throughput(_ b: Int) -> Double {
     if let s = samplesPerSecond[b] { return s }
-    let nearest = samplesPerSecond.keys.min { abs(log(Double($0) / Double(b))) < abs(log(Double($1) / Double(b))) }
+    let nearest = samplesPerSecond.keys.min {
+      abs(log(Double($0) / Double(b))) < abs(log(Double($1) / Double(b)))
+    }
     return nearest.flatMap { samplesPerSecond[$0] } ?? 1000
   }
 
@@ -123,7 +135,9 @@ public final class Recipe<Backend: TuningBackend> {
   /// loss began to fall (its steepest descent), so their fewer steps are not spent on a flat curve.
   var laterStart: Double?
 
-  func rangeSettings(steps: Int, weightDecay: Double, momentum: Double, validate: Bool) -> RangeTestSettings {
+  func rangeSettings(steps: Int, weightDecay: Double, momentum: Double, validate: Bool)
+    -> RangeTestSettings
+  {
     var s = RangeTestSettings()
     if let laterStart { s.startLearningRate = laterStart }
     s.steps = steps
@@ -148,30 +162,50 @@ public final class Recipe<Backend: TuningBackend> {
     onEvent?(.phase(name: Phase.learningRate.rawValue, index: 1, of: phases))
     let first = try learningRatePhase()
     onEvent?(.phase(name: Phase.batchSize.rawValue, index: 2, of: phases))
-    let batch = try batchSizePhase(startLearningRate: first.suggestedMaximumLearningRate!, trialsLeft: laterTrials)
+    let batch = try batchSizePhase(
+      startLearningRate: first.suggestedMaximumLearningRate!, trialsLeft: laterTrials)
     onEvent?(.phase(name: Phase.momentum.rawValue, index: 3, of: phases))
-    let momentum = try momentumPhase(batchSize: batch.batchSize.value, learningRate: batch.learningRate,
-      steps: trialSteps(phase: .momentum, batchSize: batch.batchSize.value, planned: batch.stepsPerTrial))
+    let momentum = try momentumPhase(
+      batchSize: batch.batchSize.value, learningRate: batch.learningRate,
+      steps: trialSteps(
+        phase: .momentum, batchSize: batch.batchSize.value, planned: batch.stepsPerTrial))
     onEvent?(.phase(name: Phase.weightDecay.rawValue, index: 4, of: phases))
-    let wd = try weightDecayPhase(batchSize: batch.batchSize.value, learningRate: batch.learningRate,
+    let wd = try weightDecayPhase(
+      batchSize: batch.batchSize.value, learningRate: batch.learningRate,
       momentum: (momentum.max.value, momentum.min.value),
-      steps: trialSteps(phase: .weightDecay, batchSize: batch.batchSize.value, planned: replannedSteps(batch.batchSize.value, trials: settings.weightDecays.count + 1 + noiseRepeats)))
+      steps: trialSteps(
+        phase: .weightDecay, batchSize: batch.batchSize.value,
+        planned: replannedSteps(
+          batch.batchSize.value, trials: settings.weightDecays.count + 1 + noiseRepeats)))
     if studiesRegularization { onEvent?(.phase(name: "regularization", index: 5, of: phases)) }
-    let regularizationChoice = try regularizationPhase(batchSize: batch.batchSize.value, weightDecay: wd.weightDecay.value, momentum: momentum.max.value)
+    let regularizationChoice = try regularizationPhase(
+      batchSize: batch.batchSize.value, weightDecay: wd.weightDecay.value,
+      momentum: momentum.max.value)
     var maxLR = wd.maxLearningRate
     let b = batch.batchSize.value
-    if let raw = batch.readings[b], let used = batch.monotoneReadings[b], abs(raw - used) > 1e-12 * raw {
-      let all = batch.readings.keys.sorted().map { "\($0): \(Self.formatLR(batch.readings[$0]!))" }.joined(separator: ", ")
-      maxLR.reason += "; the batch-size range test at \(b) read \(Self.formatLR(raw)), taken as \(Self.formatLR(used)) to keep the readings monotone in the batch size, as larger batches tolerate larger rates (readings \(all))"
+    if let raw = batch.readings[b], let used = batch.monotoneReadings[b],
+      abs(raw - used) > 1e-12 * raw
+    {
+      let all = batch.readings.keys.sorted().map { "\($0): \(Self.formatLR(batch.readings[$0]!))" }
+        .joined(separator: ", ")
+      maxLR.reason +=
+        "; the batch-size range test at \(b) read \(Self.formatLR(raw)), taken as \(Self.formatLR(used)) to keep the readings monotone in the batch size, as larger batches tolerate larger rates (readings \(all))"
     }
-    let minLR = Choice(maxLR.value / settings.divFactor, "one-cycle starts at max/\(Self.format(settings.divFactor))")
+    let minLR = Choice(
+      maxLR.value / settings.divFactor, "one-cycle starts at max/\(Self.format(settings.divFactor))"
+    )
 
     // Final training for the rest of the budget.
     onEvent?(.phase(name: "final training", index: phases, of: phases))
-    let plan = FinalRunRecord.Plan(batchSize: batch.batchSize.value, maxLearningRate: maxLR.value, maxMomentum: momentum.max.value,
-      minMomentum: momentum.min.value, weightDecay: wd.weightDecay.value, regularization: regularization)
-    let policy = Policy.oneCycle(OneCycle(variant: .pytorch, maxLearningRate: maxLR.value, divFactor: settings.divFactor,
-      cycleMomentum: true, baseMomentum: momentum.min.value, maxMomentum: momentum.max.value))
+    let plan = FinalRunRecord.Plan(
+      batchSize: batch.batchSize.value, maxLearningRate: maxLR.value,
+      maxMomentum: momentum.max.value,
+      minMomentum: momentum.min.value, weightDecay: wd.weightDecay.value,
+      regularization: regularization)
+    let policy = Policy.oneCycle(
+      OneCycle(
+        variant: .pytorch, maxLearningRate: maxLR.value, divFactor: settings.divFactor,
+        cycleMomentum: true, baseMomentum: momentum.min.value, maxMomentum: momentum.max.value))
     let final: FinalTrainingOutcome
     if let sessions = backend as? any SessionBackend {
       final = try finalTraining(sessions, plan, policy: policy)
@@ -179,8 +213,13 @@ public final class Recipe<Backend: TuningBackend> {
       final = try specFinalTraining(plan, policy: policy)
     }
     let diagnosis = Diagnosis(history: final.history, stepsPerEpoch: final.stepsPerEpoch)
-    return TuneOutcome(maxLearningRate: maxLR, minLearningRate: minLR, batchSize: batch.batchSize, maxMomentum: momentum.max,
-      minMomentum: momentum.min, weightDecay: wd.weightDecay, dropout: regularizationChoice.dropout, augmentation: regularizationChoice.augmentation, epochs: final.epochs, policy: policy, history: final.history,
-      test: final.test, diagnosis: diagnosis, seconds: elapsed, stepsPerEpoch: final.stepsPerEpoch, noise: noise)
+    return TuneOutcome(
+      maxLearningRate: maxLR, minLearningRate: minLR, batchSize: batch.batchSize,
+      maxMomentum: momentum.max,
+      minMomentum: momentum.min, weightDecay: wd.weightDecay, dropout: regularizationChoice.dropout,
+      augmentation: regularizationChoice.augmentation, epochs: final.epochs, policy: policy,
+      history: final.history,
+      test: final.test, diagnosis: diagnosis, seconds: elapsed, stepsPerEpoch: final.stepsPerEpoch,
+      noise: noise)
   }
 }

@@ -12,11 +12,15 @@ extension Recipe {
 
   /// Range-test sweeps of the regularization phase.
   var regularizationRangeTests: Int {
-    (settings.dropouts.count >= 2 ? settings.dropouts.count : 0) + (settings.augmentations.count >= 2 ? settings.augmentations.count : 0)
+    (settings.dropouts.count >= 2 ? settings.dropouts.count : 0)
+      + (settings.augmentations.count >= 2 ? settings.augmentations.count : 0)
   }
 
   /// Trials the momentum and weight-decay phases will run.
-  var laterTrials: Int { settings.momenta.count + min(1, max(0, settings.minMomenta.count - 1)) + settings.weightDecays.count + 1 + 2 * noiseRepeats }
+  var laterTrials: Int {
+    settings.momenta.count + min(1, max(0, settings.minMomenta.count - 1))
+      + settings.weightDecays.count + 1 + 2 * noiseRepeats
+  }
 
   /// Repeats per trial phase that measure the noise.
   var noiseRepeats: Int { settings.measuresNoise ? 1 : 0 }
@@ -25,13 +29,15 @@ extension Recipe {
   /// at the throughput measured so far: the weight-decay phase re-plans, so a machine running
   /// slower than the batch-size phase measured does not push the final run short.
   func replannedSteps(_ batch: Int, trials: Int) -> Int {
-    trialSteps(seconds: plannedTrialSeconds(trials: trials, rangeTests: laterRangeTests), batchSize: batch)
+    trialSteps(
+      seconds: plannedTrialSeconds(trials: trials, rangeTests: laterRangeTests), batchSize: batch)
   }
 
   /// The steps of a phase's trials: those of its trials already in the journal (a resumed run
   /// compares trials of one length), else `planned`.
   func trialSteps(phase: Phase, batchSize: Int, planned: Int) -> Int {
-    journal.entries.first { $0.phase == phase && $0.trial?.batchSize == batchSize }?.trial?.steps ?? planned
+    journal.entries.first { $0.phase == phase && $0.trial?.batchSize == batchSize }?.trial?.steps
+      ?? planned
   }
 
   /// Candidates within the memory limit: measured for the ones tried, extrapolated linearly
@@ -41,16 +47,27 @@ extension Recipe {
     var measured: [(Int, Double)] = []
     for b in settings.batchSizes.sorted() {
       if measured.count >= 2 {
-        let (b1, m1) = measured[measured.count - 2], (b2, m2) = measured[measured.count - 1]
+        let (b1, m1) = measured[measured.count - 2]
+        let (b2, m2) = measured[measured.count - 1]
         let predicted = m2 + (m2 - m1) / Double(b2 - b1) * Double(b - b2)
         if predicted > settings.maxMemory {
-          onEvent?(.note(String(format: "skipping batch %d: about %.0f MiB expected, over the --max-memory limit of %.0f MiB", b, predicted, settings.maxMemory)))
+          onEvent?(
+            .note(
+              String(
+                format:
+                  "skipping batch %d: about %.0f MiB expected, over the --max-memory limit of %.0f MiB",
+                b, predicted, settings.maxMemory)))
           continue
         }
       }
       if let m = backend.memoryUse(batchSize: b) {
         if m > settings.maxMemory {
-          onEvent?(.note(String(format: "skipping batch %d: %.0f MiB measured, over the --max-memory limit of %.0f MiB", b, m, settings.maxMemory)))
+          onEvent?(
+            .note(
+              String(
+                format:
+                  "skipping batch %d: %.0f MiB measured, over the --max-memory limit of %.0f MiB",
+                b, m, settings.maxMemory)))
           continue
         }
         measured.append((b, m))
@@ -65,11 +82,14 @@ extension Recipe {
   func plannedTrialSeconds(trials: Int, rangeTests: Int) -> Double {
     if let fixed = settings.trialSeconds { return fixed }
     let rate = throughput(settings.startBatchSize)
-    let rangeTestSeconds = Double(rangeTestSteps * settings.startBatchSize) / rate * Self.rangeTestOverhead + startupSeconds
+    let rangeTestSeconds =
+      Double(rangeTestSteps * settings.startBatchSize) / rate * Self.rangeTestOverhead
+      + startupSeconds
     // With slots, a phase's specs run side by side: the time goes by rounds, not by specs, and
     // each trial gets up to `slots` times longer.
     let rounds = { (n: Int) in (Double(n) / Double(max(1, self.backend.slots))).rounded(.up) }
-    let available = settings.budget * (1 - settings.finalShare) - elapsed - rounds(rangeTests) * rangeTestSeconds
+    let available =
+      settings.budget * (1 - settings.finalShare) - elapsed - rounds(rangeTests) * rangeTestSeconds
     return max(0.5, available / max(1, rounds(trials)))
   }
 
@@ -95,23 +115,37 @@ extension Recipe {
   /// the whole tuning share. A resumed run keeps the steps of its first range test.
   public func fitRangeTestsToBudget() throws {
     let first = journal.entry(firstRangeTestKey)
-    if let done = first { record(done) } else { try measureThroughput(batchSize: settings.startBatchSize) }
+    if let done = first {
+      record(done)
+    } else {
+      try measureThroughput(batchSize: settings.startBatchSize)
+    }
     let seconds = settings.budget * (1 - settings.finalShare) * settings.rangeTestShare
     // With slots the sweeps run side by side: they cost rounds, not sweeps.
     func affordable(sweeps: Int) -> Int {
       let rounds = (Double(sweeps) / Double(max(1, backend.slots))).rounded(.up)
-      return Int(seconds * throughput(settings.startBatchSize) / (rounds * Double(settings.startBatchSize) * Self.rangeTestOverhead))
+      return Int(
+        seconds * throughput(settings.startBatchSize)
+          / (rounds * Double(settings.startBatchSize) * Self.rangeTestOverhead))
     }
     var steps = affordable(sweeps: settings.batchSizes.count + 1 + laterRangeTests)
-    if steps < settings.minimumRangeTestSteps && studiesRegularization && !journal.entries.contains(where: { $0.phase == .dropout || $0.phase == .augmentation }) {
+    if steps < settings.minimumRangeTestSteps && studiesRegularization
+      && !journal.entries.contains(where: { $0.phase == .dropout || $0.phase == .augmentation })
+    {
       studiesRegularization = false
       steps = affordable(sweeps: settings.batchSizes.count + 1 + laterRangeTests)
-      onEvent?(.note("no regularization study: its \(regularizationRangeTests) range tests do not fit into this budget"))
+      onEvent?(
+        .note(
+          "no regularization study: its \(regularizationRangeTests) range tests do not fit into this budget"
+        ))
     }
     steps = min(settings.rangeTestSteps, max(settings.minimumRangeTestSteps, steps))
     if let done = first?.rangeTest?.conditions.first?.condition.steps { steps = done }
     if steps < settings.rangeTestSteps && first == nil {
-      onEvent?(.note("range tests shortened to \(steps) steps (from \(settings.rangeTestSteps)) to fit into the budget"))
+      onEvent?(
+        .note(
+          "range tests shortened to \(steps) steps (from \(settings.rangeTestSteps)) to fit into the budget"
+        ))
     }
     rangeTestSteps = steps
   }
@@ -124,12 +158,17 @@ extension Recipe {
 
   /// Seconds of the tuning at its smallest, the time already spent included.
   func minimumTuningSeconds() -> Double {
-    let b = Double(settings.startBatchSize), rate = throughput(settings.startBatchSize)
+    let b = Double(settings.startBatchSize)
+    let rate = throughput(settings.startBatchSize)
     let sweeps = Double(settings.batchSizes.count + 3)
-    let rangeTests = sweeps * Double(settings.minimumRangeTestSteps) * b / rate * Self.rangeTestOverhead
-    let trials = Double(settings.batchSizes.count + noiseRepeats + laterTrials) * 10 * b / rate * Self.rangeTestOverhead
+    let rangeTests =
+      sweeps * Double(settings.minimumRangeTestSteps) * b / rate * Self.rangeTestOverhead
+    let trials =
+      Double(settings.batchSizes.count + noiseRepeats + laterTrials) * 10 * b / rate
+      * Self.rangeTestOverhead
     // A program starts once per sweep and trial.
-    let startups = (sweeps + Double(settings.batchSizes.count + noiseRepeats + laterTrials)) * startupSeconds
+    let startups =
+      (sweeps + Double(settings.batchSizes.count + noiseRepeats + laterTrials)) * startupSeconds
     return elapsed + rangeTests + trials + startups
   }
 
@@ -139,10 +178,14 @@ extension Recipe {
     let minimum = minimumBudget()
     guard settings.budget < minimum else { return }
     let rounded = (minimum / 10).rounded(.up) * 10
-    throw RecipeError(description: String(
-      format: "a budget of %.0f s cannot hold the recipe here: at the measured %.0f samples/s its %d range tests of %d steps and %d trials of 10 steps take about %.0f s with the %.0f s already spent (loading, a throughput probe), and the final run needs at least as long; the smallest budget that would is about %.0f s (--budget %.0fs)",
-      settings.budget, throughput(settings.startBatchSize), settings.batchSizes.count + 3, settings.minimumRangeTestSteps,
-      settings.batchSizes.count + noiseRepeats + laterTrials, minimumTuningSeconds(), elapsed, rounded, rounded))
+    throw RecipeError(
+      description: String(
+        format:
+          "a budget of %.0f s cannot hold the recipe here: at the measured %.0f samples/s its %d range tests of %d steps and %d trials of 10 steps take about %.0f s with the %.0f s already spent (loading, a throughput probe), and the final run needs at least as long; the smallest budget that would is about %.0f s (--budget %.0fs)",
+        settings.budget, throughput(settings.startBatchSize), settings.batchSizes.count + 3,
+        settings.minimumRangeTestSteps,
+        settings.batchSizes.count + noiseRepeats + laterTrials, minimumTuningSeconds(), elapsed,
+        rounded, rounded))
   }
 
   var firstRangeTestKey: String { "lr/range-test/\(settings.startBatchSize)" }

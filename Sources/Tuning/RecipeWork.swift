@@ -43,10 +43,18 @@ extension Recipe {
       do {
         for (c, condition) in w.conditions.enumerated() {
           let settings = condition.applied(to: w.base)
-          let spec = settings.spec(key: w.conditions.count == 1 ? w.key : "\(w.key)/\(condition.name)", batchSize: w.batchSize(condition),
+          let spec = settings.spec(
+            key: w.conditions.count == 1 ? w.key : "\(w.key)/\(condition.name)",
+            batchSize: w.batchSize(condition),
             seed: self.settings.seed, dropout: condition.dropout ?? regularization.dropout,
             augmentation: condition.augmentation ?? regularization.augmentation)
-          pending.append((i, c, try RangeTestJob(settings: settings, spec: spec, directory: directory(for: spec)) { p in progress.step(p.loss) }))
+          pending.append(
+            (
+              i, c,
+              try RangeTestJob(settings: settings, spec: spec, directory: directory(for: spec)) {
+                p in progress.step(p.loss)
+              }
+            ))
           steps += settings.steps
         }
       } catch {
@@ -56,7 +64,10 @@ extension Recipe {
     }
     guard !pending.isEmpty else { return outcomes.map { $0! } }
     let running = Set(pending.map(\.work)).sorted()
-    onEvent?(.started(key: works[running[0]].key, label: running.map { works[$0].label }.joined(separator: "; "), steps: steps))
+    onEvent?(
+      .started(
+        key: works[running[0]].key, label: running.map { works[$0].label }.joined(separator: "; "),
+        steps: steps))
     let t0 = backend.now()
     let runs = try runner.runAll(pending.map(\.job.job))
     if shouldStop() { throw Interrupted() }
@@ -68,12 +79,15 @@ extension Recipe {
       do {
         let results = try mine.map { try pending[$0].job.result(runs[$0]) }
         let summaries = zip(mine, results).map { k, result in
-          ConditionSummary(condition: w.conditions[pending[k].condition], seeds: [settings.seed], runs: [result])
+          ConditionSummary(
+            condition: w.conditions[pending[k].condition], seeds: [settings.seed], runs: [result])
         }
-        let comparison = RangeTestComparison(conditions: summaries, oneCycleDivisor: settings.divFactor)
+        let comparison = RangeTestComparison(
+          conditions: summaries, oneCycleDivisor: settings.divFactor)
         // The wall time of side-by-side runs is shared out, so the journal's seconds add up to it.
         let seconds = total > 0 ? wall * mine.map { runs[$0].seconds }.reduce(0, +) / total : wall
-        var entry = JournalEntry(key: w.key, phase: w.phase, label: w.label, rangeTest: comparison, seconds: seconds)
+        var entry = JournalEntry(
+          key: w.key, phase: w.phase, label: w.label, rangeTest: comparison, seconds: seconds)
         entry.program = program
         entry.setMachines(mine.map { runs[$0] })
         try journal.append(entry)
@@ -90,9 +104,16 @@ extension Recipe {
   }
 
   /// Runs (or reuses) one range-test comparison; a failed run throws.
-  func rangeTest(key: String, phase: Phase, label: String, conditions: [RangeTestCondition], base: RangeTestSettings,
-                 batchSize: @escaping (RangeTestCondition) -> Int) throws -> RangeTestComparison {
-    try rangeTests([RangeTestWork(key: key, phase: phase, label: label, conditions: conditions, base: base, batchSize: batchSize)])[0].get()
+  func rangeTest(
+    key: String, phase: Phase, label: String, conditions: [RangeTestCondition],
+    base: RangeTestSettings,
+    batchSize: @escaping (RangeTestCondition) -> Int
+  ) throws -> RangeTestComparison {
+    try rangeTests([
+      RangeTestWork(
+        key: key, phase: phase, label: label, conditions: conditions, base: base,
+        batchSize: batchSize)
+    ])[0].get()
   }
 
   /// Runs (or reuses from the journal) short trials, handed to the backend together as
@@ -112,18 +133,27 @@ extension Recipe {
         continue
       }
       var settings = w.settings
-      if let folder = backend.trialsDirectory?.appendingPathComponent(TrialSpec.directoryName(for: w.key)),
-        let earlier = try? TrialSpec.read(from: folder.appendingPathComponent(TrialSpec.specFile)), earlier.kind == .trial
+      if let folder = backend.trialsDirectory?.appendingPathComponent(
+        TrialSpec.directoryName(for: w.key)),
+        let earlier = try? TrialSpec.read(from: folder.appendingPathComponent(TrialSpec.specFile)),
+        earlier.kind == .trial
       {
         settings.steps = earlier.steps
       }
       let spec = try settings.spec(key: w.key, regularization: regularization)
       let reading = TrialReading(spec: spec) { _, loss in progress.step(loss) }
-      pending.append((i, settings, reading, TrialJob(spec: spec, directory: directory(for: spec), observe: reading.observe)))
+      pending.append(
+        (
+          i, settings, reading,
+          TrialJob(spec: spec, directory: directory(for: spec), observe: reading.observe)
+        ))
     }
     guard !pending.isEmpty else { return entries.map { $0! } }
-    onEvent?(.started(key: works[pending[0].work].key, label: pending.map { works[$0.work].label }.joined(separator: "; "),
-      steps: pending.map(\.settings.steps).reduce(0, +)))
+    onEvent?(
+      .started(
+        key: works[pending[0].work].key,
+        label: pending.map { works[$0.work].label }.joined(separator: "; "),
+        steps: pending.map(\.settings.steps).reduce(0, +)))
     let t0 = backend.now()
     let runs = try runner.runAll(pending.map(\.job))
     if shouldStop() { throw Interrupted() }
@@ -133,7 +163,9 @@ extension Recipe {
       let w = works[p.work]
       let result = p.reading.result(runs[k])
       let seconds = total > 0 ? wall * runs[k].seconds / total : wall
-      var entry = JournalEntry(key: w.key, phase: w.phase, label: w.label, trial: p.settings, result: result, seconds: seconds)
+      var entry = JournalEntry(
+        key: w.key, phase: w.phase, label: w.label, trial: p.settings, result: result,
+        seconds: seconds)
       entry.repeatOf = w.repeatOf
       entry.program = program
       entry.setMachines([runs[k]])
@@ -147,7 +179,9 @@ extension Recipe {
   }
 
   /// Runs (or reuses) one short trial.
-  func trial(key: String, phase: Phase, label: String, _ settings: TrialSettings) throws -> JournalEntry {
+  func trial(key: String, phase: Phase, label: String, _ settings: TrialSettings) throws
+    -> JournalEntry
+  {
     try trials([TrialWork(key: key, phase: phase, label: label, settings: settings)])[0]
   }
 
@@ -155,7 +189,9 @@ extension Recipe {
 
   /// The trial among `entries` with the lowest finite early validation loss.
   func lowestTrial(_ entries: [JournalEntry]) -> JournalEntry? {
-    entries.filter { $0.result?.finalValidationLoss.isFinite ?? false }.min { $0.result!.finalValidationLoss < $1.result!.finalValidationLoss }
+    entries.filter { $0.result?.finalValidationLoss.isFinite ?? false }.min {
+      $0.result!.finalValidationLoss < $1.result!.finalValidationLoss
+    }
   }
 
   /// The same trial under the next seed: other initial weights, another data order.
@@ -163,20 +199,39 @@ extension Recipe {
     var s = entry.trial!
     s.seed = settings.seed &+ 1
     // Not "KEY/…": a key's children are the conditions of one piece of work.
-    return TrialWork(key: "\(entry.key)-seed-\(s.seed)", phase: entry.phase, label: "\(entry.label), seed \(s.seed)", settings: s, repeatOf: entry.key)
+    return TrialWork(
+      key: "\(entry.key)-seed-\(s.seed)", phase: entry.phase,
+      label: "\(entry.label), seed \(s.seed)", settings: s, repeatOf: entry.key)
   }
 
   /// Adds a trial and its repeat to the noise estimate.
   func addNoise(_ original: JournalEntry, _ again: JournalEntry) {
-    noise.pairs.append(NoiseEstimate.Pair(label: original.label,
-      losses: [original.result?.finalValidationLoss ?? .infinity, again.result?.finalValidationLoss ?? .infinity]))
-    if let band = noise.band { onEvent?(.note(String(format: "noise: %@ again under seed %d: %.4f against %.4f; differences under %.1f%% are noise", original.label, settings.seed &+ 1, again.result?.finalValidationLoss ?? .infinity, original.result?.finalValidationLoss ?? .infinity, 100 * band))) }
+    noise.pairs.append(
+      NoiseEstimate.Pair(
+        label: original.label,
+        losses: [
+          original.result?.finalValidationLoss ?? .infinity,
+          again.result?.finalValidationLoss ?? .infinity,
+        ]))
+    if let band = noise.band {
+      onEvent?(
+        .note(
+          String(
+            format:
+              "noise: %@ again under seed %d: %.4f against %.4f; differences under %.1f%% are noise",
+            original.label, settings.seed &+ 1, again.result?.finalValidationLoss ?? .infinity,
+            original.result?.finalValidationLoss ?? .infinity, 100 * band)))
+    }
   }
 
   /// Runs the phase's lowest trial again under another seed (with `alongside`, side by side
   /// where there are slots) and adds the pair to the noise estimate; returns `alongside`'s entries.
-  func measureNoise(_ phaseTrials: [JournalEntry], alongside: [TrialWork] = []) throws -> [JournalEntry] {
-    guard settings.measuresNoise, let lead = lowestTrial(phaseTrials) else { return try alongside.isEmpty ? [] : trials(alongside) }
+  func measureNoise(_ phaseTrials: [JournalEntry], alongside: [TrialWork] = []) throws
+    -> [JournalEntry]
+  {
+    guard settings.measuresNoise, let lead = lowestTrial(phaseTrials) else {
+      return try alongside.isEmpty ? [] : trials(alongside)
+    }
     let done = try trials(alongside + [repeatWork(of: lead)])
     addNoise(lead, done.last!)
     return Array(done.dropLast())
@@ -192,14 +247,18 @@ extension Recipe {
   func warnOfMixedMachines(_ entries: [JournalEntry]) {
     let kinds = Set(entries.compactMap(\.machines).joined())
     guard kinds.count > 1, let phase = entries.first?.phase else { return }
-    onEvent?(.note("the \(phase.rawValue) trials ran on different kinds of machines (\(kinds.sorted().joined(separator: "; "))): their equal-time comparison is not fair; pin them to one kind with --slurm-args (e.g. --constraint)"))
+    onEvent?(
+      .note(
+        "the \(phase.rawValue) trials ran on different kinds of machines (\(kinds.sorted().joined(separator: "; "))): their equal-time comparison is not fair; pin them to one kind with --slurm-args (e.g. --constraint)"
+      ))
   }
 }
 
 extension JournalEntry {
   /// Keeps where the runs ran, when their runners said.
   mutating func setMachines(_ runs: [TrialRunResult]) {
-    let nodes = runs.compactMap(\.node), machines = runs.compactMap(\.machine)
+    let nodes = runs.compactMap(\.node)
+    let machines = runs.compactMap(\.machine)
     self.nodes = nodes.isEmpty ? nil : nodes
     self.machines = machines.isEmpty ? nil : machines
   }

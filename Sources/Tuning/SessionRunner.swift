@@ -21,13 +21,17 @@ public struct SessionRunner<Session: TrainingSession>: TrialRunner {
   /// re-planned shorter); the run goes on along the new schedule and validation steps.
   public var reloadSpec: (() -> TrialSpec?)?
 
-  public init(session: Session, clock: @escaping () -> Double, shouldStop: @escaping () -> Bool = { false }) {
+  public init(
+    session: Session, clock: @escaping () -> Double, shouldStop: @escaping () -> Bool = { false }
+  ) {
     self.session = session
     self.clock = clock
     self.shouldStop = shouldStop
   }
 
-  public func run(_ spec: TrialSpec, directory: URL?, observe: (TrialEvent) -> TrialDecision) throws -> TrialRunResult {
+  public func run(_ spec: TrialSpec, directory: URL?, observe: (TrialEvent) -> TrialDecision) throws
+    -> TrialRunResult
+  {
     if let directory, writesSpec { try spec.write(to: directory) }
     let log = try EventLog(directory: directory)
     let started = clock()
@@ -42,7 +46,10 @@ public struct SessionRunner<Session: TrainingSession>: TrialRunner {
       result.record(event)
       return observe(event)
     }
-    _ = emit(.start(protocolVersion: TrialSpec.protocolVersion, honours: honours, trainSamples: result.trainSamples, time: 0))
+    _ = emit(
+      .start(
+        protocolVersion: TrialSpec.protocolVersion, honours: honours,
+        trainSamples: result.trainSamples, time: 0))
     log.flush()
     var validateAt = Set(spec.validateAt)
     var schedule = spec.schedule
@@ -66,8 +73,11 @@ public struct SessionRunner<Session: TrainingSession>: TrialRunner {
           break
         }
       }
-      let loss = session.step(HyperParameters(learningRate: row.learningRate, momentum: row.momentum, weightDecay: spec.weightDecay))
-      let decision = emit(.train(step: k, loss: loss, samples: spec.batchSize, time: clock() - started))
+      let loss = session.step(
+        HyperParameters(
+          learningRate: row.learningRate, momentum: row.momentum, weightDecay: spec.weightDecay))
+      let decision = emit(
+        .train(step: k, loss: loss, samples: spec.batchSize, time: clock() - started))
       if !loss.isFinite {
         status = .diverged
         break
@@ -80,7 +90,8 @@ public struct SessionRunner<Session: TrainingSession>: TrialRunner {
         let t = clock()
         let e = session.evaluate(.validation, maxBatches: spec.validationBatches)
         result.evaluationSeconds += clock() - t
-        let decision = emit(.validation(step: k + 1, loss: e.loss, accuracy: e.accuracy, time: clock() - started))
+        let decision = emit(
+          .validation(step: k + 1, loss: e.loss, accuracy: e.accuracy, time: clock() - started))
         if !e.loss.isFinite {
           status = .diverged
           break
@@ -93,7 +104,8 @@ public struct SessionRunner<Session: TrainingSession>: TrialRunner {
     }
     if spec.final && status == .finished {
       let e = session.evaluate(.test, maxBatches: nil)
-      _ = emit(.test(step: schedule.count, loss: e.loss, accuracy: e.accuracy, time: clock() - started))
+      _ = emit(
+        .test(step: schedule.count, loss: e.loss, accuracy: e.accuracy, time: clock() - started))
     }
     _ = emit(.end(steps: result.losses.count, time: clock() - started))
     result.status = status
@@ -114,8 +126,10 @@ extension TrialRunResult {
       self.honours = honours
       if let samples { trainSamples = samples }
     case .train(_, let loss, _, _): losses.append(loss)
-    case .validation(let step, let loss, let accuracy, _): validations.append(Measurement(step: step, loss: loss, accuracy: accuracy))
-    case .test(let step, let loss, let accuracy, _): test = Measurement(step: step, loss: loss, accuracy: accuracy)
+    case .validation(let step, let loss, let accuracy, _):
+      validations.append(Measurement(step: step, loss: loss, accuracy: accuracy))
+    case .test(let step, let loss, let accuracy, _):
+      test = Measurement(step: step, loss: loss, accuracy: accuracy)
     case .end: break
     }
     steps = losses.count

@@ -30,8 +30,10 @@ public final class SlurmRunner: TrialRunner {
   /// Prints what is submitted and cancelled (the CLI's progress notes).
   public var onNote: ((String) -> Void)?
 
-  public init(taskCommand: [String], slots: Int, slurmArguments: [String] = [], cpusPerTask: Int = 1,
-              trialTimeout: Double = 600, logDirectory: URL, shouldStop: @escaping () -> Bool = { false }) {
+  public init(
+    taskCommand: [String], slots: Int, slurmArguments: [String] = [], cpusPerTask: Int = 1,
+    trialTimeout: Double = 600, logDirectory: URL, shouldStop: @escaping () -> Bool = { false }
+  ) {
     self.taskCommand = taskCommand
     self.slots = max(1, slots)
     self.slurmArguments = slurmArguments
@@ -48,7 +50,9 @@ public final class SlurmRunner: TrialRunner {
     var log: String
   }
 
-  public func run(_ spec: TrialSpec, directory: URL?, observe: (TrialEvent) -> TrialDecision) throws -> TrialRunResult {
+  public func run(_ spec: TrialSpec, directory: URL?, observe: (TrialEvent) -> TrialDecision) throws
+    -> TrialRunResult
+  {
     try withoutActuallyEscaping(observe) { observe in
       try runAll([TrialJob(spec: spec, directory: directory, observe: observe)])[0]
     }
@@ -85,7 +89,9 @@ public final class SlurmRunner: TrialRunner {
     var watches: [Watch] = []
     var submit: [(Int, TrialJob, URL)] = []
     for (i, job) in jobs.enumerated() {
-      guard let directory = job.directory else { throw ProgramError("a Slurm trial needs a directory for its files") }
+      guard let directory = job.directory else {
+        throw ProgramError("a Slurm trial needs a directory for its files")
+      }
       if let done = job.finishedEarlier() {
         results[i] = done
         continue
@@ -93,7 +99,8 @@ public final class SlurmRunner: TrialRunner {
       if let record = Self.readRecord(in: directory), job.sameSpec(in: directory),
         let state = try states(ofJob: Self.jobID(of: record.task))?[record.task], !Self.ended(state)
       {
-        onNote?("re-attached to Slurm task \(record.task) (\(state.lowercased())) for \(job.spec.key)")
+        onNote?(
+          "re-attached to Slurm task \(record.task) (\(state.lowercased())) for \(job.spec.key)")
         let watch = Watch(index: i, job: job, directory: directory, record: record)
         watch.state = state
         watches.append(watch)
@@ -115,7 +122,9 @@ public final class SlurmRunner: TrialRunner {
     let list = logDirectory.appendingPathComponent("tasks-\(stamp).txt")
     try Data(jobs.map { $0.2.path + "\n" }.joined().utf8).write(to: list, options: .atomic)
     let script = logDirectory.appendingPathComponent("tasks-\(stamp).sh")
-    let command = (taskCommand.map(Self.quoted) + ["--spec", "\"$dir/spec.json\"", "--threads", "\"$threads\""]).joined(separator: " ")
+    let command =
+      (taskCommand.map(Self.quoted) + ["--spec", "\"$dir/spec.json\"", "--threads", "\"$threads\""])
+      .joined(separator: " ")
     let text = """
       #!/bin/bash
       # Written by discipline: task i runs the spec in line i+1 of \(list.path).
@@ -127,22 +136,36 @@ public final class SlurmRunner: TrialRunner {
       """
     try Data(text.utf8).write(to: script, options: .atomic)
     chmod(script.path, 0o755)
-    var arguments = ["sbatch", "--parsable", "--array=0-\(jobs.count - 1)%\(slots)", "--job-name=discipline",
-      "--output=\(logDirectory.path)/%A_%a.log"]
-    let givesCPUs = slurmArguments.contains { $0 == "-c" || $0.hasPrefix("--cpus-per-task") || ($0.hasPrefix("-c") && $0.count > 2) }
+    var arguments = [
+      "sbatch", "--parsable", "--array=0-\(jobs.count - 1)%\(slots)", "--job-name=discipline",
+      "--output=\(logDirectory.path)/%A_%a.log",
+    ]
+    let givesCPUs = slurmArguments.contains {
+      $0 == "-c" || $0.hasPrefix("--cpus-per-task") || ($0.hasPrefix("-c") && $0.count > 2)
+    }
     if !givesCPUs { arguments.append("--cpus-per-task=\(cpusPerTask)") }
     arguments += slurmArguments + [script.path]
     let (status, output, error) = try Self.shell(arguments)
-    guard status == 0, let id = output.split(separator: ";").first.map({ $0.trimmingCharacters(in: .whitespacesAndNewlines) }),
+    guard status == 0,
+      let id = output.split(separator: ";").first.map({
+        $0.trimmingCharacters(in: .whitespacesAndNewlines)
+      }),
       !id.isEmpty, id.allSatisfy(\.isNumber)
     else {
-      let hint = error.contains("configuration source") ? " (Slurm found no slurm.conf: set SLURM_CONF, or run where Slurm is configured)" : ""
-      throw ProgramError("sbatch failed (exit \(status)): \((error.isEmpty ? output : error).trimmingCharacters(in: .whitespacesAndNewlines))\(hint)")
+      let hint =
+        error.contains("configuration source")
+        ? " (Slurm found no slurm.conf: set SLURM_CONF, or run where Slurm is configured)" : ""
+      throw ProgramError(
+        "sbatch failed (exit \(status)): \((error.isEmpty ? output : error).trimmingCharacters(in: .whitespacesAndNewlines))\(hint)"
+      )
     }
-    onNote?("submitted Slurm job \(id): \(jobs.count) task\(jobs.count == 1 ? "" : "s"), \(min(slots, jobs.count)) at a time")
+    onNote?(
+      "submitted Slurm job \(id): \(jobs.count) task\(jobs.count == 1 ? "" : "s"), \(min(slots, jobs.count)) at a time"
+    )
     return try jobs.enumerated().map { (k, item) in
       let record = TaskRecord(task: "\(id)_\(k)", log: "\(logDirectory.path)/\(id)_\(k).log")
-      try JSONEncoder().encode(record).write(to: item.2.appendingPathComponent("slurm.json"), options: .atomic)
+      try JSONEncoder().encode(record).write(
+        to: item.2.appendingPathComponent("slurm.json"), options: .atomic)
       return Watch(index: item.0, job: item.1, directory: item.2, record: record)
     }
   }
@@ -156,10 +179,22 @@ public final class SlurmRunner: TrialRunner {
       for w in open {
         w.consumer.poll()
         if w.consumer.wantsStop || w.consumer.failure != nil { askToStop(w) }
-        if let limit = w.job.spec.maxSeconds, let since = w.runningSince, Date().timeIntervalSince(since) > limit { askToStop(w) }
-        if let asked = w.stopAsked, Date().timeIntervalSince(asked) > grace { try cancel(w, why: nil) }
-        if let since = w.runningSince, Date().timeIntervalSince(max(since, w.consumer.lastEvent)) > trialTimeout {
-          try cancel(w, why: String(format: "no event for %.0f s (--trial-timeout): Slurm task %@ was cancelled", trialTimeout, w.record.task))
+        if let limit = w.job.spec.maxSeconds, let since = w.runningSince,
+          Date().timeIntervalSince(since) > limit
+        {
+          askToStop(w)
+        }
+        if let asked = w.stopAsked, Date().timeIntervalSince(asked) > grace {
+          try cancel(w, why: nil)
+        }
+        if let since = w.runningSince,
+          Date().timeIntervalSince(max(since, w.consumer.lastEvent)) > trialTimeout
+        {
+          try cancel(
+            w,
+            why: String(
+              format: "no event for %.0f s (--trial-timeout): Slurm task %@ was cancelled",
+              trialTimeout, w.record.task))
         }
       }
       if shouldStop() && !interrupted {
@@ -187,8 +222,15 @@ public final class SlurmRunner: TrialRunner {
             w.reason = reasons[w.record.task]
             w.missing = 0
             if state == "PENDING", let reason = w.reason, Self.neverStarts(reason) {
-              let request = slurmArguments.isEmpty ? "--cpus-per-task=\(cpusPerTask), this machine's cores split by --parallel" : "--slurm-args \(slurmArguments.joined(separator: " "))"
-              try cancel(w, why: "Slurm will not start task \(w.record.task): it is pending for \(reason), which no wait clears (the request, \(request), does not fit the partition)", log: false)
+              let request =
+                slurmArguments.isEmpty
+                ? "--cpus-per-task=\(cpusPerTask), this machine's cores split by --parallel"
+                : "--slurm-args \(slurmArguments.joined(separator: " "))"
+              try cancel(
+                w,
+                why:
+                  "Slurm will not start task \(w.record.task): it is pending for \(reason), which no wait clears (the request, \(request), does not fit the partition)",
+                log: false)
               continue
             }
             if state == "RUNNING" && w.runningSince == nil { w.runningSince = Date() }
@@ -196,9 +238,12 @@ public final class SlurmRunner: TrialRunner {
           } else if answered {
             w.missing += 1
           }
-          let resultWritten = FileManager.default.fileExists(atPath: w.directory.appendingPathComponent(TrialSpec.resultFile).path)
+          let resultWritten = FileManager.default.fileExists(
+            atPath: w.directory.appendingPathComponent(TrialSpec.resultFile).path)
           // A task squeue has not listed three times running is lost (Slurm forgot it).
-          if resultWritten || Self.ended(w.state) || w.missing >= 3 { finish(w, known: w.missing < 3) }
+          if resultWritten || Self.ended(w.state) || w.missing >= 3 {
+            finish(w, known: w.missing < 3)
+          }
         }
       }
       if watches.contains(where: { $0.result == nil }) { usleep(UInt32(pollInterval * 1_000_000)) }
@@ -208,7 +253,8 @@ public final class SlurmRunner: TrialRunner {
   private func askToStop(_ w: Watch) {
     guard w.stopAsked == nil else { return }
     w.stopAsked = Date()
-    FileManager.default.createFile(atPath: w.directory.appendingPathComponent(TrialSpec.stopFile).path, contents: nil)
+    FileManager.default.createFile(
+      atPath: w.directory.appendingPathComponent(TrialSpec.stopFile).path, contents: nil)
   }
 
   private func cancel(_ w: Watch, why: String?, log: Bool = true) throws {
@@ -246,7 +292,8 @@ public final class SlurmRunner: TrialRunner {
     result.exitCode = exit
     let how = known ? "ended \(w.state.lowercased())" : "is no longer known to Slurm"
     let tail = CommandRunner.lastLines(of: URL(fileURLWithPath: w.record.log), count: 5)
-    result.message = "Slurm task \(w.record.task) \(how)\(exit.map { " with exit code \($0)" } ?? "") without a result; its log \(w.record.log)"
+    result.message =
+      "Slurm task \(w.record.task) \(how)\(exit.map { " with exit code \($0)" } ?? "") without a result; its log \(w.record.log)"
       + (tail.isEmpty ? "" : " ends:\n" + tail)
     w.result = result
   }
@@ -257,22 +304,31 @@ public final class SlurmRunner: TrialRunner {
 
   /// Pending reasons that no wait will clear: the job asks for what the partition cannot give.
   static func neverStarts(_ reason: String) -> Bool {
-    ["PartitionConfig", "BadConstraints", "PartitionNodeLimit", "PartitionTimeLimit", "InvalidAccount", "InvalidQOS",
-     "ReqNodeNotAvail, UnavailableNodes", "PartitionDown", "PartitionInactive"].contains(reason)
+    [
+      "PartitionConfig", "BadConstraints", "PartitionNodeLimit", "PartitionTimeLimit",
+      "InvalidAccount", "InvalidQOS",
+      "ReqNodeNotAvail, UnavailableNodes", "PartitionDown", "PartitionInactive",
+    ].contains(reason)
   }
 
   /// The state of every task of a job ("JOB_INDEX" → "RUNNING"); empty when Slurm no longer
   /// knows the job, nil when squeue did not answer (the controller busy or restarting). Lines
   /// it cannot read are skipped.
   func states(ofJob id: String) throws -> [String: String]? {
-    let (status, output, error) = try Self.shell(["squeue", "--noheader", "--array", "--jobs=\(id)", "--states=all", "--format=%i|%T|%N|%r"])
+    let (status, output, error) = try Self.shell([
+      "squeue", "--noheader", "--array", "--jobs=\(id)", "--states=all", "--format=%i|%T|%N|%r",
+    ])
     guard status == 0 else { return error.lowercased().contains("invalid job id") ? [:] : nil }
     var states: [String: String] = [:]
     for line in output.split(separator: "\n") {
-      let fields = line.split(separator: "|", omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespaces) }
+      let fields = line.split(separator: "|", omittingEmptySubsequences: false).map {
+        $0.trimmingCharacters(in: .whitespaces)
+      }
       guard fields.count >= 2, !fields[0].isEmpty else { continue }
       states[fields[0]] = fields[1]
-      if fields.count >= 3, !fields[2].isEmpty, !fields[2].hasPrefix("(") { nodes[fields[0]] = fields[2] }
+      if fields.count >= 3, !fields[2].isEmpty, !fields[2].hasPrefix("(") {
+        nodes[fields[0]] = fields[2]
+      }
       if fields.count >= 4 { reasons[fields[0]] = fields[3...].joined(separator: "|") }
     }
     return states
@@ -288,14 +344,19 @@ public final class SlurmRunner: TrialRunner {
 
   /// Slurm's states after which a task runs no more.
   static func ended(_ state: String) -> Bool {
-    ["COMPLETED", "FAILED", "CANCELLED", "TIMEOUT", "NODE_FAIL", "PREEMPTED", "BOOT_FAIL", "DEADLINE", "OUT_OF_MEMORY",
-     "SPECIAL_EXIT", "REVOKED"].contains(state.split(separator: " ").first.map(String.init) ?? state)
+    [
+      "COMPLETED", "FAILED", "CANCELLED", "TIMEOUT", "NODE_FAIL", "PREEMPTED", "BOOT_FAIL",
+      "DEADLINE", "OUT_OF_MEMORY",
+      "SPECIAL_EXIT", "REVOKED",
+    ].contains(state.split(separator: " ").first.map(String.init) ?? state)
   }
 
   static func jobID(of task: String) -> String { String(task.prefix { $0 != "_" }) }
 
   static func readRecord(in directory: URL) -> TaskRecord? {
-    guard let data = try? Data(contentsOf: directory.appendingPathComponent("slurm.json")) else { return nil }
+    guard let data = try? Data(contentsOf: directory.appendingPathComponent("slurm.json")) else {
+      return nil
+    }
     return try? JSONDecoder().decode(TaskRecord.self, from: data)
   }
 
@@ -307,22 +368,31 @@ public final class SlurmRunner: TrialRunner {
   /// Runs a Slurm command: its exit status, standard output and standard error (through
   /// temporary files, waited for with waitpid: Foundation's Process can miss a child's end).
   static func shell(_ arguments: [String]) throws -> (Int32, String, String) {
-    let base = FileManager.default.temporaryDirectory.appendingPathComponent("discipline-\(getpid())-\(UUID().uuidString)")
-    let out = base.path + ".out", err = base.path + ".err"
+    let base = FileManager.default.temporaryDirectory.appendingPathComponent(
+      "discipline-\(getpid())-\(UUID().uuidString)")
+    let out = base.path + ".out"
+    let err = base.path + ".err"
     defer {
       unlink(out)
       unlink(err)
     }
     let child: ChildProcess
-    do { child = try ChildProcess(arguments: arguments, environment: ProcessInfo.processInfo.environment, standardOutput: out, standardError: err) } catch {
-      throw ProgramError("cannot run \(arguments[0]) (is Slurm installed and on the PATH?): \(error.description)")
+    do {
+      child = try ChildProcess(
+        arguments: arguments, environment: ProcessInfo.processInfo.environment, standardOutput: out,
+        standardError: err)
+    } catch {
+      throw ProgramError(
+        "cannot run \(arguments[0]) (is Slurm installed and on the PATH?): \(error.description)")
     }
     let status: Int32
     switch child.wait() {
     case .exited(let code): status = code
     case .signaled(let signal): status = 128 + signal
     }
-    let text = { (path: String) in String(decoding: FileManager.default.contents(atPath: path) ?? Data(), as: UTF8.self) }
+    let text = { (path: String) in
+      String(decoding: FileManager.default.contents(atPath: path) ?? Data(), as: UTF8.self)
+    }
     return (status, text(out), text(err))
   }
 }

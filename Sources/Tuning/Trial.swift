@@ -19,9 +19,11 @@ public struct TrialSettings: Codable, Sendable, Equatable {
   public var validationBatches: Int?
   public var seed: UInt64
 
-  public init(batchSize: Int, maxLearningRate: Double, divFactor: Double = 10, maxMomentum: Double = 0.95,
-              minMomentum: Double = 0.85, weightDecay: Double, steps: Int, evaluations: Int = 4,
-              validationBatches: Int? = nil, seed: UInt64) {
+  public init(
+    batchSize: Int, maxLearningRate: Double, divFactor: Double = 10, maxMomentum: Double = 0.95,
+    minMomentum: Double = 0.85, weightDecay: Double, steps: Int, evaluations: Int = 4,
+    validationBatches: Int? = nil, seed: UInt64
+  ) {
     self.batchSize = batchSize
     self.maxLearningRate = maxLearningRate
     self.divFactor = divFactor
@@ -37,9 +39,11 @@ public struct TrialSettings: Codable, Sendable, Equatable {
   /// The trial's 1cycle policy: PyTorch's `OneCycleLR` with a start at max/`divFactor` and the
   /// momentum cycled from `maxMomentum` down to `minMomentum` and back.
   public var policy: Policy {
-    .oneCycle(OneCycle(
-      variant: .pytorch, maxLearningRate: maxLearningRate, divFactor: divFactor,
-      cycleMomentum: maxMomentum != minMomentum, baseMomentum: minMomentum, maxMomentum: maxMomentum))
+    .oneCycle(
+      OneCycle(
+        variant: .pytorch, maxLearningRate: maxLearningRate, divFactor: divFactor,
+        cycleMomentum: maxMomentum != minMomentum, baseMomentum: minMomentum,
+        maxMomentum: maxMomentum))
   }
 }
 
@@ -81,7 +85,10 @@ extension TrialSettings {
   public func schedule() throws(RecipeError) -> [TrialSpec.Row] {
     let schedule: Schedule
     do { schedule = try Schedule(policy, totalSteps: steps) } catch {
-      throw RecipeError(description: "cannot make the trial's one-cycle schedule (max LR \(maxLearningRate), \(steps) steps): \(error)")
+      throw RecipeError(
+        description:
+          "cannot make the trial's one-cycle schedule (max LR \(maxLearningRate), \(steps) steps): \(error)"
+      )
     }
     return TrialSpec.Row.rows(of: schedule, momentum: maxMomentum)
   }
@@ -90,24 +97,39 @@ extension TrialSettings {
   /// the last at the end (none closer to it than half the spacing).
   public var validateAt: [Int] {
     let interval = max(1, steps / max(1, evaluations))
-    return (1...max(1, steps)).filter { done in done == steps || (done % interval == 0 && steps - done >= interval / 2) }
+    return (1...max(1, steps)).filter { done in
+      done == steps || (done % interval == 0 && steps - done >= interval / 2)
+    }
   }
 
   /// The trial as a spec for a runner, at a regularization.
-  public func spec(key: String, regularization: Regularization = Regularization()) throws(RecipeError) -> TrialSpec {
-    TrialSpec(kind: .trial, key: key, batchSize: batchSize, seed: seed, weightDecay: weightDecay, dropout: regularization.dropout,
-      augmentation: regularization.augmentation, schedule: try schedule(), validateAt: validateAt, validationBatches: validationBatches)
+  public func spec(key: String, regularization: Regularization = Regularization())
+    throws(RecipeError) -> TrialSpec
+  {
+    TrialSpec(
+      kind: .trial, key: key, batchSize: batchSize, seed: seed, weightDecay: weightDecay,
+      dropout: regularization.dropout,
+      augmentation: regularization.augmentation, schedule: try schedule(), validateAt: validateAt,
+      validationBatches: validationBatches)
   }
 
   /// Runs the trial on a fresh session, returning its curves; the session ends in the trained
   /// state. Throws when the settings make no valid schedule (a non-positive learning rate, no steps).
-  public func run<Session: TrainingSession>(on session: Session, clock: @escaping () -> Double, shouldStop: @escaping () -> Bool = { false },
-                                            onStep: ((Int, Double) -> Void)? = nil) throws -> TrialResult {
-    try run(with: SessionRunner(session: session, clock: clock, shouldStop: shouldStop), spec: spec(key: "trial"), directory: nil, onStep: onStep)
+  public func run<Session: TrainingSession>(
+    on session: Session, clock: @escaping () -> Double,
+    shouldStop: @escaping () -> Bool = { false },
+    onStep: ((Int, Double) -> Void)? = nil
+  ) throws -> TrialResult {
+    try run(
+      with: SessionRunner(session: session, clock: clock, shouldStop: shouldStop),
+      spec: spec(key: "trial"), directory: nil, onStep: onStep)
   }
 
   /// Runs the trial as `spec` through any runner, reading its events as they come.
-  public func run(with runner: some TrialRunner, spec: TrialSpec, directory: URL?, onStep: ((Int, Double) -> Void)? = nil) throws -> TrialResult {
+  public func run(
+    with runner: some TrialRunner, spec: TrialSpec, directory: URL?,
+    onStep: ((Int, Double) -> Void)? = nil
+  ) throws -> TrialResult {
     let reading = TrialReading(spec: spec, onStep: onStep)
     return reading.result(try runner.run(spec, directory: directory, observe: reading.observe))
   }
@@ -127,7 +149,8 @@ final class TrialReading {
 
   func observe(_ event: TrialEvent) -> TrialDecision {
     switch event {
-    case .start(_, _, let samples, _): stepsPerEpoch = samples.map { max(1, $0 / max(1, spec.batchSize)) }
+    case .start(_, _, let samples, _):
+      stepsPerEpoch = samples.map { max(1, $0 / max(1, spec.batchSize)) }
     case .train(let k, let loss, _, _): onStep?(k, loss)
     default: break
     }
@@ -138,12 +161,17 @@ final class TrialReading {
   func result(_ run: TrialRunResult) -> TrialResult {
     let n = run.losses.count
     let records = run.validations.map { v in
-      EvaluationRecord(step: v.step, epoch: stepsPerEpoch.map { Double(v.step) / Double($0) } ?? 0, loss: v.loss, accuracy: v.accuracy)
+      EvaluationRecord(
+        step: v.step, epoch: stepsPerEpoch.map { Double(v.step) / Double($0) } ?? 0, loss: v.loss,
+        accuracy: v.accuracy)
     }
     return TrialResult(
-      losses: run.losses, learningRates: spec.schedule.prefix(n).map(\.learningRate), momenta: spec.schedule.prefix(n).map(\.momentum),
-      evaluations: records, diverged: run.status == .diverged || run.status == .failed, seconds: run.seconds,
-      evaluationSeconds: run.evaluationSeconds, startupSeconds: run.startupSeconds > 0 ? run.startupSeconds : nil,
+      losses: run.losses, learningRates: spec.schedule.prefix(n).map(\.learningRate),
+      momenta: spec.schedule.prefix(n).map(\.momentum),
+      evaluations: records, diverged: run.status == .diverged || run.status == .failed,
+      seconds: run.seconds,
+      evaluationSeconds: run.evaluationSeconds,
+      startupSeconds: run.startupSeconds > 0 ? run.startupSeconds : nil,
       failure: run.status == .failed ? run.message ?? "the program failed" : nil)
   }
 }

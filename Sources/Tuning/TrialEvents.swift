@@ -17,7 +17,9 @@ public enum TrialEvent: Equatable, Sendable {
 
   public var time: Double {
     switch self {
-    case .start(_, _, _, let t), .train(_, _, _, let t), .validation(_, _, _, let t), .test(_, _, _, let t), .end(_, let t): t
+    case .start(_, _, _, let t), .train(_, _, _, let t), .validation(_, _, _, let t),
+      .test(_, _, _, let t), .end(_, let t):
+      t
     }
   }
 
@@ -29,13 +31,17 @@ public enum TrialEvent: Equatable, Sendable {
     switch self {
     case .start(let version, let honours, let samples, let t):
       let list = honours.map { "\"\($0)\"" }.joined(separator: ",")
-      return "{\"event\":\"start\",\"protocol\":\(version),\"honours\":[\(list)]\(samples.map { ",\"train_samples\":\($0)" } ?? ""),\"time\":\(number(t))}"
+      return
+        "{\"event\":\"start\",\"protocol\":\(version),\"honours\":[\(list)]\(samples.map { ",\"train_samples\":\($0)" } ?? ""),\"time\":\(number(t))}"
     case .train(let step, let loss, let samples, let t):
-      return "{\"event\":\"train\",\"step\":\(step),\"loss\":\(number(loss)),\"samples\":\(samples),\"time\":\(number(t))}"
+      return
+        "{\"event\":\"train\",\"step\":\(step),\"loss\":\(number(loss)),\"samples\":\(samples),\"time\":\(number(t))}"
     case .validation(let step, let loss, let accuracy, let t):
-      return "{\"event\":\"val\",\"step\":\(step),\"loss\":\(number(loss)),\"accuracy\":\(number(accuracy)),\"time\":\(number(t))}"
+      return
+        "{\"event\":\"val\",\"step\":\(step),\"loss\":\(number(loss)),\"accuracy\":\(number(accuracy)),\"time\":\(number(t))}"
     case .test(let step, let loss, let accuracy, let t):
-      return "{\"event\":\"test\",\"step\":\(step),\"loss\":\(number(loss)),\"accuracy\":\(number(accuracy)),\"time\":\(number(t))}"
+      return
+        "{\"event\":\"test\",\"step\":\(step),\"loss\":\(number(loss)),\"accuracy\":\(number(accuracy)),\"time\":\(number(t))}"
     case .end(let steps, let t):
       return "{\"event\":\"end\",\"steps\":\(steps),\"time\":\(number(t))}"
     }
@@ -47,10 +53,14 @@ public enum TrialEvent: Equatable, Sendable {
     // JSON has no NaN: Python writes NaN/Infinity tokens, so they become null before parsing
     // (events carry no strings that could contain them, other than names checked below).
     // JSONDecoder, not JSONSerialization: it reads every number back to the same bits.
-    let text = line.replacingOccurrences(of: "-Infinity", with: "null").replacingOccurrences(of: "Infinity", with: "null")
-      .replacingOccurrences(of: "NaN", with: "null")
+    let text = line.replacingOccurrences(of: "-Infinity", with: "null").replacingOccurrences(
+      of: "Infinity", with: "null"
+    )
+    .replacingOccurrences(of: "NaN", with: "null")
     let fields: EventFields
-    do { fields = try Self.decoder.decode(EventFields.self, from: Data(text.utf8)) } catch let error as TrialEventError {
+    do { fields = try Self.decoder.decode(EventFields.self, from: Data(text.utf8)) } catch let error
+      as TrialEventError
+    {
       throw error
     } catch {
       throw TrialEventError("not a JSON object: \(line.prefix(120))")
@@ -77,7 +87,9 @@ private struct EventFields: Decodable {
 
   init(from decoder: Decoder) throws {
     let c = try decoder.container(keyedBy: Key.self)
-    guard let name = try? c.decode(String.self, forKey: Key(stringValue: "event")) else { throw TrialEventError("no \"event\" name") }
+    guard let name = try? c.decode(String.self, forKey: Key(stringValue: "event")) else {
+      throw TrialEventError("no \"event\" name")
+    }
     func int(_ key: String) throws -> Int {
       guard let v = try? c.decode(Int.self, forKey: Key(stringValue: key)) else {
         throw TrialEventError("\"\(name)\" event without an integer \"\(key)\"")
@@ -95,10 +107,17 @@ private struct EventFields: Decodable {
     case "start":
       let honours = (try? c.decode([String].self, forKey: Key(stringValue: "honours"))) ?? []
       let samples = try? c.decode(Int.self, forKey: Key(stringValue: "train_samples"))
-      event = .start(protocolVersion: try int("protocol"), honours: honours, trainSamples: samples, time: time)
-    case "train": event = .train(step: try int("step"), loss: try real("loss"), samples: try int("samples"), time: time)
-    case "val": event = .validation(step: try int("step"), loss: try real("loss"), accuracy: try real("accuracy"), time: time)
-    case "test": event = .test(step: try int("step"), loss: try real("loss"), accuracy: try real("accuracy"), time: time)
+      event = .start(
+        protocolVersion: try int("protocol"), honours: honours, trainSamples: samples, time: time)
+    case "train":
+      event = .train(
+        step: try int("step"), loss: try real("loss"), samples: try int("samples"), time: time)
+    case "val":
+      event = .validation(
+        step: try int("step"), loss: try real("loss"), accuracy: try real("accuracy"), time: time)
+    case "test":
+      event = .test(
+        step: try int("step"), loss: try real("loss"), accuracy: try real("accuracy"), time: time)
     case "end": event = .end(steps: try int("steps"), time: time)
     default: throw TrialEventError("unknown event \"\(name)\"")
     }
@@ -165,9 +184,14 @@ public struct TrialRunResult: Codable, Sendable, Equatable {
   public var machine: String?
 
   enum CodingKeys: String, CodingKey {
-    case protocolVersion = "protocol", key, kind, status, steps, seconds, evaluationSeconds = "evaluation_seconds"
+    case protocolVersion = "protocol"
+    case key, kind, status, steps, seconds
+    case evaluationSeconds = "evaluation_seconds"
     case startupSeconds = "startup_seconds"
-    case losses, validations, test, honours, trainSamples = "train_samples", exitCode = "exit_code", message, node, machine
+    case losses, validations, test, honours
+    case trainSamples = "train_samples"
+    case exitCode = "exit_code"
+    case message, node, machine
   }
 
   public init(key: String, kind: TrialSpec.Kind) {
@@ -187,14 +211,19 @@ public struct TrialRunResult: Codable, Sendable, Equatable {
   public func write(to directory: URL) throws {
     let encoder = JSONEncoder()
     encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-    encoder.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "Infinity", negativeInfinity: "-Infinity", nan: "NaN")
-    try encoder.encode(self).write(to: directory.appendingPathComponent(TrialSpec.resultFile), options: .atomic)
+    encoder.nonConformingFloatEncodingStrategy = .convertToString(
+      positiveInfinity: "Infinity", negativeInfinity: "-Infinity", nan: "NaN")
+    try encoder.encode(self).write(
+      to: directory.appendingPathComponent(TrialSpec.resultFile), options: .atomic)
   }
 
   public static func read(from directory: URL) throws -> TrialRunResult {
     let decoder = JSONDecoder()
-    decoder.nonConformingFloatDecodingStrategy = .convertFromString(positiveInfinity: "Infinity", negativeInfinity: "-Infinity", nan: "NaN")
-    return try decoder.decode(TrialRunResult.self, from: Data(contentsOf: directory.appendingPathComponent(TrialSpec.resultFile)))
+    decoder.nonConformingFloatDecodingStrategy = .convertFromString(
+      positiveInfinity: "Infinity", negativeInfinity: "-Infinity", nan: "NaN")
+    return try decoder.decode(
+      TrialRunResult.self,
+      from: Data(contentsOf: directory.appendingPathComponent(TrialSpec.resultFile)))
   }
 }
 
@@ -203,7 +232,8 @@ public struct TrialRunResult: Codable, Sendable, Equatable {
 public protocol TrialRunner {
   /// Runs `spec` (writing its files into `directory`, when given), handing every event to
   /// `observe` as it happens and stopping the run when it answers `.stop`.
-  func run(_ spec: TrialSpec, directory: URL?, observe: (TrialEvent) -> TrialDecision) throws -> TrialRunResult
+  func run(_ spec: TrialSpec, directory: URL?, observe: (TrialEvent) -> TrialDecision) throws
+    -> TrialRunResult
   /// Runs independent jobs, side by side where the runner can (results in the jobs' order); a
   /// job whose directory holds a finished run of the same spec is not run again.
   func runAll(_ jobs: [TrialJob]) throws -> [TrialRunResult]

@@ -17,7 +17,8 @@ public struct TrialJob {
   /// its directory, and a result.json that is not an interruption), its events replayed to
   /// `observe`: a resumed run never trains a finished spec twice.
   func finishedEarlier() -> TrialRunResult? {
-    guard let directory, let result = try? TrialRunResult.read(from: directory), result.status != .interrupted,
+    guard let directory, let result = try? TrialRunResult.read(from: directory),
+      result.status != .interrupted,
       result.key == spec.key, sameSpec(in: directory)
     else { return nil }
     var tail = LineTail(url: directory.appendingPathComponent(TrialSpec.eventsFile))
@@ -30,8 +31,10 @@ public struct TrialJob {
 
   /// Whether `directory` holds this spec (spec.json and schedule.csv as this job would write them).
   func sameSpec(in directory: URL) -> Bool {
-    guard let old = try? TrialSpec.read(from: directory.appendingPathComponent(TrialSpec.specFile)) else { return false }
-    var mine = spec, theirs = old
+    guard let old = try? TrialSpec.read(from: directory.appendingPathComponent(TrialSpec.specFile))
+    else { return false }
+    var mine = spec
+    var theirs = old
     // What a runner adds or changes while running does not make another spec.
     theirs.engine = nil
     mine.engine = nil
@@ -42,7 +45,9 @@ public struct TrialJob {
 extension TrialRunner {
   /// Runs the jobs one after another (runners that run side by side override `runAll`).
   public func runSequentially(_ jobs: [TrialJob]) throws -> [TrialRunResult] {
-    try jobs.map { job in try job.finishedEarlier() ?? run(job.spec, directory: job.directory, observe: job.observe) }
+    try jobs.map { job in
+      try job.finishedEarlier() ?? run(job.spec, directory: job.directory, observe: job.observe)
+    }
   }
 }
 
@@ -67,7 +72,10 @@ struct EventConsumer {
   private(set) var failure: String?
   private var tail: LineTail
 
-  init(spec: TrialSpec, directory: URL, started: Date = Date(), observe: @escaping (TrialEvent) -> TrialDecision) {
+  init(
+    spec: TrialSpec, directory: URL, started: Date = Date(),
+    observe: @escaping (TrialEvent) -> TrialDecision
+  ) {
     eventsURL = directory.appendingPathComponent(TrialSpec.eventsFile)
     self.observe = observe
     self.started = started
@@ -89,7 +97,8 @@ struct EventConsumer {
       if case .start(let version, _, _, _) = event {
         sawStart = true
         guard version == TrialSpec.protocolVersion else {
-          failure = "\(eventsURL.path):\(number): the program speaks protocol \(version), this discipline speaks \(TrialSpec.protocolVersion)"
+          failure =
+            "\(eventsURL.path):\(number): the program speaks protocol \(version), this discipline speaks \(TrialSpec.protocolVersion)"
           return
         }
       } else if !sawStart {
@@ -108,7 +117,8 @@ struct EventConsumer {
       lastEventTime = event.time
       result.record(event)
       switch event {
-      case .train(_, let loss, _, _) where !loss.isFinite, .validation(_, let loss, _, _) where !loss.isFinite:
+      case .train(_, let loss, _, _) where !loss.isFinite,
+        .validation(_, let loss, _, _) where !loss.isFinite:
         diverged = true
         wantsStop = true
       default: break

@@ -27,7 +27,11 @@ public struct TrialSpec: Codable, Sendable, Equatable {
 
     /// Every step of `schedule` as rows; `momentum` where the schedule does not cycle it.
     public static func rows(of schedule: Schedule, momentum: Double) -> [Row] {
-      (0..<schedule.totalSteps).map { Row(learningRate: schedule.learningRate(at: $0), momentum: schedule.momentum(at: $0) ?? momentum) }
+      (0..<schedule.totalSteps).map {
+        Row(
+          learningRate: schedule.learningRate(at: $0),
+          momentum: schedule.momentum(at: $0) ?? momentum)
+      }
     }
   }
 
@@ -58,7 +62,10 @@ public struct TrialSpec: Codable, Sendable, Equatable {
   public struct StopRule: Codable, Sendable, Equatable {
     public var smoothing: Double
     public var divergenceFactor: Double
-    enum CodingKeys: String, CodingKey { case smoothing, divergenceFactor = "divergence_factor" }
+    enum CodingKeys: String, CodingKey {
+      case smoothing
+      case divergenceFactor = "divergence_factor"
+    }
     public init(smoothing: Double, divergenceFactor: Double) {
       self.smoothing = smoothing
       self.divergenceFactor = divergenceFactor
@@ -71,8 +78,10 @@ public struct TrialSpec: Codable, Sendable, Equatable {
 
   public var steps: Int { schedule.count }
 
-  public init(kind: Kind, key: String, batchSize: Int, seed: UInt64, weightDecay: Double, dropout: Double = 0,
-              augmentation: String = "none", schedule: [Row], validateAt: [Int], validationBatches: Int?) {
+  public init(
+    kind: Kind, key: String, batchSize: Int, seed: UInt64, weightDecay: Double, dropout: Double = 0,
+    augmentation: String = "none", schedule: [Row], validateAt: [Int], validationBatches: Int?
+  ) {
     self.kind = kind
     self.key = key
     self.batchSize = batchSize
@@ -86,9 +95,19 @@ public struct TrialSpec: Codable, Sendable, Equatable {
   }
 
   enum CodingKeys: String, CodingKey {
-    case protocolVersion = "protocol", kind, key, batchSize = "batch_size", seed, weightDecay = "weight_decay"
-    case dropout, augmentation, steps, schedule, validateAt = "validate_at", validationBatches = "validation_batches"
-    case final, saveModel = "save_model", maxSeconds = "max_seconds", stopRule = "stop_rule", engine
+    case protocolVersion = "protocol"
+    case kind, key
+    case batchSize = "batch_size"
+    case seed
+    case weightDecay = "weight_decay"
+    case dropout, augmentation, steps, schedule
+    case validateAt = "validate_at"
+    case validationBatches = "validation_batches"
+    case final
+    case saveModel = "save_model"
+    case maxSeconds = "max_seconds"
+    case stopRule = "stop_rule"
+    case engine
   }
 
   public func encode(to encoder: Encoder) throws {
@@ -119,7 +138,9 @@ public struct TrialSpec: Codable, Sendable, Equatable {
     guard protocolVersion == Self.protocolVersion else {
       throw DecodingError.dataCorruptedError(
         forKey: .protocolVersion, in: c,
-        debugDescription: "protocol \(protocolVersion) is not the one this discipline speaks (\(Self.protocolVersion))")
+        debugDescription:
+          "protocol \(protocolVersion) is not the one this discipline speaks (\(Self.protocolVersion))"
+      )
     }
     kind = try c.decode(Kind.self, forKey: .kind)
     key = try c.decode(String.self, forKey: .key)
@@ -175,50 +196,73 @@ public struct TrialSpec: Codable, Sendable, Equatable {
     let encoder = JSONEncoder()
     encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
     let json = try encoder.encode(self)
-    if !scheduleLast { try Data(csv.utf8).write(to: directory.appendingPathComponent(Self.scheduleFile), options: .atomic) }
+    if !scheduleLast {
+      try Data(csv.utf8).write(
+        to: directory.appendingPathComponent(Self.scheduleFile), options: .atomic)
+    }
     try json.write(to: directory.appendingPathComponent(Self.specFile), options: .atomic)
-    if scheduleLast { try Data(csv.utf8).write(to: directory.appendingPathComponent(Self.scheduleFile), options: .atomic) }
+    if scheduleLast {
+      try Data(csv.utf8).write(
+        to: directory.appendingPathComponent(Self.scheduleFile), options: .atomic)
+    }
   }
 
   /// Reads a spec and its schedule; errors name the file, and the line of the schedule.
   public static func read(from specURL: URL) throws(TrialProtocolError) -> TrialSpec {
     let data: Data
     do { data = try Data(contentsOf: specURL) } catch {
-      throw TrialProtocolError(file: specURL.path, problem: "cannot be read (\(error.localizedDescription))")
+      throw TrialProtocolError(
+        file: specURL.path, problem: "cannot be read (\(error.localizedDescription))")
     }
     var spec: TrialSpec
-    do { spec = try JSONDecoder().decode(TrialSpec.self, from: data) } catch let DecodingError.dataCorrupted(context) {
+    do { spec = try JSONDecoder().decode(TrialSpec.self, from: data) } catch let
+      DecodingError.dataCorrupted(context)
+    {
       throw TrialProtocolError(file: specURL.path, problem: context.debugDescription)
     } catch let DecodingError.keyNotFound(key, _) {
       throw TrialProtocolError(file: specURL.path, problem: "has no \"\(key.stringValue)\"")
     } catch let DecodingError.typeMismatch(_, context) {
-      throw TrialProtocolError(file: specURL.path, problem: "\"\(context.codingPath.map(\.stringValue).joined(separator: "."))\" has the wrong type")
+      throw TrialProtocolError(
+        file: specURL.path,
+        problem:
+          "\"\(context.codingPath.map(\.stringValue).joined(separator: "."))\" has the wrong type")
     } catch {
       throw TrialProtocolError(file: specURL.path, problem: "is not a valid spec (\(error))")
     }
     let scheduleURL = specURL.deletingLastPathComponent().appendingPathComponent(scheduleFile)
     let text: String
     do { text = try String(contentsOf: scheduleURL, encoding: .utf8) } catch {
-      throw TrialProtocolError(file: scheduleURL.path, problem: "cannot be read (\(error.localizedDescription))")
+      throw TrialProtocolError(
+        file: scheduleURL.path, problem: "cannot be read (\(error.localizedDescription))")
     }
-    let lines = text.split(separator: "\n", omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespaces) }
+    let lines = text.split(separator: "\n", omittingEmptySubsequences: false).map {
+      $0.trimmingCharacters(in: .whitespaces)
+    }
     guard lines.first == "step,lr,momentum" else {
-      throw TrialProtocolError(file: scheduleURL.path, line: 1, problem: "the header must be step,lr,momentum")
+      throw TrialProtocolError(
+        file: scheduleURL.path, line: 1, problem: "the header must be step,lr,momentum")
     }
     var rows: [Row] = []
     rows.reserveCapacity(spec.schedule.count)
     for (i, line) in lines.enumerated().dropFirst() where !line.isEmpty {
       let fields = line.split(separator: ",")
-      guard fields.count == 3, let k = Int(fields[0]), let lr = Double(fields[1]), let m = Double(fields[2]) else {
-        throw TrialProtocolError(file: scheduleURL.path, line: i + 1, problem: "expected step,lr,momentum, got \"\(line)\"")
+      guard fields.count == 3, let k = Int(fields[0]), let lr = Double(fields[1]),
+        let m = Double(fields[2])
+      else {
+        throw TrialProtocolError(
+          file: scheduleURL.path, line: i + 1, problem: "expected step,lr,momentum, got \"\(line)\""
+        )
       }
       guard k == rows.count else {
-        throw TrialProtocolError(file: scheduleURL.path, line: i + 1, problem: "expected step \(rows.count), got \(k)")
+        throw TrialProtocolError(
+          file: scheduleURL.path, line: i + 1, problem: "expected step \(rows.count), got \(k)")
       }
       rows.append(Row(learningRate: lr, momentum: m))
     }
     guard rows.count == spec.schedule.count else {
-      throw TrialProtocolError(file: scheduleURL.path, problem: "has \(rows.count) steps, the spec says \(spec.schedule.count)")
+      throw TrialProtocolError(
+        file: scheduleURL.path,
+        problem: "has \(rows.count) steps, the spec says \(spec.schedule.count)")
     }
     spec.schedule = rows
     return spec

@@ -86,7 +86,8 @@ import Testing
 
   @Test func badSettingsAreUsageErrors() {
     #expect(dataError { try BatchLoader(indexed(5), batchSize: 0) }?.exitCode == 64)
-    #expect(dataError { try BatchLoader(indexed(5), batchSize: 2, prefetchDepth: -1) }?.exitCode == 64)
+    #expect(
+      dataError { try BatchLoader(indexed(5), batchSize: 2, prefetchDepth: -1) }?.exitCode == 64)
   }
 
   @Test func emptyDataGivesNoBatches() throws {
@@ -144,7 +145,8 @@ import Testing
           for dx in -2...2 {
             let candidate = (0..<3).flatMap { y in
               (0..<4).map { x -> Float in
-                let sx = (flip ? 3 - x : x) + dx, sy = y + dy
+                let sx = (flip ? 3 - x : x) + dx
+                let sy = y + dy
                 return sy >= 0 && sy < 3 && sx >= 0 && sx < 4 ? image[sy * 4 + sx] : fill
               }
             }
@@ -165,12 +167,23 @@ import Testing
     let augmentation = try Augmentation.named(
       "crop-flip", sampleShape: [1, 28, 28], normalization: normalization)
     #expect(augmentation == .cropFlip(padding: 4, fill: [-0.5]))
-    #expect(try Augmentation.named("none", sampleShape: [1, 28, 28], normalization: nil) == Augmentation.none)
+    #expect(
+      try Augmentation.named("none", sampleShape: [1, 28, 28], normalization: nil)
+        == Augmentation.none)
     // flip: mirroring only, no shift.
-    #expect(try Augmentation.named("flip", sampleShape: [1, 28, 28], normalization: normalization) == .cropFlip(padding: 0, fill: [-0.5]))
-    #expect(dataError { try Augmentation.named("flip", sampleShape: [4, 1, 1], normalization: nil) }?.exitCode == 64)
-    #expect(dataError { try Augmentation.named("crop-flip", sampleShape: [4, 1, 1], normalization: nil) }?.exitCode == 64)
-    #expect(dataError { try Augmentation.named("rotate", sampleShape: [1, 28, 28], normalization: nil) }?.exitCode == 64)
+    #expect(
+      try Augmentation.named("flip", sampleShape: [1, 28, 28], normalization: normalization)
+        == .cropFlip(padding: 0, fill: [-0.5]))
+    #expect(
+      dataError { try Augmentation.named("flip", sampleShape: [4, 1, 1], normalization: nil) }?
+        .exitCode == 64)
+    #expect(
+      dataError {
+        try Augmentation.named("crop-flip", sampleShape: [4, 1, 1], normalization: nil)
+      }?.exitCode == 64)
+    #expect(
+      dataError { try Augmentation.named("rotate", sampleShape: [1, 28, 28], normalization: nil) }?
+        .exitCode == 64)
   }
 
   @Test func augmentationIsDeterministicPerEpochAndBatch() throws {

@@ -8,7 +8,8 @@ import Testing
     let folder = try TemporaryFolder()
     defer { folder.remove() }
     try CIFAR.writeFolder(folder, perBatch: 3)
-    let splits = try DatasetSpec(parsing: "cifar10", options: .init(dataDirectory: folder.path)).load()
+    let splits = try DatasetSpec(parsing: "cifar10", options: .init(dataDirectory: folder.path))
+      .load()
     #expect(splits.train.count == 15)
     #expect(splits.test.count == 3)
     #expect(splits.train.sampleShape == [3, 32, 32])
@@ -26,7 +27,9 @@ import Testing
     var records = CIFAR.records(count: 3)
     records[3073] = 11
     let path = try folder.write("data_batch_2.bin", records)
-    let error = dataError { try DatasetSpec(.cifar10, options: .init(dataDirectory: folder.path)).load() }
+    let error = dataError {
+      try DatasetSpec(.cifar10, options: .init(dataDirectory: folder.path)).load()
+    }
     #expect(error == .labelOutOfRange(path: path, offset: 3073, label: 11, classCount: 10))
   }
 
@@ -35,7 +38,9 @@ import Testing
     defer { folder.remove() }
     try CIFAR.writeFolder(folder, perBatch: 3)
     let path = try folder.write("test_batch.bin", Array(CIFAR.records(count: 3).dropLast(100)))
-    let error = dataError { try DatasetSpec(.cifar10, options: .init(dataDirectory: folder.path)).load() }
+    let error = dataError {
+      try DatasetSpec(.cifar10, options: .init(dataDirectory: folder.path)).load()
+    }
     #expect(
       error
         == .truncatedFile(
@@ -48,7 +53,9 @@ import Testing
     defer { folder.remove() }
     try CIFAR.writeFolder(folder, perBatch: 1)
     try FileManager.default.removeItem(atPath: folder.file("data_batch_4.bin"))
-    let error = dataError { try DatasetSpec(.cifar10, options: .init(dataDirectory: folder.path)).load() }
+    let error = dataError {
+      try DatasetSpec(.cifar10, options: .init(dataDirectory: folder.path)).load()
+    }
     #expect(
       error
         == .missingFile(
@@ -64,7 +71,8 @@ import Testing
     try folder.write("train.bin", record + record)
     record[1] = 99
     try folder.write("test.bin", record)
-    let splits = try DatasetSpec(parsing: "cifar100", options: .init(dataDirectory: folder.path)).load()
+    let splits = try DatasetSpec(parsing: "cifar100", options: .init(dataDirectory: folder.path))
+      .load()
     #expect(splits.train.labels == [42, 42])
     #expect(splits.test.labels == [99])
     #expect(splits.train.classCount == 100)

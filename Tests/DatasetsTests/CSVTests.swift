@@ -47,7 +47,8 @@ import Testing
   }
 
   @Test func quotedFieldsCRLFBlankLinesAndAByteOrderMark() throws {
-    let text = "\u{FEFF}\"x\",\"the, label\"\r\n\" 1.5 \",\"a \"\"quoted\"\" one\"\r\n\r\n2,plain\r\n"
+    let text =
+      "\u{FEFF}\"x\",\"the, label\"\r\n\" 1.5 \",\"a \"\"quoted\"\" one\"\r\n\r\n2,plain\r\n"
     let train = try load(text, options: DatasetOptions(labelColumn: "the, label", testFraction: 0))
       .train
     #expect(train.classNames == ["a \"quoted\" one", "plain"])
@@ -55,7 +56,9 @@ import Testing
   }
 
   @Test func labelColumnMatchesIgnoringCase() throws {
-    let train = try load("A,Class\n1,x\n2,y\n", options: DatasetOptions(labelColumn: "class", testFraction: 0)).train
+    let train = try load(
+      "A,Class\n1,x\n2,y\n", options: DatasetOptions(labelColumn: "class", testFraction: 0)
+    ).train
     #expect(train.classNames == ["x", "y"])
   }
 
@@ -108,8 +111,11 @@ import Testing
 
   @Test func missingFileAndBadFraction() {
     let missing = dataError { try DatasetSpec(parsing: "csv:/nonexistent/data.csv").load() }
-    #expect(missing == .missingFile(path: "/nonexistent/data.csv", tried: ["/nonexistent/data.csv"]))
+    #expect(
+      missing == .missingFile(path: "/nonexistent/data.csv", tried: ["/nonexistent/data.csv"]))
     #expect(missing?.exitCode == 66)
-    #expect(error("x,label\n1,a\n", options: DatasetOptions(testFraction: 1)) == "Invalid test fraction \"1.0\": must be in [0, 1).")
+    #expect(
+      error("x,label\n1,a\n", options: DatasetOptions(testFraction: 1))
+        == "Invalid test fraction \"1.0\": must be in [0, 1).")
   }
 }

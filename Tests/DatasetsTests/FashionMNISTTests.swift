@@ -12,7 +12,9 @@ struct FashionMNISTTests {
     let loading = try clock.measure { raw = try DatasetSpec(parsing: "fashion-mnist").load() }
     let splits = try #require(raw)
     var prepared: DataSplits?
-    let preparing = try clock.measure { prepared = try splits.prepared(validationFraction: 0.1, seed: 0) }
+    let preparing = try clock.measure {
+      prepared = try splits.prepared(validationFraction: 0.1, seed: 0)
+    }
     print("Fashion-MNIST: load \(loading), validation split and normalization \(preparing)")
 
     #expect(splits.train.count == 60_000)

@@ -21,10 +21,12 @@ import Testing
   func everyTruncationOfAnIDXFileThrows(gzip: Bool, which: String) throws {
     let folder = try TemporaryFolder()
     defer { folder.remove() }
-    let images = IDX.images(count: 6), labels = IDX.labels(count: 6)
+    let images = IDX.images(count: 6)
+    let labels = IDX.labels(count: 6)
     let intact = which == "images" ? images : labels
     let file = gzip ? FileBytes.gzip(intact) : intact
-    let imagesPath = folder.file("images"), labelsPath = folder.file("labels")
+    let imagesPath = folder.file("images")
+    let labelsPath = folder.file("labels")
     try folder.write("images", images)
     try folder.write("labels", labels)
     #expect(loadPair(images: imagesPath, labels: labelsPath) == .success(6))
@@ -43,7 +45,8 @@ import Testing
     let folder = try TemporaryFolder()
     defer { folder.remove() }
     var generator = SeededGenerator(seed: 2024)
-    let imagesPath = folder.file("images"), labelsPath = folder.file("labels")
+    let imagesPath = folder.file("images")
+    let labelsPath = folder.file("labels")
     try folder.write("labels", IDX.labels(count: 6))
     for trial in 0..<400 {
       let length = generator.index(below: 120)
@@ -87,7 +90,8 @@ import Testing
     let intact = CIFAR.records(count: 2)
     let names = CIFARFormat.cifar10ClassNames
     let path = try folder.write("batch.bin", intact)
-    #expect(try CIFARFormat.load([path], labelBytes: 1, labelIndex: 0, classNames: names).count == 2)
+    #expect(
+      try CIFARFormat.load([path], labelBytes: 1, labelIndex: 0, classNames: names).count == 2)
     var lengths = Array(stride(from: 0, to: intact.count, by: 17))
     lengths += [1, 3072, 3073 - 1, 3073 + 1, intact.count - 1]
     for length in lengths {
@@ -110,7 +114,8 @@ import Testing
       text += (0..<length).map { _ in alphabet[generator.index(below: alphabet.count)] }
       let path = try folder.write("random.csv", text)
       do {
-        let splits = try CSVFormat.load(path, testPath: nil, labelColumn: "label", testFraction: 0.2)
+        let splits = try CSVFormat.load(
+          path, testPath: nil, labelColumn: "label", testFraction: 0.2)
         #expect(splits.train.count + splits.test.count > 0)
       } catch {
         #expect(error.exitCode == 65 || error.exitCode == 66)
@@ -128,7 +133,8 @@ import Testing
         let splits = try CSVFormat.load(path, testPath: nil, labelColumn: "label", testFraction: 0)
         // A cut that ends a row early makes that row ragged or its number different; only a
         // cut at a row end (or inside the last number) may load, and then with whole rows.
-        let rows = String(decoding: text.prefix(length), as: UTF8.self)
+        let rows =
+          String(decoding: text.prefix(length), as: UTF8.self)
           .split(separator: "\n").count - 1
         #expect(splits.train.count == rows)
       } catch {

@@ -9,8 +9,10 @@ import Testing
     let folder = try TemporaryFolder()
     defer { folder.remove() }
     try IDX.writeFolder(folder, train: 20, test: 10, gzip: gzip)
-    let splits = try DatasetSpec(parsing: "mnist", options: DatasetOptions(dataDirectory: folder.path))
-      .load()
+    let splits = try DatasetSpec(
+      parsing: "mnist", options: DatasetOptions(dataDirectory: folder.path)
+    )
+    .load()
     #expect(splits.train.count == 20)
     #expect(splits.test.count == 10)
     #expect(splits.train.sampleShape == [1, 4, 3])
@@ -59,8 +61,10 @@ import Testing
     defer { folder.remove() }
     try IDX.writeFolder(folder, gzip: true)
     try FileManager.default.removeItem(atPath: folder.file("t10k-labels-idx1-ubyte.gz"))
-    let error = dataError { try DatasetSpec(.mnist, options: .init(dataDirectory: folder.path)).load() }
-    guard case let .missingFile(path, tried) = error else {
+    let error = dataError {
+      try DatasetSpec(.mnist, options: .init(dataDirectory: folder.path)).load()
+    }
+    guard case .missingFile(let path, let tried) = error else {
       Issue.record("expected missingFile, got \(String(describing: error))")
       return
     }
@@ -75,7 +79,9 @@ import Testing
     try IDX.writeFolder(folder, gzip: false)
     // A labels file where an images file should be: magic 0x00000801, not 0x00000803.
     let path = try folder.write("train-images-idx3-ubyte", IDX.labels(count: 20))
-    let error = dataError { try DatasetSpec(.mnist, options: .init(dataDirectory: folder.path)).load() }
+    let error = dataError {
+      try DatasetSpec(.mnist, options: .init(dataDirectory: folder.path)).load()
+    }
     #expect(
       error
         == .badMagicNumber(
@@ -91,7 +97,9 @@ import Testing
     try IDX.writeFolder(folder, gzip: false)
     let full = IDX.images(count: 20)
     let path = try folder.write("train-images-idx3-ubyte", Array(full.dropLast(5)))
-    let error = dataError { try DatasetSpec(.mnist, options: .init(dataDirectory: folder.path)).load() }
+    let error = dataError {
+      try DatasetSpec(.mnist, options: .init(dataDirectory: folder.path)).load()
+    }
     #expect(
       error
         == .truncatedFile(
@@ -104,7 +112,9 @@ import Testing
     defer { folder.remove() }
     try IDX.writeFolder(folder, gzip: false)
     let path = try folder.write("train-labels-idx1-ubyte", IDX.labels(count: 20) + [1, 2])
-    let error = dataError { try DatasetSpec(.mnist, options: .init(dataDirectory: folder.path)).load() }
+    let error = dataError {
+      try DatasetSpec(.mnist, options: .init(dataDirectory: folder.path)).load()
+    }
     #expect(error == .trailingBytes(path: path, offset: 8 + 20, count: 2))
   }
 
@@ -113,7 +123,9 @@ import Testing
     defer { folder.remove() }
     try IDX.writeFolder(folder, gzip: false)
     let labels = try folder.write("t10k-labels-idx1-ubyte", IDX.labels(count: 9))
-    let error = dataError { try DatasetSpec(.mnist, options: .init(dataDirectory: folder.path)).load() }
+    let error = dataError {
+      try DatasetSpec(.mnist, options: .init(dataDirectory: folder.path)).load()
+    }
     #expect(
       error
         == .countMismatch(
@@ -127,8 +139,11 @@ import Testing
     try IDX.writeFolder(folder, gzip: false)
     var values = (0..<20).map { UInt8($0 % 10) }
     values[13] = 11
-    let path = try folder.write("train-labels-idx1-ubyte", IDX.file(dimensions: [20], values: values))
-    let error = dataError { try DatasetSpec(.mnist, options: .init(dataDirectory: folder.path)).load() }
+    let path = try folder.write(
+      "train-labels-idx1-ubyte", IDX.file(dimensions: [20], values: values))
+    let error = dataError {
+      try DatasetSpec(.mnist, options: .init(dataDirectory: folder.path)).load()
+    }
     #expect(error == .labelOutOfRange(path: path, offset: 8 + 13, label: 11, classCount: 10))
     #expect(error?.description == "\(path): label 11 at byte 21 is outside the 10 classes (0...9).")
   }
@@ -138,7 +153,9 @@ import Testing
     defer { folder.remove() }
     try IDX.writeFolder(folder, gzip: false)
     let path = try folder.write("train-labels-idx1-ubyte", [])
-    let error = dataError { try DatasetSpec(.mnist, options: .init(dataDirectory: folder.path)).load() }
+    let error = dataError {
+      try DatasetSpec(.mnist, options: .init(dataDirectory: folder.path)).load()
+    }
     #expect(error == .emptyFile(path: path))
   }
 
@@ -146,8 +163,11 @@ import Testing
     let folder = try TemporaryFolder()
     defer { folder.remove() }
     try IDX.writeFolder(folder, gzip: false)
-    let path = try folder.write("train-images-idx3-ubyte", IDX.file(dimensions: [0, 4, 3], values: []))
-    let error = dataError { try DatasetSpec(.mnist, options: .init(dataDirectory: folder.path)).load() }
+    let path = try folder.write(
+      "train-images-idx3-ubyte", IDX.file(dimensions: [0, 4, 3], values: []))
+    let error = dataError {
+      try DatasetSpec(.mnist, options: .init(dataDirectory: folder.path)).load()
+    }
     #expect(error == .badHeader(path: path, offset: 4, reason: "dimension 0 has size 0"))
   }
 
@@ -156,7 +176,9 @@ import Testing
     defer { folder.remove() }
     try IDX.writeFolder(folder, gzip: false)
     let path = try folder.write("t10k-images-idx3-ubyte", IDX.images(count: 10, rows: 5, cols: 5))
-    let error = dataError { try DatasetSpec(.mnist, options: .init(dataDirectory: folder.path)).load() }
+    let error = dataError {
+      try DatasetSpec(.mnist, options: .init(dataDirectory: folder.path)).load()
+    }
     #expect(error == .shapeMismatch(path: path, expected: [1, 4, 3], found: [1, 5, 5]))
   }
 }
@@ -165,7 +187,8 @@ import Testing
   @Test func roundTripsAndReadsConcatenatedMembers() throws {
     let folder = try TemporaryFolder()
     defer { folder.remove() }
-    let first = Array("hello, ".utf8), second = Array("world".utf8)
+    let first = Array("hello, ".utf8)
+    let second = Array("world".utf8)
     let path = try folder.write("two.gz", FileBytes.gzip(first) + FileBytes.gzip(second))
     #expect(Array(try FileBytes.read(path)) == first + second)
   }
@@ -180,7 +203,8 @@ import Testing
     // A damaged size field in the trailer must be caught by zlib's length check.
     compressed[compressed.count - 1] ^= 0x01
     let damaged = try folder.write("damaged.gz", compressed)
-    guard case .corruptGzip(let p, _, let reason)? = dataError({ try FileBytes.read(damaged) }) else {
+    guard case .corruptGzip(let p, _, let reason)? = dataError({ try FileBytes.read(damaged) })
+    else {
       Issue.record("expected corruptGzip")
       return
     }

@@ -29,7 +29,8 @@ import Testing
   }
 
   @Test func encodesAsTheSpecTextAndOptions() throws {
-    let spec = try DatasetSpec(parsing: "csv:data/x.csv", options: .init(labelColumn: "species", seed: 3))
+    let spec = try DatasetSpec(
+      parsing: "csv:data/x.csv", options: .init(labelColumn: "species", seed: 3))
     let json = try JSONEncoder().encode(spec)
     #expect(String(decoding: json, as: UTF8.self).contains("\"dataset\":\"csv:data\\/x.csv\""))
     #expect(try JSONDecoder().decode(DatasetSpec.self, from: json) == spec)
@@ -38,8 +39,10 @@ import Testing
   }
 
   @Test func defaultDirectories() throws {
-    #expect(try DatasetSpec(parsing: "fashion-mnist").directory == "/usr/share/datasets/fashion-mnist")
-    let custom = try DatasetSpec(parsing: "fashion-mnist", options: .init(dataDirectory: "/data/fm"))
+    #expect(
+      try DatasetSpec(parsing: "fashion-mnist").directory == "/usr/share/datasets/fashion-mnist")
+    let custom = try DatasetSpec(
+      parsing: "fashion-mnist", options: .init(dataDirectory: "/data/fm"))
     #expect(custom.directory == "/data/fm")
   }
 }
@@ -70,7 +73,8 @@ import Testing
 
   @Test func blobsClusterAroundSharedCentres() throws {
     // With tiny noise, train and test samples of a class sit on the same centre.
-    let options = DatasetOptions(sampleCount: 40, testSampleCount: 8, noise: 1e-4, classCount: 4, featureCount: 3)
+    let options = DatasetOptions(
+      sampleCount: 40, testSampleCount: 8, noise: 1e-4, classCount: 4, featureCount: 3)
     let splits = try DatasetSpec(.blobs, options: options).load()
     #expect(splits.train.sampleShape == [3, 1, 1])
     for k in 0..<4 {
@@ -81,9 +85,12 @@ import Testing
   }
 
   @Test func badOptionsAreUsageErrors() {
-    let tooFew = dataError { try DatasetSpec(.spirals, options: .init(sampleCount: 2, classCount: 3)).load() }
+    let tooFew = dataError {
+      try DatasetSpec(.spirals, options: .init(sampleCount: 2, classCount: 3)).load()
+    }
     #expect(tooFew?.exitCode == 64)
     let noise = dataError { try DatasetSpec(.blobs, options: .init(noise: -1)).load() }
-    #expect(noise == .invalidOption(name: "noise", value: "-1.0", reason: "must be a finite number ≥ 0"))
+    #expect(
+      noise == .invalidOption(name: "noise", value: "-1.0", reason: "must be a finite number ≥ 0"))
   }
 }

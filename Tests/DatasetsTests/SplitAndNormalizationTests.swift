@@ -61,8 +61,10 @@ import Testing
   }
 
   @Test func zeroValidationFractionMeansNoValidationSet() throws {
-    let splits = try DataSplits(train: makeData(perClass: [5, 5]), test: makeData(perClass: [2, 2]))
-      .prepared(validationFraction: 0, normalization: .none)
+    let splits = try DataSplits(
+      train: makeData(perClass: [5, 5]), test: makeData(perClass: [2, 2])
+    )
+    .prepared(validationFraction: 0, normalization: .none)
     #expect(splits.validation == nil)
     #expect(splits.normalization == nil)
     #expect(splits.train == makeData(perClass: [5, 5]))
@@ -78,7 +80,8 @@ import Testing
 @Suite struct NormalizationTests {
   @Test func scalarStatisticsMatchTheFormula() {
     // Values 0, 1, 2, 3: mean 1.5, population variance 1.25.
-    let data = LabeledData(features: [0, 1, 2, 3], labels: [0], sampleShape: [1, 2, 2], classNames: ["a"])
+    let data = LabeledData(
+      features: [0, 1, 2, 3], labels: [0], sampleShape: [1, 2, 2], classNames: ["a"])
     let statistics = Normalization.scalar(of: data)
     #expect(statistics.mean == [1.5])
     #expect(statistics.standardDeviation == [Float(1.25.squareRoot())])
@@ -87,7 +90,8 @@ import Testing
   @Test func perFeatureStatisticsForTabularData() throws {
     // Feature 0 takes 1e6 ± 1 (a large offset), feature 1 is constant.
     let data = LabeledData(
-      features: [1e6 - 1, 7, 1e6 + 1, 7], labels: [0, 1], sampleShape: [2, 1, 1], classNames: ["a", "b"])
+      features: [1e6 - 1, 7, 1e6 + 1, 7], labels: [0, 1], sampleShape: [2, 1, 1],
+      classNames: ["a", "b"])
     let splits = try DataSplits(train: data, test: data).prepared(validationFraction: 0)
     let statistics = try #require(splits.normalization)
     #expect(statistics.mean == [1e6, 7])
@@ -97,7 +101,8 @@ import Testing
 
   @Test func perChannelStatisticsForImages() {
     // Two channels of 2 pixels: channel 0 holds 0 and 2, channel 1 holds 10 and 10.
-    let data = LabeledData(features: [0, 2, 10, 10], labels: [0], sampleShape: [2, 1, 2], classNames: ["a"])
+    let data = LabeledData(
+      features: [0, 2, 10, 10], labels: [0], sampleShape: [2, 1, 2], classNames: ["a"])
     let statistics = Normalization.perChannel(of: data)
     #expect(statistics.mean == [1, 10])
     #expect(statistics.standardDeviation == [1, 1])

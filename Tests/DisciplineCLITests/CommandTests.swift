@@ -11,7 +11,9 @@ import Testing
   func temporaryDirectory() -> String { CLI.temporaryDirectory() }
 
   @Test func binaryExists() {
-    #expect(FileManager.default.isExecutableFile(atPath: Self.binary.path), "build the discipline product first (swift build)")
+    #expect(
+      FileManager.default.isExecutableFile(atPath: Self.binary.path),
+      "build the discipline product first (swift build)")
   }
 
   @Test func scheduleCSVAndUsageErrors() throws {
@@ -20,14 +22,19 @@ import Testing
     let lines = ok.stdout.split(separator: "\n")
     #expect(lines.first == "step,lr,momentum")
     #expect(lines.count == 11)
-    let bad = try run(["schedule", "cyclic", "--base-lr", "0.2", "--max-lr", "0.1", "--step-size-up", "5", "--total-steps", "100"])
+    let bad = try run([
+      "schedule", "cyclic", "--base-lr", "0.2", "--max-lr", "0.1", "--step-size-up", "5",
+      "--total-steps", "100",
+    ])
     #expect(bad.status == 64)
     #expect(bad.stderr.contains("--base-lr"))
   }
 
   let spiralsFit = [
-    "fit", "--dataset", "spirals", "--samples", "600", "--model", "mlp", "--epochs", "6", "--batch-size", "32",
-    "--policy", "one-cycle", "--max-lr", "0.05", "--momentum", "0.95:0.85", "--weight-decay", "1e-4", "--seed", "3",
+    "fit", "--dataset", "spirals", "--samples", "600", "--model", "mlp", "--epochs", "6",
+    "--batch-size", "32",
+    "--policy", "one-cycle", "--max-lr", "0.05", "--momentum", "0.95:0.85", "--weight-decay",
+    "1e-4", "--seed", "3",
   ]
 
   @Test func fitTrainsAndWritesItsFiles() throws {
@@ -38,20 +45,26 @@ import Testing
     let accuracy = summary?["test_accuracy"] as? Double ?? 0
     #expect(accuracy > 0.9, "spirals test accuracy \(accuracy)")
     #expect((summary?["epochs"] as? [Any])?.count == 6)
-    for name in ["metrics.csv", "metrics.json", "config.json", "curves.svg", "report.html", "model.safetensors"] {
+    for name in [
+      "metrics.csv", "metrics.json", "config.json", "curves.svg", "report.html",
+      "model.safetensors",
+    ] {
       #expect(FileManager.default.fileExists(atPath: dir + "/" + name), "\(name) missing")
     }
-    let csv = try String(contentsOfFile: dir + "/metrics.csv", encoding: .utf8).split(separator: "\n")
+    let csv = try String(contentsOfFile: dir + "/metrics.csv", encoding: .utf8).split(
+      separator: "\n")
     #expect(csv.first == "step,epoch,lr,momentum,train_loss,val_loss,val_accuracy")
     // 540 training samples (10% held out) in batches of 32: 17 steps per epoch.
     #expect(csv.count == 1 + 6 * 17)
     // The checkpoint loads back into the model it names.
-    let (checkpoint, _) = try Checkpoint.load(from: URL(fileURLWithPath: dir + "/model.safetensors"))
+    let (checkpoint, _) = try Checkpoint.load(
+      from: URL(fileURLWithPath: dir + "/model.safetensors"))
     #expect(checkpoint.specification.architecture == .mlp)
   }
 
   @Test func interruptedAndResumedRunEqualsUninterruptedRun() throws {
-    let whole = temporaryDirectory(), split = temporaryDirectory()
+    let whole = temporaryDirectory()
+    let split = temporaryDirectory()
     let a = try run(spiralsFit + ["--out", whole])
     #expect(a.status == 0, "\(a.stderr)")
     let stopped = try run(spiralsFit + ["--out", split, "--stop-after-steps", "40"])
@@ -66,7 +79,8 @@ import Testing
     let c2 = try String(contentsOfFile: split + "/metrics.csv", encoding: .utf8)
     #expect(c1 == c2)
     // Resuming with other settings is refused.
-    let changed = try run(spiralsFit.map { $0 == "0.05" ? "0.07" : $0 } + ["--out", split, "--stop-after-steps", "5"])
+    let changed = try run(
+      spiralsFit.map { $0 == "0.05" ? "0.07" : $0 } + ["--out", split, "--stop-after-steps", "5"])
     #expect(changed.status == 130)
     let refused = try run(spiralsFit + ["--out", split, "--resume"])
     #expect(refused.status == 64)
@@ -74,7 +88,8 @@ import Testing
   }
 
   @Test func sameSeedSameResultBitForBit() throws {
-    let d1 = temporaryDirectory(), d2 = temporaryDirectory()
+    let d1 = temporaryDirectory()
+    let d2 = temporaryDirectory()
     _ = try run(spiralsFit + ["--out", d1, "--epochs", "2"])
     _ = try run(spiralsFit + ["--out", d2, "--epochs", "2"])
     let m1 = try Data(contentsOf: URL(fileURLWithPath: d1 + "/model.safetensors"))
@@ -94,7 +109,9 @@ import Testing
     let truncated = try run(["fit", "--dataset", "mnist", "--data-dir", dir, "--out", dir + "/run"])
     #expect(truncated.status == 65, "\(truncated.stderr)")
     #expect(truncated.stderr.contains("train-images-idx3-ubyte"))
-    let missing = try run(["fit", "--dataset", "mnist", "--data-dir", dir + "/nowhere", "--out", dir + "/run"])
+    let missing = try run([
+      "fit", "--dataset", "mnist", "--data-dir", dir + "/nowhere", "--out", dir + "/run",
+    ])
     #expect(missing.status == 66)
     let notCheckpoint = try run(["eval", "--checkpoint", dir + "/train-labels-idx1-ubyte"])
     #expect(notCheckpoint.status == 65)

@@ -2,11 +2,15 @@ import Foundation
 import Testing
 
 @Suite(.serialized) struct LRFindCommandTests {
-  let spirals = ["lr-find", "--dataset", "spirals", "--samples", "800", "--model", "mlp", "--batch-size", "32", "--seed", "2"]
+  let spirals = [
+    "lr-find", "--dataset", "spirals", "--samples", "800", "--model", "mlp", "--batch-size", "32",
+    "--seed", "2",
+  ]
 
   @Test func writesCurveSuggestionsAndPlot() throws {
     let dir = CLI.temporaryDirectory()
-    let r = try CLI.run(spirals + ["--num-iter", "150", "--validate-every", "10", "--json", "--out", dir])
+    let r = try CLI.run(
+      spirals + ["--num-iter", "150", "--validate-every", "10", "--json", "--out", dir])
     #expect(r.status == 0, "\(r.stderr)")
     let json = try #require(CLI.json(Data(r.stdout.utf8)), "stdout: \(r.stdout)")
     let max = try #require(json["suggested_max_lr"] as? Double)
@@ -18,10 +22,12 @@ import Testing
     #expect((json["reason"] as? String)?.isEmpty == false)
     #expect((json["conditions"] as? [[String: Any]])?.count == 1)
     // The file holds the same JSON.
-    let file = try #require(CLI.json(try Data(contentsOf: URL(fileURLWithPath: dir + "/lr_find.json"))))
+    let file = try #require(
+      CLI.json(try Data(contentsOf: URL(fileURLWithPath: dir + "/lr_find.json"))))
     #expect(file["suggested_max_lr"] as? Double == max)
 
-    let csv = try String(contentsOfFile: dir + "/lr_find.csv", encoding: .utf8).split(separator: "\n")
+    let csv = try String(contentsOfFile: dir + "/lr_find.csv", encoding: .utf8).split(
+      separator: "\n")
     #expect(csv.first == "condition,step,lr,loss,smoothed_loss,val_loss")
     let rows = csv.dropFirst().map { $0.split(separator: ",", omittingEmptySubsequences: false) }
     #expect(rows.count > 20 && rows.count <= 150)
@@ -37,7 +43,8 @@ import Testing
   }
 
   @Test func sameSeedSameCurveBitForBit() throws {
-    let a = CLI.temporaryDirectory(), b = CLI.temporaryDirectory()
+    let a = CLI.temporaryDirectory()
+    let b = CLI.temporaryDirectory()
     #expect(try CLI.run(spirals + ["--num-iter", "60", "--out", a]).status == 0)
     #expect(try CLI.run(spirals + ["--num-iter", "60", "--out", b]).status == 0)
     let csvA = try Data(contentsOf: URL(fileURLWithPath: a + "/lr_find.csv"))
@@ -47,7 +54,11 @@ import Testing
 
   @Test func overlaysAndRepeats() throws {
     let dir = CLI.temporaryDirectory()
-    let r = try CLI.run(spirals + ["--num-iter", "80", "--weight-decay", "1e-2,0", "--repeats", "2", "--validate-every", "20", "--json", "--out", dir])
+    let r = try CLI.run(
+      spirals + [
+        "--num-iter", "80", "--weight-decay", "1e-2,0", "--repeats", "2", "--validate-every", "20",
+        "--json", "--out", dir,
+      ])
     #expect(r.status == 0, "\(r.stderr)")
     let json = try #require(CLI.json(Data(r.stdout.utf8)))
     let conditions = try #require(json["conditions"] as? [[String: Any]])
@@ -73,13 +84,15 @@ import Testing
 @Suite(.serialized) struct ProgramTrialTests {
   /// Tests/Programs/follow_schedule.sh: a loss that falls, then blows up as the learning rate
   /// rises (1/(1 + 1000·lr) + 10⁵·lr²), and a validation loss every 10 steps.
-  static let program = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+  static let program = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+    .deletingLastPathComponent()
     .appendingPathComponent("Programs/follow_schedule.sh").path
 
   @Test func lrFindRunsTheUsersProgram() throws {
     let dir = CLI.temporaryDirectory()
     let r = try CLI.run([
-      "lr-find", "--command", "/bin/sh \(Self.program) --batch {batch_size}", "--num-iter", "120", "--start-lr", "1e-5",
+      "lr-find", "--command", "/bin/sh \(Self.program) --batch {batch_size}", "--num-iter", "120",
+      "--start-lr", "1e-5",
       "--end-lr", "1", "--validate-every", "10", "--weight-decay", "1e-4,0", "--json", "--out", dir,
     ])
     #expect(r.status == 0, "\(r.stderr)")
@@ -92,11 +105,19 @@ import Testing
     let trials = try FileManager.default.contentsOfDirectory(atPath: dir + "/trials").sorted()
     #expect(trials.count == 2, "\(trials)")
     for trial in trials {
-      for file in ["spec.json", "schedule.csv", "events.jsonl", "result.json", "stdout.txt", "stderr.txt", "stop"] {
-        #expect(FileManager.default.fileExists(atPath: "\(dir)/trials/\(trial)/\(file)"), "\(trial)/\(file) missing")
+      for file in [
+        "spec.json", "schedule.csv", "events.jsonl", "result.json", "stdout.txt", "stderr.txt",
+        "stop",
+      ] {
+        #expect(
+          FileManager.default.fileExists(atPath: "\(dir)/trials/\(trial)/\(file)"),
+          "\(trial)/\(file) missing")
       }
-      let result = try #require(CLI.json(try Data(contentsOf: URL(fileURLWithPath: "\(dir)/trials/\(trial)/result.json"))))
-      #expect(result["status"] as? String == "stopped" && (result["validations"] as? [Any])?.isEmpty == false)
+      let result = try #require(
+        CLI.json(try Data(contentsOf: URL(fileURLWithPath: "\(dir)/trials/\(trial)/result.json"))))
+      #expect(
+        result["status"] as? String == "stopped"
+          && (result["validations"] as? [Any])?.isEmpty == false)
     }
     let csv = try String(contentsOfFile: dir + "/lr_find.csv", encoding: .utf8)
     #expect(csv.split(separator: "\n").count > 40)
@@ -104,15 +125,24 @@ import Testing
 
   @Test func lrFindNamesAFailingProgram() throws {
     let dir = CLI.temporaryDirectory()
-    let r = try CLI.run(["lr-find", "--command", "/bin/sh -c 'echo no GPU here >&2; exit 2'", "--num-iter", "20", "--out", dir])
+    let r = try CLI.run([
+      "lr-find", "--command", "/bin/sh -c 'echo no GPU here >&2; exit 2'", "--num-iter", "20",
+      "--out", dir,
+    ])
     #expect(r.status == 1)
-    #expect(r.stderr.contains("exited with code 2") && r.stderr.contains("no GPU here"), "\(r.stderr)")
+    #expect(
+      r.stderr.contains("exited with code 2") && r.stderr.contains("no GPU here"), "\(r.stderr)")
   }
 
   @Test func badCommandsAreRefusedBeforeAnyWork() throws {
-    let r = try CLI.run(["lr-find", "--command", "train.py --wd {wd}", "--out", CLI.temporaryDirectory()])
+    let r = try CLI.run([
+      "lr-find", "--command", "train.py --wd {wd}", "--out", CLI.temporaryDirectory(),
+    ])
     #expect(r.status == 64 && r.stderr.contains("{wd}"), "\(r.stderr)")
-    let missing = try CLI.run(["lr-find", "--command", "/no/such/program", "--num-iter", "10", "--out", CLI.temporaryDirectory()])
+    let missing = try CLI.run([
+      "lr-find", "--command", "/no/such/program", "--num-iter", "10", "--out",
+      CLI.temporaryDirectory(),
+    ])
     #expect(missing.status == 1 && missing.stderr.contains("/no/such/program"), "\(missing.stderr)")
   }
 
@@ -127,21 +157,26 @@ import Testing
       """
     try spec.write(toFile: dir + "/spec.json", atomically: true, encoding: .utf8)
     let rows = (0..<60).map { "\($0),\(0.01 + 0.09 * Double(min($0, 30)) / 30),0.9" }
-    try (["step,lr,momentum"] + rows).joined(separator: "\n").write(toFile: dir + "/schedule.csv", atomically: true, encoding: .utf8)
+    try (["step,lr,momentum"] + rows).joined(separator: "\n").write(
+      toFile: dir + "/schedule.csv", atomically: true, encoding: .utf8)
     let r = try CLI.run(["trial", "--spec", dir + "/spec.json"])
     #expect(r.status == 0, "\(r.stderr)")
-    let result = try #require(CLI.json(try Data(contentsOf: URL(fileURLWithPath: dir + "/result.json"))))
+    let result = try #require(
+      CLI.json(try Data(contentsOf: URL(fileURLWithPath: dir + "/result.json"))))
     #expect(result["status"] as? String == "finished" && result["steps"] as? Int == 60)
     #expect((result["validations"] as? [[String: Any]])?.map { $0["step"] as? Int } == [30, 60])
-    let events = try String(contentsOfFile: dir + "/events.jsonl", encoding: .utf8).split(separator: "\n")
+    let events = try String(contentsOfFile: dir + "/events.jsonl", encoding: .utf8).split(
+      separator: "\n")
     #expect(events.count == 1 + 60 + 2 + 1)
     // The same spec runs to the same losses (a cluster job is reproducible).
     let again = try CLI.run(["trial", "--spec", dir + "/spec.json"])
     #expect(again.status == 0)
-    let second = try #require(CLI.json(try Data(contentsOf: URL(fileURLWithPath: dir + "/result.json"))))
+    let second = try #require(
+      CLI.json(try Data(contentsOf: URL(fileURLWithPath: dir + "/result.json"))))
     #expect((second["losses"] as? [Double]) == (result["losses"] as? [Double]))
 
-    try spec.replacingOccurrences(of: "\"protocol\": 1", with: "\"protocol\": 7").write(toFile: dir + "/spec.json", atomically: true, encoding: .utf8)
+    try spec.replacingOccurrences(of: "\"protocol\": 1", with: "\"protocol\": 7").write(
+      toFile: dir + "/spec.json", atomically: true, encoding: .utf8)
     let wrong = try CLI.run(["trial", "--spec", dir + "/spec.json"])
     #expect(wrong.status == 65 && wrong.stderr.contains("protocol 7"), "\(wrong.stderr)")
   }

@@ -9,24 +9,36 @@ import Testing
 /// scripts/slurm-up.sh for each test and stopped after it), and `--parallel` on this machine.
 /// scripts/setup.sh installs Slurm; the tests need root, as the daemons do.
 @Suite(.serialized) struct SlurmTests {
-  static let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-  static let available = getuid() == 0 && FileManager.default.fileExists(atPath: "/usr/sbin/slurmctld")
+  static let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+    .deletingLastPathComponent().deletingLastPathComponent()
+  static let available =
+    getuid() == 0 && FileManager.default.fileExists(atPath: "/usr/sbin/slurmctld")
     && FileManager.default.fileExists(atPath: "/usr/bin/sbatch")
 
   /// A small weight-decay study on spirals whose trials have a fixed length (the same specs on
   /// every runner).
   static func study(steps: Int = 100, _ extra: [String]) -> [String] {
-    ["study", "weight-decay", "--dataset", "spirals", "--model", "mlp", "--batch-size", "32", "--max-lr", "0.1",
-     "--weight-decays", "1e-3,1e-4,0", "--trial-steps", "\(steps)", "--seed", "3"] + extra
+    [
+      "study", "weight-decay", "--dataset", "spirals", "--model", "mlp", "--batch-size", "32",
+      "--max-lr", "0.1",
+      "--weight-decays", "1e-3,1e-4,0", "--trial-steps", "\(steps)", "--seed", "3",
+    ] + extra
   }
 
   /// Runs `body` with a fresh single-node Slurm; its environment names the cluster's config.
   func withSlurm(_ body: ([String: String]) throws -> Void) throws {
     let dir = CLI.temporaryDirectory()
-    let up = try shell(["\(Self.repository.path)/scripts/slurm-up.sh"], environment: ["DISCIPLINE_SLURM_DIR": dir])
-    defer { _ = try? shell(["\(Self.repository.path)/scripts/slurm-down.sh"], environment: ["DISCIPLINE_SLURM_DIR": dir]) }
+    let up = try shell(
+      ["\(Self.repository.path)/scripts/slurm-up.sh"], environment: ["DISCIPLINE_SLURM_DIR": dir])
+    defer {
+      _ = try? shell(
+        ["\(Self.repository.path)/scripts/slurm-down.sh"],
+        environment: ["DISCIPLINE_SLURM_DIR": dir])
+    }
     try #require(up.status == 0, "slurm-up.sh failed: \(up.stderr)")
-    let conf = try #require(up.stdout.split(separator: "\n").first { $0.hasPrefix("export SLURM_CONF=") }).dropFirst("export SLURM_CONF=".count)
+    let conf = try #require(
+      up.stdout.split(separator: "\n").first { $0.hasPrefix("export SLURM_CONF=") }
+    ).dropFirst("export SLURM_CONF=".count)
     try body(["SLURM_CONF": String(conf)])
   }
 
@@ -34,7 +46,8 @@ import Testing
   /// the end of slurm-up.sh, whose daemons it leaves running).
   func shell(_ arguments: [String], environment: [String: String] = [:]) throws -> CLI.Result {
     let base = CLI.temporaryDirectory()
-    let out = base + "/out", err = base + "/err"
+    let out = base + "/out"
+    let err = base + "/err"
     var actions = posix_spawn_file_actions_t()
     posix_spawn_file_actions_init(&actions)
     defer { posix_spawn_file_actions_destroy(&actions) }
@@ -45,21 +58,23 @@ import Testing
     let argv = arguments.map { strdup($0) } + [nil]
     let envp = env.map { strdup("\($0.key)=\($0.value)") } + [nil]
     defer {
-      argv.forEach { free($0) }
-      envp.forEach { free($0) }
+      for pointer in argv + envp { free(pointer) }
     }
     var pid: pid_t = 0
     let spawned = posix_spawnp(&pid, arguments[0], &actions, nil, argv, envp)
     try #require(spawned == 0, "cannot run \(arguments[0])")
     var status: Int32 = 0
     while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
-    let text = { (path: String) in String(decoding: FileManager.default.contents(atPath: path) ?? Data(), as: UTF8.self) }
+    let text = { (path: String) in
+      String(decoding: FileManager.default.contents(atPath: path) ?? Data(), as: UTF8.self)
+    }
     return CLI.Result(status: (status >> 8) & 0xff, stdout: text(out), stderr: text(err))
   }
 
   /// The trials' validation losses and the choice, from study.json.
   func outcome(_ dir: String) throws -> (losses: [Double], choice: Double) {
-    let json = try #require(CLI.json(try Data(contentsOf: URL(fileURLWithPath: dir + "/study.json"))))
+    let json = try #require(
+      CLI.json(try Data(contentsOf: URL(fileURLWithPath: dir + "/study.json"))))
     let trials = try #require(json["trials"] as? [[String: Any]])
     return (trials.compactMap { $0["val_loss"] as? Double }, json["choice"] as? Double ?? -1)
   }
@@ -67,19 +82,27 @@ import Testing
   /// Every trial's training losses, by key, from the journal.
   func journalLosses(_ dir: String) throws -> [String: [Double]] {
     var out: [String: [Double]] = [:]
-    for line in try String(contentsOfFile: dir + "/journal.jsonl", encoding: .utf8).split(separator: "\n").dropFirst() {
+    for line in try String(contentsOfFile: dir + "/journal.jsonl", encoding: .utf8).split(
+      separator: "\n"
+    ).dropFirst() {
       let entry = try #require(CLI.json(Data(line.utf8)))
       let key = try #require(entry["key"] as? String)
       if let result = entry["result"] as? [String: Any] { out[key] = result["losses"] as? [Double] }
-      if let rangeTest = entry["rangeTest"] as? [String: Any], let conditions = rangeTest["conditions"] as? [[String: Any]] {
-        out[key] = conditions.flatMap { (($0["runs"] as? [[String: Any]])?.first?["points"] as? [[String: Any]] ?? []).compactMap { $0["loss"] as? Double } }
+      if let rangeTest = entry["rangeTest"] as? [String: Any],
+        let conditions = rangeTest["conditions"] as? [[String: Any]]
+      {
+        out[key] = conditions.flatMap {
+          (($0["runs"] as? [[String: Any]])?.first?["points"] as? [[String: Any]] ?? []).compactMap
+          { $0["loss"] as? Double }
+        }
       }
     }
     return out
   }
 
   @Test func parallelLocalTrialsEqualInProcessTrialsBitForBit() throws {
-    let inProcess = CLI.temporaryDirectory(), parallel = CLI.temporaryDirectory()
+    let inProcess = CLI.temporaryDirectory()
+    let parallel = CLI.temporaryDirectory()
     let a = try CLI.run(Self.study(["--out", inProcess]), environment: ["OMP_NUM_THREADS": "1"])
     #expect(a.status == 0, "\(a.stderr)")
     let b = try CLI.run(Self.study(["--parallel", "2", "--out", parallel]))
@@ -89,15 +112,18 @@ import Testing
     let (x, y) = (try journalLosses(inProcess), try journalLosses(parallel))
     #expect(x.count == 6 && x == y)  // three trials, a refinement, a repeat (noise), a range test
     // The engine ran as `discipline trial` processes, each in its folder.
-    #expect(FileManager.default.fileExists(atPath: parallel + "/trials/weight-decay-0.001/result.json"))
+    #expect(
+      FileManager.default.fileExists(atPath: parallel + "/trials/weight-decay-0.001/result.json"))
   }
 
   @Test(.enabled(if: available)) func studyOnSlurmEqualsLocalAndRecordsNodes() throws {
     try withSlurm { env in
-      let local = CLI.temporaryDirectory(), slurm = CLI.temporaryDirectory()
+      let local = CLI.temporaryDirectory()
+      let slurm = CLI.temporaryDirectory()
       let a = try CLI.run(Self.study(["--parallel", "2", "--out", local]))
       #expect(a.status == 0, "\(a.stderr)")
-      let b = try CLI.run(Self.study(["--executor", "slurm", "--parallel", "2", "--out", slurm]), environment: env)
+      let b = try CLI.run(
+        Self.study(["--executor", "slurm", "--parallel", "2", "--out", slurm]), environment: env)
       #expect(b.status == 0, "\(b.stderr)")
       #expect(b.stderr.contains("submitted Slurm job"))
       #expect(try outcome(local) == outcome(slurm))
@@ -105,7 +131,8 @@ import Testing
       // Each trial's node and kind of machine are in the journal; each task has its log.
       let journal = try String(contentsOfFile: slurm + "/journal.jsonl", encoding: .utf8)
       #expect(journal.contains("\"nodes\":[") && journal.contains("\"machines\":["))
-      let logs = try FileManager.default.contentsOfDirectory(atPath: slurm + "/trials/slurm").filter { $0.hasSuffix(".log") }
+      let logs = try FileManager.default.contentsOfDirectory(atPath: slurm + "/trials/slurm").filter
+      { $0.hasSuffix(".log") }
       #expect(logs.count == 7)  // three trials, a refinement, a repeat (noise), two range tests
     }
   }
@@ -113,19 +140,27 @@ import Testing
   @Test(.enabled(if: available)) func tuneRunsEndToEndOnSlurm() throws {
     try withSlurm { env in
       let dir = CLI.temporaryDirectory()
-      let r = try CLI.run([
-        "tune", "--dataset", "spirals", "--model", "mlp", "--batch-sizes", "16,32", "--start-batch-size", "32",
-        "--weight-decays", "1e-3,0", "--momenta", "0.97,0.9", "--budget", "60s", "--executor", "slurm", "--parallel", "2",
-        "--json", "--out", dir,
-      ], environment: env)
+      let r = try CLI.run(
+        [
+          "tune", "--dataset", "spirals", "--model", "mlp", "--batch-sizes", "16,32",
+          "--start-batch-size", "32",
+          "--weight-decays", "1e-3,0", "--momenta", "0.97,0.9", "--budget", "60s", "--executor",
+          "slurm", "--parallel", "2",
+          "--json", "--out", dir,
+        ], environment: env)
       #expect(r.status == 0, "\(r.stderr)")
       let json = try #require(CLI.json(Data(r.stdout.utf8)), "stdout: \(r.stdout)")
       #expect((json["test_accuracy"] as? Double ?? 0) > 0.6)
-      for file in ["report.html", "hyperparameters.json", "model.safetensors", "metrics.csv", "trials/final/result.json"] {
+      for file in [
+        "report.html", "hyperparameters.json", "model.safetensors", "metrics.csv",
+        "trials/final/result.json",
+      ] {
         #expect(FileManager.default.fileExists(atPath: dir + "/" + file), "\(file) missing")
       }
       // The checkpoint is the engine's: `eval` reads it.
-      let e = try CLI.run(["eval", "--dataset", "spirals", "--checkpoint", dir + "/model.safetensors"])
+      let e = try CLI.run([
+        "eval", "--dataset", "spirals", "--checkpoint", dir + "/model.safetensors",
+      ])
       #expect(e.status == 0, "\(e.stderr)")
     }
   }
@@ -146,11 +181,17 @@ import Testing
       // Killed once the first trial trains.
       let events = dir + "/trials/weight-decay-0.001/events.jsonl"
       let deadline = Date().addingTimeInterval(60)
-      while Date() < deadline && ((try? String(contentsOfFile: events, encoding: .utf8))?.split(separator: "\n").count ?? 0) < 10 { usleep(50_000) }
+      while Date() < deadline
+        && ((try? String(contentsOfFile: events, encoding: .utf8))?.split(separator: "\n").count
+          ?? 0) < 10
+      { usleep(50_000) }
       kill(process.processIdentifier, SIGKILL)
       process.waitUntilExit()
-      let queue = try shell(["squeue", "--noheader", "--array", "--states=PENDING,RUNNING", "--format=%i %T"], environment: env)
-      #expect(queue.stdout.contains("PENDING") && queue.stdout.contains("RUNNING"), "\(queue.stdout)")
+      let queue = try shell(
+        ["squeue", "--noheader", "--array", "--states=PENDING,RUNNING", "--format=%i %T"],
+        environment: env)
+      #expect(
+        queue.stdout.contains("PENDING") && queue.stdout.contains("RUNNING"), "\(queue.stdout)")
 
       let r = try CLI.run(args + ["--resume"], environment: env)
       #expect(r.status == 0, "\(r.stderr)")
@@ -158,9 +199,12 @@ import Testing
       // One task log per spec: none ran twice.
       let logDir = dir + "/trials/slurm"
       var runs: [String: Int] = [:]
-      for log in try FileManager.default.contentsOfDirectory(atPath: logDir) where log.hasSuffix(".log") {
+      for log in try FileManager.default.contentsOfDirectory(atPath: logDir)
+      where log.hasSuffix(".log") {
         let text = try String(contentsOfFile: logDir + "/" + log, encoding: .utf8)
-        if let line = text.split(separator: "\n").first(where: { $0.hasPrefix("trial ") }) { runs[String(line.split(separator: ":")[0]), default: 0] += 1 }
+        if let line = text.split(separator: "\n").first(where: { $0.hasPrefix("trial ") }) {
+          runs[String(line.split(separator: ":")[0]), default: 0] += 1
+        }
       }
       #expect(runs.count == 7 && runs.values.allSatisfy { $0 == 1 }, "\(runs)")
       // And the result is that of a run never killed.
@@ -177,35 +221,57 @@ import Testing
       let dir = CLI.temporaryDirectory()
       let process = Process()
       process.executableURL = CLI.binary
-      process.arguments = Self.study(steps: 20000, ["--executor", "slurm", "--parallel", "2", "--out", dir])
+      process.arguments = Self.study(
+        steps: 20000, ["--executor", "slurm", "--parallel", "2", "--out", dir])
       process.environment = ProcessInfo.processInfo.environment.merging(env) { $1 }
       let err = Pipe()
       process.standardError = err
       try process.run()
       let events = dir + "/trials/weight-decay-0.001/events.jsonl"
       let deadline = Date().addingTimeInterval(60)
-      while Date() < deadline && ((try? String(contentsOfFile: events, encoding: .utf8))?.split(separator: "\n").count ?? 0) < 10 { usleep(50_000) }
+      while Date() < deadline
+        && ((try? String(contentsOfFile: events, encoding: .utf8))?.split(separator: "\n").count
+          ?? 0) < 10
+      { usleep(50_000) }
       kill(process.processIdentifier, SIGINT)
       process.waitUntilExit()
       let stderr = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
       #expect(process.terminationStatus == 130, "\(stderr)")
       #expect(stderr.contains("cancelled Slurm job"))
       usleep(1_000_000)
-      let queue = try shell(["squeue", "--noheader", "--array", "--states=PENDING,RUNNING,COMPLETING", "--format=%i %T"], environment: env)
-      #expect(queue.stdout.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty, "still queued or running: \(queue.stdout)")
+      let queue = try shell(
+        [
+          "squeue", "--noheader", "--array", "--states=PENDING,RUNNING,COMPLETING",
+          "--format=%i %T",
+        ], environment: env)
+      #expect(
+        queue.stdout.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty,
+        "still queued or running: \(queue.stdout)")
 
       // A program that cannot start: the task ends without a result; the error names the
       // task, its exit code and its log.
       let failing = CLI.temporaryDirectory()
-      let r = try CLI.run(["lr-find", "--command", "/nonexistent/train", "--num-iter", "20", "--executor", "slurm", "--out", failing], environment: env)
+      let r = try CLI.run(
+        [
+          "lr-find", "--command", "/nonexistent/train", "--num-iter", "20", "--executor", "slurm",
+          "--out", failing,
+        ], environment: env)
       #expect(r.status != 0)
-      #expect(r.stderr.contains("Slurm task") && r.stderr.contains("exit code 1") && r.stderr.contains(".log"), "\(r.stderr)")
+      #expect(
+        r.stderr.contains("Slurm task") && r.stderr.contains("exit code 1")
+          && r.stderr.contains(".log"), "\(r.stderr)")
       #expect(r.stderr.contains("cannot run /nonexistent/train"), "\(r.stderr)")
 
       // A request the partition can never hold fails at once instead of waiting forever.
-      let tooBig = try CLI.run(["lr-find", "--dataset", "spirals", "--model", "mlp", "--num-iter", "20", "--executor", "slurm",
-        "--slurm-args", "-c 64", "--out", CLI.temporaryDirectory()], environment: env)
-      #expect(tooBig.status != 0 && tooBig.stderr.contains("PartitionConfig") && tooBig.stderr.contains("-c 64"), "\(tooBig.stderr)")
+      let tooBig = try CLI.run(
+        [
+          "lr-find", "--dataset", "spirals", "--model", "mlp", "--num-iter", "20", "--executor",
+          "slurm",
+          "--slurm-args", "-c 64", "--out", CLI.temporaryDirectory(),
+        ], environment: env)
+      #expect(
+        tooBig.status != 0 && tooBig.stderr.contains("PartitionConfig")
+          && tooBig.stderr.contains("-c 64"), "\(tooBig.stderr)")
     }
   }
 
@@ -214,20 +280,30 @@ import Testing
   func theUsersProgramRunsAsSlurmTasks() throws {
     try withSlurm { env in
       let dir = CLI.temporaryDirectory()
-      let command = "/usr/bin/python3 \(Self.repository.path)/examples/protocol/softmax_regression.py"
-      let r = try CLI.run([
-        "lr-find", "--command", command, "--num-iter", "60", "--batch-size", "16,32", "--executor", "slurm", "--parallel", "2",
-        "--json", "--out", dir,
-      ], environment: env)
+      let command =
+        "/usr/bin/python3 \(Self.repository.path)/examples/protocol/softmax_regression.py"
+      let r = try CLI.run(
+        [
+          "lr-find", "--command", command, "--num-iter", "60", "--batch-size", "16,32",
+          "--executor", "slurm", "--parallel", "2",
+          "--json", "--out", dir,
+        ], environment: env)
       #expect(r.status == 0, "\(r.stderr)")
       #expect(r.stderr.contains("submitted Slurm job"))
       let local = CLI.temporaryDirectory()
-      let l = try CLI.run(["lr-find", "--command", command, "--num-iter", "60", "--batch-size", "16,32", "--json", "--out", local])
+      let l = try CLI.run([
+        "lr-find", "--command", command, "--num-iter", "60", "--batch-size", "16,32", "--json",
+        "--out", local,
+      ])
       #expect(l.status == 0, "\(l.stderr)")
       // The same program and seeds: the same curves, wherever they ran.
-      let a = try #require(CLI.json(Data(r.stdout.utf8))), b = try #require(CLI.json(Data(l.stdout.utf8)))
-      #expect((a["suggested_max_lr"] as? Double) == (b["suggested_max_lr"] as? Double) && a["suggested_max_lr"] != nil, "\(r.stdout) vs \(l.stdout)")
-      #expect(FileManager.default.fileExists(atPath: dir + "/trials/lr-find-batch-16-seed-0/stdout.txt"))
+      let a = try #require(CLI.json(Data(r.stdout.utf8)))
+      let b = try #require(CLI.json(Data(l.stdout.utf8)))
+      #expect(
+        (a["suggested_max_lr"] as? Double) == (b["suggested_max_lr"] as? Double)
+          && a["suggested_max_lr"] != nil, "\(r.stdout) vs \(l.stdout)")
+      #expect(
+        FileManager.default.fileExists(atPath: dir + "/trials/lr-find-batch-16-seed-0/stdout.txt"))
     }
   }
 }

@@ -2,8 +2,11 @@ import Foundation
 import Testing
 
 @Suite(.serialized) struct TuneCommandTests {
-  let spirals = ["tune", "--dataset", "spirals", "--samples", "1200", "--model", "mlp", "--batch-sizes", "16,32,64",
-                 "--start-batch-size", "32", "--weight-decays", "1e-3,0", "--momenta", "0.97,0.9", "--seed", "1"]
+  let spirals = [
+    "tune", "--dataset", "spirals", "--samples", "1200", "--model", "mlp", "--batch-sizes",
+    "16,32,64",
+    "--start-batch-size", "32", "--weight-decays", "1e-3,0", "--momenta", "0.97,0.9", "--seed", "1",
+  ]
 
   @Test func tunesWithinTheBudgetAndWritesEverything() throws {
     // How long it takes is not asserted here: suites run side by side on a shared machine.
@@ -15,8 +18,12 @@ import Testing
     let json = try #require(CLI.json(Data(r.stdout.utf8)), "stdout: \(r.stdout)")
     #expect((json["test_accuracy"] as? Double ?? 0) > 0.6)
     #expect(json["test_loss"] is Double && json["seconds"] is Double)
-    let h = try #require(CLI.json(try Data(contentsOf: URL(fileURLWithPath: dir + "/hyperparameters.json"))))
-    for key in ["max_lr", "min_lr", "policy", "momentum", "weight_decay", "dropout", "batch_size", "epochs", "reasons"] {
+    let h = try #require(
+      CLI.json(try Data(contentsOf: URL(fileURLWithPath: dir + "/hyperparameters.json"))))
+    for key in [
+      "max_lr", "min_lr", "policy", "momentum", "weight_decay", "dropout", "batch_size", "epochs",
+      "reasons",
+    ] {
       #expect(h[key] != nil, "hyperparameters.json lacks \(key)")
     }
     #expect([16, 32, 64].contains(h["batch_size"] as? Int ?? 0))
@@ -29,16 +36,22 @@ import Testing
       #expect(FileManager.default.fileExists(atPath: dir + "/" + file), "\(file) missing")
     }
     let report = try String(contentsOfFile: dir + "/report.html", encoding: .utf8)
-    #expect(report.contains("Regularization: dropout") && report.contains("<svg") && !report.contains("src=\"http") && !report.contains("href=\"http") && !report.contains("<script"))
+    #expect(
+      report.contains("Regularization: dropout") && report.contains("<svg")
+        && !report.contains("src=\"http") && !report.contains("href=\"http")
+        && !report.contains("<script"))
     // The journal: a header, then one line per finished trial.
-    let lines = try String(contentsOfFile: dir + "/journal.jsonl", encoding: .utf8).split(separator: "\n")
+    let lines = try String(contentsOfFile: dir + "/journal.jsonl", encoding: .utf8).split(
+      separator: "\n")
     #expect(lines.count > 8)
     #expect(lines.dropFirst().allSatisfy { CLI.json(Data($0.utf8))?["key"] is String })
   }
 
   /// Starts a 30-second spirals tune into `out` and SIGKILLs it once `ready` holds (then
   /// `settle` seconds later), or after `within` seconds.
-  func killTune(out: String, within seconds: Double, settle: Double = 0, until ready: () -> Bool) throws {
+  func killTune(out: String, within seconds: Double, settle: Double = 0, until ready: () -> Bool)
+    throws
+  {
     let process = Process()
     process.executableURL = CLI.binary
     process.arguments = spirals + ["--budget", "60s", "--out", out]
@@ -55,7 +68,9 @@ import Testing
     let dir = CLI.temporaryDirectory()
     let journal = dir + "/journal.jsonl"
     try killTune(out: dir, within: 60) {
-      (try? String(contentsOfFile: journal, encoding: .utf8)).map { $0.split(separator: "\n").count >= 5 } ?? false
+      (try? String(contentsOfFile: journal, encoding: .utf8)).map {
+        $0.split(separator: "\n").count >= 5
+      } ?? false
     }
     let before = try String(contentsOfFile: journal, encoding: .utf8)
     let finished = before.split(separator: "\n").count - 1
@@ -66,17 +81,22 @@ import Testing
     #expect(r.stderr.contains("\(finished) finished trial"))
     #expect(r.stderr.components(separatedBy: "reused ").count - 1 >= finished)
     let after = try String(contentsOfFile: journal, encoding: .utf8)
-    #expect(after.hasPrefix(before.hasSuffix("\n") ? before : String(before[..<before.lastIndex(of: "\n")!]) + "\n"))
+    #expect(
+      after.hasPrefix(
+        before.hasSuffix("\n") ? before : String(before[..<before.lastIndex(of: "\n")!]) + "\n"))
 
     // Different settings: refused, naming the difference.
-    let other = try CLI.run(spirals.map { $0 == "1" ? "2" : $0 } + ["--budget", "60s", "--out", dir, "--resume"])
+    let other = try CLI.run(
+      spirals.map { $0 == "1" ? "2" : $0 } + ["--budget", "60s", "--out", dir, "--resume"])
     #expect(other.status != 0 && other.stderr.contains("seed was 1, now 2"))
   }
 
   @Test func killedDuringTheFinalRunContinuesIt() throws {
     let dir = CLI.temporaryDirectory()
     let state = dir + "/final-state/resume.json"
-    try killTune(out: dir, within: 75, settle: 0.3) { FileManager.default.fileExists(atPath: state) }
+    try killTune(out: dir, within: 75, settle: 0.3) {
+      FileManager.default.fileExists(atPath: state)
+    }
     #expect(FileManager.default.fileExists(atPath: state), "the final run saved no state")
 
     let r = try CLI.run(spirals + ["--budget", "60s", "--out", dir, "--resume", "--json"])
@@ -98,25 +118,32 @@ import Testing
 /// `tune` and `study` with the user's own program: examples/protocol/softmax_regression.py,
 /// a standard-library training program that speaks the protocol without any helper.
 @Suite(.serialized) struct TuneProgramTests {
-  static let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+  static let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+    .deletingLastPathComponent().deletingLastPathComponent()
   static let command = "/usr/bin/python3 \(repository.path)/examples/protocol/softmax_regression.py"
 
   @Test(.enabled(if: FileManager.default.fileExists(atPath: "/usr/bin/python3")))
   func tuneRunsTheWholeRecipeWithTheUsersProgram() throws {
     let dir = CLI.temporaryDirectory()
     let r = try CLI.run([
-      "tune", "--command", Self.command, "--budget", "40s", "--batch-sizes", "16,32", "--start-batch-size", "16",
+      "tune", "--command", Self.command, "--budget", "40s", "--batch-sizes", "16,32",
+      "--start-batch-size", "16",
       "--momenta", "0.95,0.9", "--weight-decays", "1e-3,0", "--json", "--out", dir,
     ])
     #expect(r.status == 0, "\(r.stderr)")
     let json = try #require(CLI.json(Data(r.stdout.utf8)), "stdout: \(r.stdout)")
     #expect((json["test_accuracy"] as? Double ?? 0) > 0.8)
-    let h = try #require(CLI.json(try Data(contentsOf: URL(fileURLWithPath: dir + "/hyperparameters.json"))))
+    let h = try #require(
+      CLI.json(try Data(contentsOf: URL(fileURLWithPath: dir + "/hyperparameters.json"))))
     #expect([16, 32].contains(h["batch_size"] as? Int ?? 0))
     // The program applies no dropout: the study is skipped, and the reason says why.
     let reasons = try #require(h["reasons"] as? [String: String])
-    #expect(reasons["dropout"]?.contains("does not apply dropout") == true, "\(reasons["dropout"] ?? "")")
-    for file in ["report.html", "journal.jsonl", "metrics.csv", "trials/final/model.pt", "trials/final/result.json", "trials/lr-range-test-16/events.jsonl"] {
+    #expect(
+      reasons["dropout"]?.contains("does not apply dropout") == true, "\(reasons["dropout"] ?? "")")
+    for file in [
+      "report.html", "journal.jsonl", "metrics.csv", "trials/final/model.pt",
+      "trials/final/result.json", "trials/lr-range-test-16/events.jsonl",
+    ] {
       #expect(FileManager.default.fileExists(atPath: dir + "/" + file), "\(file) missing")
     }
     #expect(r.stderr.contains("trials/final/model.pt"))
@@ -128,16 +155,24 @@ import Testing
   func aSlowFinalRunOfTheProgramIsReplanned() throws {
     let dir = CLI.temporaryDirectory()
     let r = try CLI.run([
-      "tune", "--command", "env SOFTMAX_SLOW_FINAL=0.0002 \(Self.command)", "--budget", "40s", "--batch-sizes", "16,32",
-      "--start-batch-size", "16", "--momenta", "0.95,0.9", "--weight-decays", "1e-3,0", "--dropouts", "0", "--json", "--out", dir,
+      "tune", "--command", "env SOFTMAX_SLOW_FINAL=0.0002 \(Self.command)", "--budget", "40s",
+      "--batch-sizes", "16,32",
+      "--start-batch-size", "16", "--momenta", "0.95,0.9", "--weight-decays", "1e-3,0",
+      "--dropouts", "0", "--json", "--out", dir,
     ])
     #expect(r.status == 0, "\(r.stderr)")
     #expect(r.stderr.contains("final training re-planned to"), "\(r.stderr.suffix(2000))")
-    let h = try #require(CLI.json(try Data(contentsOf: URL(fileURLWithPath: dir + "/hyperparameters.json"))))
-    #expect(((h["reasons"] as? [String: String])?["epochs"])?.contains("re-planned after step") == true)
-    let result = try #require(CLI.json(try Data(contentsOf: URL(fileURLWithPath: dir + "/trials/final/result.json"))))
-    let spec = try #require(CLI.json(try Data(contentsOf: URL(fileURLWithPath: dir + "/trials/final/spec.json"))))
-    #expect(result["steps"] as? Int == spec["steps"] as? Int, "the program ran the shortened schedule to its end")
+    let h = try #require(
+      CLI.json(try Data(contentsOf: URL(fileURLWithPath: dir + "/hyperparameters.json"))))
+    #expect(
+      ((h["reasons"] as? [String: String])?["epochs"])?.contains("re-planned after step") == true)
+    let result = try #require(
+      CLI.json(try Data(contentsOf: URL(fileURLWithPath: dir + "/trials/final/result.json"))))
+    let spec = try #require(
+      CLI.json(try Data(contentsOf: URL(fileURLWithPath: dir + "/trials/final/spec.json"))))
+    #expect(
+      result["steps"] as? Int == spec["steps"] as? Int,
+      "the program ran the shortened schedule to its end")
   }
 
   /// SIGKILL mid-phase, then --resume: every journaled trial is reused (its files untouched),
@@ -145,8 +180,11 @@ import Testing
   @Test(.enabled(if: FileManager.default.fileExists(atPath: "/usr/bin/python3")))
   func killedWithAProgramRunningResumesWithoutRerunningATrial() throws {
     let dir = CLI.temporaryDirectory()
-    let arguments = ["tune", "--command", Self.command, "--budget", "40s", "--batch-sizes", "16,32", "--start-batch-size", "16",
-                     "--momenta", "0.95,0.9", "--weight-decays", "1e-3,0", "--out", dir]
+    let arguments = [
+      "tune", "--command", Self.command, "--budget", "40s", "--batch-sizes", "16,32",
+      "--start-batch-size", "16",
+      "--momenta", "0.95,0.9", "--weight-decays", "1e-3,0", "--out", dir,
+    ]
     let process = Process()
     process.executableURL = CLI.binary
     process.arguments = arguments
@@ -154,7 +192,9 @@ import Testing
     try process.run()
     let journal = dir + "/journal.jsonl"
     let deadline = Date().addingTimeInterval(40)
-    func lines() -> [Substring] { ((try? String(contentsOfFile: journal, encoding: .utf8)) ?? "").split(separator: "\n") }
+    func lines() -> [Substring] {
+      ((try? String(contentsOfFile: journal, encoding: .utf8)) ?? "").split(separator: "\n")
+    }
     while Date() < deadline && lines().count < 5 { usleep(50_000) }
     kill(process.processIdentifier, SIGKILL)
     process.waitUntilExit()
@@ -169,7 +209,8 @@ import Testing
         guard let ran = (try? Data(contentsOf: url)).flatMap(CLI.json)?["key"] as? String,
           ran == key || ran.hasPrefix(key + "/")
         else { return nil }
-        return (try? FileManager.default.attributesOfItem(atPath: url.path))?[.modificationDate] as? Date
+        return (try? FileManager.default.attributesOfItem(atPath: url.path))?[.modificationDate]
+          as? Date
       }
       return stamps.isEmpty ? nil : stamps
     }
@@ -185,22 +226,30 @@ import Testing
   @Test(.enabled(if: FileManager.default.fileExists(atPath: "/usr/bin/python3")))
   func studyRunsTrialsWithTheUsersProgramAndResumes() throws {
     let dir = CLI.temporaryDirectory()
-    let arguments = ["study", "momentum", "--command", Self.command, "--batch-size", "32", "--max-lr", "0.5", "--momenta", "0.97,0.9",
-                     "--trial-seconds", "1", "--json", "--out", dir]
+    let arguments = [
+      "study", "momentum", "--command", Self.command, "--batch-size", "32", "--max-lr", "0.5",
+      "--momenta", "0.97,0.9",
+      "--trial-seconds", "1", "--json", "--out", dir,
+    ]
     let r = try CLI.run(arguments)
     #expect(r.status == 0, "\(r.stderr)")
     let json = try #require(CLI.json(Data(r.stdout.utf8)), "stdout: \(r.stdout)")
     #expect([0.97, 0.9].contains(json["choice"] as? Double ?? 0))
     // Both momenta and the lowest one's repeat under the next seed (the noise).
     let rows = try #require(json["trials"] as? [[String: Any]])
-    #expect(rows.count == 3 && rows.contains { ($0["label"] as? String)?.hasSuffix("seed 1") ?? false }, "\(rows)")
+    #expect(
+      rows.count == 3 && rows.contains { ($0["label"] as? String)?.hasSuffix("seed 1") ?? false },
+      "\(rows)")
     // Resumed, every finished trial is reused: no program runs again.
     let events = dir + "/trials/momentum-0.97/events.jsonl"
-    let before = try FileManager.default.attributesOfItem(atPath: events)[.modificationDate] as? Date
+    let before =
+      try FileManager.default.attributesOfItem(atPath: events)[.modificationDate] as? Date
     let again = try CLI.run(arguments + ["--resume"])
     #expect(again.status == 0, "\(again.stderr)")
     #expect(again.stderr.contains("reused"))
-    #expect(try FileManager.default.attributesOfItem(atPath: events)[.modificationDate] as? Date == before)
+    #expect(
+      try FileManager.default.attributesOfItem(atPath: events)[.modificationDate] as? Date == before
+    )
   }
 
   @Test(.enabled(if: FileManager.default.fileExists(atPath: "/usr/bin/python3")))
@@ -209,11 +258,12 @@ import Testing
     let dir = CLI.temporaryDirectory()
     let wrapper = dir + "/wrapper.sh"
     try """
-      if [ "$1" = 64 ]; then echo "RuntimeError: out of memory at batch 64" >&2; exit 1; fi
-      exec \(Self.command)
-      """.write(toFile: wrapper, atomically: true, encoding: .utf8)
+    if [ "$1" = 64 ]; then echo "RuntimeError: out of memory at batch 64" >&2; exit 1; fi
+    exec \(Self.command)
+    """.write(toFile: wrapper, atomically: true, encoding: .utf8)
     let r = try CLI.run([
-      "study", "batch-size", "--command", "/bin/sh \(wrapper) {batch_size}", "--batch-size", "32", "--batch-sizes", "32,64",
+      "study", "batch-size", "--command", "/bin/sh \(wrapper) {batch_size}", "--batch-size", "32",
+      "--batch-sizes", "32,64",
       "--max-lr", "0.5", "--trial-seconds", "1", "--json", "--out", dir + "/out",
     ])
     #expect(r.status == 0, "\(r.stderr)")

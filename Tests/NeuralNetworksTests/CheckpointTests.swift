@@ -5,7 +5,8 @@ import Testing
 
 extension NeuralNetworksTests {
   func temporaryFile(_ name: String) -> URL {
-    let dir = FileManager.default.temporaryDirectory.appendingPathComponent("discipline-nn-\(UUID().uuidString)")
+    let dir = FileManager.default.temporaryDirectory.appendingPathComponent(
+      "discipline-nn-\(UUID().uuidString)")
     try? FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
     return dir.appendingPathComponent(name)
   }
@@ -22,7 +23,9 @@ extension NeuralNetworksTests {
     // The header is what safetensors' reader expects: little-endian length, then JSON.
     let data = try Data(contentsOf: url)
     let length = data.prefix(8).withUnsafeBytes { $0.loadUnaligned(as: UInt64.self) }
-    let header = try JSONSerialization.jsonObject(with: data.subdata(in: 8..<(8 + Int(length)))) as! [String: Any]
+    let header =
+      try JSONSerialization.jsonObject(with: data.subdata(in: 8..<(8 + Int(length))))
+      as! [String: Any]
     let entry = header["0.weight"] as! [String: Any]
     #expect(entry["dtype"] as? String == "F32")
     #expect(entry["shape"] as? [Int] == [32, 1, 3, 3])
@@ -47,16 +50,21 @@ extension NeuralNetworksTests {
     // An mlp for 10 classes saved, then claimed to be for 5 classes.
     let spec = ModelSpecification(architecture: .mlp)
     let url = temporaryFile("mlp.safetensors")
-    try Checkpoint(specification: spec, inputMean: 0, inputStd: 1, extra: ["classes": "5"]).save(spec.build(seed: 0), to: url)
+    try Checkpoint(specification: spec, inputMean: 0, inputStd: 1, extra: ["classes": "5"]).save(
+      spec.build(seed: 0), to: url)
     // save() writes classes=10 over the extra value; rewrite the metadata by hand instead.
     let (tensors, _) = try Safetensors.read(url)
     let named = tensors.map { ($0.key, Tensor(shape: $0.value.shape, values: $0.value.values)) }
-    try Safetensors.write(named, metadata: ["model": "mlp", "input_mean": "0", "input_std": "1", "classes": "5"], to: url)
+    try Safetensors.write(
+      named, metadata: ["model": "mlp", "input_mean": "0", "input_std": "1", "classes": "5"],
+      to: url)
     do {
       _ = try Checkpoint.load(from: url)
       Issue.record("loading a mismatched checkpoint succeeded")
     } catch let error as CheckpointError {
-      #expect(error == .shapeMismatch(path: url.path, key: "5.weight", expected: [5, 256], found: [10, 256]))
+      #expect(
+        error
+          == .shapeMismatch(path: url.path, key: "5.weight", expected: [5, 256], found: [10, 256]))
       #expect(error.description.contains("[5, 256]") && error.description.contains("[10, 256]"))
     }
   }

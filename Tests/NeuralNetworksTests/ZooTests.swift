@@ -11,25 +11,31 @@ import Testing
   @Test func cnnStateMatchesPyTorchNamesAndShapes() {
     let model = ModelSpecification(architecture: .cnn).build(seed: 0)
     let state = model.stateDictionary().map { "\($0.0):\($0.1.shape)" }
-    #expect(state == [
-      "0.weight:[32, 1, 3, 3]",
-      "1.weight:[32]", "1.bias:[32]", "1.running_mean:[32]", "1.running_var:[32]",
-      "4.weight:[64, 32, 3, 3]",
-      "5.weight:[64]", "5.bias:[64]", "5.running_mean:[64]", "5.running_var:[64]",
-      "9.weight:[10, 3136]", "9.bias:[10]",
-    ])
+    #expect(
+      state == [
+        "0.weight:[32, 1, 3, 3]",
+        "1.weight:[32]", "1.bias:[32]", "1.running_mean:[32]", "1.running_var:[32]",
+        "4.weight:[64, 32, 3, 3]",
+        "5.weight:[64]", "5.bias:[64]", "5.running_mean:[64]", "5.running_var:[64]",
+        "9.weight:[10, 3136]", "9.bias:[10]",
+      ])
     // models.py's docstring: 50,282 parameters for 1×28×28 inputs.
     #expect(model.parameterCount == 50_282)
   }
 
   @Test func mlpStateMatchesPyTorchNames() {
     let model = ModelSpecification(architecture: .mlp, dropout: 0.2).build(seed: 0)
-    #expect(model.namedParameters().map(\.0) == ["1.weight", "1.bias", "3.weight", "3.bias", "5.weight", "5.bias"])
+    #expect(
+      model.namedParameters().map(\.0) == [
+        "1.weight", "1.bias", "3.weight", "3.bias", "5.weight", "5.bias",
+      ])
     #expect(model.parameterCount == 535_818)  // bench.py's "params" for mlp
   }
 
   @Test func resnetStateMatchesPyTorchNames() {
-    let model = ModelSpecification(architecture: .resnet(depth: 20), inputChannels: 3, inputSize: 32).build(seed: 0)
+    let model = ModelSpecification(
+      architecture: .resnet(depth: 20), inputChannels: 3, inputSize: 32
+    ).build(seed: 0)
     let names = model.stateDictionary().map(\.0)
     #expect(names.first == "conv1.weight")
     #expect(names.contains("layer1.0.conv1.weight"))
@@ -80,7 +86,8 @@ import Testing
 
   @Test(arguments: ["mlp", "cnn", "resnet8"])
   func modelLearnsASmallTask(name: String) {
-    let spec = ModelSpecification(architecture: ModelArchitecture(name)!, inputChannels: 1, inputSize: 8, classes: 2)
+    let spec = ModelSpecification(
+      architecture: ModelArchitecture(name)!, inputChannels: 1, inputSize: 8, classes: 2)
     let model = spec.build(seed: 1)
     let optimizer = SGD(parameters: model.parameters, learningRate: 0.05, momentum: 0.9)
     let (x, y) = blobs(count: 64, seed: 2)

@@ -74,17 +74,22 @@ extension EngineTests {
         ("convolution", 1e-2, { y, t in y.conv2d(weight: t[1], padding: 1) }),
         ("max pooling", 4e-3, { y, _ in y.maxPool2d(kernelSize: 3, stride: 1, padding: 1) }),
         ("ReLU", 4e-3, { y, _ in y.relu() * y.relu() }),
-        ("batch norm", 1e-2, { y, t in
-          let n = y.batchNorm(
-            weight: t[3], bias: t[4], runningMean: Tensor(zeros: [c]),
-            runningVariance: Tensor(repeating: 1, shape: [c]), training: true)
-          return n * n * n * Float(0.1)
-        }),
+        (
+          "batch norm", 1e-2,
+          { y, t in
+            let n = y.batchNorm(
+              weight: t[3], bias: t[4], runningMean: Tensor(zeros: [c]),
+              runningVariance: Tensor(repeating: 1, shape: [c]), training: true)
+            return n * n * n * Float(0.1)
+          }
+        ),
         ("element-wise with a row-major tensor", 1e-2, { y, t in (t[2] * y + y) * (t[2] * y + y) }),
         ("reshape", 1e-2, { y, _ in y.reshaped([2, -1]).reshaped(y.shape) * y }),
       ]
       for consumer in consumers {
-        checkGradients(inputs, epsilon: consumer.epsilon, maxElementsPerInput: 300, "\(consumer.name)") { t in
+        checkGradients(
+          inputs, epsilon: consumer.epsilon, maxElementsPerInput: 300, "\(consumer.name)"
+        ) { t in
           consumer.of(laidOut(t[0], layout), t)
         }
       }
@@ -104,7 +109,8 @@ extension EngineTests {
         return consumers.dropFirst().reduce(consumers[0].of(y, t)) { $0 + $1.of(y, t) }
       }
       for i in inputs.indices {
-        assertClose(together[i], summed[i], relativeTolerance: 1e-4, absoluteTolerance: 1e-5, "input \(i)")
+        assertClose(
+          together[i], summed[i], relativeTolerance: 1e-4, absoluteTolerance: 1e-5, "input \(i)")
       }
     }
 

@@ -48,7 +48,9 @@ import Training
       let losses = Fixtures.train(session, steps: 15)  // two and a half epochs
       return (losses, Fixtures.bits(of: session.model))
     }
-    let first = try losses(seed: 5), second = try losses(seed: 5), other = try losses(seed: 6)
+    let first = try losses(seed: 5)
+    let second = try losses(seed: 5)
+    let other = try losses(seed: 6)
     #expect(first.losses.areFinite)
     #expect(first.losses.bits == second.losses.bits)
     #expect(first.weights == second.weights)
@@ -84,7 +86,9 @@ import Training
   @Test func divergedStepReportsItsLossAndSkipsTheUpdate() throws {
     let session = try Fixtures.session(.mlp, on: Fixtures.blobs(), batchSize: 30, seed: 3)
     let huge = HyperParameters(learningRate: 1e30, momentum: 0, weightDecay: 0)
-    var loss = 0.0, weights = Fixtures.bits(of: session.model), steps = 0
+    var loss = 0.0
+    var weights = Fixtures.bits(of: session.model)
+    var steps = 0
     while steps < 10 {
       weights = Fixtures.bits(of: session.model)
       loss = session.step(huge)
@@ -131,7 +135,8 @@ import Training
     let session = try Fixtures.session(.cnn, on: splits, batchSize: 16, seed: 1)
     _ = Fixtures.train(session, steps: 3)
     #expect(session.validationSplitName == "test")
-    #expect(session.evaluate(.validation, maxBatches: nil) == session.evaluate(.test, maxBatches: nil))
+    #expect(
+      session.evaluate(.validation, maxBatches: nil) == session.evaluate(.test, maxBatches: nil))
     #expect(session.evaluate(.validation, maxBatches: nil).samples == 30)
   }
 

@@ -87,7 +87,8 @@ enum Fixtures {
   /// Every parameter and buffer of a model, by name, as bit patterns (so NaN equals NaN and
   /// −0 differs from +0: "the same" means bit for bit).
   static func bits(of model: Module) -> [String: [UInt32]] {
-    Dictionary(uniqueKeysWithValues: model.stateDictionary().map { ($0.0, $0.1.values.map(\.bitPattern)) })
+    Dictionary(
+      uniqueKeysWithValues: model.stateDictionary().map { ($0.0, $0.1.values.map(\.bitPattern)) })
   }
 
   /// A new empty folder under the temporary directory.

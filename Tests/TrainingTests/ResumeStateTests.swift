@@ -92,7 +92,8 @@ import Training
     for (step, loss) in Self.train(original, through: 5).enumerated() {
       let h = Self.hyperParameters(at: step)
       history.steps.append(
-        StepRecord(step: step + 1, epoch: 0, learningRate: h.learningRate, momentum: h.momentum, loss: loss))
+        StepRecord(
+          step: step + 1, epoch: 0, learningRate: h.learningRate, momentum: h.momentum, loss: loss))
     }
     history.evaluations.append(EvaluationRecord(step: 5, epoch: 5.0 / 6, loss: 0.9, accuracy: 0.5))
     let settings = ["model": "cnn", "dropout": "0.25", "augment": "crop-flip"]
@@ -113,7 +114,8 @@ import Training
     #expect(resumed.stepsTaken == 5)
     #expect(Fixtures.bits(of: resumed.model) == Fixtures.bits(of: original.model))
     #expect(resumed.optimizer.snapshot() == original.optimizer.snapshot())
-    #expect(resumed.model.dropoutLayers.map(\.generator) == original.model.dropoutLayers.map(\.generator))
+    #expect(
+      resumed.model.dropoutLayers.map(\.generator) == original.model.dropoutLayers.map(\.generator))
 
     let continued = Self.train(resumed, through: 14)
     #expect(continued.bits == expected.losses.bits)
@@ -141,7 +143,8 @@ import Training
   /// Weights from one step and `resume.json` from another (a kill between the two writes) are
   /// refused, naming both steps, and the session is left as it was.
   @Test func mismatchedHalvesAreRefused() throws {
-    let early = try Fixtures.temporaryFolder(), late = try Fixtures.temporaryFolder()
+    let early = try Fixtures.temporaryFolder()
+    let late = try Fixtures.temporaryFolder()
     defer {
       try? FileManager.default.removeItem(at: early)
       try? FileManager.default.removeItem(at: late)

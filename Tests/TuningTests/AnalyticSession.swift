@@ -22,19 +22,26 @@ final class AnalyticSession: TrainingSession {
   /// `scale` stretches the inputs (curvature grows with its square); feature j is scaled down
   /// further by 10^(−spread·j/(features−1)), so curvatures span 2·spread decades and the loss
   /// falls gradually over a range of learning rates, as a network's does. `noise` is the label noise.
-  init(features: Int = 8, samples: Int = 512, validationSamples: Int = 256, scale: Double = 1, spread: Double = 1.5, noise: Double = 0.1,
-       batchSize: Int = 32, seed: UInt64 = 1, secondsPerStep: Double = 0, clock: VirtualClock? = nil) {
+  init(
+    features: Int = 8, samples: Int = 512, validationSamples: Int = 256, scale: Double = 1,
+    spread: Double = 1.5, noise: Double = 0.1,
+    batchSize: Int = 32, seed: UInt64 = 1, secondsPerStep: Double = 0, clock: VirtualClock? = nil
+  ) {
     var g = SeededGenerator(seed: 42)
     let truth = (0..<features).map { _ in Double(g.nextNormal()) }
     func sample() -> ([Double], Double) {
-      let x = (0..<features).map { j in scale * pow(10, -spread * Double(j) / Double(max(1, features - 1))) * Double(g.nextNormal()) }
+      let x = (0..<features).map { j in
+        scale * pow(10, -spread * Double(j) / Double(max(1, features - 1))) * Double(g.nextNormal())
+      }
       return (x, zip(x, truth).map(*).reduce(0, +) + noise * Double(g.nextNormal()))
     }
     let train = (0..<samples).map { _ in sample() }
     let validation = (0..<validationSamples).map { _ in sample() }
     self.features = features
-    trainX = train.map(\.0); trainY = train.map(\.1)
-    validationX = validation.map(\.0); validationY = validation.map(\.1)
+    trainX = train.map(\.0)
+    trainY = train.map(\.1)
+    validationX = validation.map(\.0)
+    validationY = validation.map(\.1)
     self.batchSize = batchSize
     self.seed = seed
     self.secondsPerStep = secondsPerStep
@@ -51,7 +58,8 @@ final class AnalyticSession: TrainingSession {
   }
 
   func step(_ h: HyperParameters) -> Double {
-    let epoch = stepsTaken / stepsPerEpoch, index = stepsTaken % stepsPerEpoch
+    let epoch = stepsTaken / stepsPerEpoch
+    let index = stepsTaken % stepsPerEpoch
     let rows = order(epoch: epoch)[index * batchSize..<(index + 1) * batchSize]
     stepsTaken += 1
     clock?.advance(secondsPerStep)
@@ -64,7 +72,9 @@ final class AnalyticSession: TrainingSession {
     }
     loss /= Double(batchSize)
     guard loss.isFinite else { return loss }
-    for j in 0..<features { gradient[j] = gradient[j] / Double(batchSize) + h.weightDecay * weights[j] }
+    for j in 0..<features {
+      gradient[j] = gradient[j] / Double(batchSize) + h.weightDecay * weights[j]
+    }
     if h.momentum > 0 {
       if var v = velocity {
         for j in 0..<features { v[j] = h.momentum * v[j] + gradient[j] }
@@ -81,16 +91,22 @@ final class AnalyticSession: TrainingSession {
   func evaluate(_ split: DataSplit, maxBatches: Int?) -> Evaluation {
     let (x, y) = split == .train ? (trainX, trainY) : (validationX, validationY)
     let count = min(x.count, (maxBatches ?? Int.max / batchSize) * batchSize)
-    var loss = 0.0, close = 0
+    var loss = 0.0
+    var close = 0
     for i in 0..<count {
       let error = zip(x[i], weights).map(*).reduce(0, +) - y[i]
       loss += 0.5 * error * error
       if abs(error) < 0.5 { close += 1 }
     }
-    return Evaluation(loss: loss / Double(count), accuracy: Double(close) / Double(count), samples: count)
+    return Evaluation(
+      loss: loss / Double(count), accuracy: Double(close) / Double(count), samples: count)
   }
 
-  struct State { var weights: [Double]; var velocity: [Double]?; var stepsTaken: Int }
+  struct State {
+    var weights: [Double]
+    var velocity: [Double]?
+    var stepsTaken: Int
+  }
   func snapshot() -> State { State(weights: weights, velocity: velocity, stepsTaken: stepsTaken) }
   func restore(_ state: State) {
     weights = state.weights

@@ -1,13 +1,15 @@
 import Foundation
 import Sessions
 import Testing
+
 @testable import Tuning
 
 /// The user's program as a runner: real subprocesses (small shell scripts that speak the
 /// protocol), and every way one can go wrong.
 @Suite struct CommandRunnerTests {
   func temporaryDirectory() -> URL {
-    let url = FileManager.default.temporaryDirectory.appendingPathComponent("command-\(UUID().uuidString)")
+    let url = FileManager.default.temporaryDirectory.appendingPathComponent(
+      "command-\(UUID().uuidString)")
     try? FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
     return url
   }
@@ -21,7 +23,8 @@ import Testing
 
   /// Tests/Programs/follow_schedule.sh: follows the schedule with a loss that falls, then blows
   /// up as the learning rate rises (1/(1 + 1000·lr) + 10⁵·lr²); checks the stop file every step.
-  static let followsTheSchedule = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+  static let followsTheSchedule = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+    .deletingLastPathComponent()
     .appendingPathComponent("Programs/follow_schedule.sh").path
 
   func rangeSpec(steps: Int = 100) -> (RangeTestSettings, TrialSpec) {
@@ -52,10 +55,12 @@ import Testing
       printf '%s\n' "$@" > "$DISCIPLINE_DIR/arguments.txt"
       printf '{"event":"start","protocol":1,"honours":[],"time":0}\n{"event":"end","steps":0,"time":0}\n' >> "$DISCIPLINE_EVENTS"
       """#
-    let runner = try CommandRunner(command: "/bin/sh \(try script(body)) --bs {batch_size} 'wd={weight_decay}' {seed} {kind}")
+    let runner = try CommandRunner(
+      command: "/bin/sh \(try script(body)) --bs {batch_size} 'wd={weight_decay}' {seed} {kind}")
     let dir = temporaryDirectory()
     _ = try runner.run(rangeSpec().1, directory: dir) { _ in .proceed }
-    let arguments = try String(contentsOf: dir.appendingPathComponent("arguments.txt"), encoding: .utf8)
+    let arguments = try String(
+      contentsOf: dir.appendingPathComponent("arguments.txt"), encoding: .utf8)
     #expect(arguments == "--bs\n32\nwd=0.0\n0\nrange-test\n")
   }
 
@@ -68,9 +73,12 @@ import Testing
     let runner = try CommandRunner(command: "/bin/sh \(try script(body))")
     let result = try runner.run(rangeSpec().1, directory: temporaryDirectory()) { _ in .proceed }
     #expect(result.status == .failed && result.exitCode == 3)
-    #expect(result.message?.contains("exited with code 3") == true && result.message?.contains("CUDA out of memory") == true)
+    #expect(
+      result.message?.contains("exited with code 3") == true
+        && result.message?.contains("CUDA out of memory") == true)
     #expect(throws: RangeTestError.self) {
-      _ = try RangeTest.run(with: runner, spec: rangeSpec().1, directory: temporaryDirectory(), settings: rangeSpec().0)
+      _ = try RangeTest.run(
+        with: runner, spec: rangeSpec().1, directory: temporaryDirectory(), settings: rangeSpec().0)
     }
   }
 
@@ -84,12 +92,16 @@ import Testing
     let started = Date()
     let result = try runner.run(rangeSpec().1, directory: dir) { _ in .proceed }
     #expect(result.status == .failed)
-    #expect(result.message?.hasPrefix(dir.appendingPathComponent("events.jsonl").path + ":3: not a JSON object") == true, "\(result.message ?? "")")
+    #expect(
+      result.message?.hasPrefix(
+        dir.appendingPathComponent("events.jsonl").path + ":3: not a JSON object") == true,
+      "\(result.message ?? "")")
     #expect(Date().timeIntervalSince(started) < 20, "the program should have been killed at once")
   }
 
   @Test func anotherProtocolVersionFails() throws {
-    let body = #"printf '{"event":"start","protocol":2,"honours":[],"time":0}\n' >> "$DISCIPLINE_EVENTS""#
+    let body =
+      #"printf '{"event":"start","protocol":2,"honours":[],"time":0}\n' >> "$DISCIPLINE_EVENTS""#
     let runner = try CommandRunner(command: "/bin/sh \(try script(body))")
     let result = try runner.run(rangeSpec().1, directory: temporaryDirectory()) { _ in .proceed }
     #expect(result.status == .failed && result.message?.contains("speaks protocol 2") == true)
@@ -103,7 +115,9 @@ import Testing
     let runner = try CommandRunner(command: "/bin/sh \(try script(body))", trialTimeout: 1)
     let started = Date()
     let result = try runner.run(rangeSpec().1, directory: temporaryDirectory()) { _ in .proceed }
-    #expect(result.status == .failed && result.message?.contains("no event for 1 s") == true, "\(result.message ?? "")")
+    #expect(
+      result.status == .failed && result.message?.contains("no event for 1 s") == true,
+      "\(result.message ?? "")")
     #expect(Date().timeIntervalSince(started) < 30)
   }
 
@@ -112,9 +126,11 @@ import Testing
       printf '{"event":"start","protocol":1,"honours":[],"time":0}\n{"event":"train","step":0,"loss":2.0,"samples":32,"time":0}\n{"event":"train","step":1,"loss":NaN,"samples":32,"time":0}\n{"event":"end","steps":2,"time":0}\n' >> "$DISCIPLINE_EVENTS"
       """#
     let runner = try CommandRunner(command: "/bin/sh \(try script(body))")
-    var settings = TrialSettings(batchSize: 32, maxLearningRate: 0.1, weightDecay: 0, steps: 20, seed: 0)
+    var settings = TrialSettings(
+      batchSize: 32, maxLearningRate: 0.1, weightDecay: 0, steps: 20, seed: 0)
     settings.evaluations = 2
-    let trial = try settings.run(with: runner, spec: try settings.spec(key: "momentum/0.9"), directory: temporaryDirectory())
+    let trial = try settings.run(
+      with: runner, spec: try settings.spec(key: "momentum/0.9"), directory: temporaryDirectory())
     #expect(trial.diverged && trial.losses.count == 2 && trial.finalValidationLoss == .infinity)
   }
 
@@ -134,17 +150,21 @@ import Testing
     runner.grace = 0.5
     let (settings, spec) = rangeSpec(steps: 100_000)
     let started = Date()
-    let result = try RangeTest.run(with: runner, spec: spec, directory: temporaryDirectory(), settings: settings)
+    let result = try RangeTest.run(
+      with: runner, spec: spec, directory: temporaryDirectory(), settings: settings)
     #expect(result.divergedAtLearningRate != nil)
     #expect(Date().timeIntervalSince(started) < 20, "SIGTERM is trapped: SIGKILL must follow")
   }
 
   @Test func theUsersStopInterruptsTheProgram() throws {
     var stopped = false
-    let runner = try CommandRunner(command: "/bin/sh \(Self.followsTheSchedule)", shouldStop: { stopped })
-    var settings = TrialSettings(batchSize: 32, maxLearningRate: 1e-4, weightDecay: 0, steps: 5000, seed: 0)
+    let runner = try CommandRunner(
+      command: "/bin/sh \(Self.followsTheSchedule)", shouldStop: { stopped })
+    var settings = TrialSettings(
+      batchSize: 32, maxLearningRate: 1e-4, weightDecay: 0, steps: 5000, seed: 0)
     settings.evaluations = 1
-    let result = try runner.run(try settings.spec(key: "trial"), directory: temporaryDirectory()) { event in
+    let result = try runner.run(try settings.spec(key: "trial"), directory: temporaryDirectory()) {
+      event in
       if case .train(let step, _, _, _) = event, step >= 20 { stopped = true }
       return .proceed
     }
@@ -165,6 +185,9 @@ import Testing
   }
 
   @Test func commandsSplitAsAShellWould() throws {
-    #expect(try CommandRunner.split(#"python3 -c 'print("a b")' "x y" z\ w"#) == ["python3", "-c", #"print("a b")"#, "x y", "z w"])
+    #expect(
+      try CommandRunner.split(#"python3 -c 'print("a b")' "x y" z\ w"#) == [
+        "python3", "-c", #"print("a b")"#, "x y", "z w",
+      ])
   }
 }

@@ -1,13 +1,16 @@
 import Foundation
 import Sessions
 import Testing
+
 @testable import Tuning
 
 /// The noise of a trial, measured by repeats under another seed, and how choices stand against it.
 @Suite struct NoiseTests {
   @Test func theNoiseIsPooledOverTheRepeats() {
     // Differences of 2% and 4% of the mean: one trial's σ is √((0.02² + 0.04²)/4).
-    let noise = NoiseEstimate(pairs: [.init(label: "a", losses: [0.101, 0.099]), .init(label: "b", losses: [0.51, 0.49])])
+    let noise = NoiseEstimate(pairs: [
+      .init(label: "a", losses: [0.101, 0.099]), .init(label: "b", losses: [0.51, 0.49]),
+    ])
     let sigma = ((0.02 * 0.02 + 0.04 * 0.04) / 4).squareRoot()
     #expect(abs(noise.relative! - sigma) < 1e-12)
     #expect(abs(noise.band! - 2 * 2.0.squareRoot() * sigma) < 1e-12)
@@ -17,67 +20,96 @@ import Testing
   }
 
   @Test func aMarginSaysWhetherTheChoiceRisesAboveTheNoise() {
-    let candidates: [Margin.Candidate] = [.init(name: "64", loss: 0.300), .init(name: "128", loss: 0.306), .init(name: "256", loss: 0.350), .init(name: "512", loss: .infinity)]
+    let candidates: [Margin.Candidate] = [
+      .init(name: "64", loss: 0.300), .init(name: "128", loss: 0.306),
+      .init(name: "256", loss: 0.350), .init(name: "512", loss: .infinity),
+    ]
     // 2% apart with a 3% band: 64 and 128 cannot be told apart.
-    let close = Margin(measure: "loss", candidates: candidates, chosen: "128", band: 0.03, measured: true)
+    let close = Margin(
+      measure: "loss", candidates: candidates, chosen: "128", band: 0.03, measured: true)
     #expect(close.indistinguishable == ["64", "128"])
     #expect(abs(close.margin - (0.300 - 0.306) / 0.306) < 1e-12)
     #expect(!close.isClear)
-    #expect(close.verdict.contains("indistinguishable from 64") && close.verdict.contains("behind the lowest"))
+    #expect(
+      close.verdict.contains("indistinguishable from 64")
+        && close.verdict.contains("behind the lowest"))
     // A 1% band separates them: 64 leads 128 by 2%, clearly.
-    let clear = Margin(measure: "loss", candidates: candidates, chosen: "64", band: 0.01, measured: true)
+    let clear = Margin(
+      measure: "loss", candidates: candidates, chosen: "64", band: 0.01, measured: true)
     #expect(clear.indistinguishable == ["64"] && clear.isClear)
     #expect(clear.summary.hasPrefix("clear: 2.0% ahead"), "\(clear.summary)")
     // A tolerance is not a measured noise, and the report says so.
-    #expect(Margin(measure: "loss", candidates: candidates, chosen: "64", band: 0.1, measured: false).verdict.contains("noise not measured"))
+    #expect(
+      Margin(measure: "loss", candidates: candidates, chosen: "64", band: 0.1, measured: false)
+        .verdict.contains("noise not measured"))
   }
 
   func entry(_ key: String, loss: Double, batchSize: Int = 32) -> JournalEntry {
-    let trial = TrialSettings(batchSize: batchSize, maxLearningRate: 0.1, weightDecay: 0, steps: 10, seed: 0)
-    let result = TrialResult(losses: [1], learningRates: [0.1], momenta: [0.9], evaluations: [EvaluationRecord(step: 10, epoch: 1, loss: loss, accuracy: 0.9)],
+    let trial = TrialSettings(
+      batchSize: batchSize, maxLearningRate: 0.1, weightDecay: 0, steps: 10, seed: 0)
+    let result = TrialResult(
+      losses: [1], learningRates: [0.1], momenta: [0.9],
+      evaluations: [EvaluationRecord(step: 10, epoch: 1, loss: loss, accuracy: 0.9)],
       diverged: !loss.isFinite, seconds: 10)
-    return JournalEntry(key: key, phase: .batchSize, label: key, trial: trial, result: result, seconds: 10)
+    return JournalEntry(
+      key: key, phase: .batchSize, label: key, trial: trial, result: result, seconds: 10)
   }
 
   func recipe(noise: NoiseEstimate) throws -> Recipe<AnalyticBackend> {
-    let url = FileManager.default.temporaryDirectory.appendingPathComponent("journal-\(UUID().uuidString).jsonl")
-    let recipe = Recipe(backend: AnalyticBackend(), settings: RecipeSettings(budget: 60), journal: try Journal(url: url, settings: ["test": "1"], resume: false))
+    let url = FileManager.default.temporaryDirectory.appendingPathComponent(
+      "journal-\(UUID().uuidString).jsonl")
+    let recipe = Recipe(
+      backend: AnalyticBackend(), settings: RecipeSettings(budget: 60),
+      journal: try Journal(url: url, settings: ["test": "1"], resume: false))
     recipe.noise = noise
     return recipe
   }
 
   @Test func theLargestBatchTheNoiseCannotTellFromTheLowestIsChosen() throws {
-    let trials = [(64, entry("64", loss: 0.300)), (128, entry("128", loss: 0.304)), (256, entry("256", loss: 0.330)), (512, entry("512", loss: .infinity))]
+    let trials = [
+      (64, entry("64", loss: 0.300)), (128, entry("128", loss: 0.304)),
+      (256, entry("256", loss: 0.330)), (512, entry("512", loss: .infinity)),
+    ]
     // Repeats 2% apart: a band of 2·√2·1.41% ≈ 4%, so 128 is as good as 64, 256 is not.
-    let noisy = try recipe(noise: NoiseEstimate(pairs: [.init(label: "64", losses: [0.303, 0.297])]))
+    let noisy = try recipe(
+      noise: NoiseEstimate(pairs: [.init(label: "64", losses: [0.303, 0.297])]))
     let choice = noisy.chooseBatch(trials)
     #expect(choice.value == 128, "\(choice.reason)")
     #expect(choice.margin?.indistinguishable == ["64", "128"])
     #expect(choice.reason.contains("could not tell apart"))
     // Repeats that agree to 0.1%: the lowest wins, clearly.
-    let quiet = try recipe(noise: NoiseEstimate(pairs: [.init(label: "64", losses: [0.3003, 0.3])]))
+    let quiet = try recipe(
+      noise: NoiseEstimate(pairs: [.init(label: "64", losses: [0.3003, 0.3])]))
     let clear = quiet.chooseBatch(trials)
     #expect(clear.value == 64 && clear.margin!.isClear, "\(clear.reason)")
   }
 
   @Test func theLargestMomentumWithinTheNoiseIsChosen() throws {
-    let trials = [(0.99, entry("0.99", loss: .infinity)), (0.97, entry("0.97", loss: 0.31)), (0.95, entry("0.95", loss: 0.30)), (0.9, entry("0.9", loss: 0.302))]
-    let noisy = try recipe(noise: NoiseEstimate(pairs: [.init(label: "0.95", losses: [0.31, 0.30])]))
+    let trials = [
+      (0.99, entry("0.99", loss: .infinity)), (0.97, entry("0.97", loss: 0.31)),
+      (0.95, entry("0.95", loss: 0.30)), (0.9, entry("0.9", loss: 0.302)),
+    ]
+    let noisy = try recipe(
+      noise: NoiseEstimate(pairs: [.init(label: "0.95", losses: [0.31, 0.30])]))
     #expect(noisy.chooseMomentum(trials).value == 0.97)
-    let quiet = try recipe(noise: NoiseEstimate(pairs: [.init(label: "0.95", losses: [0.3001, 0.3])]))
+    let quiet = try recipe(
+      noise: NoiseEstimate(pairs: [.init(label: "0.95", losses: [0.3001, 0.3])]))
     #expect(quiet.chooseMomentum(trials).value == 0.95)
   }
 
   @Test func aTuneMeasuresTheNoiseInEveryTrialPhaseAndGivesEveryMargin() throws {
     let backend = AnalyticBackend()
-    let url = FileManager.default.temporaryDirectory.appendingPathComponent("journal-\(UUID().uuidString).jsonl")
+    let url = FileManager.default.temporaryDirectory.appendingPathComponent(
+      "journal-\(UUID().uuidString).jsonl")
     var s = RecipeSettings(budget: 600)
     s.startBatchSize = 32
     s.batchSizes = [16, 32, 64]
     s.weightDecays = [1e-2, 1e-3, 0]
     s.rangeTestSteps = 150
     s.validationBatches = nil
-    let recipe = Recipe(backend: backend, settings: s, journal: try Journal(url: url, settings: ["test": "1"], resume: false))
+    let recipe = Recipe(
+      backend: backend, settings: s,
+      journal: try Journal(url: url, settings: ["test": "1"], resume: false))
     let outcome = try recipe.run()
     let repeats = recipe.journal.entries.filter { $0.repeatOf != nil }
     #expect(Set(repeats.map(\.phase)) == [.batchSize, .momentum, .weightDecay])
@@ -91,7 +123,9 @@ import Testing
     }
     #expect(outcome.noise.pairs.count == 3 && outcome.noise.relative != nil)
     // Each phase decides by the noise measured so far; weight decay, the last, by all of it.
-    for margin in [outcome.batchSize.margin, outcome.maxMomentum.margin, outcome.weightDecay.margin] {
+    for margin in [
+      outcome.batchSize.margin, outcome.maxMomentum.margin, outcome.weightDecay.margin,
+    ] {
       #expect(margin?.measured == true && (margin?.band ?? 0) > 0)
     }
     #expect(outcome.batchSize.margin?.band == NoiseEstimate(pairs: [outcome.noise.pairs[0]]).band)
@@ -102,11 +136,15 @@ import Testing
   @Test func learningRateReadingsAreMadeMonotoneInTheBatchSize() {
     typealias R = Recipe<AnalyticBackend>
     // Ordered readings stand.
-    #expect(R.monotoneInBatchSize([64: 0.05, 128: 0.08, 256: 0.08, 512: 0.2]) == [64: 0.05, 128: 0.08, 256: 0.08, 512: 0.2])
+    #expect(
+      R.monotoneInBatchSize([64: 0.05, 128: 0.08, 256: 0.08, 512: 0.2]) == [
+        64: 0.05, 128: 0.08, 256: 0.08, 512: 0.2,
+      ])
     // A 3-minute Fashion-MNIST tune's readings: each violating pair is pooled to its geometric mean.
     let pooled = R.monotoneInBatchSize([64: 0.0759, 128: 0.00439, 256: 0.123, 512: 0.00376])
     #expect(abs(pooled[64]! - (0.0759 * 0.00439).squareRoot()) < 1e-12 && pooled[64] == pooled[128])
-    #expect(abs(pooled[256]! - (0.123 * 0.00376).squareRoot()) < 1e-12 && pooled[256] == pooled[512])
+    #expect(
+      abs(pooled[256]! - (0.123 * 0.00376).squareRoot()) < 1e-12 && pooled[256] == pooled[512])
     // A late low reading pulls its predecessors down with it until the order holds.
     let late = R.monotoneInBatchSize([64: 0.1, 128: 0.1, 256: 0.001])
     let cube = pow(0.1 * 0.1 * 0.001, 1.0 / 3)

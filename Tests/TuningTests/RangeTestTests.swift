@@ -1,6 +1,7 @@
 import Foundation
-import Testing
 import Sessions
+import Testing
+
 @testable import Tuning
 
 @Suite struct RangeTestTests {
@@ -67,7 +68,9 @@ import Sessions
     // The choice: the largest suggestion at least ten times below the blow-up.
     let chosen = try! #require(r.maximumLearningRate)
     #expect(chosen <= lr / 10)
-    let qualifying = SuggestionMethod.allCases.compactMap { r.suggestions[$0] }.filter { $0 <= lr / 10 }
+    let qualifying = SuggestionMethod.allCases.compactMap { r.suggestions[$0] }.filter {
+      $0 <= lr / 10
+    }
     #expect(chosen == qualifying.max())
     #expect(r.suggestions[r.chosen!] == chosen)
     // Smith's reading sits where the loss stops falling, past the steepest descent.
@@ -131,4 +134,3 @@ import Sessions
     #expect(r.reading.problem == nil || r.reading.problem!.contains("decrease"))
   }
 }
-

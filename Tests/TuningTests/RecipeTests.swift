@@ -1,6 +1,7 @@
 import Foundation
-import Testing
 import Sessions
+import Testing
+
 @testable import Tuning
 
 /// Analytic sessions behind the recipe, on a virtual clock.
@@ -23,15 +24,20 @@ final class AnalyticBackend: SessionBackend {
   /// The regularization of the sessions made, in order.
   private(set) var regularizations: [Regularization] = []
 
-  func makeSession(batchSize: Int, regularization: Regularization, seed: UInt64) throws -> LimitedSession {
+  func makeSession(batchSize: Int, regularization: Regularization, seed: UInt64) throws
+    -> LimitedSession
+  {
     sessionsMade += 1
     regularizations.append(regularization)
     return LimitedSession(
-      AnalyticSession(features: features, samples: samples, noise: noise, batchSize: batchSize, seed: seed,
+      AnalyticSession(
+        features: features, samples: samples, noise: noise, batchSize: batchSize, seed: seed,
         secondsPerStep: secondsPerStep(batchSize), clock: clock), momentumLimit: momentumLimit,
       evaluationSeconds: evaluationSeconds)
   }
-  func makeFinalSession(batchSize: Int, regularization: Regularization, seed: UInt64) throws -> LimitedSession {
+  func makeFinalSession(batchSize: Int, regularization: Regularization, seed: UInt64) throws
+    -> LimitedSession
+  {
     let session = try makeSession(batchSize: batchSize, regularization: regularization, seed: seed)
     session.slowdown = finalSlowdown
     return session
@@ -52,7 +58,8 @@ final class AnalyticBackend: SessionBackend {
       var end = start
       for job in jobs[first..<min(jobs.count, first + slots)] {
         clock.set(start)
-        results.append(try run(job.spec, directory: job.directory, shouldStop: shouldStop, observe: job.observe))
+        results.append(
+          try run(job.spec, directory: job.directory, shouldStop: shouldStop, observe: job.observe))
         end = max(end, clock.now)
       }
       clock.set(end)
@@ -110,8 +117,13 @@ final class LimitedSession: TrainingSession {
 }
 
 @Suite struct RecipeTests {
-  func journal(_ settings: [String: String] = ["test": "1"], resume: Bool = false, at url: URL? = nil) throws -> Journal {
-    let file = url ?? FileManager.default.temporaryDirectory.appendingPathComponent("journal-\(UUID().uuidString).jsonl")
+  func journal(
+    _ settings: [String: String] = ["test": "1"], resume: Bool = false, at url: URL? = nil
+  ) throws -> Journal {
+    let file =
+      url
+      ?? FileManager.default.temporaryDirectory.appendingPathComponent(
+        "journal-\(UUID().uuidString).jsonl")
     return try Journal(url: file, settings: settings, resume: resume)
   }
 
@@ -131,8 +143,11 @@ final class LimitedSession: TrainingSession {
   }
 
   @Test func refinementHalvesTheExponent() {
-    #expect(Recipe<AnalyticBackend>.refinement([(1e-3, 0.5), (1e-4, 0.4), (1e-5, 0.6), (0, 0.7)]) == 3e-4)
-    #expect(Recipe<AnalyticBackend>.refinement([(1e-3, 0.9), (1e-4, 0.6), (1e-5, 0.5), (0, 0.55)]) == 3e-6)
+    #expect(
+      Recipe<AnalyticBackend>.refinement([(1e-3, 0.5), (1e-4, 0.4), (1e-5, 0.6), (0, 0.7)]) == 3e-4)
+    #expect(
+      Recipe<AnalyticBackend>.refinement([(1e-3, 0.9), (1e-4, 0.6), (1e-5, 0.5), (0, 0.55)]) == 3e-6
+    )
     // Between the best two, adjacent or not; nothing when already tried.
     #expect(Recipe<AnalyticBackend>.refinement([(1e-2, 0.45), (1e-4, 0.4), (0, 0.6)]) == 1e-3)
     #expect(Recipe<AnalyticBackend>.refinement([(1e-3, 0.5), (3e-4, 0.6), (1e-4, 0.4)]) == nil)
@@ -143,15 +158,22 @@ final class LimitedSession: TrainingSession {
     let grid = [(3e-3, 0.2687), (1e-3, 0.2491), (1e-4, 0.2470), (0, 0.2417), (3e-5, 0.2442)]
     #expect(Recipe<AnalyticBackend>.chooseWeightDecay(grid, tolerance: 0.04) == 1e-3)
     #expect(Recipe<AnalyticBackend>.chooseWeightDecay(grid, tolerance: 0) == 0)
-    #expect(Recipe<AnalyticBackend>.chooseWeightDecay([(1e-3, .infinity), (0, 0.5)], tolerance: 0.04) == 0)
+    #expect(
+      Recipe<AnalyticBackend>.chooseWeightDecay([(1e-3, .infinity), (0, 0.5)], tolerance: 0.04) == 0
+    )
   }
 
   @Test func regularizationIsTheStrongestOfTheCloseOnes() {
     func choose(_ rows: [(Double, Double?, Double?)], _ tolerance: Double) -> Double {
-      Recipe<AnalyticBackend>.chooseRegularization(rows.map { (value: $0.0, name: "\($0.0)", validation: $0.1, stableUpTo: $0.2) }, kind: "rates", tolerance: tolerance, why: "").value
+      Recipe<AnalyticBackend>.chooseRegularization(
+        rows.map { (value: $0.0, name: "\($0.0)", validation: $0.1, stableUpTo: $0.2) },
+        kind: "rates", tolerance: tolerance, why: ""
+      ).value
     }
     // tune's run 4 on Fashion-MNIST: 0.25 is within 10% of the lowest, 0.5 is not.
-    let rows: [(Double, Double?, Double?)] = [(0, 0.5241, 0.59), (0.25, 0.5206, 0.5), (0.5, 0.6013, 1)]
+    let rows: [(Double, Double?, Double?)] = [
+      (0, 0.5241, 0.59), (0.25, 0.5206, 0.5), (0.5, 0.6013, 1),
+    ]
     #expect(choose(rows, 0.1) == 0.25)
     #expect(choose(rows, 0.2) == 0.5)
     #expect(choose([(0, 0.5, 0.6), (0.25, 0.56, 0.5)], 0.1) == 0)
@@ -168,10 +190,20 @@ final class LimitedSession: TrainingSession {
     s.augmentations = ["none", "flip"]
     let recipe = Recipe(backend: backend, settings: s, journal: try journal())
     let outcome = try recipe.run()
-    #expect(recipe.journal.entries.contains { $0.phase == .dropout && $0.rangeTest?.conditions.count == 2 })
-    #expect(recipe.journal.entries.contains { $0.phase == .augmentation && $0.rangeTest?.conditions.count == 2 })
-    #expect(s.dropouts.contains(outcome.dropout.value) && s.augmentations.contains(outcome.augmentation.value))
-    #expect(backend.regularizations.last == Regularization(dropout: outcome.dropout.value, augmentation: outcome.augmentation.value))
+    #expect(
+      recipe.journal.entries.contains {
+        $0.phase == .dropout && $0.rangeTest?.conditions.count == 2
+      })
+    #expect(
+      recipe.journal.entries.contains {
+        $0.phase == .augmentation && $0.rangeTest?.conditions.count == 2
+      })
+    #expect(
+      s.dropouts.contains(outcome.dropout.value)
+        && s.augmentations.contains(outcome.augmentation.value))
+    #expect(
+      backend.regularizations.last
+        == Regularization(dropout: outcome.dropout.value, augmentation: outcome.augmentation.value))
     // Every session before the study used the prior; the augmentation study used the chosen rate.
     let studyIndex = backend.regularizations.firstIndex { $0.dropout == 0.3 }!
     #expect(backend.regularizations[..<studyIndex].allSatisfy { $0 == s.regularization })
@@ -185,7 +217,9 @@ final class LimitedSession: TrainingSession {
     let recipe = Recipe(backend: backend, settings: settings(), journal: try journal())
     let outcome = try recipe.run()
     #expect(outcome.maxMomentum.value == 0.95)
-    #expect(outcome.maxMomentum.reason.contains("0.99 diverged") && outcome.maxMomentum.reason.contains("0.97 diverged"))
+    #expect(
+      outcome.maxMomentum.reason.contains("0.99 diverged")
+        && outcome.maxMomentum.reason.contains("0.97 diverged"))
   }
 
   @Test func batchSizeAtEqualWallTime() throws {
@@ -203,10 +237,12 @@ final class LimitedSession: TrainingSession {
     let margin = try #require(outcome.batchSize.margin)
     #expect(margin.indistinguishable.compactMap(Int.init).max() == outcome.batchSize.value)
     // Equal wall time: the trials' virtual seconds agree within a few percent.
-    let times = recipe.journal.entries.filter { $0.phase == .batchSize && $0.result != nil }.map(\.seconds)
+    let times = recipe.journal.entries.filter { $0.phase == .batchSize && $0.result != nil }.map(
+      \.seconds)
     // Three candidates and the lowest one's repeat under another seed (the noise).
     #expect(times.count == 4)
-    #expect(recipe.journal.entries.filter { $0.phase == .batchSize && $0.repeatOf != nil }.count == 1)
+    #expect(
+      recipe.journal.entries.filter { $0.phase == .batchSize && $0.repeatOf != nil }.count == 1)
     #expect(times.max()! - times.min()! < 0.05 * times.max()!, "\(times)")
   }
 
@@ -218,20 +254,28 @@ final class LimitedSession: TrainingSession {
     two.slots = 2
     let parallel = Recipe(backend: two, settings: settings(budget: 300), journal: try journal())
     _ = try parallel.run()
-    #expect(parallel.elapsed <= 300 * 1.1 && parallel.elapsed >= 300 * 0.7, "used \(parallel.elapsed) of 300")
+    #expect(
+      parallel.elapsed <= 300 * 1.1 && parallel.elapsed >= 300 * 0.7,
+      "used \(parallel.elapsed) of 300")
     // The batch-size and weight-decay phases handed their three trials over together; with one
     // slot they go one by one.
     #expect(two.batches.contains(3) && !one.batches.contains(3), "\(two.batches) / \(one.batches)")
     // Planned in rounds of two, each trial is longer.
-    func steps(_ r: Recipe<AnalyticBackend>) -> Int { r.journal.entries.first { $0.phase == .momentum }!.trial!.steps }
-    #expect(Double(steps(parallel)) >= 1.5 * Double(steps(sequential)), "\(steps(parallel)) against \(steps(sequential))")
+    func steps(_ r: Recipe<AnalyticBackend>) -> Int {
+      r.journal.entries.first { $0.phase == .momentum }!.trial!.steps
+    }
+    #expect(
+      Double(steps(parallel)) >= 1.5 * Double(steps(sequential)),
+      "\(steps(parallel)) against \(steps(sequential))")
     // The journal shares the wall time out: its seconds add up to no more than the clock's.
     #expect(parallel.journal.entries.map(\.seconds).reduce(0, +) <= parallel.elapsed)
   }
 
   @Test func learningRateIsBelowTheStabilityLimit() throws {
     let backend = AnalyticBackend()
-    let outcome = try Recipe(backend: backend, settings: settings(budget: 200), journal: try journal()).run()
+    let outcome = try Recipe(
+      backend: backend, settings: settings(budget: 200), journal: try journal()
+    ).run()
     let probe = AnalyticSession(batchSize: outcome.batchSize.value)
     // With momentum the heavy-ball limit is 2(1+β)/λ; the one-cycle peak must stay below it.
     let limit = 2 * (1 + outcome.minMomentum.value) / probe.largestCurvature
@@ -248,7 +292,8 @@ final class LimitedSession: TrainingSession {
     let outcome = try recipe.run()
     #expect(recipe.elapsed <= s.budget * 1.1, "used \(recipe.elapsed) of \(s.budget)")
     #expect(outcome.epochs.value >= 1)
-    #expect(recipe.elapsed >= s.budget * 0.7, "left \(s.budget - recipe.elapsed) of \(s.budget) unused")
+    #expect(
+      recipe.elapsed >= s.budget * 0.7, "left \(s.budget - recipe.elapsed) of \(s.budget) unused")
   }
 
   /// Many short epochs, evaluations that cost as much as an epoch, and a final run that
@@ -264,7 +309,8 @@ final class LimitedSession: TrainingSession {
     recipe.onEvent = { if case .note(let text) = $0 { notes.append(text) } }
     let outcome = try recipe.run()
     #expect(recipe.elapsed <= s.budget * 1.05, "used \(recipe.elapsed) of \(s.budget)")
-    #expect(recipe.elapsed >= s.budget * 0.8, "left \(s.budget - recipe.elapsed) of \(s.budget) unused")
+    #expect(
+      recipe.elapsed >= s.budget * 0.8, "left \(s.budget - recipe.elapsed) of \(s.budget) unused")
     #expect(outcome.epochs.value > 100)
     #expect(outcome.history.evaluations.count <= s.finalEvaluations + 1)
     #expect(notes.contains { $0.hasPrefix("final training re-planned to") }, "\(notes)")
@@ -297,7 +343,9 @@ final class LimitedSession: TrainingSession {
       let minimum = recipe.minimumBudget()
       #expect(minimum > 60)
       // With that budget it runs.
-      let enough = Recipe(backend: AnalyticBackend(), settings: settings(budget: (minimum / 10).rounded(.up) * 10), journal: try journal())
+      let enough = Recipe(
+        backend: AnalyticBackend(), settings: settings(budget: (minimum / 10).rounded(.up) * 10),
+        journal: try journal())
       (enough.backend as AnalyticBackend).secondsPerStep = { _ in 0.2 }
       _ = try enough.run()
     }
@@ -316,9 +364,11 @@ final class LimitedSession: TrainingSession {
     recipe.onEvent = { if case .note(let text) = $0 { notes.append(text) } }
     let outcome = try recipe.run()
     #expect(recipe.elapsed <= s.budget * 1.1, "used \(recipe.elapsed) of \(s.budget)")
-    #expect(recipe.rangeTestSteps < s.rangeTestSteps && recipe.rangeTestSteps >= s.minimumRangeTestSteps)
+    #expect(
+      recipe.rangeTestSteps < s.rangeTestSteps && recipe.rangeTestSteps >= s.minimumRangeTestSteps)
     #expect(recipe.studiesRegularization)
-    #expect(notes.contains { $0.contains("range tests shortened to \(recipe.rangeTestSteps) steps") })
+    #expect(
+      notes.contains { $0.contains("range tests shortened to \(recipe.rangeTestSteps) steps") })
     #expect(outcome.test.loss < 0.1)
   }
 
@@ -339,15 +389,19 @@ final class LimitedSession: TrainingSession {
   }
 
   @Test func longBudgetsKeepTheRangeTestSteps() throws {
-    let recipe = Recipe(backend: AnalyticBackend(), settings: settings(budget: 600), journal: try journal())
+    let recipe = Recipe(
+      backend: AnalyticBackend(), settings: settings(budget: 600), journal: try journal())
     try recipe.fitRangeTestsToBudget()
     #expect(recipe.rangeTestSteps == 150)
   }
 
   @Test func resumeContinuesTheFinalRunFromItsLastEpoch() throws {
-    let reference = try Recipe(backend: AnalyticBackend(), settings: settings(), journal: try journal()).run()
+    let reference = try Recipe(
+      backend: AnalyticBackend(), settings: settings(), journal: try journal()
+    ).run()
     #expect(reference.epochs.value >= 3)
-    let url = FileManager.default.temporaryDirectory.appendingPathComponent("journal-\(UUID().uuidString).jsonl")
+    let url = FileManager.default.temporaryDirectory.appendingPathComponent(
+      "journal-\(UUID().uuidString).jsonl")
     let store = AnalyticBackend.FinalStore()
     let first = AnalyticBackend()
     first.finalStore = store
@@ -358,11 +412,14 @@ final class LimitedSession: TrainingSession {
     #expect(savedEpochs > 1 && savedEpochs < reference.epochs.value)
     let second = AnalyticBackend()
     second.finalStore = store
-    let resumed = Recipe(backend: second, settings: settings(), journal: try journal(resume: true, at: url))
+    let resumed = Recipe(
+      backend: second, settings: settings(), journal: try journal(resume: true, at: url))
     var notes: [String] = []
     resumed.onEvent = { if case .note(let text) = $0 { notes.append(text) } }
     let outcome = try resumed.run()
-    #expect(notes.contains("continuing the final training after epoch \(savedEpochs) of \(reference.epochs.value)"))
+    #expect(
+      notes.contains(
+        "continuing the final training after epoch \(savedEpochs) of \(reference.epochs.value)"))
     #expect(second.sessionsMade == 1)
     #expect(outcome.epochs == reference.epochs)
     #expect(outcome.history == reference.history)
@@ -372,7 +429,8 @@ final class LimitedSession: TrainingSession {
 
   @Test func aFinalStateFromOtherChoicesIsNotContinued() throws {
     let store = AnalyticBackend.FinalStore()
-    let backend = AnalyticBackend(), other = AnalyticBackend()
+    let backend = AnalyticBackend()
+    let other = AnalyticBackend()
     backend.finalStore = store
     // Both backends' clocks advance by the same 50 steps, so the two recipes plan alike.
     let session = try backend.makeSession(batchSize: 32, regularization: Regularization(), seed: 0)
@@ -381,17 +439,23 @@ final class LimitedSession: TrainingSession {
       _ = session.step(HyperParameters(learningRate: 0.5, momentum: 0.9, weightDecay: 0))
       _ = unused.step(HyperParameters(learningRate: 0.5, momentum: 0.9, weightDecay: 0))
     }
-    let stale = FinalRunRecord(plan: .init(batchSize: 999, maxLearningRate: 1, maxMomentum: 0.9, minMomentum: 0.85, weightDecay: 0,
-      regularization: Regularization()), epochs: 1, epochsReason: "stale", history: TrainingHistory(), seconds: 500)
+    let stale = FinalRunRecord(
+      plan: .init(
+        batchSize: 999, maxLearningRate: 1, maxMomentum: 0.9, minMomentum: 0.85, weightDecay: 0,
+        regularization: Regularization()), epochs: 1, epochsReason: "stale",
+      history: TrainingHistory(), seconds: 500)
     store.saved = (session.snapshot(), stale)
     let reference = try Recipe(backend: other, settings: settings(), journal: try journal()).run()
     let outcome = try Recipe(backend: backend, settings: settings(), journal: try journal()).run()
     #expect(outcome.epochs == reference.epochs)
-    #expect(outcome.history.steps.count == reference.history.steps.count && outcome.history == reference.history)
+    #expect(
+      outcome.history.steps.count == reference.history.steps.count
+        && outcome.history == reference.history)
   }
 
   @Test func resumeReusesEveryFinishedTrial() throws {
-    let url = FileManager.default.temporaryDirectory.appendingPathComponent("journal-\(UUID().uuidString).jsonl")
+    let url = FileManager.default.temporaryDirectory.appendingPathComponent(
+      "journal-\(UUID().uuidString).jsonl")
     let first = AnalyticBackend()
     let a = try Recipe(backend: first, settings: settings(), journal: try journal(at: url)).run()
     let lines = try String(contentsOf: url, encoding: .utf8)
@@ -407,14 +471,17 @@ final class LimitedSession: TrainingSession {
     let b = try Recipe(backend: second, settings: settings(), journal: resumed).run()
     // Only the final session is new; every choice is the same.
     #expect(second.sessionsMade == 1)
-    #expect(a.batchSize == b.batchSize && a.maxMomentum == b.maxMomentum && a.weightDecay == b.weightDecay)
+    #expect(
+      a.batchSize == b.batchSize && a.maxMomentum == b.maxMomentum && a.weightDecay == b.weightDecay
+    )
     #expect(a.maxLearningRate == b.maxLearningRate)
     // The earlier lines are untouched.
     #expect(try String(contentsOf: url, encoding: .utf8).hasPrefix(lines))
   }
 
   @Test func aJournalFromOtherSettingsIsRefused() throws {
-    let url = FileManager.default.temporaryDirectory.appendingPathComponent("journal-\(UUID().uuidString).jsonl")
+    let url = FileManager.default.temporaryDirectory.appendingPathComponent(
+      "journal-\(UUID().uuidString).jsonl")
     _ = try journal(["model": "cnn"], at: url)
     #expect(throws: JournalError.self) { try journal(["model": "mlp"], resume: true, at: url) }
     do {
@@ -427,11 +494,19 @@ final class LimitedSession: TrainingSession {
   @Test func diagnosisReadsTheCurve() {
     func history(_ losses: [Double]) -> TrainingHistory {
       var h = TrainingHistory()
-      h.evaluations = losses.enumerated().map { EvaluationRecord(step: $0.offset, epoch: Double($0.offset), loss: $0.element, accuracy: 0) }
+      h.evaluations = losses.enumerated().map {
+        EvaluationRecord(step: $0.offset, epoch: Double($0.offset), loss: $0.element, accuracy: 0)
+      }
       return h
     }
-    #expect(Diagnosis(history: history([1, 0.8, 0.6, 0.5, 0.4, 0.3]), stepsPerEpoch: 1).verdict == .underfitting)
-    #expect(Diagnosis(history: history([1, 0.6, 0.4, 0.35, 0.4, 0.45]), stepsPerEpoch: 1).verdict == .overfitting)
-    #expect(Diagnosis(history: history([1, 0.6, 0.4, 0.35, 0.349, 0.348]), stepsPerEpoch: 1).verdict == .onTarget)
+    #expect(
+      Diagnosis(history: history([1, 0.8, 0.6, 0.5, 0.4, 0.3]), stepsPerEpoch: 1).verdict
+        == .underfitting)
+    #expect(
+      Diagnosis(history: history([1, 0.6, 0.4, 0.35, 0.4, 0.45]), stepsPerEpoch: 1).verdict
+        == .overfitting)
+    #expect(
+      Diagnosis(history: history([1, 0.6, 0.4, 0.35, 0.349, 0.348]), stepsPerEpoch: 1).verdict
+        == .onTarget)
   }
 }

@@ -1,12 +1,14 @@
 import Foundation
 import Sessions
 import Testing
+
 @testable import Tuning
 
 /// Specs, schedules, events and results as files (Docs/PROTOCOL.md).
 @Suite struct TrialProtocolTests {
   func temporaryDirectory() -> URL {
-    let url = FileManager.default.temporaryDirectory.appendingPathComponent("spec-\(UUID().uuidString)")
+    let url = FileManager.default.temporaryDirectory.appendingPathComponent(
+      "spec-\(UUID().uuidString)")
     try? FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
     return url
   }
@@ -16,7 +18,8 @@ import Testing
     settings.steps = 50
     settings.validateEvery = 20
     settings.weightDecay = 1e-4
-    return settings.spec(key: "lr/range-test/128", batchSize: 128, seed: 3, dropout: 0.25, augmentation: "flip")
+    return settings.spec(
+      key: "lr/range-test/128", batchSize: 128, seed: 3, dropout: 0.25, augmentation: "flip")
   }
 
   @Test func aSpecSurvivesItsFiles() throws {
@@ -27,10 +30,15 @@ import Testing
     #expect(read == spec)
     #expect(read.validateAt == [20, 40, 50])
     #expect(read.stopRule == TrialSpec.StopRule(smoothing: 0.98, divergenceFactor: 4))
-    let json = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: dir.appendingPathComponent("spec.json"))) as? [String: Any])
-    #expect(json["protocol"] as? Int == 1 && json["kind"] as? String == "range-test" && json["steps"] as? Int == 50)
+    let json = try #require(
+      try JSONSerialization.jsonObject(
+        with: Data(contentsOf: dir.appendingPathComponent("spec.json"))) as? [String: Any])
+    #expect(
+      json["protocol"] as? Int == 1 && json["kind"] as? String == "range-test"
+        && json["steps"] as? Int == 50)
     #expect(json["schedule"] as? String == "schedule.csv" && json["batch_size"] as? Int == 128)
-    let csv = try String(contentsOf: dir.appendingPathComponent("schedule.csv"), encoding: .utf8).split(separator: "\n")
+    let csv = try String(contentsOf: dir.appendingPathComponent("schedule.csv"), encoding: .utf8)
+      .split(separator: "\n")
     #expect(csv.first == "step,lr,momentum" && csv.count == 51 && csv[1].hasPrefix("0,1e-07,"))
   }
 
@@ -38,7 +46,8 @@ import Testing
     let dir = temporaryDirectory()
     try sampleSpec().write(to: dir)
     let url = dir.appendingPathComponent("spec.json")
-    let text = try String(contentsOf: url, encoding: .utf8).replacingOccurrences(of: "\"protocol\" : 1", with: "\"protocol\" : 2")
+    let text = try String(contentsOf: url, encoding: .utf8).replacingOccurrences(
+      of: "\"protocol\" : 1", with: "\"protocol\" : 2")
     try text.write(to: url, atomically: true, encoding: .utf8)
     #expect {
       _ = try TrialSpec.read(from: url)
@@ -54,7 +63,10 @@ import Testing
     var lines = try String(contentsOf: url, encoding: .utf8).components(separatedBy: "\n")
     lines[7] = "6,fast,0.9"
     try lines.joined(separator: "\n").write(to: url, atomically: true, encoding: .utf8)
-    #expect(throws: TrialProtocolError(file: url.path, line: 8, problem: "expected step,lr,momentum, got \"6,fast,0.9\"")) {
+    #expect(
+      throws: TrialProtocolError(
+        file: url.path, line: 8, problem: "expected step,lr,momentum, got \"6,fast,0.9\"")
+    ) {
       _ = try TrialSpec.read(from: dir.appendingPathComponent("spec.json"))
     }
   }
@@ -72,12 +84,18 @@ import Testing
 
   /// Python's json writes NaN and Infinity as bare tokens; they read as non-finite losses.
   @Test func nonFiniteLossesAsPythonWritesThem() throws {
-    guard case .train(_, let loss, _, _) = try TrialEvent(parsing: #"{"event": "train", "step": 9, "loss": NaN, "samples": 64, "time": 1.5}"#) else {
+    guard
+      case .train(_, let loss, _, _) = try TrialEvent(
+        parsing: #"{"event": "train", "step": 9, "loss": NaN, "samples": 64, "time": 1.5}"#)
+    else {
       Issue.record("not a train event")
       return
     }
     #expect(loss.isNaN)
-    guard case .train(_, let inf, _, _) = try TrialEvent(parsing: #"{"event":"train","step":9,"loss":Infinity,"samples":64,"time":1.5}"#) else { return }
+    guard
+      case .train(_, let inf, _, _) = try TrialEvent(
+        parsing: #"{"event":"train","step":9,"loss":Infinity,"samples":64,"time":1.5}"#)
+    else { return }
     #expect(inf.isNaN || inf.isInfinite)
   }
 
@@ -99,18 +117,25 @@ import Testing
   @Test func theSessionRunnerWritesEventsAndResult() throws {
     let dir = temporaryDirectory()
     let session = AnalyticSession(features: 4, samples: 256, noise: 0.1, batchSize: 16, seed: 1)
-    var settings = TrialSettings(batchSize: 16, maxLearningRate: 0.1, weightDecay: 0, steps: 40, evaluations: 4, seed: 1)
+    var settings = TrialSettings(
+      batchSize: 16, maxLearningRate: 0.1, weightDecay: 0, steps: 40, evaluations: 4, seed: 1)
     settings.validationBatches = nil
     var spec = try settings.spec(key: "momentum/0.95")
     spec.final = true
-    let result = try SessionRunner(session: session, clock: { 0 }).run(spec, directory: dir) { _ in .proceed }
-    #expect(result.status == .finished && result.steps == 40 && result.validations.map(\.step) == [10, 20, 30, 40])
+    let result = try SessionRunner(session: session, clock: { 0 }).run(spec, directory: dir) { _ in
+      .proceed
+    }
+    #expect(
+      result.status == .finished && result.steps == 40
+        && result.validations.map(\.step) == [10, 20, 30, 40])
     #expect(result.test != nil)
-    let lines = try String(contentsOf: dir.appendingPathComponent("events.jsonl"), encoding: .utf8).split(separator: "\n")
+    let lines = try String(contentsOf: dir.appendingPathComponent("events.jsonl"), encoding: .utf8)
+      .split(separator: "\n")
     let events = try lines.map { try TrialEvent(parsing: String($0)) }
     #expect(events.count == 1 + 40 + 4 + 1 + 1)
     guard case .start = events.first, case .end(40, _) = events.last else {
-      Issue.record("events must start with start and end with end: \(lines.first ?? "") … \(lines.last ?? "")")
+      Issue.record(
+        "events must start with start and end with end: \(lines.first ?? "") … \(lines.last ?? "")")
       return
     }
     #expect(try TrialRunResult.read(from: dir) == result)

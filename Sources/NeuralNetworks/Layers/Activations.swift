@@ -77,7 +77,9 @@ public final class Sequential: Module {
 
   /// Unnamed layers hold no state but must still follow train/eval switches.
   private var unnamedChildren: [(String, Module)] {
-    layers.enumerated().compactMap { $0.element.name == nil ? ("_\($0.offset)", $0.element.layer) : nil }
+    layers.enumerated().compactMap {
+      $0.element.name == nil ? ("_\($0.offset)", $0.element.layer) : nil
+    }
   }
 
   /// Runs the layers in order; a batch norm directly followed by a ReLU runs as one fused
@@ -86,7 +88,8 @@ public final class Sequential: Module {
     var x = input
     var i = 0
     while i < layers.count {
-      if let bn = layers[i].layer as? BatchNorm2D, i + 1 < layers.count, layers[i + 1].layer is ReLU {
+      if let bn = layers[i].layer as? BatchNorm2D, i + 1 < layers.count, layers[i + 1].layer is ReLU
+      {
         x = bn.forward(x, fusingReLU: true)
         i += 2
       } else {

@@ -7,14 +7,21 @@ public final class BasicBlock: Module {
   public let conv1: Conv2D, bn1: BatchNorm2D, conv2: Conv2D, bn2: BatchNorm2D
   public let shortcut: Sequential
 
-  public init(_ inChannels: Int, _ outChannels: Int, stride: Int, using generator: inout SeededGenerator) {
-    conv1 = Conv2D(inChannels, outChannels, kernelSize: 3, stride: stride, padding: 1, bias: false, using: &generator)
+  public init(
+    _ inChannels: Int, _ outChannels: Int, stride: Int, using generator: inout SeededGenerator
+  ) {
+    conv1 = Conv2D(
+      inChannels, outChannels, kernelSize: 3, stride: stride, padding: 1, bias: false,
+      using: &generator)
     bn1 = BatchNorm2D(outChannels)
-    conv2 = Conv2D(outChannels, outChannels, kernelSize: 3, stride: 1, padding: 1, bias: false, using: &generator)
+    conv2 = Conv2D(
+      outChannels, outChannels, kernelSize: 3, stride: 1, padding: 1, bias: false, using: &generator
+    )
     bn2 = BatchNorm2D(outChannels)
     if stride != 1 || inChannels != outChannels {
       shortcut = Sequential([
-        Conv2D(inChannels, outChannels, kernelSize: 1, stride: stride, bias: false, using: &generator),
+        Conv2D(
+          inChannels, outChannels, kernelSize: 1, stride: stride, bias: false, using: &generator),
         BatchNorm2D(outChannels),
       ])
     } else {

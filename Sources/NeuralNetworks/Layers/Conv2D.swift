@@ -14,7 +14,9 @@ public final class Conv2D: Module {
     bias: Bool = true, using generator: inout SeededGenerator
   ) {
     let bound = 1 / Float(inChannels * kernelSize * kernelSize).squareRoot()
-    weight = Tensor.uniform([outChannels, inChannels, kernelSize, kernelSize], low: -bound, high: bound, using: &generator)
+    weight = Tensor.uniform(
+      [outChannels, inChannels, kernelSize, kernelSize], low: -bound, high: bound, using: &generator
+    )
     weight.requiresGrad = true
     if bias {
       let b = Tensor.uniform([outChannels], low: -bound, high: bound, using: &generator)

@@ -7,7 +7,9 @@ public final class Linear: Module {
   public let bias: Tensor?
 
   /// Weights and bias uniform in ±1/√inFeatures (PyTorch's Kaiming-uniform with a = √5).
-  public init(_ inFeatures: Int, _ outFeatures: Int, bias: Bool = true, using generator: inout SeededGenerator) {
+  public init(
+    _ inFeatures: Int, _ outFeatures: Int, bias: Bool = true, using generator: inout SeededGenerator
+  ) {
     let bound = 1 / Float(inFeatures).squareRoot()
     weight = Tensor.uniform([outFeatures, inFeatures], low: -bound, high: bound, using: &generator)
     weight.requiresGrad = true
@@ -24,5 +26,7 @@ public final class Linear: Module {
     [("weight", weight)] + (bias.map { [("bias", $0)] } ?? [])
   }
 
-  public override func forward(_ input: Tensor) -> Tensor { input.linear(weight: weight, bias: bias) }
+  public override func forward(_ input: Tensor) -> Tensor {
+    input.linear(weight: weight, bias: bias)
+  }
 }

@@ -117,7 +117,9 @@ public struct HTMLReport: Sendable {
     self.sections = sections
   }
 
-  public mutating func addChoice(name: String, value: String, reason: String, confidence: String? = nil) {
+  public mutating func addChoice(
+    name: String, value: String, reason: String, confidence: String? = nil
+  ) {
     choices.append(Choice(name: name, value: value, reason: reason, confidence: confidence))
   }
 
@@ -156,10 +158,13 @@ public struct HTMLReport: Sendable {
       out.append("<div class=\"table-wrap\"><table class=\"choices\">")
       // A column of margins when any choice has one.
       let sure = choices.contains { $0.confidence != nil }
-      out.append("<thead><tr><th>Hyper-parameter</th><th>Value</th>\(sure ? "<th>Against the noise</th>" : "")<th>Why</th></tr></thead>")
+      out.append(
+        "<thead><tr><th>Hyper-parameter</th><th>Value</th>\(sure ? "<th>Against the noise</th>" : "")<th>Why</th></tr></thead>"
+      )
       out.append("<tbody>")
       for choice in choices {
-        let confidence = sure ? "<td class=\"confidence\">\(HTML.inline(choice.confidence ?? "—"))</td>" : ""
+        let confidence =
+          sure ? "<td class=\"confidence\">\(HTML.inline(choice.confidence ?? "—"))</td>" : ""
         out.append(
           "<tr><td>\(HTML.inline(choice.name))</td><td class=\"value\">\(HTML.inline(choice.value))</td>\(confidence)<td>\(HTML.inline(choice.reason))</td></tr>"
         )

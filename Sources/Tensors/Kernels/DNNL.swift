@@ -17,7 +17,8 @@ public enum DNNL {
 
   nonisolated(unsafe) static let stream: dnnl_stream_t = {
     var stream: dnnl_stream_t?
-    check(dnnl_stream_create(&stream, engine, dnnl_stream_default_flags.rawValue), "creating a stream")
+    check(
+      dnnl_stream_create(&stream, engine, dnnl_stream_default_flags.rawValue), "creating a stream")
     return stream!
   }()
 
@@ -66,7 +67,8 @@ public enum DNNL {
   public static func setThreadCount(_ count: Int) {
     _ = engine
     typealias Setter = @convention(c) (Int32) -> Void
-    guard let process = dlopen(nil, RTLD_NOW), let symbol = dlsym(process, "omp_set_num_threads") else { return }
+    guard let process = dlopen(nil, RTLD_NOW), let symbol = dlsym(process, "omp_set_num_threads")
+    else { return }
     unsafeBitCast(symbol, to: Setter.self)(Int32(max(1, count)))
   }
 
@@ -75,7 +77,8 @@ public enum DNNL {
   public static var threadCount: Int {
     _ = engine
     typealias Query = @convention(c) () -> Int32
-    guard let process = dlopen(nil, RTLD_NOW), let symbol = dlsym(process, "omp_get_max_threads") else { return 1 }
+    guard let process = dlopen(nil, RTLD_NOW), let symbol = dlsym(process, "omp_get_max_threads")
+    else { return 1 }
     return Int(unsafeBitCast(symbol, to: Query.self)())
   }
 }
@@ -110,7 +113,9 @@ public struct MemoryDescriptor: @unchecked Sendable {
   var floatCount: Int { byteCount / 4 }
 
   static func == (a: MemoryDescriptor, b: MemoryDescriptor) -> Bool {
-    withUnsafePointer(to: a.raw) { pa in withUnsafePointer(to: b.raw) { dnnl_memory_desc_equal(pa, $0) != 0 } }
+    withUnsafePointer(to: a.raw) { pa in
+      withUnsafePointer(to: b.raw) { dnnl_memory_desc_equal(pa, $0) != 0 }
+    }
   }
 
   /// The logical dimensions.
@@ -147,7 +152,8 @@ final class Primitive {
   /// A reorder from one layout to another.
   init(reorderFrom source: MemoryDescriptor, to destination: MemoryDescriptor) {
     var pd: dnnl_primitive_desc_t?
-    var s = source.raw, d = destination.raw
+    var s = source.raw
+    var d = destination.raw
     DNNL.check(
       dnnl_reorder_primitive_desc_create(&pd, &s, DNNL.engine, &d, DNNL.engine, nil),
       "creating a reorder")

@@ -3,21 +3,24 @@
 public enum Vector {
   @inlinable
   public static func add(
-    _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, into c: UnsafeMutablePointer<Float>, count: Int
+    _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, into c: UnsafeMutablePointer<Float>,
+    count: Int
   ) {
     for i in 0..<count { c[i] = a[i] + b[i] }
   }
 
   @inlinable
   public static func subtract(
-    _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, into c: UnsafeMutablePointer<Float>, count: Int
+    _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, into c: UnsafeMutablePointer<Float>,
+    count: Int
   ) {
     for i in 0..<count { c[i] = a[i] - b[i] }
   }
 
   @inlinable
   public static func multiply(
-    _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, into c: UnsafeMutablePointer<Float>, count: Int
+    _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, into c: UnsafeMutablePointer<Float>,
+    count: Int
   ) {
     for i in 0..<count { c[i] = a[i] * b[i] }
   }
@@ -53,7 +56,10 @@ public enum Vector {
         i += 8
       }
       var s = Double(partial.sum())
-      while i < end { s += Double(a[i]); i += 1 }
+      while i < end {
+        s += Double(a[i])
+        i += 1
+      }
       total += s
       start = end
     }
@@ -61,14 +67,17 @@ public enum Vector {
   }
 
   @inlinable
-  public static func relu(_ a: UnsafePointer<Float>, into c: UnsafeMutablePointer<Float>, count: Int) {
+  public static func relu(
+    _ a: UnsafePointer<Float>, into c: UnsafeMutablePointer<Float>, count: Int
+  ) {
     for i in 0..<count { c[i] = max(a[i], 0) }
   }
 
   /// c = g where x > 0, else 0.
   @inlinable
   public static func reluBackward(
-    _ x: UnsafePointer<Float>, _ g: UnsafePointer<Float>, into c: UnsafeMutablePointer<Float>, count: Int
+    _ x: UnsafePointer<Float>, _ g: UnsafePointer<Float>, into c: UnsafeMutablePointer<Float>,
+    count: Int
   ) {
     for i in 0..<count { c[i] = x[i] > 0 ? g[i] : 0 }
   }

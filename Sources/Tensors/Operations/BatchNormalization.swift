@@ -18,7 +18,9 @@ final class BatchNormKernel {
     data = layout
     self.channels = channels
     self.epsilon = epsilon
-    flags = dnnl_use_scale.rawValue | dnnl_use_shift.rawValue | (fusedReLU ? dnnl_fuse_norm_relu.rawValue : 0)
+    flags =
+      dnnl_use_scale.rawValue | dnnl_use_shift.rawValue
+      | (fusedReLU ? dnnl_fuse_norm_relu.rawValue : 0)
     var md = layout.raw
     var desc = dnnl_batch_normalization_desc_t()
     DNNL.check(
@@ -39,7 +41,8 @@ final class BatchNormKernel {
     DNNL.lock.lock()
     defer { DNNL.lock.unlock() }
     if let p = backwardPrimitive { return p }
-    var md = data.raw, diff = data.raw
+    var md = data.raw
+    var diff = data.raw
     var desc = dnnl_batch_normalization_desc_t()
     DNNL.check(
       dnnl_batch_normalization_backward_desc_init(&desc, dnnl_backward, &diff, &md, epsilon, flags),
@@ -60,7 +63,8 @@ extension Tensor {
     weight: Tensor, bias: Tensor, runningMean: Tensor, runningVariance: Tensor,
     training: Bool, momentum: Float = 0.1, epsilon: Float = 1e-5, fusedReLU: Bool = false
   ) -> Tensor {
-    precondition(shape.count >= 2 && weight.count == shape[1] && bias.count == shape[1],
+    precondition(
+      shape.count >= 2 && weight.count == shape[1] && bias.count == shape[1],
       "batchNorm input \(shape) does not fit \(weight.count) channels")
     let channels = shape[1]
     let x = shape.count == 2 ? reshaped([shape[0], shape[1], 1, 1]) : self
@@ -69,19 +73,23 @@ extension Tensor {
       BatchNormKernel(layout: md, channels: channels, epsilon: epsilon, fusedReLU: fusedReLU)
     }
     let vector = MemoryDescriptor.plain([channels])
-    let gamma = weight.plain(), beta = bias.plain()
+    let gamma = weight.plain()
+    let beta = bias.plain()
     let out = Tensor(shape: x.shape, storage: Storage(count: md.floatCount), layout: md)
     if !training {
       kernel.inference.execute([
         (DNNL_ARG_SRC, md, x.storage.raw), (DNNL_ARG_DST, md, out.storage.raw),
-        (DNNL_ARG_MEAN, vector, runningMean.storage.raw), (DNNL_ARG_VARIANCE, vector, runningVariance.storage.raw),
+        (DNNL_ARG_MEAN, vector, runningMean.storage.raw),
+        (DNNL_ARG_VARIANCE, vector, runningVariance.storage.raw),
         (DNNL_ARG_SCALE, vector, gamma.storage.raw), (DNNL_ARG_SHIFT, vector, beta.storage.raw),
       ])
-      precondition(!needsGradient(self, weight, bias),
+      precondition(
+        !needsGradient(self, weight, bias),
         "batchNorm in inference mode is not differentiable here; call it inside withoutGradients")
       return shape.count == 2 ? out.reshaped(shape) : out
     }
-    let mean = Storage(count: channels), variance = Storage(count: channels)
+    let mean = Storage(count: channels)
+    let variance = Storage(count: channels)
     var args: [(Int32, MemoryDescriptor, UnsafeMutableRawPointer)] = [
       (DNNL_ARG_SRC, md, x.storage.raw), (DNNL_ARG_DST, md, out.storage.raw),
       (DNNL_ARG_MEAN, vector, mean.raw), (DNNL_ARG_VARIANCE, vector, variance.raw),
@@ -97,7 +105,8 @@ extension Tensor {
     // Running statistics, exactly as PyTorch: the unbiased variance n/(n−1)·var.
     let n = Float(x.count / channels)
     let unbias = n > 1 ? n / (n - 1) : 1
-    let rm = runningMean.storage.pointer, rv = runningVariance.storage.pointer
+    let rm = runningMean.storage.pointer
+    let rv = runningVariance.storage.pointer
     for c in 0..<channels {
       rm[c] = (1 - momentum) * rm[c] + momentum * mean.pointer[c]
       rv[c] = (1 - momentum) * rv[c] + momentum * variance.pointer[c] * unbias
@@ -106,15 +115,19 @@ extension Tensor {
       out.record([x, weight, bias]) { g in
         let gy = g.reordered(to: md)
         let dx = Tensor(shape: x.shape, storage: Storage(count: md.floatCount), layout: md)
-        let dgamma = Tensor(zeros: [channels]), dbeta = Tensor(zeros: [channels])
+        let dgamma = Tensor(zeros: [channels])
+        let dbeta = Tensor(zeros: [channels])
         var bargs: [(Int32, MemoryDescriptor, UnsafeMutableRawPointer)] = [
           (DNNL_ARG_SRC, md, x.storage.raw), (DNNL_ARG_MEAN, vector, mean.raw),
           (DNNL_ARG_VARIANCE, vector, variance.raw), (DNNL_ARG_DIFF_DST, md, gy.storage.raw),
           (DNNL_ARG_SCALE, vector, gamma.storage.raw), (DNNL_ARG_SHIFT, vector, beta.storage.raw),
           (DNNL_ARG_DIFF_SRC, md, dx.storage.raw),
-          (DNNL_ARG_DIFF_SCALE, vector, dgamma.storage.raw), (DNNL_ARG_DIFF_SHIFT, vector, dbeta.storage.raw),
+          (DNNL_ARG_DIFF_SCALE, vector, dgamma.storage.raw),
+          (DNNL_ARG_DIFF_SHIFT, vector, dbeta.storage.raw),
         ]
-        if let ws = kernel.workspace, let workspace { bargs.append((DNNL_ARG_WORKSPACE, ws, workspace.raw)) }
+        if let ws = kernel.workspace, let workspace {
+          bargs.append((DNNL_ARG_WORKSPACE, ws, workspace.raw))
+        }
         kernel.backward.execute(bargs)
         return [dx, dgamma, dbeta]
       }

@@ -19,7 +19,10 @@ final class ConvolutionKernel {
   private var backwardDataPrimitive: Primitive?
   private var backwardWeightsPrimitive: Primitive?
 
-  init(input: [Int], weight: [Int], hasBias: Bool, stride: Int, padding: Int, inputLayout: MemoryDescriptor?) {
+  init(
+    input: [Int], weight: [Int], hasBias: Bool, stride: Int, padding: Int,
+    inputLayout: MemoryDescriptor?
+  ) {
     let (n, h, w) = (input[0], input[2], input[3])
     let (o, kh, kw) = (weight[0], weight[2], weight[3])
     let oh = (h + 2 * padding - kh) / stride + 1
@@ -52,7 +55,9 @@ final class ConvolutionKernel {
     DNNL.lock.lock()
     defer { DNNL.lock.unlock() }
     if let p = backwardDataPrimitive { return p }
-    var diffSrc = source.raw, wei = MemoryDescriptor.any(plainWeights.dims).raw, diffDst = destination.raw
+    var diffSrc = source.raw
+    var wei = MemoryDescriptor.any(plainWeights.dims).raw
+    var diffDst = destination.raw
     var desc = dnnl_convolution_desc_t()
     DNNL.check(
       dnnl_convolution_backward_data_desc_init(
@@ -70,7 +75,8 @@ final class ConvolutionKernel {
     DNNL.lock.lock()
     defer { DNNL.lock.unlock() }
     if let p = backwardWeightsPrimitive { return p }
-    var src = MemoryDescriptor.any(source.dims).raw, diffWei = MemoryDescriptor.any(plainWeights.dims).raw
+    var src = MemoryDescriptor.any(source.dims).raw
+    var diffWei = MemoryDescriptor.any(plainWeights.dims).raw
     var diffDst = MemoryDescriptor.any(destination.dims).raw
     var diffBias = MemoryDescriptor.plain([plainWeights.dims[0]]).raw
     var desc = dnnl_convolution_desc_t()
@@ -89,23 +95,32 @@ final class ConvolutionKernel {
 extension Tensor {
   /// 2-D convolution of an NCHW input with [out, in, kh, kw] weights and an optional [out]
   /// bias, as PyTorch's `conv2d` (cross-correlation, zero padding on both sides).
-  public func conv2d(weight: Tensor, bias: Tensor? = nil, stride: Int = 1, padding: Int = 0) -> Tensor {
-    precondition(shape.count == 4 && weight.shape.count == 4 && weight.shape[1] == shape[1],
+  public func conv2d(weight: Tensor, bias: Tensor? = nil, stride: Int = 1, padding: Int = 0)
+    -> Tensor
+  {
+    precondition(
+      shape.count == 4 && weight.shape.count == 4 && weight.shape[1] == shape[1],
       "conv2d input \(shape) does not fit weights \(weight.shape)")
-    let key = "conv:\(shape):\(weight.shape):\(bias != nil):\(stride):\(padding):\(layout.map(Reorder.bytesKey) ?? "plain")"
+    let key =
+      "conv:\(shape):\(weight.shape):\(bias != nil):\(stride):\(padding):\(layout.map(Reorder.bytesKey) ?? "plain")"
     let kernel = DNNL.cached(key) {
-      ConvolutionKernel(input: shape, weight: weight.shape, hasBias: bias != nil, stride: stride,
+      ConvolutionKernel(
+        input: shape, weight: weight.shape, hasBias: bias != nil, stride: stride,
         padding: padding, inputLayout: layout)
     }
     let x = reordered(to: kernel.source)
     let w = weight.reordered(to: kernel.weights)
-    let out = Tensor(shape: kernel.outputShape, storage: Storage(count: kernel.destination.floatCount),
+    let out = Tensor(
+      shape: kernel.outputShape, storage: Storage(count: kernel.destination.floatCount),
       layout: kernel.destination)
     var args: [(Int32, MemoryDescriptor, UnsafeMutableRawPointer)] = [
-      (DNNL_ARG_SRC, kernel.source, x.storage.raw), (DNNL_ARG_WEIGHTS, kernel.weights, w.storage.raw),
+      (DNNL_ARG_SRC, kernel.source, x.storage.raw),
+      (DNNL_ARG_WEIGHTS, kernel.weights, w.storage.raw),
       (DNNL_ARG_DST, kernel.destination, out.storage.raw),
     ]
-    if let bias { args.append((DNNL_ARG_BIAS, MemoryDescriptor.plain(bias.shape), bias.plain().storage.raw)) }
+    if let bias {
+      args.append((DNNL_ARG_BIAS, MemoryDescriptor.plain(bias.shape), bias.plain().storage.raw))
+    }
     kernel.forward.execute(args)
     let inputs = [x, weight] + (bias.map { [$0] } ?? [])
     if needsGradient(x, weight) || (bias.map { needsGradient($0) } ?? false) {
@@ -117,17 +132,22 @@ extension Tensor {
           let bd = kernel.backwardData
           let wmd = bd.memoryDescriptor(dnnl_query_weights_md)
           let wb = w.reordered(to: wmd)
-          let dx = Tensor(shape: x.shape, storage: Storage(count: kernel.source.floatCount), layout: kernel.source)
+          let dx = Tensor(
+            shape: x.shape, storage: Storage(count: kernel.source.floatCount), layout: kernel.source
+          )
           bd.execute([
-            (DNNL_ARG_DIFF_DST, kernel.destination, gy.storage.raw), (DNNL_ARG_WEIGHTS, wmd, wb.storage.raw),
+            (DNNL_ARG_DIFF_DST, kernel.destination, gy.storage.raw),
+            (DNNL_ARG_WEIGHTS, wmd, wb.storage.raw),
             (DNNL_ARG_DIFF_SRC, kernel.source, dx.storage.raw),
           ])
           gx = dx
         }
         let bw = kernel.backwardWeights
         let dwmd = bw.memoryDescriptor(dnnl_query_diff_weights_md)
-        let srcmd = bw.memoryDescriptor(dnnl_query_src_md), dymd = bw.memoryDescriptor(dnnl_query_diff_dst_md)
-        let xs = x.reordered(to: srcmd), gys = gy.reordered(to: dymd)
+        let srcmd = bw.memoryDescriptor(dnnl_query_src_md)
+        let dymd = bw.memoryDescriptor(dnnl_query_diff_dst_md)
+        let xs = x.reordered(to: srcmd)
+        let gys = gy.reordered(to: dymd)
         let dw = Tensor(shape: weight.shape, storage: Storage(count: dwmd.floatCount), layout: dwmd)
         var bargs: [(Int32, MemoryDescriptor, UnsafeMutableRawPointer)] = [
           (DNNL_ARG_SRC, srcmd, xs.storage.raw), (DNNL_ARG_DIFF_DST, dymd, gys.storage.raw),

@@ -5,15 +5,18 @@ extension Tensor {
   /// a log-softmax (max-subtracted, so large logits do not overflow) fused with the negative
   /// log-likelihood. The backward pass is (softmax − one-hot) / N.
   public func crossEntropy(labels: [Int32]) -> Tensor {
-    precondition(shape.count == 2 && labels.count == shape[0],
+    precondition(
+      shape.count == 2 && labels.count == shape[0],
       "crossEntropy of logits \(shape) with \(labels.count) labels")
     let x = plain()
     let (n, k) = (shape[0], shape[1])
     let probabilities = Storage(count: n * k)
-    let p = x.storage.pointer, q = probabilities.pointer
+    let p = x.storage.pointer
+    let q = probabilities.pointer
     var total: Double = 0
     for r in 0..<n {
-      let row = p + r * k, out = q + r * k
+      let row = p + r * k
+      let out = q + r * k
       var m = -Float.infinity
       for j in 0..<k { m = max(m, row[j]) }
       var s: Float = 0

@@ -34,7 +34,8 @@ extension Tensor {
 
   /// Multiplies every element by a constant.
   public static func * (lhs: Tensor, rhs: Float) -> Tensor {
-    let out = Tensor(shape: lhs.shape, storage: Storage(count: lhs.storageCount), layout: lhs.layout)
+    let out = Tensor(
+      shape: lhs.shape, storage: Storage(count: lhs.storageCount), layout: lhs.layout)
     Vector.scale(lhs.storage.pointer, by: rhs, into: out.storage.pointer, count: lhs.storageCount)
     if needsGradient(lhs) { out.record([lhs]) { g in [g * rhs] } }
     return out
@@ -71,7 +72,8 @@ extension Tensor {
       let outer = n / (c * inner)
       for o in 0..<outer {
         for ch in 0..<c {
-          let base = (o * c + ch) * inner, s = q[ch]
+          let base = (o * c + ch) * inner
+          let s = q[ch]
           switch op {
           case .add: for i in base..<base + inner { r[i] = p[i] + s }
           case .subtract: for i in base..<base + inner { r[i] = p[i] - s }
@@ -101,7 +103,8 @@ extension Tensor {
     switch kind {
     case .same: return g
     case .scalar:
-      return Tensor(shape: shape, values: [Float(Vector.sum(g.storage.pointer, count: g.storageCount))])
+      return Tensor(
+        shape: shape, values: [Float(Vector.sum(g.storage.pointer, count: g.storageCount))])
     case .channel(let c, let inner):
       let gp = g.plain().storage.pointer
       let out = Tensor(zeros: shape)
@@ -126,7 +129,8 @@ extension Tensor {
         let g = g.reordered(to: md)
         let dx = Tensor(shape: shape, storage: Storage(count: md.floatCount), layout: layout)
         kernel.backward.execute([
-          (DNNL_ARG_DST, md, y.raw), (DNNL_ARG_DIFF_DST, md, g.storage.raw), (DNNL_ARG_DIFF_SRC, md, dx.storage.raw),
+          (DNNL_ARG_DST, md, y.raw), (DNNL_ARG_DIFF_DST, md, g.storage.raw),
+          (DNNL_ARG_DIFF_SRC, md, dx.storage.raw),
         ])
         return [dx]
       }
@@ -173,10 +177,12 @@ final class ReLUKernel {
   let backward: Primitive
 
   init(_ md: MemoryDescriptor) {
-    var data = md.raw, diff = md.raw
+    var data = md.raw
+    var diff = md.raw
     var f = dnnl_eltwise_desc_t()
     DNNL.check(
-      dnnl_eltwise_forward_desc_init(&f, dnnl_forward_training, dnnl_eltwise_relu_use_dst_for_bwd, &data, 0, 0),
+      dnnl_eltwise_forward_desc_init(
+        &f, dnnl_forward_training, dnnl_eltwise_relu_use_dst_for_bwd, &data, 0, 0),
       "describing ReLU")
     forward = Primitive(&f, what: "ReLU")
     var b = dnnl_eltwise_desc_t()

@@ -4,7 +4,8 @@ extension Tensor {
   public func reshaped(_ newShape: [Int]) -> Tensor {
     var newShape = newShape
     if let i = newShape.firstIndex(of: -1) {
-      newShape[i] = count / newShape.enumerated().filter { $0.offset != i }.map(\.element).reduce(1, *)
+      newShape[i] =
+        count / newShape.enumerated().filter { $0.offset != i }.map(\.element).reduce(1, *)
     }
     precondition(newShape.reduce(1, *) == count, "cannot reshape \(shape) to \(newShape)")
     let source = plain()

@@ -7,24 +7,33 @@ extension Recipe {
   /// The starting batch size is tested again with the same sweep as the others (the first
   /// test's wider sweep reads differently), and the readings are made monotone in the batch
   /// size (METHOD §3: larger batches tolerate larger rates).
-  public func batchSizePhase(startLearningRate lr0: Double, trialsLeft: Int) throws -> BatchSizeDecision {
+  public func batchSizePhase(startLearningRate lr0: Double, trialsLeft: Int) throws
+    -> BatchSizeDecision
+  {
     let b0 = settings.startBatchSize
     let candidates = batchCandidates()
-    let trialSeconds = plannedTrialSeconds(trials: candidates.count + noiseRepeats + trialsLeft, rangeTests: candidates.count + laterRangeTests)
+    let trialSeconds = plannedTrialSeconds(
+      trials: candidates.count + noiseRepeats + trialsLeft,
+      rangeTests: candidates.count + laterRangeTests)
     var lrForBatch: [Int: Double] = [:]
     // A range test per candidate first (side by side where the backend has slots), then the trials.
     let untested = candidates
-    let readings = try rangeTests(untested.map { b in
-      let steps = rangeTestSteps(batchSize: b)
-      return RangeTestWork(key: "batch-size/range-test/\(b)", phase: .batchSize, label: "LR range test, batch \(b)",
-        conditions: [RangeTestCondition(name: "batch \(b)", batchSize: b, steps: steps)],
-        base: rangeSettings(steps: steps, weightDecay: settings.priorWeightDecay, momentum: settings.momenta.last ?? 0.9, validate: true),
-        batchSize: { $0.batchSize! })
-    })
+    let readings = try rangeTests(
+      untested.map { b in
+        let steps = rangeTestSteps(batchSize: b)
+        return RangeTestWork(
+          key: "batch-size/range-test/\(b)", phase: .batchSize, label: "LR range test, batch \(b)",
+          conditions: [RangeTestCondition(name: "batch \(b)", batchSize: b, steps: steps)],
+          base: rangeSettings(
+            steps: steps, weightDecay: settings.priorWeightDecay,
+            momentum: settings.momenta.last ?? 0.9, validate: true),
+          batchSize: { $0.batchSize! })
+      })
     var tried: [Int] = []
     for (b, reading) in zip(untested, readings) {
       switch reading {
-      case .success(let c): lrForBatch[b] = c.suggestedMaximumLearningRate ?? lr0 * Double(b) / Double(b0)
+      case .success(let c):
+        lrForBatch[b] = c.suggestedMaximumLearningRate ?? lr0 * Double(b) / Double(b0)
       case .failure(let error as RangeTestError):
         // The program failed at this batch size (out of memory, say): the others decide.
         onEvent?(.note("batch \(b) left out: \(error.description)"))
@@ -37,7 +46,12 @@ extension Recipe {
     lrForBatch = Self.monotoneInBatchSize(lrForBatch)
     let adjusted = raw.keys.sorted().filter { abs(raw[$0]! - lrForBatch[$0]!) > 1e-12 * raw[$0]! }
     if !adjusted.isEmpty {
-      onEvent?(.note("LR readings made monotone in the batch size (larger batches tolerate larger rates): " + adjusted.map { "\($0): \(Self.formatLR(raw[$0]!)) → \(Self.formatLR(lrForBatch[$0]!))" }.joined(separator: ", ")))
+      onEvent?(
+        .note(
+          "LR readings made monotone in the batch size (larger batches tolerate larger rates): "
+            + adjusted.map {
+              "\($0): \(Self.formatLR(raw[$0]!)) → \(Self.formatLR(lrForBatch[$0]!))"
+            }.joined(separator: ", ")))
     }
     for b in candidates where lrForBatch[b] != nil { tried.append(b) }
     // Equal wall time needs every candidate's throughput measured alike: a range test's rate
@@ -46,23 +60,39 @@ extension Recipe {
     // own probe where it has one (not again on resume); a program's range tests already leave
     // its start-up out.
     for b in tried where journal.entry("batch-size/trial/\(b)") == nil {
-      if let rate = try backend.measureThroughput(batchSize: b, regularization: regularization, seed: settings.seed) { samplesPerSecond[b] = rate }
+      if let rate = try backend.measureThroughput(
+        batchSize: b, regularization: regularization, seed: settings.seed)
+      {
+        samplesPerSecond[b] = rate
+      }
     }
-    let entries = try trials(tried.map { b in
-      TrialWork(key: "batch-size/trial/\(b)", phase: .batchSize, label: "batch \(b), \(Int(trialSeconds.rounded())) s",
-        settings: TrialSettings(batchSize: b, maxLearningRate: lrForBatch[b]!, divFactor: settings.divFactor, weightDecay: settings.priorWeightDecay,
-          steps: trialSteps(seconds: trialSeconds, batchSize: b), evaluations: settings.trialEvaluations, validationBatches: settings.validationBatches, seed: settings.seed))
-    })
+    let entries = try trials(
+      tried.map { b in
+        TrialWork(
+          key: "batch-size/trial/\(b)", phase: .batchSize,
+          label: "batch \(b), \(Int(trialSeconds.rounded())) s",
+          settings: TrialSettings(
+            batchSize: b, maxLearningRate: lrForBatch[b]!, divFactor: settings.divFactor,
+            weightDecay: settings.priorWeightDecay,
+            steps: trialSteps(seconds: trialSeconds, batchSize: b),
+            evaluations: settings.trialEvaluations, validationBatches: settings.validationBatches,
+            seed: settings.seed))
+      })
     let batchTrials = Array(zip(tried, entries))
     guard !batchTrials.isEmpty else {
-      throw RecipeError(description: "no batch size could be tried: the range test failed at every candidate (\(candidates.map(String.init).joined(separator: ", ")))")
+      throw RecipeError(
+        description:
+          "no batch size could be tried: the range test failed at every candidate (\(candidates.map(String.init).joined(separator: ", ")))"
+      )
     }
     _ = try measureNoise(batchTrials.map(\.1))
     let choice = chooseBatch(batchTrials)
     let batch = choice.value
     // The momentum and weight-decay trials share what is left of the tuning time.
     let later = plannedTrialSeconds(trials: trialsLeft, rangeTests: laterRangeTests)
-    return BatchSizeDecision(batchSize: choice, learningRate: lrForBatch[batch]!, stepsPerTrial: trialSteps(seconds: later, batchSize: batch),
+    return BatchSizeDecision(
+      batchSize: choice, learningRate: lrForBatch[batch]!,
+      stepsPerTrial: trialSteps(seconds: later, batchSize: batch),
       readings: raw, monotoneReadings: lrForBatch)
   }
 
@@ -75,8 +105,10 @@ extension Recipe {
     for b in sorted {
       blocks.append((log(readings[b]!), [b]))
       while blocks.count >= 2 {
-        let last = blocks[blocks.count - 1], previous = blocks[blocks.count - 2]
-        guard previous.sum / Double(previous.members.count) > last.sum / Double(last.members.count) else { break }
+        let last = blocks[blocks.count - 1]
+        let previous = blocks[blocks.count - 2]
+        guard previous.sum / Double(previous.members.count) > last.sum / Double(last.members.count)
+        else { break }
         blocks.removeLast()
         blocks[blocks.count - 1] = (previous.sum + last.sum, previous.members + last.members)
       }
@@ -84,7 +116,10 @@ extension Recipe {
     var result: [Int: Double] = [:]
     for block in blocks {
       // A reading that keeps the order stands exactly as read.
-      for b in block.members { result[b] = block.members.count == 1 ? readings[b]! : exp(block.sum / Double(block.members.count)) }
+      for b in block.members {
+        result[b] =
+          block.members.count == 1 ? readings[b]! : exp(block.sum / Double(block.members.count))
+      }
     }
     return result
   }

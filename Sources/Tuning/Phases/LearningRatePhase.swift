@@ -29,7 +29,9 @@ extension Recipe {
     let first = try rangeTest(
       key: firstRangeTestKey, phase: .learningRate, label: "LR range test, batch \(b0)",
       conditions: [RangeTestCondition(name: "batch \(b0)", batchSize: b0, steps: rangeTestSteps)],
-      base: rangeSettings(steps: rangeTestSteps, weightDecay: settings.priorWeightDecay, momentum: settings.momenta.last ?? 0.9, validate: true),
+      base: rangeSettings(
+        steps: rangeTestSteps, weightDecay: settings.priorWeightDecay,
+        momentum: settings.momenta.last ?? 0.9, validate: true),
       batchSize: { $0.batchSize! })
     guard first.suggestedMaximumLearningRate != nil else {
       throw RecipeError(description: "the first LR range test could not be read: \(first.reason)")

@@ -4,32 +4,63 @@ import Sessions
 
 extension Recipe {
   /// Phase 3: short trials at each momentum; the largest stable one, and the bottom of the cycle.
-  public func momentumPhase(batchSize batch: Int, learningRate lr: Double, steps: Int) throws -> (max: Choice<Double>, min: Choice<Double>) {
+  public func momentumPhase(batchSize batch: Int, learningRate lr: Double, steps: Int) throws -> (
+    max: Choice<Double>, min: Choice<Double>
+  ) {
     let baseMin = settings.minMomenta.first ?? 0.85
     func momentumSettings(_ m: Double, _ low: Double) -> TrialSettings {
-      TrialSettings(batchSize: batch, maxLearningRate: lr, divFactor: settings.divFactor, maxMomentum: m, minMomentum: low,
-        weightDecay: settings.priorWeightDecay, steps: steps, evaluations: settings.trialEvaluations,
+      TrialSettings(
+        batchSize: batch, maxLearningRate: lr, divFactor: settings.divFactor, maxMomentum: m,
+        minMomentum: low,
+        weightDecay: settings.priorWeightDecay, steps: steps,
+        evaluations: settings.trialEvaluations,
         validationBatches: settings.validationBatches, seed: settings.seed)
     }
-    let momentumTrials = Array(zip(settings.momenta, try trials(settings.momenta.map { m in
-      TrialWork(key: "momentum/\(m)", phase: .momentum, label: "momentum \(m) → \(min(m, baseMin))", settings: momentumSettings(m, min(m, baseMin)))
-    })))
+    let momentumTrials = Array(
+      zip(
+        settings.momenta,
+        try trials(
+          settings.momenta.map { m in
+            TrialWork(
+              key: "momentum/\(m)", phase: .momentum, label: "momentum \(m) → \(min(m, baseMin))",
+              settings: momentumSettings(m, min(m, baseMin)))
+          })))
     _ = try measureNoise(momentumTrials.map(\.1))
     let maxMomentum = chooseMomentum(momentumTrials)
     var minMomentum = Choice(min(maxMomentum.value, baseMin), "the usual bottom of the cycle")
     if let alternative = settings.minMomenta.dropFirst().first, alternative < maxMomentum.value,
-       let reference = momentumTrials.first(where: { $0.0 == maxMomentum.value })?.1.result {
-      let entry = try trial(key: "momentum/\(maxMomentum.value)-\(alternative)", phase: .momentum,
-        label: "momentum \(maxMomentum.value) → \(alternative)", momentumSettings(maxMomentum.value, alternative))
-      let a = entry.result!.finalValidationLoss, r = reference.finalValidationLoss
+      let reference = momentumTrials.first(where: { $0.0 == maxMomentum.value })?.1.result
+    {
+      let entry = try trial(
+        key: "momentum/\(maxMomentum.value)-\(alternative)", phase: .momentum,
+        label: "momentum \(maxMomentum.value) → \(alternative)",
+        momentumSettings(maxMomentum.value, alternative))
+      let a = entry.result!.finalValidationLoss
+      let r = reference.finalValidationLoss
       // The alternative only when it is lower by more than the noise: otherwise the usual bottom.
       let (band, measured) = noiseBand(fallback: 0)
       let better = a.isFinite && (!r.isFinite || a * (1 + band) < r)
-      let margin = Margin(measure: "early validation loss", candidates: [.init(name: plainNumber(baseMin), loss: r), .init(name: plainNumber(alternative), loss: a)],
+      let margin = Margin(
+        measure: "early validation loss",
+        candidates: [
+          .init(name: plainNumber(baseMin), loss: r),
+          .init(name: plainNumber(alternative), loss: a),
+        ],
         chosen: plainNumber(better ? alternative : baseMin), band: band, measured: measured)
-      minMomentum = better
-        ? Choice(alternative, String(format: "cycling down to %g gave a lower early validation loss (%.4f) than down to %g (%.4f); %@", alternative, a, baseMin, r, margin.verdict), margin: margin)
-        : Choice(min(maxMomentum.value, baseMin), String(format: "cycling down to %g (validation loss %.4f) did %@ down to %g (%.4f); %@", baseMin, r, r <= a ? "at least as well as" : "as well, within the noise, as", alternative, a, margin.verdict), margin: margin)
+      minMomentum =
+        better
+        ? Choice(
+          alternative,
+          String(
+            format:
+              "cycling down to %g gave a lower early validation loss (%.4f) than down to %g (%.4f); %@",
+            alternative, a, baseMin, r, margin.verdict), margin: margin)
+        : Choice(
+          min(maxMomentum.value, baseMin),
+          String(
+            format: "cycling down to %g (validation loss %.4f) did %@ down to %g (%.4f); %@",
+            baseMin, r, r <= a ? "at least as well as" : "as well, within the noise, as",
+            alternative, a, margin.verdict), margin: margin)
     }
     return (maxMomentum, minMomentum)
   }

@@ -16,38 +16,73 @@ extension Recipe {
   /// the test, and its overfitting is what the regularization is for (measured on the cnn:
   /// 20-epoch runs gain 0.1–0.25 points with dropout or flips that cost 2–5% of validation loss
   /// in the range test). Sessions made afterwards use the choice.
-  public func regularizationPhase(batchSize batch: Int, weightDecay wd: Double, momentum: Double) throws -> RegularizationDecision {
+  public func regularizationPhase(batchSize batch: Int, weightDecay wd: Double, momentum: Double)
+    throws -> RegularizationDecision
+  {
     let steps = rangeTestSteps(batchSize: batch)
     var base = rangeSettings(steps: steps, weightDecay: wd, momentum: momentum, validate: true)
     base.validationBatches = settings.validationBatches
     /// One study: a range test per candidate (weakest first), read by `chooseRegularization`.
     func study<Value: Codable & Sendable & Equatable>(
-      _ candidates: [Value], current: Value, kind: String, key: String, phase: Phase, tolerance: Double, why: String,
+      _ candidates: [Value], current: Value, kind: String, key: String, phase: Phase,
+      tolerance: Double, why: String,
       name: (Value) -> String, condition: (Value) -> RangeTestCondition
     ) throws -> Choice<Value> {
       guard studiesRegularization else {
-        return Choice(current, candidates.count >= 2 ? "as given: the budget had no room for the \(phase.rawValue) study's range tests" : "as given (no \(phase.rawValue) study)")
+        return Choice(
+          current,
+          candidates.count >= 2
+            ? "as given: the budget had no room for the \(phase.rawValue) study's range tests"
+            : "as given (no \(phase.rawValue) study)")
       }
-      guard candidates.count >= 2 else { return Choice(current, candidates.isEmpty ? "as given (no \(phase.rawValue) study)" : "the only candidate") }
+      guard candidates.count >= 2 else {
+        return Choice(
+          current,
+          candidates.isEmpty ? "as given (no \(phase.rawValue) study)" : "the only candidate")
+      }
       if let program, let name = phase.honoured, !program.honours.contains(name) {
-        return Choice(current, "as given: your program does not apply \(name) (its start event does not list it in \"honours\")")
+        return Choice(
+          current,
+          "as given: your program does not apply \(name) (its start event does not list it in \"honours\")"
+        )
       }
-      let overlay = try rangeTest(key: key, phase: phase, label: "LR range tests with \(phase.rawValue) \(candidates.map(name).joined(separator: ", "))",
+      let overlay = try rangeTest(
+        key: key, phase: phase,
+        label:
+          "LR range tests with \(phase.rawValue) \(candidates.map(name).joined(separator: ", "))",
         conditions: candidates.map(condition), base: base, batchSize: { $0.batchSize! })
       // The overlay keeps the candidates' order.
-      let rows = zip(candidates, overlay.conditions).map { (value: $0, name: name($0), validation: $1.lowestValidationLoss, stableUpTo: $1.stableUpTo) }
+      let rows = zip(candidates, overlay.conditions).map {
+        (value: $0, name: name($0), validation: $1.lowestValidationLoss, stableUpTo: $1.stableUpTo)
+      }
       return Self.chooseRegularization(rows, kind: kind, tolerance: tolerance, why: why)
     }
-    let dropoutChoice = try study(settings.dropouts, current: regularization.dropout, kind: "rates", key: "dropout/range-test/\(batch)", phase: .dropout,
-      tolerance: settings.regularizationTolerance, why: "a difference that small is noise in a short test, and the final run is far longer, where regularization pays off",
-      name: plainNumber) { RangeTestCondition(name: "dropout \(plainNumber($0))", weightDecay: wd, batchSize: batch, dropout: $0, steps: steps) }
-    regularization.dropout = dropoutChoice.value
-    let augmentationChoice = try study(settings.augmentations, current: regularization.augmentation, kind: "augmentations",
-      key: "augmentation/range-test/\(batch)/\(plainNumber(regularization.dropout))", phase: .augmentation,
-      tolerance: settings.augmentationTolerance, why: "augmentation slows early learning by design, so a short test overstates its cost; it pays off in the far longer final run",
-      name: { $0 }) {
-      RangeTestCondition(name: "augmentation \($0)", weightDecay: wd, batchSize: batch, dropout: regularization.dropout, augmentation: $0, steps: steps)
+    let dropoutChoice = try study(
+      settings.dropouts, current: regularization.dropout, kind: "rates",
+      key: "dropout/range-test/\(batch)", phase: .dropout,
+      tolerance: settings.regularizationTolerance,
+      why:
+        "a difference that small is noise in a short test, and the final run is far longer, where regularization pays off",
+      name: plainNumber
+    ) {
+      RangeTestCondition(
+        name: "dropout \(plainNumber($0))", weightDecay: wd, batchSize: batch, dropout: $0,
+        steps: steps)
     }
+    regularization.dropout = dropoutChoice.value
+    let augmentationChoice = try study(
+      settings.augmentations, current: regularization.augmentation, kind: "augmentations",
+      key: "augmentation/range-test/\(batch)/\(plainNumber(regularization.dropout))",
+      phase: .augmentation,
+      tolerance: settings.augmentationTolerance,
+      why:
+        "augmentation slows early learning by design, so a short test overstates its cost; it pays off in the far longer final run",
+      name: { $0 },
+      condition: {
+        RangeTestCondition(
+          name: "augmentation \($0)", weightDecay: wd, batchSize: batch,
+          dropout: regularization.dropout, augmentation: $0, steps: steps)
+      })
     regularization.augmentation = augmentationChoice.value
     return RegularizationDecision(dropout: dropoutChoice, augmentation: augmentationChoice)
   }
@@ -55,16 +90,28 @@ extension Recipe {
   /// Of the settings (weakest first) whose lowest validation loss is within `tolerance` of the
   /// lowest, the strongest.
   static func chooseRegularization<Value: Codable & Sendable & Equatable>(
-    _ rows: [(value: Value, name: String, validation: Double?, stableUpTo: Double?)], kind: String, tolerance: Double, why: String
+    _ rows: [(value: Value, name: String, validation: Double?, stableUpTo: Double?)], kind: String,
+    tolerance: Double, why: String
   ) -> Choice<Value> {
     guard let chosen = strongestClose(rows.map(\.validation), tolerance: tolerance) else {
-      return Choice(rows[0].value, "no validation loss could be measured in the range tests; the weakest of the \(kind) is the safest")
+      return Choice(
+        rows[0].value,
+        "no validation loss could be measured in the range tests; the weakest of the \(kind) is the safest"
+      )
     }
     let table = rows.map { r in
-      "\(r.name): " + (r.validation.map { String(format: "%.4f", $0) } ?? "—") + (r.stableUpTo.map { " to LR " + Self.formatLR($0) } ?? "")
+      "\(r.name): " + (r.validation.map { String(format: "%.4f", $0) } ?? "—")
+        + (r.stableUpTo.map { " to LR " + Self.formatLR($0) } ?? "")
     }.joined(separator: ", ")
-    let margin = Margin(measure: "lowest validation loss in the LR range test", candidates: rows.map { .init(name: $0.name, loss: $0.validation ?? .infinity) },
+    let margin = Margin(
+      measure: "lowest validation loss in the LR range test",
+      candidates: rows.map { .init(name: $0.name, loss: $0.validation ?? .infinity) },
       chosen: rows[chosen].name, band: tolerance, measured: false)
-    return Choice(rows[chosen].value, String(format: "the strongest of the %@ whose lowest validation loss in the LR range test is within %.0f%% of the lowest: %@ (validation loss, usable range: %@); %@", kind, 100 * tolerance, why, table, margin.verdict), margin: margin)
+    return Choice(
+      rows[chosen].value,
+      String(
+        format:
+          "the strongest of the %@ whose lowest validation loss in the LR range test is within %.0f%% of the lowest: %@ (validation loss, usable range: %@); %@",
+        kind, 100 * tolerance, why, table, margin.verdict), margin: margin)
   }
 }

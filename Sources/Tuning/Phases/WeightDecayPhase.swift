@@ -5,20 +5,31 @@ import Sessions
 extension Recipe {
   /// Phase 4: a grid of short one-cycle trials, one refinement between the best two, then LR
   /// range tests at the best two values to settle learning rate and weight decay together.
-  public func weightDecayPhase(batchSize batch: Int, learningRate lr: Double, momentum: (max: Double, min: Double), steps: Int) throws -> WeightDecayDecision {
+  public func weightDecayPhase(
+    batchSize batch: Int, learningRate lr: Double, momentum: (max: Double, min: Double), steps: Int
+  ) throws -> WeightDecayDecision {
     func wdWork(_ wd: Double, refine: Bool = false) -> TrialWork {
-      TrialWork(key: "weight-decay/\(wd)", phase: .weightDecay, label: "weight decay \(Self.format(wd))\(refine ? " (refinement)" : "")",
-        settings: TrialSettings(batchSize: batch, maxLearningRate: lr, divFactor: settings.divFactor, maxMomentum: momentum.max,
-          minMomentum: momentum.min, weightDecay: wd, steps: steps, evaluations: settings.trialEvaluations,
+      TrialWork(
+        key: "weight-decay/\(wd)", phase: .weightDecay,
+        label: "weight decay \(Self.format(wd))\(refine ? " (refinement)" : "")",
+        settings: TrialSettings(
+          batchSize: batch, maxLearningRate: lr, divFactor: settings.divFactor,
+          maxMomentum: momentum.max,
+          minMomentum: momentum.min, weightDecay: wd, steps: steps,
+          evaluations: settings.trialEvaluations,
           validationBatches: settings.validationBatches, seed: settings.seed))
     }
-    var wdTrials = Array(zip(settings.weightDecays, try trials(settings.weightDecays.map { wdWork($0) })))
+    var wdTrials = Array(
+      zip(settings.weightDecays, try trials(settings.weightDecays.map { wdWork($0) })))
     // The refinement runs beside the noise measurement (the grid's lowest under another seed).
     let refinement = Self.refinement(wdTrials.map { ($0.0, $0.1.result!.finalValidationLoss) })
-    let refined = try measureNoise(wdTrials.map(\.1), alongside: refinement.map { [wdWork($0, refine: true)] } ?? [])
+    let refined = try measureNoise(
+      wdTrials.map(\.1), alongside: refinement.map { [wdWork($0, refine: true)] } ?? [])
     if let refinement, let entry = refined.first { wdTrials.append((refinement, entry)) }
     let losses = wdTrials.map { $0.1.result!.finalValidationLoss }
-    let ranked = wdTrials.sorted { $0.1.result!.finalValidationLoss < $1.1.result!.finalValidationLoss }
+    let ranked = wdTrials.sorted {
+      $0.1.result!.finalValidationLoss < $1.1.result!.finalValidationLoss
+    }
     let lowest = ranked[0]
     // Early validation losses closer than the noise cannot be told apart by a short run, and
     // the final run is many times longer, where more regularization pays off: among those, the
@@ -27,43 +38,75 @@ extension Recipe {
     let close = Margin.within(band, of: losses).map { wdTrials[$0] }
     var best = close.max { $0.0 < $1.0 } ?? lowest
     let second = best.0 != lowest.0 ? lowest : (ranked.count > 1 ? ranked[1] : nil)
-    let table = ranked.map { String(format: "%@: %.4f", Self.format($0.0), $0.1.result!.finalValidationLoss) }.joined(separator: ", ")
+    let table = ranked.map {
+      String(format: "%@: %.4f", Self.format($0.0), $0.1.result!.finalValidationLoss)
+    }.joined(separator: ", ")
     let wdSteps = rangeTestSteps(batchSize: batch)
     let values = [best.0] + (second.map { [$0.0] } ?? [])
     let wdRange = try rangeTest(
-      key: "weight-decay/range-test/\(batch)", phase: .weightDecay, label: "LR range tests at weight decay \(values.map(plainNumber).joined(separator: ", "))",
-      conditions: values.map { RangeTestCondition(name: "wd \(Self.format($0))", weightDecay: $0, batchSize: batch, steps: wdSteps) },
-      base: rangeSettings(steps: wdSteps, weightDecay: best.0, momentum: momentum.max, validate: true), batchSize: { $0.batchSize! })
-    func usable(_ wd: Double) -> Double? { wdRange.conditions.first { $0.condition.weightDecay == wd }?.stableUpTo }
+      key: "weight-decay/range-test/\(batch)", phase: .weightDecay,
+      label: "LR range tests at weight decay \(values.map(plainNumber).joined(separator: ", "))",
+      conditions: values.map {
+        RangeTestCondition(
+          name: "wd \(Self.format($0))", weightDecay: $0, batchSize: batch, steps: wdSteps)
+      },
+      base: rangeSettings(
+        steps: wdSteps, weightDecay: best.0, momentum: momentum.max, validate: true),
+      batchSize: { $0.batchSize! })
+    func usable(_ wd: Double) -> Double? {
+      wdRange.conditions.first { $0.condition.weightDecay == wd }?.stableUpTo
+    }
     var why: String
     if close.count <= 1 {
-      why = String(format: "lowest early validation loss of %d short one-cycle runs (%@)", ranked.count, table)
+      why = String(
+        format: "lowest early validation loss of %d short one-cycle runs (%@)", ranked.count, table)
     } else if let strong = usable(best.0), let weak = usable(lowest.0), strong < weak / 2 {
       // METHOD §5: the regularization whose loss stays low over the widest LR range.
-      why = String(format: "lowest early validation loss of %d short one-cycle runs (%@); the stronger %@, which the runs could not tell from it, stops being usable at LR %@ in its range test, under half of %@: the method takes the regularization that stays low over the widest LR range",
+      why = String(
+        format:
+          "lowest early validation loss of %d short one-cycle runs (%@); the stronger %@, which the runs could not tell from it, stops being usable at LR %@ in its range test, under half of %@: the method takes the regularization that stays low over the widest LR range",
         ranked.count, table, Self.format(best.0), Self.formatLR(strong), Self.formatLR(weak))
       best = lowest
     } else {
-      why = String(format: "the largest of the weight decays the %d-step runs could not tell apart (%@): the final run is many times longer, where regularization pays off (%@)",
+      why = String(
+        format:
+          "the largest of the weight decays the %d-step runs could not tell apart (%@): the final run is many times longer, where regularization pays off (%@)",
         steps, close.map { Self.format($0.0) }.joined(separator: ", "), table)
       if let strong = usable(best.0), let weak = usable(lowest.0) {
-        why += String(format: "; its range test stays usable up to LR %@ against %@ at %@", Self.formatLR(strong), Self.formatLR(weak), Self.format(lowest.0))
+        why += String(
+          format: "; its range test stays usable up to LR %@ against %@ at %@",
+          Self.formatLR(strong), Self.formatLR(weak), Self.format(lowest.0))
       }
     }
-    let margin = Margin(measure: "early validation loss", candidates: wdTrials.map { .init(name: Self.format($0.0), loss: $0.1.result!.finalValidationLoss) },
+    let margin = Margin(
+      measure: "early validation loss",
+      candidates: wdTrials.map {
+        .init(name: Self.format($0.0), loss: $0.1.result!.finalValidationLoss)
+      },
       chosen: Self.format(best.0), band: band, measured: measured)
     var wdChoice = Choice(best.0, "\(why); \(margin.verdict)", margin: margin)
     // Every reading at the chosen batch size counts: the batch-size study's and the one at the
     // best weight decay; their geometric mean evens out the noise of a single curve.
     var readings = [lr]
-    if let bestCondition = wdRange.conditions.first(where: { $0.condition.weightDecay == best.0 }), let readLR = bestCondition.maximumLearningRate {
+    if let bestCondition = wdRange.conditions.first(where: { $0.condition.weightDecay == best.0 }),
+      let readLR = bestCondition.maximumLearningRate
+    {
       readings.append(readLR)
     }
     let meanLR = exp(readings.map(log).reduce(0, +) / Double(readings.count))
-    let maxLR = readings.count > 1
-      ? Choice(meanLR, "geometric mean of the LR range tests at batch \(batch): \(Self.formatLR(readings[0])) (prior weight decay) and \(Self.formatLR(readings[1])) (weight decay \(Self.format(best.0))); each reads Smith's way, a tenth of the largest rate at which the network still trains")
-      : Choice(lr, "LR range test at batch \(batch): a tenth of the largest rate at which the network still trains")
-    if let lowest = wdRange.lowestLossCondition { wdChoice.reason += "; in the LR range tests \(lowest) reached the lowest validation loss" }
+    let maxLR =
+      readings.count > 1
+      ? Choice(
+        meanLR,
+        "geometric mean of the LR range tests at batch \(batch): \(Self.formatLR(readings[0])) (prior weight decay) and \(Self.formatLR(readings[1])) (weight decay \(Self.format(best.0))); each reads Smith's way, a tenth of the largest rate at which the network still trains"
+      )
+      : Choice(
+        lr,
+        "LR range test at batch \(batch): a tenth of the largest rate at which the network still trains"
+      )
+    if let lowest = wdRange.lowestLossCondition {
+      wdChoice.reason += "; in the LR range tests \(lowest) reached the lowest validation loss"
+    }
     return WeightDecayDecision(weightDecay: wdChoice, maxLearningRate: maxLR)
   }
 }
