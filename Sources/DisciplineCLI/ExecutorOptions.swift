@@ -51,6 +51,15 @@ struct ExecutorOptions: ParsableArguments {
 
   /// The runner of the trials: the user's program or `discipline trial` (the engine), as local
   /// processes or Slurm tasks; nil for the built-in engine in this process (one trial at a time).
+  /// The runner of a command writing into `outURL`: Slurm's task logs in DIR/trials/slurm,
+  /// stopped by `stop`, its notes on stderr.
+  func runner(program: ProgramOptions, outURL: URL, stop: StopSignal) throws -> (any ProgramRunner)?
+  {
+    try runner(
+      program: program, logDirectory: outURL.appendingPathComponent("trials/slurm"),
+      shouldStop: { stop.isRequested }, onNote: { printError("  note: " + $0) })
+  }
+
   func runner(
     program: ProgramOptions, logDirectory: URL, shouldStop: @escaping () -> Bool,
     onNote: @escaping (String) -> Void

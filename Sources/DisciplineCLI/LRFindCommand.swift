@@ -190,9 +190,7 @@ struct LRFindCommand: ParsableCommand {
     let outURL = try prepareOutputDirectory(out)
     try clearTrials(in: outURL, resume: false)
     let stop = StopSignal()
-    let runner = try executor.runner(
-      program: program, logDirectory: outURL.appendingPathComponent("trials/slurm"),
-      shouldStop: { stop.isRequested }, onNote: { printError("  note: " + $0) })
+    let runner = try executor.runner(program: program, outURL: outURL, stop: stop)
     let setup =
       program.command == nil
       ? try TrainingSetup(

@@ -156,9 +156,7 @@ struct StudyCommand: ParsableCommand {
     let outURL = try prepareOutputDirectory(out)
     try clearTrials(in: outURL, resume: resume)
     let stop = StopSignal()
-    let runner = try executor.runner(
-      program: program, logDirectory: outURL.appendingPathComponent("trials/slurm"),
-      shouldStop: { stop.isRequested }, onNote: { printError("  note: " + $0) })
+    let runner = try executor.runner(program: program, outURL: outURL, stop: stop)
     let setup =
       program.command == nil
       ? try TrainingSetup(data: data, model: model, augment: augment, seed: seed) : nil

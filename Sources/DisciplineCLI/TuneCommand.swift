@@ -188,9 +188,7 @@ struct TuneCommand: ParsableCommand {
     let outURL = try prepareOutputDirectory(out)
     try clearTrials(in: outURL, resume: resume)
     let stop = StopSignal()
-    let runner = try executor.runner(
-      program: program, logDirectory: outURL.appendingPathComponent("trials/slurm"),
-      shouldStop: { stop.isRequested }, onNote: { printError("  note: " + $0) })
+    let runner = try executor.runner(program: program, outURL: outURL, stop: stop)
     // The built-in engine loads the data (also to plan for it when it runs elsewhere); the
     // user's program loads its own.
     let setup =
