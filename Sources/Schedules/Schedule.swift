@@ -19,8 +19,24 @@ public struct Schedule: Sendable, Hashable {
   public let policy: Policy
   /// The number of optimizer steps in the run, T.
   public let totalSteps: Int
-  /// The curves the policy builds for this run.
+  /// The curves the policy builds for this run (for a stretched schedule, for the run it was
+  /// first made for).
   public let curves: ScheduleCurves
+  /// Re-plans of the run's length, oldest first: see ``stretched(from:totalSteps:)``.
+  public let stretches: [Stretch]
+
+  /// A change of a run's length at a step: the steps before it keep their values, the rest of
+  /// the curve is spread over the steps left, so the learning rate goes on from where it is.
+  public struct Stretch: Sendable, Hashable, Codable {
+    /// The first step whose value moves.
+    public var from: Int
+    /// The run's length before the change.
+    public var totalStepsBefore: Int
+    public init(from: Int, totalStepsBefore: Int) {
+      self.from = from
+      self.totalStepsBefore = totalStepsBefore
+    }
+  }
 
   /// A schedule of `policy` over a run of `totalSteps` optimizer steps.
   ///
@@ -30,6 +46,47 @@ public struct Schedule: Sendable, Hashable {
     self.policy = policy
     self.totalSteps = totalSteps
     self.curves = policy.curves(totalSteps: totalSteps)
+    self.stretches = []
+  }
+
+  /// A schedule of `policy` first made for a run of the oldest stretch's length (or
+  /// `totalSteps`), then stretched as `stretches` say: a stretched schedule made again.
+  public init(_ policy: Policy, totalSteps: Int, stretches: [Stretch]) throws(ScheduleError) {
+    let base = try Schedule(policy, totalSteps: stretches.first?.totalStepsBefore ?? totalSteps)
+    self.init(base, totalSteps: totalSteps, stretches: stretches)
+  }
+
+  private init(_ base: Schedule, totalSteps: Int, stretches: [Stretch]) {
+    policy = base.policy
+    curves = base.curves
+    self.totalSteps = totalSteps
+    self.stretches = stretches
+  }
+
+  /// The same run made `newTotal` steps long at step `step`: steps before `step` keep their
+  /// values, and what was left of the curve after it is spread evenly over the `newTotal − step`
+  /// steps now left. A one-cycle run found too short or too long after its warm-up keeps its
+  /// learning rate continuous, instead of jumping to where the new length's curve would be.
+  public func stretched(from step: Int, totalSteps newTotal: Int) -> Schedule {
+    precondition(
+      step >= 0 && step < newTotal && step < totalSteps,
+      "a stretch from step \(step) needs steps left before and after it")
+    return Schedule(
+      self, totalSteps: newTotal,
+      stretches: stretches + [Stretch(from: step, totalStepsBefore: totalSteps)])
+  }
+
+  /// Where on the curves step `step` reads: the step itself, or, after stretches, the point
+  /// each one maps it to (newest first).
+  func position(_ step: Int) -> Double {
+    var p = Double(step), total = Double(totalSteps)
+    for s in stretches.reversed() {
+      let from = Double(s.from), before = Double(s.totalStepsBefore)
+      // [from, total − 1] onto [from, before − 1]: the last step reads the curve's last step.
+      if p > from { p = from + (p - from) * (before - 1 - from) / max(1, total - 1 - from) }
+      total = before
+    }
+    return p
   }
 
   /// The learning rate for optimizer step `step` (counted from 0).
@@ -38,14 +95,14 @@ public struct Schedule: Sendable, Hashable {
   /// cycling; phased ones hold their final value).
   public func learningRate(at step: Int) -> Double {
     precondition(step >= 0, "schedule step must not be negative; got \(step)")
-    return curves.learningRate.value(at: Double(step))
+    return curves.learningRate.value(at: position(step))
   }
 
   /// The momentum (beta1 for Adam) for optimizer step `step`, or `nil` when the policy does not
   /// cycle momentum and the optimizer's own value stands.
   public func momentum(at step: Int) -> Double? {
     precondition(step >= 0, "schedule step must not be negative; got \(step)")
-    return curves.momentum?.value(at: Double(step))
+    return curves.momentum?.value(at: position(step))
   }
 
   /// Whether the policy sets the momentum too.
@@ -81,15 +138,16 @@ public struct ScheduleValue: Sendable, Hashable, Codable {
 
 extension Schedule: Codable {
   enum CodingKeys: String, CodingKey {
-    case policy, totalSteps
+    case policy, totalSteps, stretches
   }
 
   public init(from decoder: any Decoder) throws {
     let container = try decoder.container(keyedBy: CodingKeys.self)
     let policy = try container.decode(Policy.self, forKey: .policy)
     let totalSteps = try container.decode(Int.self, forKey: .totalSteps)
+    let stretches = try container.decodeIfPresent([Stretch].self, forKey: .stretches) ?? []
     do {
-      try self.init(policy, totalSteps: totalSteps)
+      try self.init(policy, totalSteps: totalSteps, stretches: stretches)
     } catch {
       throw DecodingError.dataCorruptedError(
         forKey: .policy, in: container, debugDescription: error.description)
@@ -100,5 +158,6 @@ extension Schedule: Codable {
     var container = encoder.container(keyedBy: CodingKeys.self)
     try container.encode(policy, forKey: .policy)
     try container.encode(totalSteps, forKey: .totalSteps)
+    if !stretches.isEmpty { try container.encode(stretches, forKey: .stretches) }
   }
 }

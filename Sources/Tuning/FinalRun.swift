@@ -79,9 +79,6 @@ extension Recipe {
     return FinalRunPlan(epochs: epochs, reason: reason, evaluationEvery: every, reserve: reserve)
   }
 
-  /// The share of one-cycle's steps in its warm-up, less a margin: PyTorch's `pct_start` is 0.3.
-  static var warmUpShare: Double { 0.25 }
-
   /// Seconds kept after the final run: its test evaluation (as long as one evaluation), and
   /// a second or 1% of the budget for the report and checkpoint.
   func finalReserve(evaluationSeconds: Double) -> Double {
@@ -101,6 +98,8 @@ extension Recipe {
     let perEpoch = final.stepsPerEpoch
     var runPlan: FinalRunPlan
     var history = TrainingHistory()
+    /// The re-plans so far, each stretching the rest of the schedule over the new length.
+    var stretches: [Schedule.Stretch] = []
     let fresh = final.snapshot()
     if let saved = try b.loadFinalState(into: final), saved.plan == plan {
       runPlan = FinalRunPlan(
@@ -109,6 +108,7 @@ extension Recipe {
           epochs: saved.epochs, limit: settings.finalEvaluations),
         reserve: finalReserve(evaluationSeconds: 0))
       history = saved.history
+      stretches = saved.stretches ?? []
       finalSecondsBefore = saved.seconds
       onEvent?(
         .note(
@@ -137,7 +137,9 @@ extension Recipe {
     while true {
       let epochs = runPlan.epochs
       let schedule: Schedule
-      do { schedule = try Schedule(policy, totalSteps: epochs * perEpoch) } catch {
+      do {
+        schedule = try Schedule(policy, totalSteps: epochs * perEpoch, stretches: stretches)
+      } catch {
         throw RecipeError(
           description:
             "cannot make the final one-cycle schedule (max LR \(plan.maxLearningRate), \(epochs) epochs): \(error)"
@@ -157,7 +159,8 @@ extension Recipe {
           let saveStart = b.now()
           let record = FinalRunRecord(
             plan: plan, epochs: epochs, epochsReason: reason, history: trainer.history,
-            seconds: secondsBefore + b.now() - finalStart)
+            seconds: secondsBefore + b.now() - finalStart,
+            stretches: stretches.isEmpty ? nil : stretches)
           do { try b.saveFinalState(final, record) } catch { saveError = error }
           lastSave = b.now()
           saveInterval = max(saveInterval, 20 * (lastSave - saveStart))
@@ -189,7 +192,7 @@ extension Recipe {
         // The cost of an epoch in the last stretch; when it grew since the stretch before
         // (a busier machine, slower arithmetic late in the run), it is taken to go on growing,
         // by at most a tenth: a passing stall (another process for a minute) must not be
-        // extrapolated into a run cut by a third, which after the warm-up cannot grow back.
+        // extrapolated into a run cut by a third.
         let stepsRun = final.stepsTaken - window.steps
         let seconds = b.now() - window.start
         guard stepsRun > 0, seconds > 0 else { continue }
@@ -199,14 +202,10 @@ extension Recipe {
         window = (final.stepsTaken, b.now(), recent)
         let done = final.stepsTaken / perEpoch
         let left = settings.budget - elapsed - runPlan.reserve
-        var replanned = max(done + 1, done + Int(left / epochSeconds))
-        // Past the warm-up a longer run would raise the annealing learning rate again: after
-        // it, a re-plan only shortens (a machine slowing down), never lengthens.
-        if replanned > epochs
-          && Double(final.stepsTaken) > Self.warmUpShare * Double(epochs * perEpoch)
-        {
-          replanned = epochs
-        }
+        let replanned = max(done + 1, done + Int(left / epochSeconds))
+        // Longer or shorter, the rest of the schedule is stretched over the new length from
+        // here, so the learning rate goes on from where it is (a machine that sped up after a
+        // slow start gets its epochs back; one that slowed down ends within the budget).
         if abs(Double(replanned - epochs)) > 0.03 * Double(epochs) {
           onEvent?(
             .note(
@@ -217,6 +216,8 @@ extension Recipe {
           runPlan.reason += String(
             format: "; re-planned after epoch %d to %d epochs at the %.3g s an epoch really took",
             done, replanned, epochSeconds)
+          stretches.append(
+            Schedule.Stretch(from: final.stepsTaken, totalStepsBefore: epochs * perEpoch))
           runPlan.epochs = replanned
           runPlan.evaluationEvery = FinalRunPlan.evaluationEvery(
             epochs: replanned, limit: settings.finalEvaluations)

@@ -22,6 +22,8 @@ public struct FinalRunRecord: Codable, Sendable, Equatable {
   public var history: TrainingHistory
   /// Seconds the final run had taken when saved (they count against the budget).
   public var seconds: Double
+  /// The re-plans that stretched its schedule so far (nil: none, or a record from before them).
+  public var stretches: [Schedule.Stretch]?
 }
 
 /// The knobs of Smith's recipe.
@@ -67,9 +69,9 @@ public struct RecipeSettings: Codable, Sendable, Equatable {
   /// The final run evaluates at most this many times (after every epoch when it has fewer).
   public var finalEvaluations = 40
   /// Fractions of the final run's steps after which it measures what an epoch really costs
-  /// and re-plans its epochs to end within the budget. The first falls in one-cycle's warm-up,
-  /// where a changed length barely moves the learning rate; after the warm-up a re-plan only
-  /// shortens (a longer run would raise the annealing learning rate again).
+  /// and re-plans its epochs to end within the budget, longer or shorter: the rest of the
+  /// schedule is stretched over the new length from the current step, so the learning rate
+  /// goes on from where it is.
   public var finalReplans = [0.1, 0.3, 0.6]
   /// Validation measurements per trial, and the batches each reads.
   public var trialEvaluations = 3
