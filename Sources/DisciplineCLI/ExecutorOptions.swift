@@ -119,10 +119,14 @@ let selfExecutable: String = {
 extension DataOptions {
   /// The engine section of a spec: what `discipline trial` needs to load the same data
   /// (TrialCommand.engineOptions reads it back).
-  func engineSection(model: ModelArchitecture, optimizer: String = "sgd") -> [String: String] {
+  /// `dataSeed` is the seed the command split (and made) its data with: a spec under another
+  /// seed (a noise repeat, an lr-find repeat) varies its model and data order, not the split.
+  func engineSection(model: ModelArchitecture, optimizer: String = "sgd", dataSeed: UInt64)
+    -> [String: String]
+  {
     var s = [
       "dataset": dataset, "label_column": labelColumn, "validation_split": "\(validationSplit)",
-      "samples": "\(samples)",
+      "samples": "\(samples)", "data_seed": "\(dataSeed)",
       "model": model.description, "optimizer": optimizer,
     ]
     if let dataDirectory {

@@ -229,7 +229,8 @@ struct LRFindCommand: ParsableCommand {
       // for a look afterwards. With one slot the sweeps go one by one, each with its progress
       // line; with more, all are handed over together and the progress counts their steps.
       var engine =
-        setup == nil ? nil : data.engineSection(model: model, optimizer: optimizer.rawValue)
+        setup == nil
+        ? nil : data.engineSection(model: model, optimizer: optimizer.rawValue, dataSeed: seed)
       engine?["evaluation_batch_size"] = "500"
       func spec(_ condition: RangeTestCondition, _ s: UInt64, _ settings: RangeTestSettings) -> (
         TrialSpec, URL

@@ -96,8 +96,10 @@ struct TrialCommand: ParsableCommand {
         exitCode: 65)
     }
     let optimizer = engine["optimizer"].flatMap(OptimizerKind.init(argument:)) ?? .sgd
+    // The split is the one the command that wrote the spec made; the session's seed is the spec's.
     let setup = try TrainingSetup(
-      data: data, model: model, optimizer: optimizer, augment: trial.augmentation, seed: trial.seed)
+      data: data, model: model, optimizer: optimizer, augment: trial.augmentation,
+      seed: engine["data_seed"].flatMap { UInt64($0) } ?? trial.seed)
     let session = try setup.session(
       batchSize: trial.batchSize, dropout: Float(trial.dropout), augment: trial.augmentation,
       seed: trial.seed,

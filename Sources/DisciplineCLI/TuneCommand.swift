@@ -246,7 +246,7 @@ struct TuneCommand: ParsableCommand {
         runner: runner, trialsDirectory: outURL.appendingPathComponent("trials"),
         clockStart: commandStart)
       if let setup {
-        backend.engine = data.engineSection(model: model)
+        backend.engine = data.engineSection(model: model, dataSeed: seed)
         backend.finalModelFile = "model.safetensors"
         printError(
           "tune: \(model) (\(setup.specification(dropout: 0).build(seed: seed).parameterCount) parameters) on \(data.dataset): \(setup.sizes); budget \(budget); \(executor.summary), each trial's files in \(out)/trials"
