@@ -98,43 +98,43 @@ public struct Margin: Codable, Sendable, Equatable {
     return losses.indices.filter { losses[$0].isFinite && losses[$0] <= lowest * (1 + band) }
   }
 
-  /// One line: "0.3% ahead of 128 against noise of 2.4%: indistinguishable from 64, 128".
+  /// "2.1% behind the lowest, against a noise band of 2.7%: indistinguishable from 64".
   public var verdict: String {
-    let noise =
-      measured
-      ? String(format: "a noise band of %.1f%%", 100 * band)
-      : String(format: "a tolerance of %.0f%% (noise not measured)", 100 * band)
-    let others = indistinguishable.filter { $0 != chosen }
-    if candidates.count < 2 { return "the only candidate" }
-    if !margin.isFinite {
-      return margin > 0 ? "the only one that trained" : "every candidate failed"
+    describe(
+      noise: measured ? "a noise band of %.1f%%" : "a tolerance of %.0f%% (noise not measured)",
+      ahead: "%.1f%% ahead of the next"
+    ) { lead, noise, others in
+      others.isEmpty
+        ? "\(lead), against \(noise): clear"
+        : "\(lead), against \(noise): indistinguishable from \(others)"
     }
-    let lead =
-      margin >= 0
-      ? String(format: "%.1f%% ahead of the next", 100 * margin)
-      : String(format: "%.1f%% behind the lowest", -100 * margin)
-    return others.isEmpty
-      ? "\(lead), against \(noise): clear"
-      : "\(lead), against \(noise): indistinguishable from \(others.joined(separator: ", "))"
   }
 
-  /// A few words for a table: "clear: 3.1% ahead (noise 2.4%)", "indistinguishable from 64 (…)".
+  /// A few words for a table: "clear: 3.1% ahead (noise 2.4%)", "indistinguishable from 64: …".
   public var summary: String {
+    describe(
+      noise: measured ? "noise %.1f%%" : "tolerance %.0f%%; noise not measured",
+      ahead: "%.1f%% ahead"
+    ) { lead, noise, others in
+      others.isEmpty
+        ? "clear: \(lead) (\(noise))" : "indistinguishable from \(others): \(lead) (\(noise))"
+    }
+  }
+
+  /// The verdict's parts (the lead or lag, the band, the others the noise cannot tell from the
+  /// chosen one), put together by `sentence`; the cases with nothing to weigh said alike.
+  private func describe(
+    noise: String, ahead: String, _ sentence: (String, String, String) -> String
+  ) -> String {
     guard candidates.count >= 2 else { return "the only candidate" }
-    let noise =
-      measured
-      ? String(format: "noise %.1f%%", 100 * band)
-      : String(format: "tolerance %.0f%%; noise not measured", 100 * band)
-    if !margin.isFinite {
+    guard margin.isFinite else {
       return margin > 0 ? "the only one that trained" : "every candidate failed"
     }
     let lead =
       margin >= 0
-      ? String(format: "%.1f%% ahead", 100 * margin)
+      ? String(format: ahead, 100 * margin)
       : String(format: "%.1f%% behind the lowest", -100 * margin)
-    let others = indistinguishable.filter { $0 != chosen }
-    return others.isEmpty
-      ? "clear: \(lead) (\(noise))"
-      : "indistinguishable from \(others.joined(separator: ", ")): \(lead) (\(noise))"
+    let others = indistinguishable.filter { $0 != chosen }.joined(separator: ", ")
+    return sentence(lead, String(format: noise, 100 * band), others)
   }
 }
