@@ -64,6 +64,12 @@ struct TuneCommand: ParsableCommand {
         discipline tune --budget 20m --parallel 2 --out runs/tune2
         discipline tune --budget 20m --executor slurm --parallel 8 \\
           --slurm-args "--partition cpu -c 4" --out /shared/runs/tune
+
+      With --virtual-clock R the budget is counted in work (training
+      samples at R per second) instead of wall time, so a seed gives
+      the same trials, choices and model on any machine at any load:
+      for comparing versions or machines, not for timing.
+        discipline tune --budget 20m --virtual-clock 7000 --out runs/same
       """)
 
   @OptionGroup(title: "Data") var data: DataOptions
@@ -75,6 +81,12 @@ struct TuneCommand: ParsableCommand {
     help: ArgumentHelp(
       "Wall-clock budget of the whole recipe: 90s, 20m, 1h, 1h30m.", valueName: "time"))
   var budget: WallTime = WallTime(argument: "20m")!
+  @Option(
+    name: .customLong("virtual-clock"),
+    help: ArgumentHelp(
+      "Count the budget in work, not wall time: training samples at this rate, evaluation at a third of the cost. The same seed then gives the same tune, choice for choice, on any machine at any load (built-in engine in this process only).",
+      valueName: "samples/s"))
+  var virtualClock: Double?
 
   @Option(
     name: .customLong("batch-sizes"),
@@ -140,6 +152,16 @@ struct TuneCommand: ParsableCommand {
     for p in dropouts.values where !(p >= 0 && p < 1) {
       throw ValidationError("--dropouts must be in [0, 1), got \(p)")
     }
+    if let virtualClock {
+      guard virtualClock > 0 && virtualClock.isFinite else {
+        throw ValidationError("--virtual-clock must be a positive rate, got \(virtualClock)")
+      }
+      guard program.command == nil && !executor.runsOutside else {
+        throw ValidationError(
+          "--virtual-clock counts the work of the built-in engine in this process: it does not go with --command, --parallel or --executor slurm"
+        )
+      }
+    }
     guard maxMemory > 0 else {
       throw ValidationError("--max-memory must be positive, got \(maxMemory)")
     }
@@ -166,6 +188,7 @@ struct TuneCommand: ParsableCommand {
       "max_memory": "\(recipe.maxMemory)",
     ]
     if let dir = data.dataDirectory { s["data_dir"] = dir }
+    if let virtualClock { s["virtual_clock"] = "\(virtualClock)" }
     if data.dataset.hasPrefix("spirals") || data.dataset.hasPrefix("blobs") {
       s["samples"] = "\(data.samples)"
       s["noise"] = data.noise.map { "\($0)" } ?? "default"
@@ -290,14 +313,15 @@ struct TuneCommand: ParsableCommand {
     let backend = EngineBackend(
       setup: setup, finalSetup: finalSetup,
       stateDirectory: outURL.appendingPathComponent("final-state"), resumesFinal: resume,
-      clockStart: commandStart)
+      clockStart: commandStart, workClock: virtualClock.map(WorkClock.init(samplesPerSecond:)))
     printError(
       "tune: \(model) (\(setup.specification(dropout: 0).build(seed: seed).parameterCount) parameters) on \(data.dataset): \(setup.sizes); budget \(budget)"
     )
     let outcome = try run(Recipe(backend: backend, settings: recipe, journal: journal), stop: stop)
-    let files = TuneFiles(
+    var files = TuneFiles(
       directory: outURL, outcome: outcome, journal: journal, title: "\(model) on \(data.dataset)",
       normalization: finalSetup.splits.normalization, budget: recipe.budget)
+    files.virtualClock = virtualClock
     try files.write(
       model: (backend.finalModel!, finalSetup.specification(dropout: Float(outcome.dropout.value))))
     printError(files.summary())
@@ -315,131 +339,5 @@ extension ModelArchitecture {
   var isDeep: Bool {
     if case .resnet(let depth) = self { return depth >= 20 }
     return false
-  }
-}
-
-/// A length of time written 90s, 20m, 1h or 1h30m (a bare number is minutes).
-struct WallTime: ExpressibleByArgument, CustomStringConvertible, Equatable {
-  var seconds: Double
-  init?(argument: String) {
-    let text = argument.lowercased()
-    if let minutes = Double(text) {
-      seconds = minutes * 60
-      return
-    }
-    var total = 0.0
-    var number = ""
-    for c in text {
-      if c.isNumber || c == "." {
-        number.append(c)
-        continue
-      }
-      guard let value = Double(number) else { return nil }
-      switch c {
-      case "h": total += value * 3600
-      case "m": total += value * 60
-      case "s": total += value
-      default: return nil
-      }
-      number = ""
-    }
-    guard number.isEmpty, total > 0 else { return nil }
-    seconds = total
-  }
-  var description: String {
-    let s = Int(seconds.rounded())
-    if s % 3600 == 0 { return "\(s / 3600)h" }
-    if s >= 3600 { return "\(s / 3600)h\(s / 60 % 60)m" }
-    if s % 60 == 0 { return "\(s / 60)m" }
-    return "\(s)s"
-  }
-  var defaultValueDescription: String { description }
-}
-
-/// The built-in engine behind the recipe.
-final class EngineBackend: SessionBackend {
-  let setup: TrainingSetup
-  let finalSetup: TrainingSetup
-  /// Where the final run's state is saved after every epoch (nil: it is not).
-  let stateDirectory: URL?
-  /// Whether a saved final run may be continued (--resume); otherwise an old one is deleted.
-  let resumesFinal: Bool
-  private(set) var finalModel: Module?
-  /// When the command began (before loading the data): the zero of `now()`.
-  private let clockStart: Date
-
-  init(
-    setup: TrainingSetup, finalSetup: TrainingSetup, stateDirectory: URL? = nil,
-    resumesFinal: Bool = false,
-    clockStart: Date = Date()
-  ) {
-    self.clockStart = clockStart
-    self.setup = setup
-    self.finalSetup = finalSetup
-    self.stateDirectory = stateDirectory
-    self.resumesFinal = resumesFinal
-  }
-
-  func makeSession(batchSize: Int, regularization r: Regularization, seed: UInt64) throws
-    -> EngineSession
-  {
-    try setup.session(
-      batchSize: batchSize, dropout: Float(r.dropout), augment: r.augmentation, seed: seed)
-  }
-
-  func makeFinalSession(batchSize: Int, regularization r: Regularization, seed: UInt64) throws
-    -> EngineSession
-  {
-    let session = try finalSetup.session(
-      batchSize: batchSize, dropout: Float(r.dropout), augment: r.augmentation, seed: seed)
-    finalModel = session.model
-    return session
-  }
-
-  /// Peak resident memory after one step at this batch size.
-  func memoryUse(batchSize: Int) -> Double? {
-    guard
-      let session = try? makeSession(
-        batchSize: batchSize, regularization: Regularization(), seed: 0)
-    else { return nil }
-    _ = session.step(HyperParameters(learningRate: 1e-6, momentum: 0.9, weightDecay: 0))
-    return peakMemoryMiB()
-  }
-
-  func now() -> Double { Date().timeIntervalSince(clockStart) }
-
-  func saveFinalState(_ session: EngineSession, _ record: FinalRunRecord) throws {
-    guard let directory = stateDirectory else { return }
-    try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-    var plan = record
-    plan.history = TrainingHistory()  // the resume state keeps the history itself
-    let json = String(decoding: try JSONEncoder.sorted.encode(plan), as: UTF8.self)
-    try session.saveResumeState(
-      to: directory, history: record.history, settings: ["final_run": json])
-  }
-
-  func loadFinalState(into session: EngineSession) throws -> FinalRunRecord? {
-    guard let directory = stateDirectory, resumesFinal, ResumeRecord.exists(in: directory) else {
-      return nil
-    }
-    let fresh = session.snapshot()
-    do {
-      let saved = try session.loadResumeState(from: directory)
-      guard let json = saved.settings["final_run"] else { return nil }
-      var record = try JSONDecoder().decode(FinalRunRecord.self, from: Data(json.utf8))
-      record.history = saved.history
-      return record
-    } catch {
-      session.restore(fresh)
-      printError(
-        "note: the final run's saved state in \(directory.path) cannot be continued (\(error)); the final run starts over"
-      )
-      return nil
-    }
-  }
-
-  func removeFinalState() {
-    guard let directory = stateDirectory else { return }
-    try? FileManager.default.removeItem(at: directory)
   }
 }

@@ -16,6 +16,8 @@ struct TuneFiles {
   let budget: Double
   /// The final model's file, relative to `directory` (a program's is its own).
   var modelFile = "model.safetensors"
+  /// The rate of `--virtual-clock`, when the budget was counted in work rather than wall time.
+  var virtualClock: Double?
 
   func url(_ name: String) -> URL { directory.appendingPathComponent(name) }
 
@@ -157,9 +159,10 @@ struct TuneFiles {
     let o = outcome
     return [
       String(
-        format: "test accuracy %.2f%%, test loss %.4f after %d epochs; %@ in all (budget %@)",
+        format: "test accuracy %.2f%%, test loss %.4f after %d epochs; %@ in all (budget %@%@)",
         100 * o.test.accuracy, o.test.loss, o.epochs.value, formatDuration(o.seconds),
-        formatDuration(budget)),
+        formatDuration(budget),
+        virtualClock.map { ", counted as work at \(formatValue($0)) samples/s" } ?? ""),
       "  max LR \(formatLR(o.maxLearningRate.value)), min LR \(formatLR(o.minLearningRate.value)); batch \(o.batchSize.value); momentum \(o.maxMomentum.value) → \(o.minMomentum.value); weight decay \(formatValue(o.weightDecay.value)); dropout \(formatValue(o.dropout.value)); augmentation \(o.augmentation.value)",
       "  diagnosis: \(o.diagnosis.verdict.rawValue) — \(o.diagnosis.explanation); \(o.diagnosis.suggestion)",
       "wrote hyperparameters.json, report.html, journal.jsonl, metrics.csv and \(modelFile) into \(directory.path)",

@@ -54,3 +54,21 @@ public protocol TrainingSession: AnyObject {
   func snapshot() -> State
   func restore(_ state: State)
 }
+
+/// Time counted from the work done instead of read from the wall: training samples at a fixed
+/// rate, evaluated samples at a third of their cost (a forward pass). Sessions that carry one
+/// advance it on every step and evaluation, so a run timed by it makes the same decisions on
+/// any machine, at any load (`tune --virtual-clock`).
+public final class WorkClock: @unchecked Sendable {
+  /// Training samples per virtual second.
+  public let samplesPerSecond: Double
+  public private(set) var seconds = 0.0
+
+  public init(samplesPerSecond: Double) {
+    precondition(samplesPerSecond > 0, "a work clock needs a positive rate")
+    self.samplesPerSecond = samplesPerSecond
+  }
+
+  public func trained(samples: Int) { seconds += Double(samples) / samplesPerSecond }
+  public func evaluated(samples: Int) { seconds += Double(samples) / (3 * samplesPerSecond) }
+}

@@ -20,6 +20,8 @@ public final class EngineSession: TrainingSession {
   public let loader: BatchLoader
   public let evaluationBatchSize: Int
   public private(set) var stepsTaken = 0
+  /// When set, every step and evaluation advances it (time counted from the work done).
+  public var workClock: WorkClock?
   private var iterator: BatchIterator?
   private var iteratorEpoch = -1
 
@@ -74,6 +76,7 @@ public final class EngineSession: TrainingSession {
     optimizer.weightDecay = h.weightDecay
     let batch = nextBatch()
     stepsTaken += 1
+    workClock?.trained(samples: batch.labels.count)
     optimizer.zeroGradients()
     let loss = model(Tensor(batch: batch)).crossEntropy(labels: batch.labels)
     let value = Double(loss.scalar)
@@ -90,7 +93,9 @@ public final class EngineSession: TrainingSession {
     case .validation: data = splits.validation ?? splits.test
     case .test: data = splits.test
     }
-    return Self.evaluate(model, on: data, batchSize: evaluationBatchSize, maxBatches: maxBatches)
+    let e = Self.evaluate(model, on: data, batchSize: evaluationBatchSize, maxBatches: maxBatches)
+    workClock?.evaluated(samples: e.samples)
+    return e
   }
 
   /// Mean loss and accuracy of `model` on `data`, in evaluation mode.

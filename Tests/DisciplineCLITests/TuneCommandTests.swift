@@ -109,6 +109,33 @@ import Testing
     #expect((json["seconds"] as? Double ?? 0) > 40)
   }
 
+  /// With the budget counted in work, a seed gives the same tune twice: the same journal (but
+  /// for when each entry finished) and the same hyperparameters.json, however loaded the machine.
+  @Test func aVirtualClockMakesTheTuneReproducible() throws {
+    func tune() throws -> (journal: [String], hyperparameters: String) {
+      let dir = CLI.temporaryDirectory()
+      let r = try CLI.run(spirals + ["--budget", "30s", "--virtual-clock", "2000", "--out", dir])
+      #expect(r.status == 0, "\(r.stderr)")
+      #expect(r.stderr.contains("counted as work at 2000 samples/s"))
+      let journal = try String(contentsOfFile: dir + "/journal.jsonl", encoding: .utf8)
+        .split(separator: "\n").map {
+          String($0).replacingOccurrences(
+            of: #""finished":"[^"]*","#, with: "", options: .regularExpression)
+        }
+      return (journal, try String(contentsOfFile: dir + "/hyperparameters.json", encoding: .utf8))
+    }
+    let (a, b) = (try tune(), try tune())
+    #expect(a.journal.count > 8)
+    #expect(a.journal == b.journal)
+    #expect(a.hyperparameters == b.hyperparameters)
+    let bad = try CLI.run(
+      spirals + [
+        "--budget", "30s", "--virtual-clock", "1000", "--parallel", "2", "--out",
+        CLI.temporaryDirectory(),
+      ])
+    #expect(bad.status == 64 && bad.stderr.contains("--virtual-clock"))
+  }
+
   @Test func badBudgetIsNamed() throws {
     let r = try CLI.run(spirals + ["--budget", "ten minutes", "--out", CLI.temporaryDirectory()])
     #expect(r.status == 64 && r.stderr.contains("budget"))
