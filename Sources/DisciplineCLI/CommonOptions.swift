@@ -177,3 +177,11 @@ var standardOutputIsTerminal: Bool { isatty(1) != 0 }
 func printError(_ text: String, terminator: String = "\n") {
   FileHandle.standardError.write(Data((text + terminator).utf8))
 }
+
+/// The seed, resuming and JSON output of the commands that run the recipe (`tune`, `study`).
+struct RecipeRunOptions: ParsableArguments {
+  @Option(help: "Seed for every model, shuffle and trial.") var seed: UInt64 = 0
+  @Flag(help: "Continue an interrupted run in --out, reusing its finished trials.")
+  var resume = false
+  @Flag(help: "Print the result as JSON on stdout.") var json = false
+}

@@ -38,3 +38,15 @@ extension RecipeSettings {
     max(100, min(400, trainingSamples / max(1, batchSize) / 2))
   }
 }
+
+/// Where a recipe command works: its output folder (an earlier run's trials cleared unless it
+/// resumes), the stop signal that Ctrl-C sets, and the runner of its trials (nil: the built-in
+/// engine in this process).
+func recipeWorkplace(
+  out: String, resume: Bool, program: ProgramOptions, executor: ExecutorOptions
+) throws -> (outURL: URL, stop: StopSignal, runner: (any ProgramRunner)?) {
+  let outURL = try prepareOutputDirectory(out)
+  try clearTrials(in: outURL, resume: resume)
+  let stop = StopSignal()
+  return (outURL, stop, try executor.runner(program: program, outURL: outURL, stop: stop))
+}

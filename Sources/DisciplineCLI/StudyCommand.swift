@@ -15,11 +15,17 @@ struct StudyCommand: ParsableCommand {
       Each study runs short one-cycle trials (--trial-seconds each)
       and chooses as `tune` does:
         batch-size    an LR range test per candidate and trials of
-                      equal wall time; the lowest validation loss
-        momentum      trials at each of --momenta; the largest within
-                      2% of the best validation loss
+                      equal wall time; the largest batch the noise
+                      cannot tell from the lowest validation loss
+        momentum      trials at each of --momenta; the largest the
+                      noise cannot tell from the lowest (the largest
+                      stable one)
         weight-decay  a grid, one refinement between the best two,
-                      LR range tests at the best two
+                      LR range tests at the lowest and the chosen
+                      value; of those the noise cannot tell apart,
+                      the largest
+      The lowest trial runs again under the next seed: that difference
+      is the noise each choice is weighed against (study.json's reason).
       Without --max-lr it starts with an LR range test at
       --batch-size. Finished trials go to DIR/journal.jsonl (--resume
       reuses them), the choice to DIR/study.json, the plot to
@@ -82,17 +88,13 @@ struct StudyCommand: ParsableCommand {
   @Option(name: .customLong("trial-seconds"), help: "Training seconds of each trial.")
   var trialSeconds: Double = 30
   @Option(
-    name: .customLong("trial-steps"),
     help: ArgumentHelp(
       "Steps of each trial instead of --trial-seconds (momentum and weight-decay studies): the same trials on any machine.",
       valueName: "n"))
   var trialSteps: Int?
   @Option(help: "Augmentation: none, flip or crop-flip.") var augment: String = "none"
-  @Option(help: "Seed for every model, shuffle and trial.") var seed: UInt64 = 0
   @Option(help: "Output folder.") var out: String = "runs/study"
-  @Flag(help: "Continue an interrupted study in --out, reusing its finished trials.") var resume =
-    false
-  @Flag(help: "Print the result as JSON on stdout.") var json = false
+  @OptionGroup var common: RecipeRunOptions
   @OptionGroup(title: "Your own training program") var program: ProgramOptions
   @OptionGroup(title: "Where trials run") var executor: ExecutorOptions
 
@@ -153,15 +155,13 @@ struct StudyCommand: ParsableCommand {
   }
 
   private func study() throws {
-    let outURL = try prepareOutputDirectory(out)
-    try clearTrials(in: outURL, resume: resume)
-    let stop = StopSignal()
-    let runner = try executor.runner(program: program, outURL: outURL, stop: stop)
+    let (outURL, stop, runner) = try recipeWorkplace(
+      out: out, resume: common.resume, program: program, executor: executor)
     let setup =
       program.command == nil
-      ? try TrainingSetup(data: data, model: model, augment: augment, seed: seed) : nil
+      ? try TrainingSetup(data: data, model: model, augment: augment, seed: common.seed) : nil
     var settings = RecipeSettings(budget: .infinity)
-    settings.seed = seed
+    settings.seed = common.seed
     settings.startBatchSize = batchSize
     settings.batchSizes = batchSizes.values.sorted()
     settings.momenta = momenta.values
@@ -176,7 +176,8 @@ struct StudyCommand: ParsableCommand {
     }
     let header: [String: String] = [
       "study": kind.rawValue, "dataset": runner == nil ? data.dataset : "(your program's)",
-      "model": program.command.map { "command: \($0)" } ?? model.description, "seed": "\(seed)",
+      "model": program.command.map { "command: \($0)" } ?? model.description,
+      "seed": "\(common.seed)",
       "batch_size": "\(batchSize)",
       "max_lr": maxLR.map { "\($0)" } ?? "range test", "momentum": momentum.description,
       "weight_decay": "\(weightDecay)",
@@ -188,13 +189,13 @@ struct StudyCommand: ParsableCommand {
       "trial_seconds": trialSteps == nil ? "\(trialSeconds)" : "\(trialSteps!) steps",
       "validation_split": "\(data.validationSplit)", "augment": augment,
     ]
-    let journal = try openJournal(in: outURL, settings: header, resume: resume)
+    let journal = try openJournal(in: outURL, settings: header, resume: common.resume)
     if let runner {
       let backend = ProgramBackend(
         runner: runner, trialsDirectory: outURL.appendingPathComponent("trials"))
       let length = trialSteps.map { "\($0) steps" } ?? "\(formatValue(trialSeconds)) s"
       if let setup {
-        backend.engine = data.engineSection(model: model, dataSeed: seed)
+        backend.engine = data.engineSection(model: model, dataSeed: common.seed)
         printError(
           "study \(kind.rawValue): \(model) on \(data.dataset) (\(setup.sizes)); trials of \(length); \(executor.summary), each trial's files in \(out)/trials"
         )
@@ -275,6 +276,6 @@ struct StudyCommand: ParsableCommand {
       "\(phase.rawValue): \(kind == .batchSize ? String(Int(choice)) : formatValue(choice)) — \(reason)"
     )
     printError("wrote study.json, study.svg and journal.jsonl into \(out)")
-    if json { print(JSONEncoder.line(output)) }
+    if common.json { print(JSONEncoder.line(output)) }
   }
 }

@@ -82,7 +82,6 @@ struct TuneCommand: ParsableCommand {
       "Wall-clock budget of the whole recipe: 90s, 20m, 1h, 1h30m.", valueName: "time"))
   var budget: WallTime = WallTime(argument: "20m")!
   @Option(
-    name: .customLong("virtual-clock"),
     help: ArgumentHelp(
       "Count the budget in work, not wall time: training samples at this rate, evaluation at a third of the cost. The same seed then gives the same tune, choice for choice, on any machine at any load (built-in engine in this process only).",
       valueName: "samples/s"))
@@ -122,11 +121,8 @@ struct TuneCommand: ParsableCommand {
       "Augmentation candidates, weakest first, chosen by LR range tests (ignored with --augment; images only).",
       valueName: "a,a,..."))
   var augmentations = ValueList<String>(["none", "flip"])
-  @Option(help: "Seed for every model, shuffle and trial.") var seed: UInt64 = 0
   @Option(help: "Output folder.") var out: String = "runs/tune"
-  @Flag(help: "Continue an interrupted run in --out, reusing its finished trials.") var resume =
-    false
-  @Flag(help: "Print the result as JSON on stdout.") var json = false
+  @OptionGroup var common: RecipeRunOptions
   @OptionGroup(title: "Your own training program") var program: ProgramOptions
   @OptionGroup(title: "Where trials run") var executor: ExecutorOptions
 
@@ -180,7 +176,7 @@ struct TuneCommand: ParsableCommand {
       "dropout": dropout.map { "\($0)" } ?? "study",
       "dropouts": recipe.dropouts.map { "\($0)" }.joined(separator: ","),
       "augment": augment ?? "study", "augmentations": recipe.augmentations.joined(separator: ","),
-      "seed": "\(seed)", "budget": "\(recipe.budget)",
+      "seed": "\(common.seed)", "budget": "\(recipe.budget)",
       "batch_sizes": recipe.batchSizes.map(String.init).joined(separator: ","),
       "start_batch_size": "\(recipe.startBatchSize)",
       "momenta": recipe.momenta.map { "\($0)" }.joined(separator: ","),
@@ -208,17 +204,16 @@ struct TuneCommand: ParsableCommand {
 
   private func tune() throws {
     let commandStart = Date()
-    let outURL = try prepareOutputDirectory(out)
-    try clearTrials(in: outURL, resume: resume)
-    let stop = StopSignal()
-    let runner = try executor.runner(program: program, outURL: outURL, stop: stop)
+    let (outURL, stop, runner) = try recipeWorkplace(
+      out: out, resume: common.resume, program: program, executor: executor)
     // The built-in engine loads the data (also to plan for it when it runs elsewhere); the
     // user's program loads its own.
     let setup =
       program.command == nil
-      ? try TrainingSetup(data: data, model: model, augment: augment ?? "none", seed: seed) : nil
+      ? try TrainingSetup(data: data, model: model, augment: augment ?? "none", seed: common.seed)
+      : nil
     var recipe = RecipeSettings(budget: budget.seconds)
-    recipe.seed = seed
+    recipe.seed = common.seed
     recipe.maxMemory = maxMemory
     recipe.momenta = momenta.values
     recipe.regularization = Regularization(dropout: dropout ?? 0, augmentation: augment ?? "none")
@@ -258,8 +253,8 @@ struct TuneCommand: ParsableCommand {
       recipe.batchSizes = batchSizes?.values.sorted() ?? [64, 128, 256, 512]
       recipe.weightDecays = weightDecays?.values ?? [1e-3, 1e-4, 1e-5, 0]
     }
-    let journal = try openJournal(in: outURL, settings: settings(recipe), resume: resume)
-    if resume && !journal.entries.isEmpty {
+    let journal = try openJournal(in: outURL, settings: settings(recipe), resume: common.resume)
+    if common.resume && !journal.entries.isEmpty {
       printError(
         "resuming: \(journal.entries.count) finished trial\(journal.entries.count == 1 ? "" : "s") in the journal will be reused"
       )
@@ -269,10 +264,10 @@ struct TuneCommand: ParsableCommand {
         runner: runner, trialsDirectory: outURL.appendingPathComponent("trials"),
         clockStart: commandStart)
       if let setup {
-        backend.engine = data.engineSection(model: model, dataSeed: seed)
+        backend.engine = data.engineSection(model: model, dataSeed: common.seed)
         backend.finalModelFile = "model.safetensors"
         printError(
-          "tune: \(model) (\(setup.specification(dropout: 0).build(seed: seed).parameterCount) parameters) on \(data.dataset): \(setup.sizes); budget \(budget); \(executor.summary), each trial's files in \(out)/trials"
+          "tune: \(model) (\(setup.specification(dropout: 0).build(seed: common.seed).parameterCount) parameters) on \(data.dataset): \(setup.sizes); budget \(budget); \(executor.summary), each trial's files in \(out)/trials"
         )
       } else {
         printError(
@@ -300,7 +295,7 @@ struct TuneCommand: ParsableCommand {
       }
       try files.write(model: nil)
       printError(files.summary())
-      if json { print(files.jsonLine()) }
+      if common.json { print(files.jsonLine()) }
       return
     }
     guard let setup else { return }
@@ -308,14 +303,15 @@ struct TuneCommand: ParsableCommand {
     finalData.validationSplit = 0
     let finalSetup =
       data.validationSplit > 0
-      ? try TrainingSetup(data: finalData, model: model, augment: augment ?? "none", seed: seed)
+      ? try TrainingSetup(
+        data: finalData, model: model, augment: augment ?? "none", seed: common.seed)
       : setup
     let backend = EngineBackend(
       setup: setup, finalSetup: finalSetup,
-      stateDirectory: outURL.appendingPathComponent("final-state"), resumesFinal: resume,
+      stateDirectory: outURL.appendingPathComponent("final-state"), resumesFinal: common.resume,
       clockStart: commandStart, workClock: virtualClock.map(WorkClock.init(samplesPerSecond:)))
     printError(
-      "tune: \(model) (\(setup.specification(dropout: 0).build(seed: seed).parameterCount) parameters) on \(data.dataset): \(setup.sizes); budget \(budget)"
+      "tune: \(model) (\(setup.specification(dropout: 0).build(seed: common.seed).parameterCount) parameters) on \(data.dataset): \(setup.sizes); budget \(budget)"
     )
     let outcome = try run(Recipe(backend: backend, settings: recipe, journal: journal), stop: stop)
     var files = TuneFiles(
@@ -325,7 +321,7 @@ struct TuneCommand: ParsableCommand {
     try files.write(
       model: (backend.finalModel!, finalSetup.specification(dropout: Float(outcome.dropout.value))))
     printError(files.summary())
-    if json { print(files.jsonLine()) }
+    if common.json { print(files.jsonLine()) }
   }
 
   /// Runs the recipe with progress on stderr and Ctrl-C wired to a resumable stop.

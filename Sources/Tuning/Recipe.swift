@@ -154,33 +154,31 @@ public final class Recipe<Backend: TuningBackend> {
   // MARK: - The recipe
 
   /// Runs every phase and the final training.
+  /// The steps it runs, in order (`recipeSteps`; a test may add its own).
+  public var steps: [any RecipeStep] = recipeSteps
+  /// The steps progress counts as phases of this recipe.
+  public var countedSteps: [any RecipeStep] { steps.filter { $0.counts(in: self) } }
+
   public func run() throws -> TuneOutcome {
     try fitRangeTestsToBudget()
     // Without a measured throughput (a probe that reported too few steps) there is nothing to judge by.
     if !samplesPerSecond.isEmpty { try checkBudget() }
-    let phases = studiesRegularization ? 6 : 5
-    onEvent?(.phase(name: Phase.learningRate.rawValue, index: 1, of: phases))
-    let first = try learningRatePhase()
-    onEvent?(.phase(name: Phase.batchSize.rawValue, index: 2, of: phases))
-    let batch = try batchSizePhase(
-      startLearningRate: first.suggestedMaximumLearningRate!, trialsLeft: laterTrials)
-    onEvent?(.phase(name: Phase.momentum.rawValue, index: 3, of: phases))
-    let momentum = try momentumPhase(
-      batchSize: batch.batchSize.value, learningRate: batch.learningRate,
-      steps: trialSteps(
-        phase: .momentum, batchSize: batch.batchSize.value, planned: batch.stepsPerTrial))
-    onEvent?(.phase(name: Phase.weightDecay.rawValue, index: 4, of: phases))
-    let wd = try weightDecayPhase(
-      batchSize: batch.batchSize.value, learningRate: batch.learningRate,
-      momentum: (momentum.max.value, momentum.min.value),
-      steps: trialSteps(
-        phase: .weightDecay, batchSize: batch.batchSize.value,
-        planned: replannedSteps(
-          batch.batchSize.value, trials: settings.weightDecays.count + 1 + noiseRepeats)))
-    if studiesRegularization { onEvent?(.phase(name: "regularization", index: 5, of: phases)) }
-    let regularizationChoice = try regularizationPhase(
-      batchSize: batch.batchSize.value, weightDecay: wd.weightDecay.value,
-      momentum: momentum.max.value)
+    let phases = countedSteps.count + 1
+    var findings = Findings()
+    var index = 0
+    for step in steps {
+      if step.counts(in: self) {
+        index += 1
+        onEvent?(.phase(name: step.title, index: index, of: phases))
+      }
+      try step.run(self, &findings)
+    }
+    let final = "final training"
+    let batch = try findings.required(\.batch, by: final, from: "batch size")
+    let momentum = try findings.required(\.momentum, by: final, from: "momentum")
+    let wd = try findings.required(\.weightDecay, by: final, from: "weight decay")
+    let regularizationChoice = try findings.required(
+      \.regularization, by: final, from: "regularization")
     var maxLR = wd.maxLearningRate
     let b = batch.batchSize.value
     if let raw = batch.readings[b], let used = batch.monotoneReadings[b],
@@ -196,7 +194,7 @@ public final class Recipe<Backend: TuningBackend> {
     )
 
     // Final training for the rest of the budget.
-    onEvent?(.phase(name: "final training", index: phases, of: phases))
+    onEvent?(.phase(name: final, index: phases, of: phases))
     let plan = FinalRunRecord.Plan(
       batchSize: batch.batchSize.value, maxLearningRate: maxLR.value,
       maxMomentum: momentum.max.value,
@@ -206,20 +204,21 @@ public final class Recipe<Backend: TuningBackend> {
       OneCycle(
         variant: .pytorch, maxLearningRate: maxLR.value, divFactor: settings.divFactor,
         cycleMomentum: true, baseMomentum: momentum.min.value, maxMomentum: momentum.max.value))
-    let final: FinalTrainingOutcome
+    let trained: FinalTrainingOutcome
     if let sessions = backend as? any SessionBackend {
-      final = try finalTraining(sessions, plan, policy: policy)
+      trained = try finalTraining(sessions, plan, policy: policy)
     } else {
-      final = try specFinalTraining(plan, policy: policy)
+      trained = try specFinalTraining(plan, policy: policy)
     }
-    let diagnosis = Diagnosis(history: final.history, stepsPerEpoch: final.stepsPerEpoch)
+    let diagnosis = Diagnosis(history: trained.history, stepsPerEpoch: trained.stepsPerEpoch)
     return TuneOutcome(
       maxLearningRate: maxLR, minLearningRate: minLR, batchSize: batch.batchSize,
       maxMomentum: momentum.max,
       minMomentum: momentum.min, weightDecay: wd.weightDecay, dropout: regularizationChoice.dropout,
-      augmentation: regularizationChoice.augmentation, epochs: final.epochs, policy: policy,
-      history: final.history,
-      test: final.test, diagnosis: diagnosis, seconds: elapsed, stepsPerEpoch: final.stepsPerEpoch,
+      augmentation: regularizationChoice.augmentation, epochs: trained.epochs, policy: policy,
+      history: trained.history,
+      test: trained.test, diagnosis: diagnosis, seconds: elapsed,
+      stepsPerEpoch: trained.stepsPerEpoch,
       noise: noise)
   }
 }

@@ -2,6 +2,33 @@ import Foundation
 import Schedules
 import Sessions
 
+extension Phase {
+  public static let batchSize = Phase("batch size")
+}
+
+/// What the batch-size phase decided.
+public struct BatchSizeDecision: Sendable {
+  public var batchSize: Choice<Int>
+  /// The range test's maximum learning rate at the chosen batch size.
+  public var learningRate: Double
+  /// Steps of a trial at the chosen batch size in the planned trial time.
+  public var stepsPerTrial: Int
+  /// Each batch size's range-test reading, and the same made monotone in the batch size.
+  public var readings: [Int: Double] = [:]
+  public var monotoneReadings: [Int: Double] = [:]
+}
+
+/// Phase 2: the batch size, from the first range test's maximum learning rate.
+public struct BatchSizeStep: RecipeStep {
+  public init() {}
+  public var title: String { Phase.batchSize.rawValue }
+  public func run<B: TuningBackend>(_ recipe: Recipe<B>, _ findings: inout Findings) throws {
+    let first = try findings.required(\.firstRangeTest, by: title, from: "learning rate")
+    findings.batch = try recipe.batchSizePhase(
+      startLearningRate: first.suggestedMaximumLearningRate!, trialsLeft: recipe.laterTrials)
+  }
+}
+
 extension Recipe {
   /// Phase 2: for each candidate an LR range test and a one-cycle trial of equal wall time.
   /// The starting batch size is tested again with the same sweep as the others (the first

@@ -2,27 +2,20 @@ import Foundation
 import Schedules
 import Sessions
 
-// Phase 1 of the recipe, and what the later phases' decisions look like.
+extension Phase {
+  public static let learningRate = Phase("learning rate")
+}
+
+/// Phase 1: the LR range test at the starting batch size.
+public struct LearningRateStep: RecipeStep {
+  public init() {}
+  public var title: String { Phase.learningRate.rawValue }
+  public func run<B: TuningBackend>(_ recipe: Recipe<B>, _ findings: inout Findings) throws {
+    findings.firstRangeTest = try recipe.learningRatePhase()
+  }
+}
 
 extension Recipe {
-  /// What the batch-size phase decided.
-  public struct BatchSizeDecision: Sendable {
-    public var batchSize: Choice<Int>
-    /// The range test's maximum learning rate at the chosen batch size.
-    public var learningRate: Double
-    /// Steps of a trial at the chosen batch size in the planned trial time.
-    public var stepsPerTrial: Int
-    /// Each batch size's range-test reading, and the same made monotone in the batch size.
-    public var readings: [Int: Double] = [:]
-    public var monotoneReadings: [Int: Double] = [:]
-  }
-
-  /// What the weight-decay phase decided.
-  public struct WeightDecayDecision: Sendable {
-    public var weightDecay: Choice<Double>
-    public var maxLearningRate: Choice<Double>
-  }
-
   /// Phase 1: an LR range test (with validation loss) at the starting batch size.
   public func learningRatePhase() throws -> RangeTestComparison {
     let b0 = settings.startBatchSize

@@ -2,11 +2,34 @@ import Foundation
 import Schedules
 import Sessions
 
+extension Phase {
+  public static let momentum = Phase("momentum")
+}
+
+/// What the momentum phase decided: the top of the cycle and its bottom.
+public struct MomentumDecision: Sendable {
+  public var max: Choice<Double>
+  public var min: Choice<Double>
+}
+
+/// Phase 3: the momentum, at the chosen batch size and its learning rate.
+public struct MomentumStep: RecipeStep {
+  public init() {}
+  public var title: String { Phase.momentum.rawValue }
+  public func run<B: TuningBackend>(_ recipe: Recipe<B>, _ findings: inout Findings) throws {
+    let batch = try findings.required(\.batch, by: title, from: "batch size")
+    let b = batch.batchSize.value
+    findings.momentum = try recipe.momentumPhase(
+      batchSize: b, learningRate: batch.learningRate,
+      steps: recipe.trialSteps(phase: .momentum, batchSize: b, planned: batch.stepsPerTrial))
+  }
+}
+
 extension Recipe {
   /// Phase 3: short trials at each momentum; the largest stable one, and the bottom of the cycle.
-  public func momentumPhase(batchSize batch: Int, learningRate lr: Double, steps: Int) throws -> (
-    max: Choice<Double>, min: Choice<Double>
-  ) {
+  public func momentumPhase(batchSize batch: Int, learningRate lr: Double, steps: Int) throws
+    -> MomentumDecision
+  {
     let baseMin = settings.minMomenta.first ?? 0.85
     func momentumSettings(_ m: Double, _ low: Double) -> TrialSettings {
       TrialSettings(
@@ -62,6 +85,6 @@ extension Recipe {
             baseMin, r, r <= a ? "at least as well as" : "as well, within the noise, as",
             alternative, a, margin.verdict), margin: margin)
     }
-    return (maxMomentum, minMomentum)
+    return MomentumDecision(max: maxMomentum, min: minMomentum)
   }
 }

@@ -2,13 +2,37 @@ import Foundation
 import Schedules
 import Sessions
 
-extension Recipe {
-  /// What the regularization phase decided.
-  public struct RegularizationDecision: Sendable {
-    public var dropout: Choice<Double>
-    public var augmentation: Choice<String>
-  }
+extension Phase {
+  public static let dropout = Phase("dropout", honoured: "dropout")
+  public static let augmentation = Phase("augmentation", honoured: "augmentation")
+}
 
+/// What the regularization phase decided.
+public struct RegularizationDecision: Sendable {
+  public var dropout: Choice<Double>
+  public var augmentation: Choice<String>
+}
+
+/// Phase 5: dropout, then augmentation, at the chosen batch size, momentum and weight decay. It
+/// always runs: without candidates (or room in the budget) it passes the given values on.
+public struct RegularizationStep: RecipeStep {
+  public init() {}
+  public var title: String { "regularization" }
+  public var phases: [Phase] { [.dropout, .augmentation] }
+  public func counts<B: TuningBackend>(in recipe: Recipe<B>) -> Bool {
+    recipe.studiesRegularization
+  }
+  public func run<B: TuningBackend>(_ recipe: Recipe<B>, _ findings: inout Findings) throws {
+    let batch = try findings.required(\.batch, by: title, from: "batch size")
+    let momentum = try findings.required(\.momentum, by: title, from: "momentum")
+    let wd = try findings.required(\.weightDecay, by: title, from: "weight decay")
+    findings.regularization = try recipe.regularizationPhase(
+      batchSize: batch.batchSize.value, weightDecay: wd.weightDecay.value,
+      momentum: momentum.max.value)
+  }
+}
+
+extension Recipe {
   /// Phase 5: LR range tests at each dropout rate, then at each augmentation with the chosen
   /// rate, at the chosen batch size, momentum and weight decay (METHOD §5: compare the curves
   /// under several regularization settings). Of the settings whose validation loss the short

@@ -2,6 +2,33 @@ import Foundation
 import Schedules
 import Sessions
 
+extension Phase {
+  public static let weightDecay = Phase("weight decay")
+}
+
+/// What the weight-decay phase decided, with the maximum learning rate set together with it.
+public struct WeightDecayDecision: Sendable {
+  public var weightDecay: Choice<Double>
+  public var maxLearningRate: Choice<Double>
+}
+
+/// Phase 4: the weight decay, at the chosen batch size and momentum.
+public struct WeightDecayStep: RecipeStep {
+  public init() {}
+  public var title: String { Phase.weightDecay.rawValue }
+  public func run<B: TuningBackend>(_ recipe: Recipe<B>, _ findings: inout Findings) throws {
+    let batch = try findings.required(\.batch, by: title, from: "batch size")
+    let momentum = try findings.required(\.momentum, by: title, from: "momentum")
+    let b = batch.batchSize.value
+    let planned = recipe.replannedSteps(
+      b, trials: recipe.settings.weightDecays.count + 1 + recipe.noiseRepeats)
+    findings.weightDecay = try recipe.weightDecayPhase(
+      batchSize: b, learningRate: batch.learningRate,
+      momentum: (momentum.max.value, momentum.min.value),
+      steps: recipe.trialSteps(phase: .weightDecay, batchSize: b, planned: planned))
+  }
+}
+
 extension Recipe {
   /// Phase 4: a grid of short one-cycle trials, one refinement between the best two, then LR
   /// range tests at the best two values to settle learning rate and weight decay together.
