@@ -239,7 +239,7 @@ struct LRFindCommand: ParsableCommand {
         var spec = settings.spec(
           key: "lr-find/\(name)seed-\(s)", batchSize: condition.batchSize!, seed: s,
           dropout: condition.dropout ?? 0, augmentation: augment)
-        spec.engine = engine
+        spec.engineSection = engine
         return (
           spec,
           outURL.appendingPathComponent("trials").appendingPathComponent(

@@ -195,7 +195,7 @@ struct StudyCommand: ParsableCommand {
         runner: runner, trialsDirectory: outURL.appendingPathComponent("trials"))
       let length = trialSteps.map { "\($0) steps" } ?? "\(formatValue(trialSeconds)) s"
       if let setup {
-        backend.engine = data.engineSection(model: model, dataSeed: common.seed)
+        backend.engineSection = data.engineSection(model: model, dataSeed: common.seed)
         printError(
           "study \(kind.rawValue): \(model) on \(data.dataset) (\(setup.sizes)); trials of \(length); \(executor.summary), each trial's files in \(out)/trials"
         )

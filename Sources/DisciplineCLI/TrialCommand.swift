@@ -74,7 +74,7 @@ struct TrialCommand: ParsableCommand {
       return
     }
     if let threads { DNNL.setThreadCount(threads) }
-    guard let engine = trial.engine else {
+    guard let engine = trial.engineSection else {
       throw CommandError(
         "\(spec) has no \"engine\" section: it is a spec for your own program, not for the built-in engine",
         exitCode: 65)

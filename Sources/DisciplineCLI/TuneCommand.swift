@@ -264,7 +264,7 @@ struct TuneCommand: ParsableCommand {
         runner: runner, trialsDirectory: outURL.appendingPathComponent("trials"),
         clockStart: commandStart)
       if let setup {
-        backend.engine = data.engineSection(model: model, dataSeed: common.seed)
+        backend.engineSection = data.engineSection(model: model, dataSeed: common.seed)
         backend.finalModelFile = "model.safetensors"
         printError(
           "tune: \(model) (\(setup.specification(dropout: 0).build(seed: common.seed).parameterCount) parameters) on \(data.dataset): \(setup.sizes); budget \(budget); \(executor.summary), each trial's files in \(out)/trials"

@@ -161,7 +161,7 @@ public final class ProgramBackend: TuningBackend {
   public let trialsDirectory: URL?
   /// The engine section every spec carries (`discipline trial` rebuilds the data and model from
   /// it); nil for the user's program.
-  public var engine: [String: String]?
+  public var engineSection: [String: String]?
   public var finalModelFile = "model.pt"
   private let clockStart: Date
 
@@ -175,7 +175,7 @@ public final class ProgramBackend: TuningBackend {
 
   private func prepared(_ job: TrialJob) -> TrialJob {
     var job = job
-    if job.spec.engine == nil { job.spec.engine = engine }
+    if job.spec.engineSection == nil { job.spec.engineSection = engineSection }
     if job.directory == nil {
       job.directory = trialsDirectory!.appendingPathComponent(
         TrialSpec.directoryName(for: job.spec.key))

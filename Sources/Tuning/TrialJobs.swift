@@ -36,8 +36,8 @@ public struct TrialJob {
     var mine = spec
     var theirs = old
     // What a runner adds or changes while running does not make another spec.
-    theirs.engine = nil
-    mine.engine = nil
+    theirs.engineSection = nil
+    mine.engineSection = nil
     return mine == theirs
   }
 }

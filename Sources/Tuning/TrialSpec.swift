@@ -74,7 +74,7 @@ public struct TrialSpec: Codable, Sendable, Equatable {
   public var stopRule: StopRule?
   /// What the built-in engine needs to rebuild the data and model (`discipline trial`); a
   /// user's program ignores it.
-  public var engine: [String: String]?
+  public var engineSection: [String: String]?
 
   public var steps: Int { schedule.count }
 
@@ -128,7 +128,7 @@ public struct TrialSpec: Codable, Sendable, Equatable {
     try c.encode(saveModel, forKey: .saveModel)
     try c.encode(maxSeconds, forKey: .maxSeconds)
     try c.encodeIfPresent(stopRule, forKey: .stopRule)
-    try c.encodeIfPresent(engine, forKey: .engine)
+    try c.encodeIfPresent(engineSection, forKey: .engine)
   }
 
   /// Decodes everything but the schedule's rows, which `read(from:)` fills from the CSV file.
@@ -157,7 +157,7 @@ public struct TrialSpec: Codable, Sendable, Equatable {
     saveModel = try c.decodeIfPresent(String.self, forKey: .saveModel)
     maxSeconds = try c.decodeIfPresent(Double.self, forKey: .maxSeconds)
     stopRule = try c.decodeIfPresent(StopRule.self, forKey: .stopRule)
-    engine = try c.decodeIfPresent([String: String].self, forKey: .engine)
+    engineSection = try c.decodeIfPresent([String: String].self, forKey: .engine)
   }
 
   /// A folder name for a key: "momentum/0.97" → "momentum-0.97".

@@ -19,7 +19,7 @@ import Foundation
 public struct HTMLReport: Sendable {
   /// One row of the summary table: a hyper-parameter, its value, why it was chosen, and how
   /// sure the measurement behind it is (its margin against the noise, when it was compared).
-  public struct Choice: Sendable, Hashable {
+  public struct ChoiceRow: Sendable, Hashable {
     public var name: String
     public var value: String
     public var reason: String
@@ -101,13 +101,13 @@ public struct HTMLReport: Sendable {
   public var summary: String?
   /// The heading of the table of ``choices``.
   public var choicesTitle: String = "Chosen hyper-parameters"
-  public var choices: [Choice]
+  public var choices: [ChoiceRow]
   public var sections: [Section]
   /// Small print at the bottom (tool version, date, command line).
   public var footer: String?
 
   public init(
-    title: String, subtitle: String? = nil, summary: String? = nil, choices: [Choice] = [],
+    title: String, subtitle: String? = nil, summary: String? = nil, choices: [ChoiceRow] = [],
     sections: [Section] = []
   ) {
     self.title = title
@@ -120,7 +120,7 @@ public struct HTMLReport: Sendable {
   public mutating func addChoice(
     name: String, value: String, reason: String, confidence: String? = nil
   ) {
-    choices.append(Choice(name: name, value: value, reason: reason, confidence: confidence))
+    choices.append(ChoiceRow(name: name, value: value, reason: reason, confidence: confidence))
   }
 
   public mutating func addSection(_ section: Section) { sections.append(section) }
