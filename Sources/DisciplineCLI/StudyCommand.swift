@@ -21,9 +21,10 @@ struct StudyCommand: ParsableCommand {
                       noise cannot tell from the lowest (the largest
                       stable one)
         weight-decay  a grid, one refinement between the best two,
-                      LR range tests at the lowest and the chosen
-                      value; of those the noise cannot tell apart,
-                      the largest
+                      LR range tests at the lowest and the largest
+                      the noise cannot tell from it: the largest if
+                      its range test stays usable as far, else the
+                      lowest
       The lowest trial runs again under the next seed: that difference
       is the noise each choice is weighed against (study.json's reason).
       Without --max-lr it starts with an LR range test at

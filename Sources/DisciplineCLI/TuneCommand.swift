@@ -23,8 +23,9 @@ struct TuneCommand: ParsableCommand {
            the noise cannot tell from the lowest (the largest stable).
         4. Weight decay: a grid of short one-cycle trials read by early
            validation loss, one refinement between the best two, and
-           LR range tests at the lowest and the chosen value; of those
-           the noise cannot tell apart, the largest.
+           LR range tests at the lowest and the largest the noise
+           cannot tell from it: the largest if its range test stays
+           usable as far, else the lowest.
         Each trial phase runs its lowest trial again under another
         seed: that difference is the noise every choice is weighed
         against (the report's "Against the noise" column).

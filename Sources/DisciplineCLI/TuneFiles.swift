@@ -23,6 +23,8 @@ struct TuneFiles {
 
   func url(_ name: String) -> URL { directory.appendingPathComponent(name) }
 
+  /// hyperparameters.json: the `TunedHyperParameters` in the file's schema (snake_case keys,
+  /// values and reasons apart, the policy, the margins and the noise).
   struct Parameters: Encodable {
     struct Reasoned<T: Encodable>: Encodable {
       var value: T
@@ -92,27 +94,28 @@ struct TuneFiles {
   }
 
   var parameters: Parameters {
-    Parameters(
-      max_lr: outcome.maxLearningRate.value, min_lr: outcome.minLearningRate.value,
+    let c = outcome.chosen
+    return Parameters(
+      max_lr: c.maxLearningRate.value, min_lr: c.minLearningRate.value,
       policy: outcome.policy,
-      momentum: [outcome.maxMomentum.value, outcome.minMomentum.value],
-      weight_decay: outcome.weightDecay.value,
-      dropout: outcome.dropout.value, augmentation: outcome.augmentation.value,
-      batch_size: outcome.batchSize.value, epochs: outcome.epochs.value,
+      momentum: [c.maxMomentum.value, c.minMomentum.value],
+      weight_decay: c.weightDecay.value,
+      dropout: c.dropout.value, augmentation: c.augmentation.value,
+      batch_size: c.batchSize.value, epochs: outcome.epochs.value,
       reasons: [
-        "max_lr": outcome.maxLearningRate.reason, "min_lr": outcome.minLearningRate.reason,
-        "momentum": "max: \(outcome.maxMomentum.reason); min: \(outcome.minMomentum.reason)",
-        "weight_decay": outcome.weightDecay.reason, "dropout": outcome.dropout.reason,
-        "augmentation": outcome.augmentation.reason, "batch_size": outcome.batchSize.reason,
+        "max_lr": c.maxLearningRate.reason, "min_lr": c.minLearningRate.reason,
+        "momentum": "max: \(c.maxMomentum.reason); min: \(c.minMomentum.reason)",
+        "weight_decay": c.weightDecay.reason, "dropout": c.dropout.reason,
+        "augmentation": c.augmentation.reason, "batch_size": c.batchSize.reason,
         "epochs": outcome.epochs.reason,
         "policy":
-          "one-cycle (PyTorch's OneCycleLR) from max/\(formatValue(outcome.maxLearningRate.value / outcome.minLearningRate.value)) with cyclical momentum, as Smith's recipe prescribes",
+          "one-cycle (PyTorch's OneCycleLR) from max/\(formatValue(c.maxLearningRate.value / c.minLearningRate.value)) with cyclical momentum, as Smith's recipe prescribes",
       ],
       margins: [
-        "batch_size": outcome.batchSize.margin, "max_momentum": outcome.maxMomentum.margin,
-        "min_momentum": outcome.minMomentum.margin,
-        "weight_decay": outcome.weightDecay.margin, "dropout": outcome.dropout.margin,
-        "augmentation": outcome.augmentation.margin,
+        "batch_size": c.batchSize.margin, "max_momentum": c.maxMomentum.margin,
+        "min_momentum": c.minMomentum.margin,
+        "weight_decay": c.weightDecay.margin, "dropout": c.dropout.margin,
+        "augmentation": c.augmentation.margin,
       ].compactMapValues { $0.map(MarginRecord.init) },
       noise: NoiseRecord(outcome.noise))
   }

@@ -9,6 +9,8 @@ public enum CheckpointError: Error, CustomStringConvertible, Equatable {
   case unexpectedTensor(path: String, key: String)
   case shapeMismatch(path: String, key: String, expected: [Int], found: [Int])
   case badMetadata(path: String, key: String, reason: String)
+  /// A run's saved resume state (resume.json) that cannot be decoded.
+  case badResumeState(path: String, reason: String)
 
   public var description: String {
     switch self {
@@ -22,6 +24,8 @@ public enum CheckpointError: Error, CustomStringConvertible, Equatable {
       "checkpoint \(path): tensor '\(key)' has shape \(found), but the model needs \(expected)"
     case .badMetadata(let path, let key, let reason):
       "checkpoint \(path): metadata '\(key)' \(reason)"
+    case .badResumeState(let path, let reason):
+      "the saved resume state \(path) cannot be read: \(reason)"
     }
   }
 

@@ -53,12 +53,18 @@ extension EngineSession {
   /// - Returns: the saved record (history and settings).
   public func loadResumeState(from directory: URL) throws -> ResumeRecord {
     let stateURL = directory.appendingPathComponent(ResumeRecord.stateFile)
+    guard FileManager.default.fileExists(atPath: stateURL.path) else {
+      throw CheckpointError.unreadable(
+        path: stateURL.path,
+        reason: "there is no saved state in \(directory.path) to continue (no run saved one there)")
+    }
     let record: ResumeRecord
     do {
       record = try JSONDecoder().decode(ResumeRecord.self, from: Data(contentsOf: stateURL))
+    } catch let error as DecodingError {
+      throw CheckpointError.badResumeState(path: stateURL.path, reason: Self.describe(error))
     } catch {
-      throw CheckpointError.notSafetensors(
-        path: stateURL.path, reason: "the resume state cannot be read: \(error)")
+      throw CheckpointError.unreadable(path: stateURL.path, reason: error.localizedDescription)
     }
     let weightsURL = directory.appendingPathComponent(ResumeRecord.weightsFile)
     let (tensors, metadata) = try Safetensors.read(weightsURL)
@@ -80,5 +86,26 @@ extension EngineSession {
     state.model = model.snapshot()
     restore(state)
     return record
+  }
+}
+
+extension EngineSession {
+  /// A decoding error in a sentence: where in the file and what was wrong.
+  static func describe(_ error: DecodingError) -> String {
+    func place(_ path: [CodingKey]) -> String {
+      path.isEmpty
+        ? "at the top level" : "at '" + path.map(\.stringValue).joined(separator: ".") + "'"
+    }
+    switch error {
+    case .dataCorrupted(let c):
+      return c.codingPath.isEmpty
+        ? "not valid JSON" : "\(place(c.codingPath)): \(c.debugDescription)"
+    case .keyNotFound(let key, let c):
+      return "\(place(c.codingPath)): no '\(key.stringValue)'"
+    case .typeMismatch(_, let c), .valueNotFound(_, let c):
+      return "\(place(c.codingPath)): \(c.debugDescription)"
+    @unknown default:
+      return "\(error)"
+    }
   }
 }

@@ -189,17 +189,18 @@ public final class Recipe<Backend: TuningBackend> {
       maxLR.reason +=
         "; the batch-size range test at \(b) read \(Self.formatLR(raw)), taken as \(Self.formatLR(used)) to keep the readings monotone in the batch size, as larger batches tolerate larger rates (readings \(all))"
     }
-    let minLR = Choice(
-      maxLR.value / settings.divFactor, "one-cycle starts at max/\(Self.format(settings.divFactor))"
-    )
+    let chosen = TunedHyperParameters(
+      maxLearningRate: maxLR,
+      minLearningRate: Choice(
+        maxLR.value / settings.divFactor,
+        "one-cycle starts at max/\(Self.format(settings.divFactor))"),
+      batchSize: batch.batchSize, maxMomentum: momentum.max, minMomentum: momentum.min,
+      weightDecay: wd.weightDecay, dropout: regularizationChoice.dropout,
+      augmentation: regularizationChoice.augmentation)
 
     // Final training for the rest of the budget.
     onEvent?(.phase(name: final, index: phases, of: phases))
-    let plan = FinalRunRecord.Plan(
-      batchSize: batch.batchSize.value, maxLearningRate: maxLR.value,
-      maxMomentum: momentum.max.value,
-      minMomentum: momentum.min.value, weightDecay: wd.weightDecay.value,
-      regularization: regularization)
+    let plan = chosen.plan
     let policy = Policy.oneCycle(
       OneCycle(
         variant: .pytorch, maxLearningRate: maxLR.value, divFactor: settings.divFactor,
@@ -212,13 +213,8 @@ public final class Recipe<Backend: TuningBackend> {
     }
     let diagnosis = Diagnosis(history: trained.history, stepsPerEpoch: trained.stepsPerEpoch)
     return TuneOutcome(
-      maxLearningRate: maxLR, minLearningRate: minLR, batchSize: batch.batchSize,
-      maxMomentum: momentum.max,
-      minMomentum: momentum.min, weightDecay: wd.weightDecay, dropout: regularizationChoice.dropout,
-      augmentation: regularizationChoice.augmentation, epochs: trained.epochs, policy: policy,
-      history: trained.history,
+      chosen: chosen, epochs: trained.epochs, policy: policy, history: trained.history,
       test: trained.test, diagnosis: diagnosis, seconds: elapsed,
-      stepsPerEpoch: trained.stepsPerEpoch,
-      noise: noise)
+      stepsPerEpoch: trained.stepsPerEpoch, noise: noise)
   }
 }

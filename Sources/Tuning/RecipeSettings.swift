@@ -125,8 +125,10 @@ public struct Choice<Value: Codable & Sendable & Equatable>: Codable, Sendable, 
   }
 }
 
-/// Everything the recipe chose, and the final run.
-public struct TuneOutcome: Codable, Sendable {
+/// The hyper-parameters the recipe chose, each with its reason (and, where candidates were
+/// compared, its margin): the one record of them. The final run's plan, hyperparameters.json and
+/// the report are read from it.
+public struct TunedHyperParameters: Codable, Sendable {
   public var maxLearningRate: Choice<Double>
   public var minLearningRate: Choice<Double>
   public var batchSize: Choice<Int>
@@ -135,6 +137,22 @@ public struct TuneOutcome: Codable, Sendable {
   public var weightDecay: Choice<Double>
   public var dropout: Choice<Double>
   public var augmentation: Choice<String>
+
+  /// The values alone: what the final run trains with, kept with its state for `--resume`.
+  public var plan: FinalRunRecord.Plan {
+    FinalRunRecord.Plan(
+      batchSize: batchSize.value, maxLearningRate: maxLearningRate.value,
+      maxMomentum: maxMomentum.value, minMomentum: minMomentum.value,
+      weightDecay: weightDecay.value,
+      regularization: Regularization(dropout: dropout.value, augmentation: augmentation.value))
+  }
+}
+
+/// Everything the recipe chose, and the final run. The chosen hyper-parameters read as its own
+/// properties (`outcome.batchSize`).
+@dynamicMemberLookup
+public struct TuneOutcome: Codable, Sendable {
+  public var chosen: TunedHyperParameters
   public var epochs: Choice<Int>
   public var policy: Policy
   public var history: TrainingHistory
@@ -144,4 +162,8 @@ public struct TuneOutcome: Codable, Sendable {
   public var stepsPerEpoch: Int
   /// The noise the trials measured (repeats under another seed).
   public var noise: NoiseEstimate
+
+  public subscript<T>(dynamicMember choice: KeyPath<TunedHyperParameters, T>) -> T {
+    chosen[keyPath: choice]
+  }
 }

@@ -172,7 +172,14 @@ import Training
   @Test func foreignOrMissingStatesAreRefused() throws {
     let folder = try Fixtures.temporaryFolder()
     defer { try? FileManager.default.removeItem(at: folder) }
-    #expect(throws: (any Error).self) { try session().loadResumeState(from: folder) }
+    // Nothing saved: the error says so, and is a missing input (exit 66), not a bad file.
+    do {
+      _ = try session().loadResumeState(from: folder)
+      Issue.record("a folder without a saved state was read")
+    } catch let error as CheckpointError {
+      #expect(error.description.contains("there is no saved state in"), "\(error)")
+      #expect(error.exitCode == 66)
+    }
 
     let sgd = try session(optimizer: .sgd)
     _ = Self.train(sgd, through: 2)
@@ -191,7 +198,15 @@ import Training
     #expect(mlp.stepsTaken == 0)
     #expect(Fixtures.bits(of: mlp.model) == mlpWeights)
 
+    // A cut-off resume.json is named as what it is, with what was wrong.
     try Data("{\"stepsTaken\": ".utf8).write(to: folder.appendingPathComponent("resume.json"))
-    #expect(throws: CheckpointError.self) { try session().loadResumeState(from: folder) }
+    do {
+      _ = try session().loadResumeState(from: folder)
+      Issue.record("a cut-off resume.json was read")
+    } catch let error as CheckpointError {
+      #expect(error.description.contains("the saved resume state"), "\(error)")
+      #expect(error.description.contains("resume.json cannot be read: not valid JSON"), "\(error)")
+      #expect(error.exitCode == 65)
+    }
   }
 }
