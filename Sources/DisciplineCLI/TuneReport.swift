@@ -166,32 +166,19 @@ extension TuneFiles {
         })
     }
     return batch
-
   }
 
   /// The momentum trials.
   func momentumSection(_ number: String) -> HTMLReport.Section? {
     let o = outcome
     var momentum = HTMLReport.Section(title: number + " Momentum")
-    let momentumTrials = entries(.momentum).filter { $0.result != nil }
-    if !momentumTrials.isEmpty {
-      momentum.addChart(
-        TrialCharts.curves(
-          momentumTrials, title: "Validation loss of the momentum trials", x: .steps),
-        caption:
-          "Short one-cycle trials with momentum cycled from each value down. \(sentence(o.maxMomentum.reason)); bottom of the cycle: \(o.minMomentum.reason)."
-      )
-      momentum.addTable(
-        header: ["momentum", "steps", "validation loss", "validation accuracy"],
-        rows: momentumTrials.map { e in
-          [
-            "\(e.trial!.maxMomentum) → \(e.trial!.minMomentum)" + seedNote(e),
-            String(e.result!.losses.count), lossText(e.result!), accuracyText(e.result!),
-          ]
-        })
-    }
+    addTrials(
+      entries(.momentum), to: &momentum, title: "Validation loss of the momentum trials",
+      caption:
+        "Short one-cycle trials with momentum cycled from each value down. \(sentence(o.maxMomentum.reason)); bottom of the cycle: \(o.minMomentum.reason).",
+      column: "momentum"
+    ) { "\($0.maxMomentum) → \($0.minMomentum)" }
     return momentum
-
   }
 
   /// The weight-decay trials and the range tests at the best values.
@@ -221,7 +208,6 @@ extension TuneFiles {
       )
     }
     return wd
-
   }
 
   /// The range tests at each dropout rate and augmentation.
@@ -293,21 +279,29 @@ extension TuneFiles {
         title: "\(step.title) \(i + 1)")
       section.addChart(files.chart(suggesting: false), caption: comparison.reason)
     }
-    let trials = work.filter { $0.result != nil }
-    if !trials.isEmpty {
-      section.addChart(
-        TrialCharts.curves(trials, title: "Validation loss of the \(step.title) trials", x: .steps),
-        caption: "The step's short one-cycle trials.")
-      section.addTable(
-        header: ["trial", "steps", "validation loss", "validation accuracy"],
-        rows: trials.map { e in
-          [
-            e.label + seedNote(e), String(e.result!.losses.count), lossText(e.result!),
-            accuracyText(e.result!),
-          ]
-        })
-    }
+    addTrials(
+      work, to: &section, title: "Validation loss of the \(step.title) trials",
+      caption: "The step's short one-cycle trials.", column: "trial", name: nil)
     return section
+  }
+
+  /// The finished trials among `work`: their validation curves over the steps, and a table of
+  /// each one's steps, validation loss and accuracy, named by `name` (nil: the journal's label).
+  func addTrials(
+    _ work: [JournalEntry], to section: inout HTMLReport.Section, title: String,
+    caption: String, column: String, name: ((TrialSettings) -> String)?
+  ) {
+    let trials = work.filter { $0.result != nil }
+    guard !trials.isEmpty else { return }
+    section.addChart(TrialCharts.curves(trials, title: title, x: .steps), caption: caption)
+    section.addTable(
+      header: [column, "steps", "validation loss", "validation accuracy"],
+      rows: trials.map { e in
+        [
+          (name.map { $0(e.trial!) } ?? e.label) + seedNote(e), String(e.result!.losses.count),
+          lossText(e.result!), accuracyText(e.result!),
+        ]
+      })
   }
 
   /// " (seed 1, noise)" after a repeat's value in a phase's table.
