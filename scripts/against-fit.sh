@@ -7,19 +7,58 @@
 #
 #   scripts/against-fit.sh              # the problems below, at their budgets
 #   scripts/against-fit.sh --quick      # budgets halved
+#   scripts/against-fit.sh --keep DIR   # keep every run's files (reports, journals) in DIR
 #
 # The problems are ones the recipe's defaults were not tuned on: synthetic spirals and
-# overlapping blobs, Fashion-MNIST through an mlp, and a table made from Fashion-MNIST
-# (7×7 average-pooled pixels as 49 numeric columns, 6,000 rows: a CSV the tool reads as any
-# user's table).
+# overlapping blobs, Fashion-MNIST through an mlp, a table made from Fashion-MNIST (7×7
+# average-pooled pixels as 49 numeric columns, 6,000 rows: a CSV the tool reads as any user's
+# table), two small real tables that ship with scikit-learn (handwritten digits as 8×8 pixels,
+# 1,797 rows; breast-cancer measurements, 30 columns of unlike scales, 569 rows: smaller than
+# the largest default batch), and the Fashion-MNIST cnn at 5 minutes instead of 20.
+# The scikit-learn tables are taken from Debian's python3-sklearn package, unpacked here
+# (`apt-get download`, no installation); without it those two problems are skipped.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scale=1
-[[ "${1:-}" == "--quick" ]] && scale=0.5
+keep=""
+while [[ $# -gt 0 ]]; do
+  case "$1" in
+    --quick) scale=0.5; shift ;;
+    --keep) keep=$2; shift 2 ;;
+    *) echo "usage: scripts/against-fit.sh [--quick] [--keep DIR]" >&2; exit 64 ;;
+  esac
+done
 swift build -c release >/dev/null
 bin=$PWD/.build/release/discipline
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
+if [[ -n "$keep" ]]; then
+  mkdir -p "$keep"; work=$(cd "$keep" && pwd)
+else
+  work=$(mktemp -d)
+  trap 'rm -rf "$work"' EXIT
+fi
+
+# scikit-learn's bundled tables, as CSVs with a header and a `label` column.
+sklearn=/usr/lib/python3/dist-packages/sklearn/datasets/data
+if [[ ! -d "$sklearn" ]]; then
+  (cd "$work" && apt-get download python3-sklearn >/dev/null 2>&1 \
+    && dpkg-deb -x python3-sklearn_*.deb sklearn-deb) || true
+  sklearn=$work/sklearn-deb/usr/lib/python3/dist-packages/sklearn/datasets/data
+fi
+if [[ -f "$sklearn/digits.csv.gz" ]]; then
+  python3 - "$sklearn" "$work" <<'EOF'
+import csv, gzip, sys
+data, out = sys.argv[1], sys.argv[2]
+with gzip.open(f"{data}/digits.csv.gz", "rt") as f, open(f"{out}/digits.csv", "w") as o:
+    o.write(",".join(f"p{i}" for i in range(64)) + ",label\n")
+    for row in csv.reader(f):
+        o.write(",".join(row[:64]) + f",{int(float(row[64]))}\n")
+with open(f"{data}/breast_cancer.csv") as f, open(f"{out}/breast_cancer.csv", "w") as o:
+    rows = list(csv.reader(f))[1:]
+    o.write(",".join(f"x{i}" for i in range(30)) + ",label\n")
+    for row in rows:
+        o.write(",".join(row[:30]) + f",{row[30]}\n")
+EOF
+fi
 
 # The table: a header row, 49 numeric columns and `label`.
 python3 - "$work/fashion7.csv" <<'EOF'
@@ -81,3 +120,10 @@ run "spirals, mlp" 60 --dataset spirals --model mlp
 run "blobs (noise 3), mlp" 60 --dataset blobs --noise 3 --model mlp
 run "fashion-mnist, mlp" 120 --dataset fashion-mnist --model mlp
 run "fashion 7x7 table (csv), mlp" 120 --dataset "csv:$work/fashion7.csv" --model mlp
+if [[ -f "$work/digits.csv" ]]; then
+  run "digits 8x8 (csv), mlp" 60 --dataset "csv:$work/digits.csv" --model mlp
+  run "breast cancer (csv), mlp" 60 --dataset "csv:$work/breast_cancer.csv" --model mlp
+else
+  echo "digits, breast cancer: skipped (no python3-sklearn package to take them from)"
+fi
+run "fashion-mnist, cnn" 300 --dataset fashion-mnist --model cnn

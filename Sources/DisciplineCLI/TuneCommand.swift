@@ -28,7 +28,9 @@ struct TuneCommand: ParsableCommand {
            usable as far, else the lowest.
         Each trial phase runs its lowest trial again under another
         seed: that difference is the noise every choice is weighed
-        against (the report's "Against the noise" column).
+        against (the report's "Against the noise" column). The two
+        range tests at --start-batch-size measure the range tests'
+        noise, reported beside the regularization tolerances.
         5. Regularization: LR range tests at each of --dropouts, then
            with each of --augmentations (images); the strongest whose
            validation loss is within 10% of the lowest (50% for

@@ -57,6 +57,8 @@ struct TuneFiles {
     var margin: Double?
     var band: Double
     var band_is_measured_noise: Bool
+    /// Where the band is a tolerance: the range tests' noise, measured (null: not measured).
+    var measured_noise: Double?
     var indistinguishable: [String]
     var verdict: String
     init(_ m: Margin) {
@@ -68,6 +70,7 @@ struct TuneFiles {
       margin = m.margin.isFinite ? m.margin : nil
       band = m.band
       band_is_measured_noise = m.measured
+      measured_noise = m.measuredNoise
       indistinguishable = m.indistinguishable
       verdict = m.verdict
     }
@@ -83,7 +86,24 @@ struct TuneFiles {
     var band: Double?
     var repeats: [Repeat]
     var description: String
-    init(_ n: NoiseEstimate) {
+    /// The range tests' noise: one condition swept twice (null: not measured).
+    var range_tests: RangeTestRecord?
+    struct RangeTestRecord: Encodable {
+      var condition: String
+      var lowest_validation_losses: [Double]
+      var max_lrs: [Double]
+      var usable_up_to: [Double]
+      var band: Double?
+      var max_lr_ratio: Double?
+      var description: String
+    }
+    init(_ n: NoiseEstimate, rangeTests r: RangeTestNoise?) {
+      range_tests = r.map {
+        RangeTestRecord(
+          condition: $0.label, lowest_validation_losses: $0.lowestValidationLosses,
+          max_lrs: $0.maximumLearningRates, usable_up_to: $0.usableUpTo, band: $0.band,
+          max_lr_ratio: $0.learningRateRatio, description: $0.description)
+      }
       relative_sd = n.relative
       band = n.band
       repeats = n.pairs.map {
@@ -117,7 +137,7 @@ struct TuneFiles {
         "weight_decay": c.weightDecay.margin, "dropout": c.dropout.margin,
         "augmentation": c.augmentation.margin,
       ].compactMapValues { $0.map(MarginRecord.init) },
-      noise: NoiseRecord(outcome.noise))
+      noise: NoiseRecord(outcome.noise, rangeTests: outcome.rangeTestNoise))
   }
 
   /// `tune --json`: the final run's summary as `fit --json` gives it (its keys at the top

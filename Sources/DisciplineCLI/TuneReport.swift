@@ -20,10 +20,14 @@ extension TuneFiles {
         + (o.noise.relative == nil
           ? ""
           : " The noise of a short trial: \(o.noise.description); a choice is clear only when it leads by more than that.")
+        + (o.rangeTestNoise.map { " The noise of an LR range test: \($0.description)." } ?? "")
     )
     report.addChoice(
       name: "max learning rate", value: formatLR(o.maxLearningRate.value),
-      reason: o.maxLearningRate.reason)
+      reason: o.maxLearningRate.reason,
+      confidence: o.rangeTestNoise?.learningRateRatio.map {
+        String(format: "one reading good to about %.1f× (one condition swept twice)", $0)
+      })
     report.addChoice(
       name: "min learning rate", value: formatLR(o.minLearningRate.value),
       reason: o.minLearningRate.reason)

@@ -65,23 +65,33 @@ public struct Margin: Codable, Sendable, Equatable {
   /// a tolerance where no noise was measured (`measured` false).
   public var band: Double
   public var measured: Bool
+  /// Where the band is a tolerance: the noise measured for the same measure by other means
+  /// (the range tests' own, `RangeTestNoise.band`). Candidates within it are reported as
+  /// indistinguishable too, whatever the tolerance.
+  public var measuredNoise: Double?
   /// The chosen candidate's lead over the best of the others, relative to its own loss:
   /// positive when it is the lowest, negative when the rule took one behind the lowest.
   public var margin: Double
   /// The candidates the trials could not tell from the lowest (the chosen among them).
   public var indistinguishable: [String]
 
-  /// Clear: the chosen candidate is the lowest by more than the band.
-  public var isClear: Bool { margin > band }
+  /// The difference under which candidates cannot be told apart: the band, or the measured
+  /// noise where that is wider.
+  public var resolution: Double { max(band, measuredNoise ?? 0) }
+
+  /// Clear: the chosen candidate is the lowest by more than the band (and the measured noise).
+  public var isClear: Bool { margin > resolution }
 
   public init(
-    measure: String, candidates: [Candidate], chosen: String, band: Double, measured: Bool
+    measure: String, candidates: [Candidate], chosen: String, band: Double, measured: Bool,
+    measuredNoise: Double? = nil
   ) {
     self.measure = measure
     self.candidates = candidates
     self.chosen = chosen
     self.band = band
     self.measured = measured
+    self.measuredNoise = measured ? nil : measuredNoise
     let mine = candidates.first { $0.name == chosen }?.loss ?? .infinity
     let others = candidates.filter { $0.name != chosen }.map(\.loss).filter(\.isFinite)
     if let best = others.min(), mine.isFinite, mine > 0 {
@@ -89,7 +99,10 @@ public struct Margin: Codable, Sendable, Equatable {
     } else {
       margin = mine.isFinite ? .infinity : -.infinity
     }
-    indistinguishable = Margin.within(band, of: candidates.map(\.loss)).map { candidates[$0].name }
+    indistinguishable = Margin.within(
+      max(band, self.measuredNoise ?? 0), of: candidates.map(\.loss)
+    )
+    .map { candidates[$0].name }
   }
 
   /// Indices of the finite losses within `band` (relative) of the lowest.
@@ -101,7 +114,13 @@ public struct Margin: Codable, Sendable, Equatable {
   /// "2.1% behind the lowest, against a noise band of 2.7%: indistinguishable from 64".
   public var verdict: String {
     describe(
-      noise: measured ? "a noise band of %.1f%%" : "a tolerance of %.0f%% (noise not measured)",
+      noise: measured
+        ? "a noise band of %.1f%%"
+        : measuredNoise.map {
+          String(
+            format: "a tolerance of %%.0f%%%% (the range tests' noise, from one pair: %.1f%%%%)",
+            100 * $0)
+        } ?? "a tolerance of %.0f%% (noise not measured)",
       ahead: "%.1f%% ahead of the next"
     ) { lead, noise, others in
       others.isEmpty
@@ -113,7 +132,12 @@ public struct Margin: Codable, Sendable, Equatable {
   /// A few words for a table: "clear: 3.1% ahead (noise 2.4%)", "indistinguishable from 64: …".
   public var summary: String {
     describe(
-      noise: measured ? "noise %.1f%%" : "tolerance %.0f%%; noise not measured",
+      noise: measured
+        ? "noise %.1f%%"
+        : measuredNoise.map {
+          String(format: "tolerance %%.0f%%%%; range-test noise %.1f%%%%", 100 * $0)
+        }
+          ?? "tolerance %.0f%%; noise not measured",
       ahead: "%.1f%% ahead"
     ) { lead, noise, others in
       others.isEmpty
@@ -137,4 +161,84 @@ public struct Margin: Codable, Sendable, Equatable {
     let others = indistinguishable.filter { $0 != chosen }.joined(separator: ", ")
     return sentence(lead, String(format: noise, 100 * band), others)
   }
+}
+
+/// The noise of an LR range test's readings: one condition swept twice. The first range test
+/// and the batch-size phase's test at the starting batch size sweep the same network, data and
+/// seed from two starting rates (the first from the default start, the later ones from a start
+/// read off the first), so how far they differ is how far a range test's readings move for
+/// reasons other than the condition. The dropout, augmentation and weight-decay comparisons of
+/// range tests, and the maximum learning rate, are reported against it.
+public struct RangeTestNoise: Codable, Sendable, Equatable {
+  /// The condition swept twice ("batch 128").
+  public var label: String
+  /// Each sweep's lowest validation loss, maximum learning rate and usable end (the largest
+  /// rate up to which its curve stays usable; the sweep's last rate when it never stopped).
+  public var lowestValidationLosses: [Double]
+  public var maximumLearningRates: [Double]
+  public var usableUpTo: [Double]
+
+  public init(
+    label: String, lowestValidationLosses: [Double], maximumLearningRates: [Double],
+    usableUpTo: [Double]
+  ) {
+    self.label = label
+    self.lowestValidationLosses = lowestValidationLosses
+    self.maximumLearningRates = maximumLearningRates
+    self.usableUpTo = usableUpTo
+  }
+
+  /// The pair from the two sweeps of one condition; nil unless both measured a validation loss.
+  public init?(label: String, _ a: ConditionSummary, _ b: ConditionSummary) {
+    guard let la = a.lowestValidationLoss, let lb = b.lowestValidationLoss else { return nil }
+    self.init(
+      label: label, lowestValidationLosses: [la, lb],
+      maximumLearningRates: [a.maximumLearningRate, b.maximumLearningRate].compactMap { $0 },
+      usableUpTo: [a.stableUpTo, b.stableUpTo].compactMap { $0 })
+  }
+
+  /// The two lowest validation losses' relative difference (their difference over their mean).
+  public var relativeDifference: Double? {
+    NoiseEstimate.Pair(label: label, losses: lowestValidationLosses).relativeDifference.map(abs)
+  }
+
+  /// The relative difference of two range tests' lowest validation losses that noise alone
+  /// stays under, as `NoiseEstimate.band` reads it from a single pair (2·√2·σ with σ = |d|/√2).
+  public var band: Double? { relativeDifference.map { 2 * $0 } }
+
+  /// The larger of two readings over the smaller (1.5: the two sweeps read 1.5× apart).
+  static func ratio(_ values: [Double]) -> Double? {
+    guard values.count == 2, let low = values.min(), low > 0, let high = values.max() else {
+      return nil
+    }
+    return high / low
+  }
+  public var learningRateRatio: Double? { Self.ratio(maximumLearningRates) }
+  public var usableRatio: Double? { Self.ratio(usableUpTo) }
+
+  /// "batch 128 swept twice: lowest validation loss 0.5983 and 0.6457 (7.6% apart, so range
+  /// tests closer than 15.2% are noise); maximum LR 0.0848 and 0.0567 (1.5× apart); usable up
+  /// to LR 0.419 and 10".
+  public var description: String {
+    var parts = [
+      String(
+        format:
+          "%@ swept twice: lowest validation loss %.4f and %.4f (%.1f%% apart, so range tests closer than %.1f%% are noise, from this one pair)",
+        label, lowestValidationLosses[0], lowestValidationLosses[1],
+        100 * (relativeDifference ?? 0), 100 * (band ?? 0))
+    ]
+    if let r = learningRateRatio {
+      parts.append(
+        String(
+          format: "maximum LR %@ and %@ (%.2f× apart)", Self.format(maximumLearningRates[0]),
+          Self.format(maximumLearningRates[1]), r))
+    }
+    if usableUpTo.count == 2 {
+      parts.append(
+        "usable up to LR \(Self.format(usableUpTo[0])) and \(Self.format(usableUpTo[1]))")
+    }
+    return parts.joined(separator: "; ")
+  }
+
+  static func format(_ v: Double) -> String { String(format: "%.3g", v) }
 }

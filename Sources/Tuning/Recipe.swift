@@ -26,6 +26,9 @@ public final class Recipe<Backend: TuningBackend> {
   public internal(set) var rangeTestSteps: Int
   /// How far trials differ by chance: repeats under another seed, one per trial phase so far.
   public internal(set) var noise = NoiseEstimate()
+  /// How far range tests differ by chance: the starting batch size swept twice (set by the
+  /// batch-size phase; nil before it, or when either sweep measured no validation loss).
+  public internal(set) var rangeTestNoise: RangeTestNoise?
   /// Whether the regularization phase runs: there are candidates to study, and (after
   /// `fitRangeTestsToBudget()`) the budget has room for their range tests.
   public internal(set) var studiesRegularization: Bool
@@ -215,6 +218,6 @@ public final class Recipe<Backend: TuningBackend> {
     return TuneOutcome(
       chosen: chosen, epochs: trained.epochs, policy: policy, history: trained.history,
       test: trained.test, diagnosis: diagnosis, seconds: elapsed,
-      stepsPerEpoch: trained.stepsPerEpoch, noise: noise)
+      stepsPerEpoch: trained.stepsPerEpoch, noise: noise, rangeTestNoise: rangeTestNoise)
   }
 }

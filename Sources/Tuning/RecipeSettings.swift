@@ -162,6 +162,8 @@ public struct TuneOutcome: Codable, Sendable {
   public var stepsPerEpoch: Int
   /// The noise the trials measured (repeats under another seed).
   public var noise: NoiseEstimate
+  /// The range tests' noise (one condition swept twice), where measured.
+  public var rangeTestNoise: RangeTestNoise?
 
   public subscript<T>(dynamicMember choice: KeyPath<TunedHyperParameters, T>) -> T {
     chosen[keyPath: choice]

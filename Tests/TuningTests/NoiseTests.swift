@@ -44,6 +44,57 @@ import Testing
         .verdict.contains("noise not measured"))
   }
 
+  @Test func aRangeTestsNoiseIsOneConditionSweptTwice() {
+    // The 20-minute Fashion-MNIST tune of seed 0: batch 128's first range test and its second.
+    let n = RangeTestNoise(
+      label: "batch 128", lowestValidationLosses: [0.5983, 0.6457],
+      maximumLearningRates: [0.0848, 0.0567], usableUpTo: [0.419, 10])
+    let d = (0.6457 - 0.5983) / ((0.6457 + 0.5983) / 2)
+    #expect(abs(n.relativeDifference! - d) < 1e-12)
+    #expect(abs(n.band! - 2 * d) < 1e-12)
+    #expect(abs(n.learningRateRatio! - 0.0848 / 0.0567) < 1e-12)
+    #expect(abs(n.usableRatio! - 10 / 0.419) < 1e-12)
+    #expect(
+      n.description.hasPrefix("batch 128 swept twice: lowest validation loss 0.5983 and 0.6457"))
+    #expect(n.description.contains("1.50× apart"), "\(n.description)")
+    // The order of the two sweeps does not matter.
+    let swapped = RangeTestNoise(
+      label: "batch 128", lowestValidationLosses: [0.6457, 0.5983],
+      maximumLearningRates: [0.0567, 0.0848], usableUpTo: [10, 0.419])
+    #expect(
+      abs(swapped.band! - n.band!) < 1e-12 && swapped.learningRateRatio == n.learningRateRatio)
+  }
+
+  @Test func aToleranceIsReportedBesideTheRangeTestsMeasuredNoise() {
+    let candidates: [Margin.Candidate] = [
+      .init(name: "none", loss: 0.6831), .init(name: "flip", loss: 0.7660),
+    ]
+    // flip is 12.1% above none: inside a 50% tolerance, and inside a noise of 15.4% as well.
+    let wide = Margin(
+      measure: "lowest validation loss in the LR range test", candidates: candidates,
+      chosen: "flip", band: 0.5, measured: false, measuredNoise: 0.154)
+    #expect(
+      wide.verdict.contains("tolerance of 50% (the range tests' noise, from one pair: 15.4%)"))
+    #expect(wide.summary.contains("range-test noise 15.4%"), "\(wide.summary)")
+    #expect(!wide.verdict.contains("not measured"))
+    // A tolerance narrower than the noise: the choice stands, but the report does not call it
+    // clear, and names what the noise cannot tell from it.
+    let narrow = Margin(
+      measure: "lowest validation loss in the LR range test", candidates: candidates,
+      chosen: "none", band: 0.05, measured: false, measuredNoise: 0.154)
+    #expect(narrow.indistinguishable == ["none", "flip"] && !narrow.isClear)
+    let unmeasured = Margin(
+      measure: "lowest validation loss in the LR range test", candidates: candidates,
+      chosen: "none", band: 0.05, measured: false)
+    #expect(unmeasured.indistinguishable == ["none"] && unmeasured.isClear)
+    // A measured band is the noise itself: nothing is added beside it.
+    #expect(
+      Margin(
+        measure: "loss", candidates: candidates, chosen: "none", band: 0.02, measured: true,
+        measuredNoise: 0.5
+      ).measuredNoise == nil)
+  }
+
   func entry(_ key: String, loss: Double, batchSize: Int = 32) -> JournalEntry {
     let trial = TrialSettings(
       batchSize: batchSize, maxLearningRate: 0.1, weightDecay: 0, steps: 10, seed: 0)
@@ -131,6 +182,19 @@ import Testing
     #expect(outcome.batchSize.margin?.band == NoiseEstimate(pairs: [outcome.noise.pairs[0]]).band)
     #expect(outcome.weightDecay.margin?.band == outcome.noise.band)
     #expect(outcome.weightDecay.reason.contains(outcome.weightDecay.margin!.verdict))
+    // The starting batch size swept twice (the first range test and the batch-size phase's)
+    // measures the range tests' noise.
+    let first = recipe.journal.entry(recipe.firstRangeTestKey)!.rangeTest!.conditions[0]
+    let again = recipe.journal.entry("batch-size/range-test/32")!.rangeTest!.conditions[0]
+    let rangeNoise = try #require(outcome.rangeTestNoise)
+    #expect(
+      rangeNoise.lowestValidationLosses == [
+        first.lowestValidationLoss!, again.lowestValidationLoss!,
+      ])
+    #expect(rangeNoise.label == "batch 32")
+    if rangeNoise.learningRateRatio != nil {
+      #expect(outcome.maxLearningRate.reason.contains("batch 32 swept twice"))
+    }
   }
 
   @Test func learningRateReadingsAreMadeMonotoneInTheBatchSize() {

@@ -163,6 +163,42 @@ final class LimitedSession: TrainingSession {
     )
   }
 
+  @Test func theStrongerWeightDecayMustStayUsableAsFarAsTheLowest() {
+    typealias R = Recipe<AnalyticBackend>
+    // Seed 0's 20-minute Fashion-MNIST tune: 1e-3 usable to 0.464, 3e-5 to 0.967: the lowest.
+    #expect(!R.keepsStrongerWeightDecay(usable: 0.464, lowestUsable: 0.967))
+    #expect(R.keepsStrongerWeightDecay(usable: 0.967, lowestUsable: 0.967))
+    #expect(R.keepsStrongerWeightDecay(usable: 10, lowestUsable: 0.42))
+    // An end that could not be read does not veto.
+    #expect(R.keepsStrongerWeightDecay(usable: nil, lowestUsable: 0.5))
+    #expect(R.keepsStrongerWeightDecay(usable: 0.1, lowestUsable: nil))
+  }
+
+  @Test func theWeightDecayRangeTestsLowestPointIsWeighedAgainstTheirNoise() {
+    func summary(_ name: String, _ loss: Double) -> ConditionSummary {
+      var c = ConditionSummary(
+        condition: RangeTestCondition(name: name, weightDecay: 0), seeds: [0], runs: [])
+      c.lowestValidationLoss = loss
+      return c
+    }
+    let comparison = RangeTestComparison(conditions: [
+      summary("wd 0.001", 0.7055), summary("wd 3e-05", 0.7060),
+    ])
+    let noise = RangeTestNoise(
+      label: "batch 128", lowestValidationLosses: [0.5983, 0.6457], maximumLearningRates: [],
+      usableUpTo: [])
+    let other = Recipe<AnalyticBackend>.rangeTestLowest(
+      comparison, chosen: "wd 3e-05", noise: noise)
+    #expect(other.contains("wd 0.001 reached the lowest validation loss (0.7055 against 0.7060"))
+    #expect(other.contains("within the range tests' noise of 15.2%"), "\(other)")
+    #expect(
+      Recipe<AnalyticBackend>.rangeTestLowest(comparison, chosen: "wd 0.001", noise: noise)
+        == "; its LR range test also reached the lowest validation loss")
+    #expect(
+      !Recipe<AnalyticBackend>.rangeTestLowest(comparison, chosen: "wd 3e-05", noise: nil)
+        .contains("noise"))
+  }
+
   @Test func regularizationIsTheStrongestOfTheCloseOnes() {
     func choose(_ rows: [(Double, Double?, Double?)], _ tolerance: Double) -> Double {
       Recipe<AnalyticBackend>.chooseRegularization(

@@ -69,6 +69,14 @@ extension Recipe {
     }
     // Where its second test failed, the starting batch size keeps the first test's reading.
     if lrForBatch[b0] == nil && candidates.contains(b0) { lrForBatch[b0] = lr0 }
+    // The starting batch size swept twice measures the range tests' noise.
+    if let i = untested.firstIndex(of: b0), case .success(let again) = readings[i],
+      let a = journal.entry(firstRangeTestKey)?.rangeTest?.conditions.first,
+      let b = again.conditions.first
+    {
+      rangeTestNoise = RangeTestNoise(label: "batch \(b0)", a, b)
+      if let n = rangeTestNoise { onEvent?(.note("range-test noise: \(n.description)")) }
+    }
     let raw = lrForBatch
     lrForBatch = Self.monotoneInBatchSize(lrForBatch)
     let adjusted = raw.keys.sorted().filter { abs(raw[$0]! - lrForBatch[$0]!) > 1e-12 * raw[$0]! }

@@ -79,7 +79,8 @@ extension Recipe {
       let rows = zip(candidates, overlay.conditions).map {
         (value: $0, name: name($0), validation: $1.lowestValidationLoss, stableUpTo: $1.stableUpTo)
       }
-      return Self.chooseRegularization(rows, kind: kind, tolerance: tolerance, why: why)
+      return Self.chooseRegularization(
+        rows, kind: kind, tolerance: tolerance, why: why, noise: rangeTestNoise?.band)
     }
     let dropoutChoice = try study(
       settings.dropouts, current: regularization.dropout, kind: "rates",
@@ -112,10 +113,11 @@ extension Recipe {
   }
 
   /// Of the settings (weakest first) whose lowest validation loss is within `tolerance` of the
-  /// lowest, the strongest.
+  /// lowest, the strongest. `noise` (the range tests' own, where measured) is reported beside
+  /// the tolerance; it does not move the choice.
   static func chooseRegularization<Value: Codable & Sendable & Equatable>(
     _ rows: [(value: Value, name: String, validation: Double?, stableUpTo: Double?)], kind: String,
-    tolerance: Double, why: String
+    tolerance: Double, why: String, noise: Double? = nil
   ) -> Choice<Value> {
     guard let chosen = strongestClose(rows.map(\.validation), tolerance: tolerance) else {
       return Choice(
@@ -130,7 +132,7 @@ extension Recipe {
     let margin = Margin(
       measure: "lowest validation loss in the LR range test",
       candidates: rows.map { .init(name: $0.name, loss: $0.validation ?? .infinity) },
-      chosen: rows[chosen].name, band: tolerance, measured: false)
+      chosen: rows[chosen].name, band: tolerance, measured: false, measuredNoise: noise)
     return Choice(
       rows[chosen].value,
       String(
