@@ -37,9 +37,16 @@ import Testing
     }
     let report = try String(contentsOfFile: dir + "/report.html", encoding: .utf8)
     #expect(
-      report.contains("Regularization: dropout") && report.contains("<svg")
-        && !report.contains("src=\"http") && !report.contains("href=\"http")
+      report.contains("<svg") && !report.contains("src=\"http") && !report.contains("href=\"http")
         && !report.contains("<script"))
+    // The dropout study runs when its range tests fit into the budget at the throughput
+    // measured: a slow machine (a debug build on a busy host) drops it, and says so everywhere.
+    if r.stderr.contains("no regularization study") {
+      #expect(!report.contains("Regularization: dropout"))
+      #expect(reasons["dropout"]?.contains("the budget had no room") == true, "\(reasons)")
+    } else {
+      #expect(report.contains("Regularization: dropout"), "\(r.stderr.suffix(2000))")
+    }
     // The journal: a header, then one line per finished trial.
     let lines = try String(contentsOfFile: dir + "/journal.jsonl", encoding: .utf8).split(
       separator: "\n")
