@@ -192,6 +192,12 @@ public final class Recipe<Backend: TuningBackend> {
       maxLR.reason +=
         "; the batch-size range test at \(b) read \(Self.formatLR(raw)), taken as \(Self.formatLR(used)) to keep the readings monotone in the batch size, as larger batches tolerate larger rates (readings \(all))"
     }
+    if let n = rangeTestNoise, let r = n.learningRateRatio {
+      maxLR.reason += String(
+        format: "; a single reading is good to about %.1f×: %@ swept twice read %@ and %@", r,
+        n.label, Self.formatLR(n.maximumLearningRates[0]),
+        Self.formatLR(n.maximumLearningRates[1]))
+    }
     let chosen = TunedHyperParameters(
       maxLearningRate: maxLR,
       minLearningRate: Choice(

@@ -100,8 +100,9 @@ extension Recipe {
       if let n = rangeTestNoise, let r = n.usableRatio {
         why += String(
           format:
-            " (a coarse reading: %@ swept twice stayed usable up to %@ and %@, %.1f× apart)",
-          n.label, Self.formatLR(n.usableUpTo[0]), Self.formatLR(n.usableUpTo[1]), r)
+            " (a coarse reading: %@ swept twice stayed usable up to %@ and %@, %.1f× apart, %@ %.2f× these two differ by)",
+          n.label, Self.formatLR(n.usableUpTo[0]), Self.formatLR(n.usableUpTo[1]), r,
+          weak / strong > r ? "less than the" : "more than the", weak / strong)
       }
       best = lowest
     } else {
@@ -131,7 +132,7 @@ extension Recipe {
       readings.append(readLR)
     }
     let meanLR = exp(readings.map(log).reduce(0, +) / Double(readings.count))
-    var maxLR =
+    let maxLR =
       readings.count > 1
       ? Choice(
         meanLR,
@@ -143,13 +144,6 @@ extension Recipe {
       )
     wdChoice.reason += Self.rangeTestLowest(
       wdRange, chosen: "wd \(Self.format(best.0))", noise: rangeTestNoise)
-    if let n = rangeTestNoise, let r = n.learningRateRatio {
-      maxLR.reason += String(
-        format:
-          "; a single reading is good to about %.1f×: %@ swept twice read %@ and %@",
-        r, n.label, Self.formatLR(n.maximumLearningRates[0]),
-        Self.formatLR(n.maximumLearningRates[1]))
-    }
     return WeightDecayDecision(weightDecay: wdChoice, maxLearningRate: maxLR)
   }
 
