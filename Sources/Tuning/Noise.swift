@@ -198,13 +198,15 @@ public struct RangeTestNoise: Codable, Sendable, Equatable {
   }
 
   /// The two lowest validation losses' relative difference (their difference over their mean).
-  public var relativeDifference: Double? {
-    NoiseEstimate.Pair(label: label, losses: lowestValidationLosses).relativeDifference.map(abs)
-  }
+  public var relativeDifference: Double? { estimate.pairs[0].relativeDifference.map(abs) }
 
   /// The relative difference of two range tests' lowest validation losses that noise alone
-  /// stays under, as `NoiseEstimate.band` reads it from a single pair (2·√2·σ with σ = |d|/√2).
-  public var band: Double? { relativeDifference.map { 2 * $0 } }
+  /// stays under: `NoiseEstimate.band` of this one pair (2·√2·σ with σ = |d|/√2, so 2·|d|).
+  public var band: Double? { estimate.band }
+
+  private var estimate: NoiseEstimate {
+    NoiseEstimate(pairs: [.init(label: label, losses: lowestValidationLosses)])
+  }
 
   /// The larger of two readings over the smaller (1.5: the two sweeps read 1.5× apart).
   static func ratio(_ values: [Double]) -> Double? {
