@@ -60,6 +60,9 @@ struct TuneFiles {
     /// Where the band is a tolerance: the range tests' noise, measured (null: not measured).
     var measured_noise: Double?
     var indistinguishable: [String]
+    /// How a tie was settled (a stated default, or the balance of regularization); null when
+    /// the evidence decided.
+    var settlement: String?
     var verdict: String
     init(_ m: Margin) {
       measure = m.measure
@@ -72,6 +75,7 @@ struct TuneFiles {
       band_is_measured_noise = m.measured
       measured_noise = m.measuredNoise
       indistinguishable = m.indistinguishable
+      settlement = m.settlement
       verdict = m.verdict
     }
   }

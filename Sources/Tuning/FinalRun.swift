@@ -40,6 +40,9 @@ struct FinalTrainingOutcome {
   var epochs: Choice<Int>
   var test: Evaluation
   var stepsPerEpoch: Int
+  /// The steps the run was first planned at (before re-plans), and the seconds it took.
+  var plannedSteps: Int
+  var seconds: Double
 }
 
 extension Recipe {
@@ -121,6 +124,7 @@ extension Recipe {
       b.removeFinalState()
     }
     onEvent?(.finalStarted(batchSize: plan.batchSize, epochs: runPlan.epochs))
+    let firstPlannedSteps = runPlan.epochs * perEpoch
     let finalStart = b.now()
     let secondsBefore = finalSecondsBefore
     var saveError: Error?
@@ -230,7 +234,8 @@ extension Recipe {
       let test = final.evaluate(.test, maxBatches: nil)
       return FinalTrainingOutcome(
         history: history, epochs: Choice(runPlan.epochs, runPlan.reason), test: test,
-        stepsPerEpoch: perEpoch)
+        stepsPerEpoch: perEpoch, plannedSteps: firstPlannedSteps,
+        seconds: secondsBefore + b.now() - finalStart)
     }
   }
 }
@@ -245,10 +250,13 @@ extension Recipe {
   {
     let b = plan.batchSize
     let rate = throughput(b)
-    let evaluations = 10
-    // An evaluation reads the whole test split: about as long as training on as many samples.
+    // An evaluation reads the whole test split: about a third as long as training on as many
+    // samples, or what a validation pass of the program measured, if longer. At most a tenth
+    // of the time left goes to them (a program whose passes are slow evaluates fewer times).
     let testSamples = Double(program?.trainSamples ?? 10_000) / 5
-    let evaluationSeconds = testSamples / rate / 3
+    let evaluationSeconds = max(costs.evaluationPassSeconds ?? 0, testSamples / rate / 3)
+    let evaluations = max(
+      2, min(10, Int(0.1 * (settings.budget - elapsed) / max(1e-9, evaluationSeconds))))
     let remaining =
       settings.budget - elapsed - startupSeconds - Double(evaluations + 1) * evaluationSeconds
       - max(1, 0.01 * settings.budget)
@@ -274,8 +282,11 @@ extension Recipe {
     spec.saveModel = backend.finalModelFile
     let plannedReason = String(
       format:
-        "%d steps (about %d epochs): what the remaining %.0f s of the budget allow at the %.0f samples/s the trials measured, less %.0f s to start the program",
-      steps, epochs, max(0, remaining), rate, startupSeconds)
+        "%d steps (%@): what the remaining %.0f s of the budget allow at the %.0f samples/s the trials measured, less %.0f s to start the program",
+      steps,
+      stepsPerEpoch.map { String(format: "%.2g epochs", Double(steps) / Double($0)) }
+        ?? "epochs unknown: the program did not say how many training samples it has",
+      max(0, remaining), rate, startupSeconds)
     onEvent?(.finalStarted(batchSize: b, epochs: epochs))
     let perEpoch = stepsPerEpoch ?? steps
     onEvent?(.finalEpoch(.epochStarted(epoch: 0, totalEpochs: epochs, stepsPerEpoch: perEpoch)))
@@ -373,6 +384,6 @@ extension Recipe {
     let ranEpochs = max(1, Int((Double(history.steps.count) / Double(perEpoch)).rounded()))
     return FinalTrainingOutcome(
       history: history, epochs: Choice(stepsPerEpoch == nil ? epochs : ranEpochs, reason),
-      test: test, stepsPerEpoch: perEpoch)
+      test: test, stepsPerEpoch: perEpoch, plannedSteps: steps, seconds: result.seconds)
   }
 }

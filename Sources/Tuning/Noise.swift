@@ -74,6 +74,10 @@ public struct Margin: Codable, Sendable, Equatable {
   public var margin: Double
   /// The candidates the trials could not tell from the lowest (the chosen among them).
   public var indistinguishable: [String]
+  /// How a tie was settled, where it was: the stated default that picked among the
+  /// indistinguishable candidates (`Margin.settle`), or a balance rule. Nil: the evidence
+  /// decided.
+  public var settlement: String?
 
   /// The difference under which candidates cannot be told apart: the band, or the measured
   /// noise where that is wider.
@@ -141,7 +145,9 @@ public struct Margin: Codable, Sendable, Equatable {
       ahead: "%.1f%% ahead"
     ) { lead, noise, others in
       others.isEmpty
-        ? "clear: \(lead) (\(noise))" : "indistinguishable from \(others): \(lead) (\(noise))"
+        ? "clear: \(lead) (\(noise))"
+        : "indistinguishable from \(others): \(lead) (\(noise))"
+          + (settlement == nil ? "" : "; settled by a stated default")
     }
   }
 

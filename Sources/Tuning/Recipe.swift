@@ -14,9 +14,11 @@ public final class Recipe<Backend: TuningBackend> {
   private let spentBefore: Double
   /// Measured training throughput, samples per second, per batch size.
   public internal(set) var samplesPerSecond: [Int: Double] = [:]
-  /// The longest a run took to start training (the user's program: interpreter, imports,
-  /// data); planned for every trial.
-  public internal(set) var startupSeconds = 0.0
+  /// What a run of the user's program costs outside training (its start, a validation pass),
+  /// measured from its runs; planned for every range test and trial.
+  public internal(set) var costs = RunCosts()
+  /// The longest a run took to start training (the user's program: interpreter, imports, data).
+  public var startupSeconds: Double { costs.startupSeconds }
   /// What the program said about itself in its `start` events.
   public internal(set) var program: ProgramFacts?
   /// The regularization of the sessions made from now on: the prior until the studies choose.
@@ -74,7 +76,9 @@ public final class Recipe<Backend: TuningBackend> {
     if let facts = entry.program { program = facts }
     if let t = entry.trial, let r = entry.result, r.stepsPerSecond > 0 {
       samplesPerSecond[t.batchSize] = r.stepsPerSecond * Double(t.batchSize)
-      startupSeconds = max(startupSeconds, r.startupSeconds ?? 0)
+      costs.record(
+        startup: r.startupSeconds, evaluationSeconds: r.evaluationSeconds,
+        passes: r.evaluations.count)
     }
     if let c = entry.rangeTest {
       for s in c.conditions {
@@ -85,7 +89,11 @@ public final class Recipe<Backend: TuningBackend> {
         if seconds > 0 && samplesPerSecond[b] == nil {
           samplesPerSecond[b] = Double(steps * b) / seconds
         }
-        for run in s.runs { startupSeconds = max(startupSeconds, run.startupSeconds ?? 0) }
+        for run in s.runs {
+          costs.record(
+            startup: run.startupSeconds, evaluationSeconds: run.evaluationSeconds,
+            passes: run.points.filter { $0.validationLoss != nil }.count)
+        }
       }
     }
   }
@@ -102,12 +110,13 @@ public final class Recipe<Backend: TuningBackend> {
       return
     }
     // A program: 30 steps at a tiny learning rate, timed by its own clock after the first
-    // (which builds what a first step builds); its start-up is measured too.
+    // (which builds what a first step builds); its start-up and one validation pass (as the
+    // trials ask for it) are measured too, so the plan knows what every run costs.
     let rows = Array(repeating: TrialSpec.Row(learningRate: 1e-6, momentum: 0.9), count: 30)
     let spec = TrialSpec(
       kind: .trial, key: "throughput/\(b)", batchSize: b, seed: settings.seed, weightDecay: 0,
       dropout: regularization.dropout, augmentation: regularization.augmentation, schedule: rows,
-      validateAt: [], validationBatches: nil)
+      validateAt: [rows.count], validationBatches: settings.validationBatches)
     var times: [Double] = []
     let run = try runner.run(spec, directory: directory(for: spec)) { event in
       if case .train(_, _, _, let t) = event { times.append(t) }
@@ -119,7 +128,17 @@ public final class Recipe<Backend: TuningBackend> {
         description:
           "the throughput probe (\(spec.key)) failed: \(run.message ?? "no reason given")")
     }
-    startupSeconds = max(startupSeconds, run.startupSeconds)
+    costs.record(
+      startup: run.startupSeconds, evaluationSeconds: run.evaluationSeconds,
+      passes: run.validations.count)
+    if let pass = costs.evaluationPassSeconds, pass > 1 {
+      onEvent?(
+        .note(
+          String(
+            format:
+              "your program takes %.1f s to start and %.1f s per validation pass: trials evaluate fewer times, and the plan counts both",
+            startupSeconds, pass)))
+    }
     if times.count >= 3, times.last! > times[1] {
       samplesPerSecond[b] = Double((times.count - 2) * b) / (times.last! - times[1])
     }
@@ -148,7 +167,9 @@ public final class Recipe<Backend: TuningBackend> {
     s.momentum = momentum
     s.minimumMomentum = momentum
     if validate {
-      s.validateEvery = max(1, steps / 10)
+      let training = Double(steps * settings.startBatchSize) / throughput(settings.startBatchSize)
+      s.validateEvery = max(
+        1, steps / costs.rangeTestValidations(trainingSeconds: training, limit: 10))
       s.validationBatches = settings.validationBatches.map { max(1, $0 - 1) }
     }
     return s
@@ -220,10 +241,30 @@ public final class Recipe<Backend: TuningBackend> {
     } else {
       trained = try specFinalTraining(plan, policy: policy)
     }
-    let diagnosis = Diagnosis(history: trained.history, stepsPerEpoch: trained.stepsPerEpoch)
+    let diagnosis = Diagnosis(
+      history: trained.history, stepsPerEpoch: trained.stepsPerEpoch,
+      plannedSteps: trained.plannedSteps, budgetAdvice: budgetAdvice(trained))
     return TuneOutcome(
       chosen: chosen, epochs: trained.epochs, policy: policy, history: trained.history,
       test: trained.test, diagnosis: diagnosis, seconds: elapsed,
       stepsPerEpoch: trained.stepsPerEpoch, noise: noise, rangeTestNoise: rangeTestNoise)
+  }
+}
+
+extension Recipe {
+  /// What budget would give the final run enough epochs at this machine's pace: the tuning as
+  /// it ran, and a final run of its first plan (at least 5 epochs), with the final run's share.
+  func budgetAdvice(_ trained: FinalTrainingOutcome) -> String? {
+    let steps = trained.history.steps.count
+    guard steps > 0, trained.seconds > 0 else { return nil }
+    let epochSeconds = trained.seconds / Double(steps) * Double(trained.stepsPerEpoch)
+    let plannedEpochs = Double(trained.plannedSteps) / Double(max(1, trained.stepsPerEpoch))
+    let epochs = max(5, plannedEpochs.rounded(.up))
+    let tuning = max(0, elapsed - trained.seconds)
+    let needed = max(tuning + epochs * epochSeconds, epochs * epochSeconds / settings.finalShare)
+    return String(
+      format:
+        "an epoch of the final run takes %.0f s here; about --budget %.0fm gives it %.0f epochs",
+      epochSeconds, (1.1 * needed / 60).rounded(.up), epochs)
   }
 }

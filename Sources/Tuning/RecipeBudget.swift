@@ -81,10 +81,7 @@ extension Recipe {
   /// after setting aside time for the range tests still to run.
   func plannedTrialSeconds(trials: Int, rangeTests: Int) -> Double {
     if let fixed = settings.trialSeconds { return fixed }
-    let rate = throughput(settings.startBatchSize)
-    let rangeTestSeconds =
-      Double(rangeTestSteps * settings.startBatchSize) / rate * Self.rangeTestOverhead
-      + startupSeconds
+    let rangeTestSeconds = self.rangeTestSeconds(steps: rangeTestSteps)
     // With slots, a phase's specs run side by side: the time goes by rounds, not by specs, and
     // each trial gets up to `slots` times longer.
     let rounds = { (n: Int) in (Double(n) / Double(max(1, self.backend.slots))).rounded(.up) }
@@ -93,9 +90,56 @@ extension Recipe {
     return max(0.5, available / max(1, rounds(trials)))
   }
 
-  /// Steps of a trial at batch `b` that fill `seconds`, its start-up (a program's) excluded.
+  /// Steps of a trial at batch `b` that fill `seconds`, a program's start-up and validation
+  /// passes excluded.
   public func trialSteps(seconds: Double, batchSize b: Int) -> Int {
-    max(10, Int(max(0, seconds - startupSeconds) * throughput(b) / Double(b)))
+    let training = costs.split(seconds: seconds, limit: settings.trialEvaluations).training
+    return max(10, Int(training * throughput(b) / Double(b)))
+  }
+
+  /// Validation passes of a trial of `steps` at batch `b`: `settings.trialEvaluations`, fewer
+  /// where a program's passes would take more than half as long as the training.
+  func trialEvaluations(steps: Int, batchSize b: Int) -> Int {
+    costs.evaluations(
+      trainingSeconds: Double(steps * b) / throughput(b), limit: settings.trialEvaluations)
+  }
+
+  /// Seconds of a range test of `steps` at the starting batch size: its training, and its
+  /// validation passes — half as much again in-process, a program's measured passes — and a
+  /// program's start.
+  func rangeTestSeconds(steps: Int) -> Double {
+    let training = Double(steps * settings.startBatchSize) / throughput(settings.startBatchSize)
+    guard costs.evaluationPassSeconds != nil else {
+      return training * Self.rangeTestOverhead + startupSeconds
+    }
+    return training
+      + costs.overhead(
+        evaluations: costs.rangeTestValidations(trainingSeconds: training, limit: 10) + 1)
+  }
+
+  /// Why a trial phase does not run, or nil when it does: its trials would be shorter than
+  /// `minimumTrialSteps` (they could not separate anything), or the tuning has spent its
+  /// share of the budget (the final run keeps its own).
+  func reasonToSkip(_ phase: Phase, steps: Int) -> String? {
+    // A resumed run decides as it did: a phase with journaled work runs (reusing it), and one
+    // the journal went past without was skipped.
+    if journal.entries.contains(where: { $0.phase == phase }) { return nil }
+    let later = recipeSteps.drop { !$0.phases.contains(phase) }.dropFirst().flatMap(\.phases)
+    if journal.entries.contains(where: { later.contains($0.phase) }) {
+      return "not studied, as in the run this one resumes"
+    }
+    let share = settings.budget * (1 - settings.finalShare)
+    if elapsed > share {
+      return String(
+        format:
+          "not studied: the tuning had used %.0f s of its %.0f s share of the budget, and the final run keeps its own",
+        elapsed, share)
+    }
+    if steps < settings.minimumTrialSteps {
+      return
+        "not studied: its trials would have \(steps) steps, fewer than the \(settings.minimumTrialSteps) that can separate anything (a larger budget gives longer trials)"
+    }
+    return nil
   }
 
   /// A range test's cost over its training steps alone: its validation passes add about half.
@@ -124,9 +168,14 @@ extension Recipe {
     // With slots the sweeps run side by side: they cost rounds, not sweeps.
     func affordable(sweeps: Int) -> Int {
       let rounds = (Double(sweeps) / Double(max(1, backend.slots))).rounded(.up)
-      return Int(
-        seconds * throughput(settings.startBatchSize)
-          / (rounds * Double(settings.startBatchSize) * Self.rangeTestOverhead))
+      // The most steps whose sweeps fit (a sweep's cost grows with its steps).
+      var low = 0
+      var high = settings.rangeTestSteps
+      while low < high {
+        let mid = (low + high + 1) / 2
+        if rounds * rangeTestSeconds(steps: mid) <= seconds { low = mid } else { high = mid - 1 }
+      }
+      return low
     }
     var steps = affordable(sweeps: settings.batchSizes.count + 1 + laterRangeTests)
     if steps < settings.minimumRangeTestSteps && studiesRegularization
@@ -152,24 +201,26 @@ extension Recipe {
 
   /// The smallest budget that holds the recipe at the measured throughput: the time already
   /// spent (loading the data, a throughput probe), range tests of `minimumRangeTestSteps` (no
-  /// regularization study) and trials of 10 steps, and a final run at least as long as all
-  /// that (below it, the choices would cost more than the training they are for).
-  func minimumBudget() -> Double { 2 * minimumTuningSeconds() }
+  /// regularization study) and trials of `minimumTrialSteps`, as the tuning's share of the
+  /// budget, and a final run at least as long as all that (below it, the choices would cost
+  /// more than the training they are for) that keeps its own share.
+  func minimumBudget() -> Double {
+    minimumTuningSeconds() / min(0.5, 1 - settings.finalShare)
+  }
 
   /// Seconds of the tuning at its smallest, the time already spent included.
   func minimumTuningSeconds() -> Double {
     let b = Double(settings.startBatchSize)
     let rate = throughput(settings.startBatchSize)
     let sweeps = Double(settings.batchSizes.count + 3)
-    let rangeTests =
-      sweeps * Double(settings.minimumRangeTestSteps) * b / rate * Self.rangeTestOverhead
+    let rangeTests = sweeps * rangeTestSeconds(steps: settings.minimumRangeTestSteps)
+    // Trials of the fewest steps that can separate anything, each with one pass; a program
+    // starts once per trial.
     let trials =
-      Double(settings.batchSizes.count + noiseRepeats + laterTrials) * 10 * b / rate
-      * Self.rangeTestOverhead
-    // A program starts once per sweep and trial.
-    let startups =
-      (sweeps + Double(settings.batchSizes.count + noiseRepeats + laterTrials)) * startupSeconds
-    return elapsed + rangeTests + trials + startups
+      Double(settings.batchSizes.count + noiseRepeats + laterTrials)
+      * (Double(settings.minimumTrialSteps) * b / rate * Self.rangeTestOverhead
+        + costs.overhead(evaluations: 1))
+    return elapsed + rangeTests + trials
   }
 
   /// Throws when the budget cannot hold the recipe, naming the smallest one that would.
@@ -181,11 +232,17 @@ extension Recipe {
     throw RecipeError(
       description: String(
         format:
-          "a budget of %.0f s cannot hold the recipe here: at the measured %.0f samples/s its %d range tests of %d steps and %d trials of 10 steps take about %.0f s with the %.0f s already spent (loading, a throughput probe), and the final run needs at least as long; the smallest budget that would is about %.0f s (--budget %.0fs)",
+          "a budget of %.0f s cannot hold the recipe here: at the measured %.0f samples/s its %d range tests of %d steps and %d trials of %d steps take about %.0f s with the %.0f s already spent (loading, a throughput probe)%@, and the final run needs at least as long; the smallest budget that would is about %.0f s (--budget %.0fs)",
         settings.budget, throughput(settings.startBatchSize), settings.batchSizes.count + 3,
         settings.minimumRangeTestSteps,
-        settings.batchSizes.count + noiseRepeats + laterTrials, minimumTuningSeconds(), elapsed,
-        rounded, rounded))
+        settings.batchSizes.count + noiseRepeats + laterTrials, settings.minimumTrialSteps,
+        minimumTuningSeconds(), elapsed,
+        costs.evaluationPassSeconds.map {
+          String(
+            format:
+              "; each run of your program takes %.1f s to start and %.1f s per validation pass",
+            startupSeconds, $0)
+        } ?? "", rounded, rounded))
   }
 
   var firstRangeTestKey: String { "lr/range-test/\(settings.startBatchSize)" }

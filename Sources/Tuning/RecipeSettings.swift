@@ -85,6 +85,10 @@ public struct RecipeSettings: Codable, Sendable, Equatable {
   public var rangeTestShare = 0.4
   /// The fewest steps of a range test, however short the budget: fewer cannot be read.
   public var minimumRangeTestSteps = 60
+  /// The fewest steps of a short trial: a phase whose trials would be shorter is not run (its
+  /// stated default is taken, and the report says so) instead of deciding by noise. A program's
+  /// 10-step trials measured noise bands of 20–28% and still decided (issue 24).
+  public var minimumTrialSteps = 50
   /// Run one trial of each trial phase (batch size, momentum, weight decay) again under another
   /// seed, to measure how far trials differ by chance; candidates closer than that to the
   /// lowest count as indistinguishable, and the method's principle picks among them.
@@ -97,6 +101,25 @@ public struct RecipeSettings: Codable, Sendable, Equatable {
   /// Without a measured noise: a momentum trial is "stable" when its validation loss is within
   /// this fraction of the best.
   public var stabilityTolerance = 0.02
+  /// The momentum ties settle toward: Smith's usual top of the cycle (0.95 → 0.85).
+  public var defaultMomentum = 0.95
+
+  /// Where the batch-size phase settles batch sizes its trials cannot tell apart: the one
+  /// nearest the starting batch size (by ratio), the larger at equal distance.
+  public var batchSizeDefault: TieDefault {
+    TieDefault(Double(startBatchSize), source: "the starting batch size", scale: .logarithmic)
+  }
+  /// Where the momentum phase settles momenta its trials cannot tell apart.
+  public var momentumDefault: TieDefault {
+    TieDefault(defaultMomentum, source: "Smith's usual top of the cycle", scale: .linear)
+  }
+  /// Where the weight-decay phase settles values its trials cannot tell apart: the largest at
+  /// or below the prior, so ties lean to less regularization (dropout and augmentation, studied
+  /// next, add theirs; the prior is Smith's for networks regularized by weight decay alone).
+  public var weightDecayDefault: TieDefault {
+    TieDefault(
+      priorWeightDecay, source: "the prior weight decay", scale: .logarithmic, lean: .atOrBelow)
+  }
 
   public init(budget: Double) { self.budget = budget }
 }

@@ -183,6 +183,28 @@ import Testing
     #expect(r.stderr.contains("trials/final/model.pt"))
   }
 
+  /// A program that takes a second to start and another per validation pass (a real script
+  /// reading a large split, whatever validation_batches asks): its costs are measured by the
+  /// throughput probe, and a budget that cannot hold the recipe with them is refused at once,
+  /// naming the budget that would and the costs, instead of overrunning with trials too short
+  /// to separate anything.
+  @Test(.enabled(if: FileManager.default.fileExists(atPath: "/usr/bin/python3")))
+  func aSlowProgramsCostsArePlannedWithOrTheBudgetIsRefusedAtOnce() throws {
+    let dir = CLI.temporaryDirectory()
+    let started = Date()
+    let r = try CLI.run([
+      "tune", "--command",
+      "env SOFTMAX_STARTUP_SECONDS=1 SOFTMAX_VALIDATION_SECONDS=1 \(Self.command)", "--budget",
+      "60s", "--out", dir,
+    ])
+    let seconds = Date().timeIntervalSince(started)
+    #expect(r.status != 0, "\(r.stderr.suffix(1500))")
+    #expect(r.stderr.contains("cannot hold the recipe"), "\(r.stderr.suffix(1500))")
+    #expect(r.stderr.contains("per validation pass"), "\(r.stderr.suffix(1500))")
+    // At once: the probe (a start, 30 steps, a pass), not the recipe.
+    #expect(seconds < 20, "refused after \(seconds) s")
+  }
+
   /// A final run that turns slower than the trials measured is re-planned shorter: its
   /// schedule rewritten mid-run, which the program reads again.
   @Test(.enabled(if: FileManager.default.fileExists(atPath: "/usr/bin/python3")))

@@ -116,36 +116,42 @@ import Testing
     return recipe
   }
 
-  @Test func theLargestBatchTheNoiseCannotTellFromTheLowestIsChosen() throws {
+  @Test func batchSizesTheNoiseCannotTellApartSettleOnTheStartingBatchSize() throws {
     let trials = [
       (64, entry("64", loss: 0.300)), (128, entry("128", loss: 0.304)),
       (256, entry("256", loss: 0.330)), (512, entry("512", loss: .infinity)),
     ]
-    // Repeats 2% apart: a band of 2·√2·1.41% ≈ 4%, so 128 is as good as 64, 256 is not.
+    // Repeats 2% apart: a band of 2·√2·1.41% ≈ 4%, so 128 is as good as 64, 256 is not; the
+    // tie goes to the starting batch size (128), which is the larger of the two here.
     let noisy = try recipe(
       noise: NoiseEstimate(pairs: [.init(label: "64", losses: [0.303, 0.297])]))
     let choice = noisy.chooseBatch(trials)
     #expect(choice.value == 128, "\(choice.reason)")
     #expect(choice.margin?.indistinguishable == ["64", "128"])
-    #expect(choice.reason.contains("could not tell apart"))
-    // Repeats that agree to 0.1%: the lowest wins, clearly.
+    #expect(choice.reason.contains("could not tell 64, 128 apart"), "\(choice.reason)")
+    #expect(choice.margin?.settlement != nil)
+    // Repeats that agree to 0.1%: the lowest wins, clearly, and nothing was settled.
     let quiet = try recipe(
       noise: NoiseEstimate(pairs: [.init(label: "64", losses: [0.3003, 0.3])]))
     let clear = quiet.chooseBatch(trials)
     #expect(clear.value == 64 && clear.margin!.isClear, "\(clear.reason)")
+    #expect(clear.margin?.settlement == nil)
   }
 
-  @Test func theLargestMomentumWithinTheNoiseIsChosen() throws {
+  @Test func momentaTheNoiseCannotTellApartSettleOnSmithsUsualValue() throws {
     let trials = [
-      (0.99, entry("0.99", loss: .infinity)), (0.97, entry("0.97", loss: 0.31)),
-      (0.95, entry("0.95", loss: 0.30)), (0.9, entry("0.9", loss: 0.302)),
+      (0.99, entry("0.99", loss: .infinity)), (0.97, entry("0.97", loss: 0.302)),
+      (0.95, entry("0.95", loss: 0.306)), (0.9, entry("0.9", loss: 0.30)),
     ]
+    // 0.9, 0.95 and 0.97 are within the noise: 0.95, neither end of the tie.
     let noisy = try recipe(
       noise: NoiseEstimate(pairs: [.init(label: "0.95", losses: [0.31, 0.30])]))
-    #expect(noisy.chooseMomentum(trials).value == 0.97)
+    #expect(noisy.chooseMomentum(trials).value == 0.95)
+    // Quiet repeats separate them: the lowest, 0.9.
     let quiet = try recipe(
       noise: NoiseEstimate(pairs: [.init(label: "0.95", losses: [0.3001, 0.3])]))
-    #expect(quiet.chooseMomentum(trials).value == 0.95)
+    let clear = quiet.chooseMomentum(trials)
+    #expect(clear.value == 0.9 && clear.margin!.isClear, "\(clear.reason)")
   }
 
   @Test func aTuneMeasuresTheNoiseInEveryTrialPhaseAndGivesEveryMargin() throws {

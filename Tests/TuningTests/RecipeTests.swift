@@ -134,6 +134,9 @@ final class LimitedSession: TrainingSession {
     s.weightDecays = [1e-2, 1e-3, 0]
     s.rangeTestSteps = 150
     s.validationBatches = nil
+    // The analytic problem separates in a few steps; these tests' short budgets are about
+    // other things than too-short trials (SettlementTests has those).
+    s.minimumTrialSteps = 10
     return s
   }
 
@@ -151,27 +154,6 @@ final class LimitedSession: TrainingSession {
     // Between the best two, adjacent or not; nothing when already tried.
     #expect(Recipe<AnalyticBackend>.refinement([(1e-2, 0.45), (1e-4, 0.4), (0, 0.6)]) == 1e-3)
     #expect(Recipe<AnalyticBackend>.refinement([(1e-3, 0.5), (3e-4, 0.6), (1e-4, 0.4)]) == nil)
-  }
-
-  @Test func weightDecayIsTheLargestOfTheIndistinguishable() {
-    // The Fashion-MNIST cnn's grid after 1,153 steps: 0 lowest, 1e-4 and 1e-3 within 4%.
-    let grid = [(3e-3, 0.2687), (1e-3, 0.2491), (1e-4, 0.2470), (0, 0.2417), (3e-5, 0.2442)]
-    #expect(Recipe<AnalyticBackend>.chooseWeightDecay(grid, tolerance: 0.04) == 1e-3)
-    #expect(Recipe<AnalyticBackend>.chooseWeightDecay(grid, tolerance: 0) == 0)
-    #expect(
-      Recipe<AnalyticBackend>.chooseWeightDecay([(1e-3, .infinity), (0, 0.5)], tolerance: 0.04) == 0
-    )
-  }
-
-  @Test func theStrongerWeightDecayMustStayUsableAsFarAsTheLowest() {
-    typealias R = Recipe<AnalyticBackend>
-    // Seed 0's 20-minute Fashion-MNIST tune: 1e-3 usable to 0.464, 3e-5 to 0.967: the lowest.
-    #expect(!R.keepsStrongerWeightDecay(usable: 0.464, lowestUsable: 0.967))
-    #expect(R.keepsStrongerWeightDecay(usable: 0.967, lowestUsable: 0.967))
-    #expect(R.keepsStrongerWeightDecay(usable: 10, lowestUsable: 0.42))
-    // An end that could not be read does not veto.
-    #expect(R.keepsStrongerWeightDecay(usable: nil, lowestUsable: 0.5))
-    #expect(R.keepsStrongerWeightDecay(usable: 0.1, lowestUsable: nil))
   }
 
   @Test func theWeightDecayRangeTestsLowestPointIsWeighedAgainstTheirNoise() {
@@ -268,10 +250,19 @@ final class LimitedSession: TrainingSession {
     var notes: [String] = []
     recipe.onEvent = { if case .note(let text) = $0 { notes.append(text) } }
     let outcome = try recipe.run()
-    #expect(outcome.batchSize.value == 64, "\(outcome.batchSize.reason) \(notes)")
-    // Whatever wins, the rule holds: the largest of those the noise cannot tell from the lowest.
     let margin = try #require(outcome.batchSize.margin)
-    #expect(margin.indistinguishable.compactMap(Int.init).max() == outcome.batchSize.value)
+    #expect(margin.indistinguishable.contains("64"), "\(outcome.batchSize.reason) \(notes)")
+    // Whatever wins, the rule holds: the lowest when clear of the noise, else the tied batch
+    // size nearest the starting one.
+    if margin.indistinguishable.count > 1 {
+      let tied = margin.indistinguishable.compactMap(Int.init)
+      let start = Double(recipe.settings.startBatchSize)
+      let distance = { (b: Int) in abs(log(Double(b) / start)) }
+      let nearest = tied.map(distance).min()!
+      #expect(distance(outcome.batchSize.value) <= nearest + 1e-12 && margin.settlement != nil)
+    } else {
+      #expect(outcome.batchSize.value == 64 && margin.settlement == nil)
+    }
     // Equal wall time: the trials' virtual seconds agree within a few percent.
     let times = recipe.journal.entries.filter { $0.phase == .batchSize && $0.result != nil }.map(
       \.seconds)
@@ -411,7 +402,7 @@ final class LimitedSession: TrainingSession {
   @Test func budgetsTooShortForTheRegularizationStudySkipIt() throws {
     let backend = AnalyticBackend()
     backend.secondsPerStep = { _ in 0.04 }
-    var s = settings(budget: 70)
+    var s = settings(budget: 80)
     s.dropouts = [0, 0.25, 0.5]
     let recipe = Recipe(backend: backend, settings: s, journal: try journal())
     var notes: [String] = []

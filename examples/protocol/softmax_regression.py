@@ -90,6 +90,7 @@ def main():
         elif event != "train":
             print(fields)
 
+    time.sleep(float(os.environ.get("SOFTMAX_STARTUP_SECONDS", "0")))
     train = make_data(1600, seed=7)
     validation, test = train[1200:], make_data(600, seed=8)
     if not final:
@@ -101,8 +102,11 @@ def main():
     order, position = [], 0
     done = 0
     parent = int(os.environ.get("DISCIPLINE_PID", "0"))
-    # For discipline's tests: a final run that turns slower than the trials measured.
+    # For discipline's tests: a final run that turns slower than the trials measured, and a
+    # program that starts slowly and validates slowly (a large split, whatever
+    # validation_batches says), as real scripts do.
     slow_final = float(os.environ.get("SOFTMAX_SLOW_FINAL", "0")) if final else 0
+    slow_validation = float(os.environ.get("SOFTMAX_VALIDATION_SECONDS", "0"))
     for k in range(steps):
         if stop_file and os.path.exists(stop_file):
             break
@@ -140,9 +144,11 @@ def main():
             break
         if done in validate_at:
             # A final run trains on all the data; its curve is measured on the test split.
+            time.sleep(slow_validation)
             vloss, vaccuracy = evaluate(weights, test if final else validation)
             report("val", step=done, loss=vloss, accuracy=vaccuracy)
     if final or not spec_path:
+        time.sleep(slow_validation)
         tloss, taccuracy = evaluate(weights, test)
         report("test", step=done, loss=tloss, accuracy=taccuracy)
         if spec.get("save_model"):

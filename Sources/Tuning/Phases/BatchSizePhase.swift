@@ -25,7 +25,8 @@ public struct BatchSizeStep: RecipeStep {
   public func run<B: TuningBackend>(_ recipe: Recipe<B>, _ findings: inout Findings) throws {
     let first = try findings.required(\.firstRangeTest, by: title, from: "learning rate")
     findings.batch = try recipe.batchSizePhase(
-      startLearningRate: first.suggestedMaximumLearningRate!, trialsLeft: recipe.laterTrials)
+      startLearningRate: first.suggestedMaximumLearningRate!, trialsLeft: recipe.laterTrials,
+      mayBeSkipped: true)
   }
 }
 
@@ -34,14 +35,26 @@ extension Recipe {
   /// The starting batch size is tested again with the same sweep as the others (the first
   /// test's wider sweep reads differently), and the readings are made monotone in the batch
   /// size (METHOD §3: larger batches tolerate larger rates).
-  public func batchSizePhase(startLearningRate lr0: Double, trialsLeft: Int) throws
-    -> BatchSizeDecision
-  {
+  /// With `mayBeSkipped` (the recipe; `study` always runs it), the phase is not run when its
+  /// trials would be too short to separate anything (`reasonToSkip`).
+  public func batchSizePhase(
+    startLearningRate lr0: Double, trialsLeft: Int, mayBeSkipped: Bool = false
+  ) throws -> BatchSizeDecision {
     let b0 = settings.startBatchSize
     let candidates = batchCandidates()
     let trialSeconds = plannedTrialSeconds(
       trials: candidates.count + noiseRepeats + trialsLeft,
       rangeTests: candidates.count + laterRangeTests)
+    if mayBeSkipped, candidates.count >= 2,
+      let why = reasonToSkip(.batchSize, steps: trialSteps(seconds: trialSeconds, batchSize: b0))
+    {
+      onEvent?(.note("batch size \(why); the starting batch size \(b0) is taken"))
+      let later = plannedTrialSeconds(trials: trialsLeft, rangeTests: laterRangeTests)
+      return BatchSizeDecision(
+        batchSize: Choice(
+          b0, "\(why); the stated default, the starting batch size of the first range test"),
+        learningRate: lr0, stepsPerTrial: trialSteps(seconds: later, batchSize: b0))
+    }
     var lrForBatch: [Int: Double] = [:]
     // A range test per candidate first (side by side where the backend has slots), then the trials.
     let untested = candidates
@@ -110,7 +123,9 @@ extension Recipe {
             batchSize: b, maxLearningRate: lrForBatch[b]!, divFactor: settings.divFactor,
             weightDecay: settings.priorWeightDecay,
             steps: trialSteps(seconds: trialSeconds, batchSize: b),
-            evaluations: settings.trialEvaluations, validationBatches: settings.validationBatches,
+            evaluations: trialEvaluations(
+              steps: trialSteps(seconds: trialSeconds, batchSize: b), batchSize: b),
+            validationBatches: settings.validationBatches,
             seed: settings.seed))
       })
     let batchTrials = Array(zip(tried, entries))

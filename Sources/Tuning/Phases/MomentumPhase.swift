@@ -19,13 +19,29 @@ public struct MomentumStep: RecipeStep {
   public func run<B: TuningBackend>(_ recipe: Recipe<B>, _ findings: inout Findings) throws {
     let batch = try findings.required(\.batch, by: title, from: "batch size")
     let b = batch.batchSize.value
+    let steps = recipe.trialSteps(phase: .momentum, batchSize: b, planned: batch.stepsPerTrial)
+    if let why = recipe.reasonToSkip(.momentum, steps: steps) {
+      findings.momentum = recipe.defaultMomentum(why)
+      return
+    }
     findings.momentum = try recipe.momentumPhase(
-      batchSize: b, learningRate: batch.learningRate,
-      steps: recipe.trialSteps(phase: .momentum, batchSize: b, planned: batch.stepsPerTrial))
+      batchSize: b, learningRate: batch.learningRate, steps: steps)
   }
 }
 
 extension Recipe {
+  /// The stated default when the phase does not run: Smith's usual cycle.
+  func defaultMomentum(_ why: String) -> MomentumDecision {
+    onEvent?(
+      .note("momentum \(why); Smith's usual \(plainNumber(settings.defaultMomentum)) is taken"))
+    let low = min(settings.defaultMomentum, settings.minMomenta.first ?? 0.85)
+    return MomentumDecision(
+      max: Choice(
+        settings.defaultMomentum,
+        "\(why); the stated default, Smith's usual top of the cycle (METHOD §2)"),
+      min: Choice(low, "the usual bottom of the cycle"))
+  }
+
   /// Phase 3: short trials at each momentum; the largest stable one, and the bottom of the cycle.
   public func momentumPhase(batchSize batch: Int, learningRate lr: Double, steps: Int) throws
     -> MomentumDecision
@@ -36,7 +52,7 @@ extension Recipe {
         batchSize: batch, maxLearningRate: lr, divFactor: settings.divFactor, maxMomentum: m,
         minMomentum: low,
         weightDecay: settings.priorWeightDecay, steps: steps,
-        evaluations: settings.trialEvaluations,
+        evaluations: trialEvaluations(steps: steps, batchSize: batch),
         validationBatches: settings.validationBatches, seed: settings.seed)
     }
     let momentumTrials = Array(

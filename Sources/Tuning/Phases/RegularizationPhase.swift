@@ -44,6 +44,11 @@ extension Recipe {
     throws -> RegularizationDecision
   {
     let steps = rangeTestSteps(batchSize: batch)
+    // The balance of regularization as a whole (METHOD §5): dropout and augmentation may take
+    // the stronger of settings a short test cannot tell apart only while the weight decay is at
+    // or below its prior; a weight decay the trials chose above it already regularizes more than
+    // the default, and ties stacked on it would leave the final run underfitting.
+    let balance = Self.regularizationBalance(weightDecay: wd, prior: settings.priorWeightDecay)
     var base = rangeSettings(steps: steps, weightDecay: wd, momentum: momentum, validate: true)
     base.validationBatches = settings.validationBatches
     /// One study: a range test per candidate (weakest first), read by `chooseRegularization`.
@@ -80,7 +85,8 @@ extension Recipe {
         (value: $0, name: name($0), validation: $1.lowestValidationLoss, stableUpTo: $1.stableUpTo)
       }
       return Self.chooseRegularization(
-        rows, kind: kind, tolerance: tolerance, why: why, noise: rangeTestNoise?.band)
+        rows, kind: kind, tolerance: tolerance, why: why, noise: rangeTestNoise?.band,
+        balance: balance)
     }
     let dropoutChoice = try study(
       settings.dropouts, current: regularization.dropout, kind: "rates",
@@ -112,14 +118,36 @@ extension Recipe {
     return RegularizationDecision(dropout: dropoutChoice, augmentation: augmentationChoice)
   }
 
+  /// Whether ties in dropout and augmentation may lean to the stronger setting, and why: only
+  /// while the weight decay is at or below its prior (the weight-decay phase settles its own
+  /// ties there, so only a weight decay the evidence chose above it turns the lean around).
+  static func regularizationBalance(weightDecay wd: Double, prior: Double) -> RegularizationBalance
+  {
+    wd <= prior * (1 + 1e-9)
+      ? RegularizationBalance(
+        leansStronger: true,
+        note:
+          "balance: weight decay \(plainNumber(wd)) is at or below its prior \(plainNumber(prior)), so a tie may take the stronger setting"
+      )
+      : RegularizationBalance(
+        leansStronger: false,
+        note:
+          "balance: weight decay \(plainNumber(wd)), above its prior \(plainNumber(prior)), already regularizes more than the default, so a tie takes the weaker setting instead of stacking regularization"
+      )
+  }
+
   /// Of the settings (weakest first) whose lowest validation loss is within `tolerance` of the
-  /// lowest, the strongest. `noise` (the range tests' own, where measured) is reported beside
-  /// the tolerance; it does not move the choice.
+  /// lowest, the strongest — or, where `balance` says the regularization is already above its
+  /// default, the weakest of them. `noise` (the range tests' own, where measured) is reported
+  /// beside the tolerance; it does not move the choice.
   static func chooseRegularization<Value: Codable & Sendable & Equatable>(
     _ rows: [(value: Value, name: String, validation: Double?, stableUpTo: Double?)], kind: String,
-    tolerance: Double, why: String, noise: Double? = nil
+    tolerance: Double, why: String, noise: Double? = nil,
+    balance: RegularizationBalance = .init(leansStronger: true, note: nil)
   ) -> Choice<Value> {
-    guard let chosen = strongestClose(rows.map(\.validation), tolerance: tolerance) else {
+    let strongest = strongestClose(rows.map(\.validation), tolerance: tolerance)
+    let weakest = Margin.within(tolerance, of: rows.map { $0.validation ?? .infinity }).first
+    guard let strongest, let weakest else {
       return Choice(
         rows[0].value,
         "no validation loss could be measured in the range tests; the weakest of the \(kind) is the safest"
@@ -129,15 +157,34 @@ extension Recipe {
       "\(r.name): " + (r.validation.map { String(format: "%.4f", $0) } ?? "—")
         + (r.stableUpTo.map { " to LR " + Self.formatLR($0) } ?? "")
     }.joined(separator: ", ")
-    let margin = Margin(
+    let chosen = balance.leansStronger ? strongest : weakest
+    var margin = Margin(
       measure: "lowest validation loss in the LR range test",
       candidates: rows.map { .init(name: $0.name, loss: $0.validation ?? .infinity) },
       chosen: rows[chosen].name, band: tolerance, measured: false, measuredNoise: noise)
+    let tied = strongest != weakest
+    if tied { margin.settlement = balance.note }
+    let rule =
+      balance.leansStronger
+      ? String(
+        format:
+          "the strongest of the %@ whose lowest validation loss in the LR range test is within %.0f%% of the lowest: %@",
+        kind, 100 * tolerance, why)
+      : String(
+        format:
+          "the weakest of the %@ whose lowest validation loss in the LR range test is within %.0f%% of the lowest",
+        kind, 100 * tolerance)
     return Choice(
       rows[chosen].value,
-      String(
-        format:
-          "the strongest of the %@ whose lowest validation loss in the LR range test is within %.0f%% of the lowest: %@ (validation loss, usable range: %@); %@",
-        kind, 100 * tolerance, why, table, margin.verdict), margin: margin)
+      "\(rule) (validation loss, usable range: \(table))"
+        + (tied ? balance.note.map { "; \($0)" } ?? "" : "") + "; \(margin.verdict)",
+      margin: margin)
   }
+}
+
+/// Whether the regularization studies' ties may lean to the stronger setting, and the words that
+/// say why (nil where nothing was weighed).
+public struct RegularizationBalance: Sendable, Equatable {
+  public var leansStronger: Bool
+  public var note: String?
 }

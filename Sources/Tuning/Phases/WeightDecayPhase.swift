@@ -22,10 +22,21 @@ public struct WeightDecayStep: RecipeStep {
     let b = batch.batchSize.value
     let planned = recipe.replannedSteps(
       b, trials: recipe.settings.weightDecays.count + 1 + recipe.noiseRepeats)
+    let steps = recipe.trialSteps(phase: .weightDecay, batchSize: b, planned: planned)
+    if let why = recipe.reasonToSkip(.weightDecay, steps: steps) {
+      let prior = recipe.settings.priorWeightDecay
+      recipe.onEvent?(.note("weight decay \(why); the prior \(plainNumber(prior)) is taken"))
+      findings.weightDecay = WeightDecayDecision(
+        weightDecay: Choice(prior, "\(why); the stated default, the prior weight decay"),
+        maxLearningRate: Choice(
+          batch.learningRate,
+          "LR range test at batch \(b): a tenth of the largest rate at which the network still trains"
+        ))
+      return
+    }
     findings.weightDecay = try recipe.weightDecayPhase(
       batchSize: b, learningRate: batch.learningRate,
-      momentum: (momentum.max.value, momentum.min.value),
-      steps: recipe.trialSteps(phase: .weightDecay, batchSize: b, planned: planned))
+      momentum: (momentum.max.value, momentum.min.value), steps: steps)
   }
 }
 
@@ -43,7 +54,7 @@ extension Recipe {
           batchSize: batch, maxLearningRate: lr, divFactor: settings.divFactor,
           maxMomentum: momentum.max,
           minMomentum: momentum.min, weightDecay: wd, steps: steps,
-          evaluations: settings.trialEvaluations,
+          evaluations: trialEvaluations(steps: steps, batchSize: batch),
           validationBatches: settings.validationBatches, seed: settings.seed))
     }
     var wdTrials = Array(
@@ -58,14 +69,14 @@ extension Recipe {
       $0.1.result!.finalValidationLoss < $1.1.result!.finalValidationLoss
     }
     let lowest = ranked[0]
-    // Early validation losses closer than the noise cannot be told apart by a short run, and
-    // the final run is many times longer, where more regularization pays off: among those, the
-    // largest weight decay (Smith: balance the regularization for the whole run).
+    // Early validation losses closer than the noise cannot be told apart by a short run: the
+    // stated default settles among them (the largest at or below the prior), never the grid's
+    // largest on a difference the noise cannot see.
     let (band, measured) = noiseBand(fallback: settings.weightDecayTolerance)
-    let close = Margin.within(band, of: losses).map { wdTrials[$0] }
-    let largest = Self.chooseWeightDecay(
-      wdTrials.map { ($0.0, $0.1.result!.finalValidationLoss) }, tolerance: band)
-    var best = wdTrials.first { $0.0 == largest } ?? lowest
+    let settled = Margin.settle(
+      losses: losses, values: wdTrials.map(\.0), band: band, by: settings.weightDecayDefault,
+      format: Self.format)
+    let best = settled.map { wdTrials[$0.index] } ?? lowest
     let second = best.0 != lowest.0 ? lowest : (ranked.count > 1 ? ranked[1] : nil)
     let table = ranked.map {
       String(format: "%@: %.4f", Self.format($0.0), $0.1.result!.finalValidationLoss)
@@ -82,46 +93,22 @@ extension Recipe {
       base: rangeSettings(
         steps: wdSteps, weightDecay: best.0, momentum: momentum.max, validate: true),
       batchSize: { $0.batchSize! })
-    func usable(_ wd: Double) -> Double? {
-      wdRange.conditions.first { $0.condition.weightDecay == wd }?.stableUpTo
-    }
-    var why: String
-    if close.count <= 1 {
-      why = String(
-        format: "lowest early validation loss of %d short one-cycle runs (%@)", ranked.count, table)
-    } else if !Self.keepsStrongerWeightDecay(
-      usable: usable(best.0), lowestUsable: usable(lowest.0)),
-      let strong = usable(best.0), let weak = usable(lowest.0)
-    {
-      why = String(
-        format:
-          "lowest early validation loss of %d short one-cycle runs (%@); the stronger %@, which the runs could not tell from it, stops being usable at LR %@ in its range test, before %@: the method takes the regularization that stays low over the widest LR range",
-        ranked.count, table, Self.format(best.0), Self.formatLR(strong), Self.formatLR(weak))
-      if let n = rangeTestNoise, let r = n.usableRatio {
-        why += String(
-          format:
-            " (a coarse reading: %@ swept twice stayed usable up to %@ and %@, %.1f× apart, %@ %.2f× these two differ by)",
-          n.label, Self.formatLR(n.usableUpTo[0]), Self.formatLR(n.usableUpTo[1]), r,
-          weak / strong > r ? "less than the" : "more than the", weak / strong)
-      }
-      best = lowest
+    let why: String
+    if settled == nil {
+      why = "every weight-decay trial diverged (\(table)); the lowest loss is kept"
+    } else if let settlement = settled?.settlement {
+      why = "\(settlement) (\(steps)-step runs: \(table))"
     } else {
       why = String(
-        format:
-          "the largest of the weight decays the %d-step runs could not tell apart (%@): the final run is many times longer, where regularization pays off (%@)",
-        steps, close.map { Self.format($0.0) }.joined(separator: ", "), table)
-      if best.0 != lowest.0, let strong = usable(best.0), let weak = usable(lowest.0) {
-        why += String(
-          format: "; its range test stays usable up to LR %@ against %@ at %@",
-          Self.formatLR(strong), Self.formatLR(weak), Self.format(lowest.0))
-      }
+        format: "lowest early validation loss of %d short one-cycle runs (%@)", ranked.count, table)
     }
-    let margin = Margin(
+    var margin = Margin(
       measure: "early validation loss",
       candidates: wdTrials.map {
         .init(name: Self.format($0.0), loss: $0.1.result!.finalValidationLoss)
       },
       chosen: Self.format(best.0), band: band, measured: measured)
+    margin.settlement = settled?.settlement
     var wdChoice = Choice(best.0, "\(why); \(margin.verdict)", margin: margin)
     // Every reading at the chosen batch size counts: the batch-size study's and the one at the
     // best weight decay; their geometric mean evens out the noise of a single curve.
@@ -147,20 +134,10 @@ extension Recipe {
     return WeightDecayDecision(weightDecay: wdChoice, maxLearningRate: maxLR)
   }
 
-  /// METHOD §5 asks for the regularization whose loss stays low over the widest LR range: the
-  /// larger of two weight decays the trials could not tell apart is kept only if its LR range
-  /// test stays usable as far as the lower one's. A 20-minute Fashion-MNIST tune took 3e-3 over
-  /// 3e-5 with a range of 0.496 against 0.967 (the former rule vetoed only under half) and
-  /// underfit at 91.63%. An end that could not be read does not veto.
-  static func keepsStrongerWeightDecay(usable strong: Double?, lowestUsable weak: Double?) -> Bool {
-    guard let strong, let weak else { return true }
-    return strong >= weak
-  }
-
   /// What the weight-decay range tests' lowest validation losses say beside the rule: the
   /// chosen one reached the lowest too, or which did and by how much, against the range tests'
-  /// noise. The lowest point of a sweep is one reading at one rate; the usable range is what a
-  /// whole one-cycle run depends on, so the rule reads the range and this is for the record.
+  /// noise. The lowest point of a sweep is one reading at one rate; the trials ran whole
+  /// one-cycle schedules, so they decide and this is for the record.
   static func rangeTestLowest(
     _ comparison: RangeTestComparison, chosen: String, noise: RangeTestNoise?
   ) -> String {
@@ -181,7 +158,7 @@ extension Recipe {
       } ?? ""
     return String(
       format:
-        "; in the LR range tests %@ reached the lowest validation loss (%.4f against %.4f, %.1f%% lower%@): the rule weighs the usable range, which the whole run depends on, over the lowest point of a sweep",
+        "; in the LR range tests %@ reached the lowest validation loss (%.4f against %.4f, %.1f%% lower%@): the choice rests on the trials, whose whole one-cycle runs a sweep's lowest point (one reading at one rate) does not replace",
       low.0, low.1, mine, 100 * apart, against)
   }
 }
