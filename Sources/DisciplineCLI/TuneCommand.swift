@@ -17,25 +17,29 @@ struct TuneCommand: ParsableCommand {
         1. LR range test (with validation loss) at --start-batch-size:
            the maximum and minimum learning rate.
         2. Batch size: per candidate an LR range test and a one-cycle
-           trial of equal wall time; the largest batch the noise cannot
-           tell from the lowest validation loss.
-        3. Momentum: short trials at each of --momenta; the largest
-           the noise cannot tell from the lowest (the largest stable).
+           trial of equal wall time; the lowest validation loss.
+        3. Momentum: short trials at each of --momenta; the lowest.
         4. Weight decay: a grid of short one-cycle trials read by early
            validation loss, one refinement between the best two, and
-           LR range tests at the lowest and the largest the noise
-           cannot tell from it: the largest if its range test stays
-           usable as far, else the lowest.
+           LR range tests at the chosen and the next value for the LR.
         Each trial phase runs its lowest trial again under another
         seed: that difference is the noise every choice is weighed
-        against (the report's "Against the noise" column). The two
-        range tests at --start-batch-size measure the range tests'
-        noise, reported beside the regularization tolerances.
+        against (the report's "Against the noise" column). Candidates
+        closer than the noise are a tie, settled by a stated default,
+        never by the end of a grid: the batch size nearest
+        --start-batch-size, the momentum nearest 0.95 (Smith's usual),
+        the largest weight decay at or below the prior (5e-4; 1e-4 for
+        residual networks). A phase whose trials would be too short to
+        separate anything (under 50 steps), or that would start after
+        the tuning's share of the budget (40%), takes its default and
+        says so.
         5. Regularization: LR range tests at each of --dropouts, then
            with each of --augmentations (images); the strongest whose
            validation loss is within 10% of the lowest (50% for
-           augmentations, which slow early learning by design).
-           --dropout or --augment fix one instead.
+           augmentations, which slow early learning by design) while
+           the weight decay is at or below its prior, else the weakest
+           (ties do not stack regularization). --dropout or --augment
+           fix one instead.
         6. Final one-cycle training for the rest of the budget on all
            the training data, the test set, a diagnosis of the curves.
       Each finished trial goes to DIR/journal.jsonl at once, and the

@@ -61,16 +61,18 @@ public struct Diagnosis: Codable, Sendable, Equatable {
     }
     let trainLosses = history.steps.map(\.loss).filter(\.isFinite)
     if trainLosses.count >= 20 {
+      // Where it started: its first few steps (a tenth of a long run has long converged).
+      let k0 = max(1, min(10, trainLosses.count / 100))
       let k = max(1, trainLosses.count / 10)
-      let first = trainLosses.prefix(k).reduce(0, +) / Double(k)
+      let first = trainLosses.prefix(k0).reduce(0, +) / Double(k0)
       let last = trainLosses.suffix(k).reduce(0, +) / Double(k)
       if first > 0 && last >= 0.9 * first {
         self.init(
           verdict: .notLearning,
           explanation: String(
             format:
-              "the training loss stayed near where it started (%.4f over the first tenth of the steps, %.4f over the last)",
-            first, last),
+              "the training loss stayed near where it started (%.4f over the first %d steps, %.4f over the last tenth)",
+            first, k0, last),
           suggestion:
             "check the learning rate and the program's use of the schedule; a larger budget gives the tuning longer trials\(advice)"
         )

@@ -264,7 +264,7 @@ extension Recipe {
     let needed = max(tuning + epochs * epochSeconds, epochs * epochSeconds / settings.finalShare)
     return String(
       format:
-        "an epoch of the final run takes %.0f s here; about --budget %.0fm gives it %.0f epochs",
+        "an epoch of the final run takes %.2g s here; about --budget %.0fm gives it %.0f epochs",
       epochSeconds, (1.1 * needed / 60).rounded(.up), epochs)
   }
 }

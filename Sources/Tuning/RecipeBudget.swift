@@ -232,7 +232,7 @@ extension Recipe {
     throw RecipeError(
       description: String(
         format:
-          "a budget of %.0f s cannot hold the recipe here: at the measured %.0f samples/s its %d range tests of %d steps and %d trials of %d steps take about %.0f s with the %.0f s already spent (loading, a throughput probe)%@, and the final run needs at least as long; the smallest budget that would is about %.0f s (--budget %.0fs)",
+          "a budget of %.0f s cannot hold the recipe here: at the measured %.0f samples/s its %d range tests of %d steps and %d trials of %d steps take about %.0f s with the %.0f s already spent (loading, a throughput probe)%@, as the tuning's share of the budget (the final run keeps the rest); the smallest budget that would is about %.0f s (--budget %.0fs)",
         settings.budget, throughput(settings.startBatchSize), settings.batchSizes.count + 3,
         settings.minimumRangeTestSteps,
         settings.batchSizes.count + noiseRepeats + laterTrials, settings.minimumTrialSteps,
