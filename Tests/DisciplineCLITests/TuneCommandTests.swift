@@ -121,7 +121,7 @@ import Testing
   @Test func aVirtualClockMakesTheTuneReproducible() throws {
     func tune() throws -> (journal: [String], hyperparameters: String) {
       let dir = CLI.temporaryDirectory()
-      let r = try CLI.run(spirals + ["--budget", "30s", "--virtual-clock", "2000", "--out", dir])
+      let r = try CLI.run(spirals + ["--budget", "60s", "--virtual-clock", "2000", "--out", dir])
       #expect(r.status == 0, "\(r.stderr)")
       #expect(r.stderr.contains("counted as work at 2000 samples/s"))
       let journal = try String(contentsOfFile: dir + "/journal.jsonl", encoding: .utf8)
