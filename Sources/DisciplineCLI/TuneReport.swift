@@ -14,8 +14,8 @@ extension TuneFiles {
       subtitle: "Smith's recipe within a budget of \(formatDuration(budget))",
       summary: String(
         format:
-          "Test accuracy %.2f%%, test loss %.4f, after %d epochs of one-cycle training; the whole recipe took %@. Diagnosis: %@ — %@.",
-        100 * o.test.accuracy, o.test.loss, o.epochs.value, formatDuration(o.seconds),
+          "Test accuracy %.2f%%, test loss %.4f, after %@ of one-cycle training; the whole recipe took %@. Diagnosis: %@ — %@.",
+        100 * o.test.accuracy, o.test.loss, o.trainedLength, formatDuration(o.seconds),
         o.diagnosis.verdict.rawValue, o.diagnosis.explanation)
         + (o.noise.relative == nil
           ? ""

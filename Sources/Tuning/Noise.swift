@@ -147,7 +147,7 @@ public struct Margin: Codable, Sendable, Equatable {
       others.isEmpty
         ? "clear: \(lead) (\(noise))"
         : "indistinguishable from \(others): \(lead) (\(noise))"
-          + (settlement == nil ? "" : "; settled by a stated default")
+          + (settlement == nil ? "" : "; a tie, settled by rule (see why)")
     }
   }
 

@@ -190,6 +190,17 @@ public struct TuneOutcome: Codable, Sendable {
   /// The range tests' noise (one condition swept twice), where measured.
   public var rangeTestNoise: RangeTestNoise?
 
+  /// How long the final run trained, as a report says it: "67 epochs", or "10 steps (0.09 of
+  /// an epoch)" for a run shorter than an epoch (a program's final run cut short).
+  public var trainedLength: String {
+    let steps = history.steps.count
+    let epochs = Double(steps) / Double(max(1, stepsPerEpoch))
+    if steps > 0 && epochs < 1 {
+      return String(format: "%d steps (%.2f of an epoch)", steps, epochs)
+    }
+    return "\(self.epochs.value) epochs"
+  }
+
   public subscript<T>(dynamicMember choice: KeyPath<TunedHyperParameters, T>) -> T {
     chosen[keyPath: choice]
   }
