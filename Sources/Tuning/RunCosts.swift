@@ -39,12 +39,8 @@ public struct RunCosts: Codable, Sendable, Equatable {
   public func split(seconds: Double, limit: Int) -> (evaluations: Int, training: Double) {
     let usable = max(0, seconds - startupSeconds)
     guard let pass = evaluationPassSeconds, pass > 0 else { return (limit, usable) }
-    var evaluations = max(1, min(limit, Int(usable / 3 / pass)))
-    // Passes at most half the training: usable = training + n·pass with n·pass ≤ training / 2.
-    while evaluations > 1 && Double(evaluations) * pass > (usable - Double(evaluations) * pass) / 2
-    {
-      evaluations -= 1
-    }
+    // Passes at most a third of the run are at most half its training.
+    let evaluations = max(1, min(limit, Int(usable / 3 / pass)))
     return (evaluations, max(0, usable - Double(evaluations) * pass))
   }
 

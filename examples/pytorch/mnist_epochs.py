@@ -14,10 +14,11 @@ Under discipline the optimizer is SGD with momentum (the schedule sets its rate 
 before every step; Adadelta has no momentum to cycle), StepLR is off, the epoch loop runs until
 the helper says stop, and validation follows the spec's `validate_at`.
 """
-import argparse, gzip, math, os, time
+import argparse, math, os, time
 import torch, torch.nn as nn, torch.nn.functional as F
 from torch.utils.data import DataLoader, TensorDataset
 import discipline  # discipline
+from fashion_mnist import idx  # the IDX reader of the example beside this one
 
 
 class Net(nn.Module):
@@ -37,21 +38,9 @@ class Net(nn.Module):
         return F.log_softmax(self.fc2(x), dim=1)
 
 
-def idx(path):
-    """An IDX file of unsigned bytes as a tensor; exits naming the file if it is not one."""
-    path = path if os.path.exists(path) else path + ".gz"
-    with (gzip.open if path.endswith(".gz") else open)(path, "rb") as f:
-        data = bytearray(f.read())
-    ndim = data[3] if len(data) >= 4 else 0
-    dims = [int.from_bytes(data[4 + 4 * i:8 + 4 * i], "big") for i in range(ndim)]
-    if ndim == 0 or data[:3] != b"\0\0\x08" or len(data) != 4 + 4 * ndim + math.prod(dims):
-        raise SystemExit(f"{path}: not an IDX file of unsigned bytes")
-    return torch.frombuffer(data, dtype=torch.uint8, offset=4 + 4 * ndim).reshape(dims)
-
-
 def dataset(directory, prefix):
-    x = idx(os.path.join(directory, f"{prefix}-images-idx3-ubyte")).float().div(255)
-    y = idx(os.path.join(directory, f"{prefix}-labels-idx1-ubyte")).long()
+    x = idx(directory, f"{prefix}-images-idx3-ubyte").float().div(255)
+    y = idx(directory, f"{prefix}-labels-idx1-ubyte").long()
     return TensorDataset(x.sub(0.2860).div(0.3530).unsqueeze(1), y)  # Fashion-MNIST's mean, std
 
 

@@ -116,15 +116,14 @@ extension Recipe {
     }
     let entries = try trials(
       tried.map { b in
-        TrialWork(
+        let steps = trialSteps(seconds: trialSeconds, batchSize: b)
+        return TrialWork(
           key: "batch-size/trial/\(b)", phase: .batchSize,
           label: "batch \(b), \(Int(trialSeconds.rounded())) s",
           settings: TrialSettings(
             batchSize: b, maxLearningRate: lrForBatch[b]!, divFactor: settings.divFactor,
             weightDecay: settings.priorWeightDecay,
-            steps: trialSteps(seconds: trialSeconds, batchSize: b),
-            evaluations: trialEvaluations(
-              steps: trialSteps(seconds: trialSeconds, batchSize: b), batchSize: b),
+            steps: steps, evaluations: trialEvaluations(steps: steps, batchSize: b),
             validationBatches: settings.validationBatches,
             seed: settings.seed))
       })
