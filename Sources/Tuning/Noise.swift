@@ -222,6 +222,14 @@ public struct RangeTestNoise: Codable, Sendable, Equatable {
     return high / low
   }
   public var learningRateRatio: Double? { Self.ratio(maximumLearningRates) }
+
+  /// How far apart two range tests' maximum learning rates may read and still be taken as
+  /// noise: the square of one pair's ratio (the pair's band, as `band` is for losses), and at
+  /// least 2×, as one pair can read alike by chance (1.01× measured, where other runs of the
+  /// same set-up read 1.5×).
+  public static func poolingTolerance(_ noise: RangeTestNoise?) -> Double {
+    max(2, pow(noise?.learningRateRatio ?? 1, 2))
+  }
   public var usableRatio: Double? { Self.ratio(usableUpTo) }
 
   /// "batch 128 swept twice: lowest validation loss 0.5983 and 0.6457 (7.6% apart, so range

@@ -211,7 +211,7 @@ public final class Recipe<Backend: TuningBackend> {
       let all = batch.readings.keys.sorted().map { "\($0): \(Self.formatLR(batch.readings[$0]!))" }
         .joined(separator: ", ")
       maxLR.reason +=
-        "; the batch-size range test at \(b) read \(Self.formatLR(raw)), taken as \(Self.formatLR(used)) to keep the readings monotone in the batch size, as larger batches tolerate larger rates (readings \(all))"
+        "; the batch-size range test at \(b) read \(Self.formatLR(raw)), taken as \(Self.formatLR(used)) to keep the readings monotone in the batch size, as larger batches tolerate larger rates (readings within the range tests' noise of each other are pooled, one lower than a smaller batch's by more is raised to it; readings \(all))"
     }
     if let n = rangeTestNoise, let r = n.learningRateRatio {
       maxLR.reason += String(

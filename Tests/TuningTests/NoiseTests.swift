@@ -207,17 +207,40 @@ import Testing
     typealias R = Recipe<AnalyticBackend>
     // Ordered readings stand.
     #expect(
-      R.monotoneInBatchSize([64: 0.05, 128: 0.08, 256: 0.08, 512: 0.2]) == [
+      R.monotoneInBatchSize([64: 0.05, 128: 0.08, 256: 0.08, 512: 0.2], tolerance: 2) == [
         64: 0.05, 128: 0.08, 256: 0.08, 512: 0.2,
       ])
-    // A 3-minute Fashion-MNIST tune's readings: each violating pair is pooled to its geometric mean.
-    let pooled = R.monotoneInBatchSize([64: 0.0759, 128: 0.00439, 256: 0.123, 512: 0.00376])
-    #expect(abs(pooled[64]! - (0.0759 * 0.00439).squareRoot()) < 1e-12 && pooled[64] == pooled[128])
-    #expect(
-      abs(pooled[256]! - (0.123 * 0.00376).squareRoot()) < 1e-12 && pooled[256] == pooled[512])
-    // A late low reading pulls its predecessors down with it until the order holds.
-    let late = R.monotoneInBatchSize([64: 0.1, 128: 0.1, 256: 0.001])
-    let cube = pow(0.1 * 0.1 * 0.001, 1.0 / 3)
+    // A 20-minute Fashion-MNIST tune's readings, each violation within the noise: pooled to
+    // their geometric mean.
+    let pooled = R.monotoneInBatchSize(
+      [64: 0.0675, 128: 0.0567, 256: 0.0684, 512: 0.0519], tolerance: 2.22)
+    let mean = pow(0.0675 * 0.0567 * 0.0684 * 0.0519, 0.25)
+    #expect(pooled.values.allSatisfy { abs($0 - mean) < 1e-12 })
+    // A late low reading within the noise pulls its predecessors down with it.
+    let late = R.monotoneInBatchSize([64: 0.1, 128: 0.1, 256: 0.06], tolerance: 2)
+    let cube = pow(0.1 * 0.1 * 0.06, 1.0 / 3)
     #expect(abs(late[64]! - cube) < 1e-12 && abs(late[256]! - cube) < 1e-12)
+    // A 3-minute tune's readings: 128-512 read 16-23× below 64, far beyond the noise. They are
+    // raised to 64's reading, never 64 pulled down to a pool of them (0.00714 before).
+    let short = R.monotoneInBatchSize(
+      [64: 0.0657, 128: 0.0028, 256: 0.00414, 512: 0.00341], tolerance: 2.13)
+    #expect(short == [64: 0.0657, 128: 0.0657, 256: 0.0657, 512: 0.0657])
+    // Alternating readings: each low one is raised to the high one before it.
+    let alternating = R.monotoneInBatchSize(
+      [64: 0.0759, 128: 0.00439, 256: 0.123, 512: 0.00376], tolerance: 2)
+    #expect(alternating == [64: 0.0759, 128: 0.0759, 256: 0.123, 512: 0.123])
   }
+
+  @Test func thePoolingToleranceIsTheRangeTestsBandAndAtLeastTwofold() {
+    func noise(_ a: Double, _ b: Double) -> RangeTestNoise {
+      RangeTestNoise(
+        label: "batch 128", lowestValidationLosses: [0.6, 0.6], maximumLearningRates: [a, b],
+        usableUpTo: [])
+    }
+    #expect(
+      abs(RangeTestNoise.poolingTolerance(noise(0.0848, 0.0567)) - pow(0.0848 / 0.0567, 2)) < 1e-12)
+    #expect(RangeTestNoise.poolingTolerance(noise(0.089, 0.0899)) == 2)
+    #expect(RangeTestNoise.poolingTolerance(nil) == 2)
+  }
+
 }

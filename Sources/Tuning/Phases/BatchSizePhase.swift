@@ -91,7 +91,8 @@ extension Recipe {
       if let n = rangeTestNoise { onEvent?(.note("range-test noise: \(n.description)")) }
     }
     let raw = lrForBatch
-    lrForBatch = Self.monotoneInBatchSize(lrForBatch)
+    lrForBatch = Self.monotoneInBatchSize(
+      lrForBatch, tolerance: RangeTestNoise.poolingTolerance(rangeTestNoise))
     let adjusted = raw.keys.sorted().filter { abs(raw[$0]! - lrForBatch[$0]!) > 1e-12 * raw[$0]! }
     if !adjusted.isEmpty {
       onEvent?(
@@ -145,30 +146,41 @@ extension Recipe {
       readings: raw, monotoneReadings: lrForBatch)
   }
 
-  /// Learning-rate readings made non-decreasing in the batch size by pooling adjacent
-  /// violators (their geometric mean): a reading that breaks the order larger batches keep is
-  /// taken as the noise of single curves, averaged with its neighbours.
-  static func monotoneInBatchSize(_ readings: [Int: Double]) -> [Int: Double] {
+  /// Learning-rate readings made non-decreasing in the batch size, as larger batches tolerate
+  /// larger rates (METHOD §3).
+  /// - Adjacent violators that are within `tolerance` (a ratio) of each other are pooled to
+  ///   their geometric mean: a reading that breaks the order by no more than a range test's
+  ///   noise is taken as that noise, averaged with its neighbours.
+  /// - A reading below a smaller batch's by more than `tolerance` is not noise but a curve
+  ///   read wrongly (a short sweep at a large batch reads "still trains up to" far too early:
+  ///   0.0028 at batch 128 where batch 64 read 0.0657, in a 3-minute tune). Pooling it would
+  ///   drag the good reading down with it; it is raised to the smaller batch's instead, which
+  ///   by the same premise the larger batch tolerates, and its trial tests that.
+  static func monotoneInBatchSize(_ readings: [Int: Double], tolerance: Double) -> [Int: Double] {
     let sorted = readings.keys.sorted()
+    let limit = log(max(tolerance, 1))
     var blocks: [(sum: Double, members: [Int])] = []
     for b in sorted {
       blocks.append((log(readings[b]!), [b]))
       while blocks.count >= 2 {
         let last = blocks[blocks.count - 1]
         let previous = blocks[blocks.count - 2]
-        guard previous.sum / Double(previous.members.count) > last.sum / Double(last.members.count)
-        else { break }
+        let gap =
+          previous.sum / Double(previous.members.count) - last.sum / Double(last.members.count)
+        guard gap > 0, gap <= limit else { break }
         blocks.removeLast()
         blocks[blocks.count - 1] = (previous.sum + last.sum, previous.members + last.members)
       }
     }
     var result: [Int: Double] = [:]
+    var floor = 0.0
     for block in blocks {
       // A reading that keeps the order stands exactly as read.
-      for b in block.members {
-        result[b] =
-          block.members.count == 1 ? readings[b]! : exp(block.sum / Double(block.members.count))
-      }
+      let pooled =
+        block.members.count == 1
+        ? readings[block.members[0]]! : exp(block.sum / Double(block.members.count))
+      floor = max(floor, pooled)
+      for b in block.members { result[b] = floor }
     }
     return result
   }
