@@ -2,10 +2,11 @@
 import PackageDescription
 
 // Layers, bottom to top (see Docs/ARCHITECTURE.md): CNative → Tensors → NeuralNetworks,
-// Optimizers → Training (the engine's sessions) → the `discipline` executable. Tuning (the
-// recipe, range tests, trial specs and runners) depends only on Sessions (the session protocol
-// and the trainer) and Schedules, so it builds without oneDNN. Schedules and Reports depend on
-// nothing in the project; Datasets only on CNative (zlib).
+// Optimizers → Training (the engine's sessions) → the `discipline` executable. The tuning side
+// builds without oneDNN: TrialProtocol (specs, schedules, events and results as data) →
+// Runners (carry a spec out: in-process sessions, local programs, Slurm) → RangeTests (the LR
+// range test and its reading) → Tuning (the recipe: phases, rules, budget, final run). Schedules
+// and Reports depend on nothing in the project; Datasets only on CNative (zlib).
 /// Modules whose tests use `@testable import` are compiled for testing in release builds too,
 /// so the whole suite runs optimized (`swift test -c release`).
 let testable: [SwiftSetting] = [.unsafeFlags(["-enable-testing"], .when(configuration: .release))]
@@ -22,6 +23,9 @@ let package = Package(
     .library(name: "Reports", targets: ["Reports"]),
     .library(name: "Sessions", targets: ["Sessions"]),
     .library(name: "Training", targets: ["Training"]),
+    .library(name: "TrialProtocol", targets: ["TrialProtocol"]),
+    .library(name: "Runners", targets: ["Runners"]),
+    .library(name: "RangeTests", targets: ["RangeTests"]),
     .library(name: "Tuning", targets: ["Tuning"]),
   ],
   dependencies: [
@@ -43,12 +47,25 @@ let package = Package(
         "Sessions", "Tensors", "NeuralNetworks", "Optimizers", "Schedules", "Datasets",
         "Randomness",
       ]),
-    .target(name: "Tuning", dependencies: ["Sessions", "Schedules"], swiftSettings: testable),
+    // The trial protocol as data (spec, schedule, events, results); the runners that carry a
+    // spec out (in-process sessions, local programs, Slurm); the recipe on top of both.
+    .target(name: "TrialProtocol", dependencies: ["Schedules"], swiftSettings: testable),
+    .target(
+      name: "Runners", dependencies: ["TrialProtocol", "Sessions", "Schedules"],
+      swiftSettings: testable),
+    // The LR range test (lr-find's sweep and its reading), on any runner.
+    .target(
+      name: "RangeTests", dependencies: ["TrialProtocol", "Runners", "Sessions", "Schedules"],
+      swiftSettings: testable),
+    .target(
+      name: "Tuning",
+      dependencies: ["TrialProtocol", "Runners", "RangeTests", "Sessions", "Schedules"],
+      swiftSettings: testable),
     .executableTarget(
       name: "DisciplineCLI",
       dependencies: [
         "Tensors", "NeuralNetworks", "Optimizers", "Schedules", "Datasets", "Reports", "Sessions",
-        "Training", "Tuning",
+        "Training", "TrialProtocol", "Runners", "RangeTests", "Tuning",
         "Randomness", .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ]),
     .target(
@@ -65,7 +82,10 @@ let package = Package(
       name: "TrainingTests",
       dependencies: ["Training", "Datasets", "NeuralNetworks", "Optimizers", "Randomness"]),
     .testTarget(
-      name: "TuningTests", dependencies: ["Tuning", "Sessions", "Schedules", "Randomness"]),
+      name: "TuningTests",
+      dependencies: [
+        "TrialProtocol", "Runners", "RangeTests", "Tuning", "Sessions", "Schedules", "Randomness",
+      ]),
     .testTarget(name: "DisciplineCLITests", dependencies: ["NeuralNetworks"]),
   ]
 )

@@ -3,7 +3,10 @@ import Datasets
 import Foundation
 import NeuralNetworks
 import Optimizers
+import RangeTests
+import Runners
 import Training
+import TrialProtocol
 import Tuning
 
 /// Where the data comes from: `--dataset` and its options, shared by every training command.

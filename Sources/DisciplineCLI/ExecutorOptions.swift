@@ -1,6 +1,8 @@
 import ArgumentParser
 import Foundation
 import NeuralNetworks
+import Runners
+import TrialProtocol
 import Tuning
 
 /// Where the trials run: `--executor`, `--parallel` and `--slurm-args`, shared by `tune`,

@@ -1,8 +1,10 @@
 import ArgumentParser
 import Foundation
 import NeuralNetworks
+import RangeTests
 import Reports
 import Training
+import TrialProtocol
 import Tuning
 
 /// `discipline lr-find`: the LR range test, under one or several conditions.

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Schedules
+import TrialProtocol
 
 /// `discipline schedule POLICY …`: print or write a schedule's learning rate and momentum for
 /// every step, as CSV, JSON or an SVG chart.

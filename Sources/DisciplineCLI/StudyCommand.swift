@@ -3,6 +3,7 @@ import Foundation
 import NeuralNetworks
 import Reports
 import Training
+import TrialProtocol
 import Tuning
 
 /// `discipline study`: one phase of the recipe on its own.

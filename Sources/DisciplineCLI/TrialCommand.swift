@@ -1,8 +1,11 @@
 import ArgumentParser
 import Foundation
 import NeuralNetworks
+import RangeTests
+import Runners
 import Tensors
 import Training
+import TrialProtocol
 import Tuning
 
 /// `discipline trial`: runs one spec on the built-in engine, alone — what a cluster job runs.

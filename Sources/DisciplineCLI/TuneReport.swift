@@ -1,4 +1,5 @@
 import Foundation
+import RangeTests
 import Reports
 import Tuning
 

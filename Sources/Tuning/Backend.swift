@@ -1,5 +1,7 @@
 import Foundation
+import Runners
 import Sessions
+import TrialProtocol
 
 /// The regularization that is not an optimizer setting: dropout before the classifier and the
 /// augmentation of the training samples (by name: none, flip, crop-flip).

@@ -1,6 +1,7 @@
 import Foundation
 import Schedules
 import Sessions
+import TrialProtocol
 
 /// How the final run spends what is left of the budget: its epochs, how often it evaluates,
 /// and the time kept for what follows it (the test evaluation, report and checkpoint).

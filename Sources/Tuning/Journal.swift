@@ -1,4 +1,5 @@
 import Foundation
+import RangeTests
 
 /// One finished piece of tuning work, as one line of the journal.
 public struct JournalEntry: Codable, Sendable, Equatable {

@@ -1,4 +1,5 @@
 import Foundation
+import RangeTests
 
 // How far apart two trials' early validation losses may be by chance alone, measured by
 // running one trial of a phase again under another seed (other initial weights, another data

@@ -1,6 +1,8 @@
 import Foundation
+import RangeTests
 import Schedules
 import Sessions
+import TrialProtocol
 
 /// Smith's recipe, phase by phase, over a backend; each finished piece of work goes to the
 /// journal, and work found in the journal is reused instead of repeated.

@@ -1,5 +1,7 @@
 import Foundation
+import RangeTests
 import Sessions
+import TrialProtocol
 
 /// A range-test comparison the recipe asks for: its journal key and label, the conditions
 /// (one sweep each) and the batch size each runs at.

@@ -1,6 +1,8 @@
 import Foundation
+import Runners
 import Schedules
 import Sessions
+import TrialProtocol
 
 /// A short training run with fixed hyper-parameters: a value, so it can be journaled, compared
 /// and resumed.

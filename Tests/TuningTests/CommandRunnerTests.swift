@@ -1,7 +1,9 @@
 import Foundation
+@testable import RangeTests
+@testable import Runners
 import Sessions
 import Testing
-
+@testable import TrialProtocol
 @testable import Tuning
 
 /// The user's program as a runner: real subprocesses (small shell scripts that speak the

@@ -1,7 +1,7 @@
 import Foundation
+@testable import RangeTests
 import Sessions
 import Testing
-
 @testable import Tuning
 
 @Suite struct RangeTestTests {

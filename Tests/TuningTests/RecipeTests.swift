@@ -1,7 +1,8 @@
 import Foundation
+@testable import RangeTests
 import Sessions
 import Testing
-
+@testable import TrialProtocol
 @testable import Tuning
 
 /// Analytic sessions behind the recipe, on a virtual clock.

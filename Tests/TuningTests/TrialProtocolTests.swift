@@ -1,7 +1,9 @@
 import Foundation
+@testable import RangeTests
+@testable import Runners
 import Sessions
 import Testing
-
+@testable import TrialProtocol
 @testable import Tuning
 
 /// Specs, schedules, events and results as files (Docs/PROTOCOL.md).

@@ -1,4 +1,5 @@
 import Foundation
+import RangeTests
 
 /// The name of a phase's work: what the journal keeps with each piece of work ("batch size"),
 /// and what the report's sections and `study`'s kinds match. A phase declares its own in its

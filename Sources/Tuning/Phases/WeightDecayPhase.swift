@@ -1,4 +1,5 @@
 import Foundation
+import RangeTests
 import Schedules
 import Sessions
 

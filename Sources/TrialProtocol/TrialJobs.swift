@@ -16,7 +16,7 @@ public struct TrialJob {
   /// The result of an earlier run of this very spec (the same spec.json and schedule.csv in
   /// its directory, and a result.json that is not an interruption), its events replayed to
   /// `observe`: a resumed run never trains a finished spec twice.
-  func finishedEarlier() -> TrialRunResult? {
+  package func finishedEarlier() -> TrialRunResult? {
     guard let directory, let result = try? TrialRunResult.read(from: directory),
       result.status != .interrupted,
       result.key == spec.key, sameSpec(in: directory)
@@ -30,7 +30,7 @@ public struct TrialJob {
   }
 
   /// Whether `directory` holds this spec (spec.json and schedule.csv as this job would write them).
-  func sameSpec(in directory: URL) -> Bool {
+  package func sameSpec(in directory: URL) -> Bool {
     guard let old = try? TrialSpec.read(from: directory.appendingPathComponent(TrialSpec.specFile))
     else { return false }
     var mine = spec
@@ -55,24 +55,24 @@ extension TrialRunner {
 /// protocol's version — records them into its result, and hands them to the job's consumer;
 /// what the consumer or the events ask (stop, fail) is left to the caller to carry out. Shared
 /// by the runners that watch a program from outside (a local process, a cluster job).
-struct EventConsumer {
-  let eventsURL: URL
-  let observe: (TrialEvent) -> TrialDecision
-  let started: Date
-  var result: TrialRunResult
-  private(set) var lastEvent: Date
+package struct EventConsumer {
+  package let eventsURL: URL
+  package let observe: (TrialEvent) -> TrialDecision
+  package let started: Date
+  package var result: TrialRunResult
+  package private(set) var lastEvent: Date
   private var lastEventTime = 0.0
-  private(set) var sawStart = false
-  private(set) var sawEnd = false
+  package private(set) var sawStart = false
+  package private(set) var sawEnd = false
   /// A non-finite training or validation loss was reported.
-  private(set) var diverged = false
+  package private(set) var diverged = false
   /// The consumer (or a divergence) asked the run to stop.
-  private(set) var wantsStop = false
+  package private(set) var wantsStop = false
   /// Why the run broke the protocol (file:line: problem).
-  private(set) var failure: String?
+  package private(set) var failure: String?
   private var tail: LineTail
 
-  init(
+  package init(
     spec: TrialSpec, directory: URL, started: Date = Date(),
     observe: @escaping (TrialEvent) -> TrialDecision
   ) {
@@ -85,7 +85,7 @@ struct EventConsumer {
   }
 
   /// Reads what was appended since the last call (with `final`, a last line without its newline too).
-  mutating func poll(final: Bool = false) {
+  package mutating func poll(final: Bool = false) {
     for (number, text) in tail.newLines(final: final) where failure == nil {
       if text.trimmingCharacters(in: .whitespaces).isEmpty { continue }
       let event: TrialEvent
@@ -129,7 +129,9 @@ struct EventConsumer {
 
   /// The status of a run that ended without a failure: `interrupted` when the user stopped
   /// discipline, `stopped` when asked to stop or short of its steps.
-  func status(for spec: TrialSpec, interrupted: Bool, stopAsked: Bool) -> TrialRunResult.Status {
+  package func status(for spec: TrialSpec, interrupted: Bool, stopAsked: Bool)
+    -> TrialRunResult.Status
+  {
     if interrupted { return .interrupted }
     if diverged { return .diverged }
     if stopAsked { return .stopped }

@@ -1,4 +1,5 @@
 import Foundation
+import TrialProtocol
 
 /// Carries out specs as Slurm jobs: the specs handed over together (a phase's) become one job
 /// array (`sbatch --array=0-N%K`), each task `discipline trial --spec DIR/spec.json` (the

@@ -1,4 +1,5 @@
 import Foundation
+import TrialProtocol
 import Sessions
 
 /// Carries out specs in-process on a `TrainingSession` — the built-in engine's runner, and the
@@ -115,23 +116,5 @@ public struct SessionRunner<Session: TrainingSession>: TrialRunner {
       try result.write(to: directory)
     }
     return result
-  }
-}
-
-extension TrialRunResult {
-  /// Adds what an event measured.
-  mutating func record(_ event: TrialEvent) {
-    switch event {
-    case .start(_, let honours, let samples, _):
-      self.honours = honours
-      if let samples { trainSamples = samples }
-    case .train(_, let loss, _, _): losses.append(loss)
-    case .validation(let step, let loss, let accuracy, _):
-      validations.append(Measurement(step: step, loss: loss, accuracy: accuracy))
-    case .test(let step, let loss, let accuracy, _):
-      test = Measurement(step: step, loss: loss, accuracy: accuracy)
-    case .end: break
-    }
-    steps = losses.count
   }
 }

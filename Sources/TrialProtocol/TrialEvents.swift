@@ -246,11 +246,11 @@ extension TrialRunner {
 /// Appends events to `events.jsonl`, written out every 0.2 s (and at 64 KiB): whoever reads the
 /// file as it grows (a discipline watching a process or a cluster task) sees the run progress,
 /// its start-up end and its divergence within a fraction of a second.
-final class EventLog {
+package final class EventLog {
   private let handle: FileHandle?
   private var buffer = ""
   private var lastFlush = Date()
-  init(directory: URL?) throws {
+  package init(directory: URL?) throws {
     guard let directory else {
       handle = nil
       return
@@ -265,13 +265,13 @@ final class EventLog {
       handle = try FileHandle(forWritingTo: url)
     }
   }
-  func append(_ event: TrialEvent) {
+  package func append(_ event: TrialEvent) {
     guard handle != nil else { return }
     buffer += event.jsonLine
     buffer += "\n"
     if buffer.utf8.count > 1 << 16 || Date().timeIntervalSince(lastFlush) >= 0.2 { flush() }
   }
-  func flush() {
+  package func flush() {
     guard let handle, !buffer.isEmpty else { return }
     handle.write(Data(buffer.utf8))
     buffer = ""
@@ -280,5 +280,23 @@ final class EventLog {
   deinit {
     flush()
     try? handle?.close()
+  }
+}
+
+extension TrialRunResult {
+  /// Adds what an event measured.
+  package mutating func record(_ event: TrialEvent) {
+    switch event {
+    case .start(_, let honours, let samples, _):
+      self.honours = honours
+      if let samples { trainSamples = samples }
+    case .train(_, let loss, _, _): losses.append(loss)
+    case .validation(let step, let loss, let accuracy, _):
+      validations.append(Measurement(step: step, loss: loss, accuracy: accuracy))
+    case .test(let step, let loss, let accuracy, _):
+      test = Measurement(step: step, loss: loss, accuracy: accuracy)
+    case .end: break
+    }
+    steps = losses.count
   }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import TrialProtocol
 
 #if canImport(Glibc)
   import Glibc

@@ -1,5 +1,6 @@
 import Foundation
 import Sessions
+import TrialProtocol
 
 /// One setting under which a range test runs: the values that differ from the base settings
 /// (an overlay of weight decays, dropouts, momenta or batch sizes).

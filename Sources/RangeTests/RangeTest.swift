@@ -1,5 +1,7 @@
 import Foundation
+import Runners
 import Sessions
+import TrialProtocol
 
 /// How the learning rate rises during a range test.
 public enum SweepMode: String, Codable, Sendable, CaseIterable {

@@ -1,0 +1,88 @@
+import Foundation
+import TrialProtocol
+
+#if canImport(Glibc)
+  import Glibc
+#elseif canImport(Darwin)
+  import Darwin
+#endif
+
+/// A child process in its own process group, its output sent to files.
+final class ChildProcess {
+  enum Exit: Equatable {
+    case exited(Int32)
+    case signaled(Int32)
+  }
+  let pid: pid_t
+  private var exit: Exit?
+
+  init(
+    arguments: [String], environment: [String: String], standardOutput: String,
+    standardError: String
+  ) throws(ProgramError) {
+    var actions = posix_spawn_file_actions_t()
+    posix_spawn_file_actions_init(&actions)
+    defer { posix_spawn_file_actions_destroy(&actions) }
+    posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+    posix_spawn_file_actions_addopen(
+      &actions, 1, standardOutput, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+    posix_spawn_file_actions_addopen(
+      &actions, 2, standardError, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+    var attributes = posix_spawnattr_t()
+    posix_spawnattr_init(&attributes)
+    defer { posix_spawnattr_destroy(&attributes) }
+    posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETPGROUP))
+    posix_spawnattr_setpgroup(&attributes, 0)
+    let argv = arguments.map { strdup($0) } + [nil]
+    let envp = environment.map { strdup("\($0.key)=\($0.value)") } + [nil]
+    defer {
+      for pointer in argv + envp { free(pointer) }
+    }
+    var pid: pid_t = 0
+    let status = posix_spawnp(&pid, arguments[0], &actions, &attributes, argv, envp)
+    guard status == 0 else {
+      throw ProgramError("cannot run \(arguments[0]): \(String(cString: strerror(status)))")
+    }
+    self.pid = pid
+  }
+
+  /// The exit, once the process has ended (without blocking).
+  func poll() -> Exit? {
+    if let exit { return exit }
+    var status: Int32 = 0
+    let r = waitpid(pid, &status, WNOHANG)
+    guard r == pid else { return nil }
+    let signal = status & 0x7f
+    exit = signal == 0 ? .exited((status >> 8) & 0xff) : .signaled(signal)
+    return exit
+  }
+
+  /// Waits for the process to end.
+  func wait() -> Exit {
+    while exit == nil {
+      var status: Int32 = 0
+      let r = waitpid(pid, &status, 0)
+      if r == pid {
+        let signal = status & 0x7f
+        exit = signal == 0 ? .exited((status >> 8) & 0xff) : .signaled(signal)
+      } else if r < 0 && errno != EINTR {
+        exit = .exited(127)
+      }
+    }
+    return exit!
+  }
+
+  /// Sends `signal` to the whole process group (the program and what it started).
+  func signal(_ signal: Int32) {
+    guard exit == nil else { return }
+    kill(-pid, signal)
+  }
+
+  deinit {
+    if exit == nil {
+      kill(-pid, SIGKILL)
+      var status: Int32 = 0
+      waitpid(pid, &status, 0)
+    }
+  }
+}
