@@ -61,11 +61,18 @@ let package = Package(
       name: "Tuning",
       dependencies: ["TrialProtocol", "Runners", "RangeTests", "Sessions", "Schedules"],
       swiftSettings: testable),
+    // What a run leaves behind: the files of fit, lr-find, tune and study runs and their reports.
+    .target(
+      name: "RunFolders",
+      dependencies: [
+        "Training", "TrialProtocol", "RangeTests", "Tuning", "Reports", "Schedules", "Datasets",
+        "NeuralNetworks",
+      ]),
     .executableTarget(
       name: "DisciplineCLI",
       dependencies: [
         "Tensors", "NeuralNetworks", "Optimizers", "Schedules", "Datasets", "Reports", "Sessions",
-        "Training", "TrialProtocol", "Runners", "RangeTests", "Tuning",
+        "Training", "TrialProtocol", "Runners", "RangeTests", "Tuning", "RunFolders",
         "Randomness", .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ]),
     .target(

@@ -32,13 +32,6 @@ func driving<B: TuningBackend, T>(
   }
 }
 
-extension RecipeSettings {
-  /// Steps of the first LR range test for a training split: half an epoch, within 100–400.
-  static func rangeTestSteps(trainingSamples: Int, batchSize: Int) -> Int {
-    max(100, min(400, trainingSamples / max(1, batchSize) / 2))
-  }
-}
-
 /// Where a recipe command works: its output folder (an earlier run's trials cleared unless it
 /// resumes), the stop signal that Ctrl-C sets, and the runner of its trials (nil: the built-in
 /// engine in this process).

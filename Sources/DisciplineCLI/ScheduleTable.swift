@@ -1,5 +1,6 @@
 import Foundation
 import Reports
+import RunFolders
 import Schedules
 
 /// A schedule's rows, written as CSV, JSON or an SVG chart.

@@ -58,18 +58,6 @@ struct TrainingSetup {
       evaluationBatchSize: evaluationBatchSize)
   }
 
-  /// A checkpoint of `specification` with the data's normalization in its metadata, so
-  /// `discipline eval` and PyTorch loaders normalize inputs as training did.
-  static func checkpoint(_ specification: ModelSpecification, normalization: Normalization?)
-    -> Checkpoint
-  {
-    let n = normalization ?? Normalization(mean: 0, standardDeviation: 1)
-    return Checkpoint(
-      specification: specification, inputMean: n.mean.first ?? 0,
-      inputStd: n.standardDeviation.first ?? 1,
-      extra: n.isScalar ? [:] : n.checkpointMetadata)
-  }
-
   /// Whether the samples are images (channels, height, width with both above 1), which the
   /// flip and crop augmentations need.
   var hasImages: Bool {

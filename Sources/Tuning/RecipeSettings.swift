@@ -34,13 +34,13 @@ public struct RecipeSettings: Codable, Sendable, Equatable {
   /// The batch size of the first LR range test.
   public var startBatchSize = 128
   /// Candidates for the batch-size study (ascending).
-  public var batchSizes: [Int] = [64, 128, 256, 512]
+  public var batchSizes = Self.defaultBatchSizes
   /// Skip batch sizes whose measured or extrapolated memory exceeds this many MiB.
   public var maxMemory: Double = 4096
-  public var momenta: [Double] = [0.99, 0.97, 0.95, 0.9]
+  public var momenta = Self.defaultMomenta
   /// The momentum the cycle falls to (the first), and an alternative tried once (the second).
   public var minMomenta: [Double] = [0.85, 0.8]
-  public var weightDecays: [Double] = [1e-3, 1e-4, 1e-5, 0]
+  public var weightDecays = Self.defaultWeightDecays
   /// Weight decay used before the weight-decay study has chosen one.
   public var priorWeightDecay = 5e-4
   /// Dropout and augmentation of every trial before the regularization study, and of the

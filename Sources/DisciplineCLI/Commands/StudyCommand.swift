@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import NeuralNetworks
 import Reports
+import RunFolders
 import Training
 import TrialProtocol
 import Tuning
@@ -68,25 +69,25 @@ struct StudyCommand: ParsableCommand {
     name: .customLong("batch-sizes"),
     help: ArgumentHelp("Batch-size candidates.", valueName: "b,b,...")) var batchSizes = ValueList<
       Int
-    >([64, 128, 256, 512])
+    >(RecipeSettings.defaultBatchSizes)
   @Option(
     name: .customLong("max-lr"),
     help: "Peak learning rate of the trials (default: from an LR range test).") var maxLR: Double?
   @Option(help: ArgumentHelp("Momentum candidates.", valueName: "m,m,...")) var momenta = ValueList<
     Double
-  >([0.99, 0.97, 0.95, 0.9])
+  >(RecipeSettings.defaultMomenta)
   @Option(
     help: ArgumentHelp(
       "Momentum of the batch-size and weight-decay trials: MAX:MIN.", valueName: "max:min"))
   var momentum = MomentumRange(argument: "0.95:0.85")!
   @Option(
     name: .customLong("weight-decay"), help: "Weight decay of the batch-size and momentum trials.")
-  var weightDecay: Double = 5e-4
+  var weightDecay = RecipeSettings.priorWeightDecay(deepNetwork: false)
   @Option(
     name: .customLong("weight-decays"),
     help: ArgumentHelp("Weight-decay grid.", valueName: "wd,wd,...")) var weightDecays = ValueList<
       Double
-    >([1e-3, 1e-4, 1e-5, 0])
+    >(RecipeSettings.defaultWeightDecays)
   @Option(name: .customLong("trial-seconds"), help: "Training seconds of each trial.")
   var trialSeconds: Double = 30
   @Option(

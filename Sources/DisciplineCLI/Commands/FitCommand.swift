@@ -3,6 +3,7 @@ import Datasets
 import Foundation
 import NeuralNetworks
 import Reports
+import RunFolders
 import Schedules
 import Training
 
@@ -192,7 +193,7 @@ struct FitCommand: ParsableCommand {
     ResumeRecord.remove(from: outURL)
     let test = session.evaluate(.test, maxBatches: nil)
     let seconds = Date().timeIntervalSince(started)
-    try TrainingSetup.checkpoint(spec, normalization: splits.normalization).save(
+    try Checkpoint(spec, normalization: splits.normalization).save(
       net, to: outURL.appendingPathComponent("model.safetensors"))
     let summary = FitSummary(
       test: test, history: trainer.history, stepsPerEpoch: session.stepsPerEpoch, seconds: seconds)
@@ -207,31 +208,5 @@ struct FitCommand: ParsableCommand {
       printError(files.terminalChart(trainer.history))
     }
     if json { print(summary.jsonLine()) }
-  }
-}
-
-extension JSONEncoder {
-  static var sorted: JSONEncoder {
-    let e = JSONEncoder()
-    e.outputFormatting = [.sortedKeys]
-    e.nonConformingFloatEncodingStrategy = .convertToString(
-      positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
-    return e
-  }
-
-  /// One line of JSON with sorted keys, as every command's `--json` prints.
-  static func line(_ value: some Encodable) -> String {
-    String(decoding: (try? sorted.encode(value)) ?? Data(), as: UTF8.self)
-  }
-}
-
-func writeJSON<T: Encodable>(_ value: T, to url: URL) throws {
-  let e = JSONEncoder()
-  e.outputFormatting = [.sortedKeys, .prettyPrinted]
-  // A diverged run has NaN and infinite losses; JSON has no literal for them.
-  e.nonConformingFloatEncodingStrategy = .convertToString(
-    positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
-  do { try e.encode(value).write(to: url, options: .atomic) } catch {
-    throw CommandError("cannot write \(url.path): \(error.localizedDescription)", exitCode: 73)
   }
 }

@@ -7,7 +7,7 @@ import Training
 import Tuning
 
 /// What `tune` writes: hyperparameters.json, the final metrics and checkpoint, report.html.
-struct TuneFiles {
+package struct TuneFiles {
   let directory: URL
   let outcome: TuneOutcome
   let journal: Journal
@@ -15,11 +15,23 @@ struct TuneFiles {
   let normalization: Normalization?
   let budget: Double
   /// The final model's file, relative to `directory` (a program's is its own).
-  var modelFile = "model.safetensors"
+  package var modelFile = "model.safetensors"
   /// The recipe's steps, in the order the report gives their sections.
-  var steps: [any RecipeStep] = recipeSteps
+  package var steps: [any RecipeStep] = recipeSteps
   /// The rate of `--virtual-clock`, when the budget was counted in work rather than wall time.
-  var virtualClock: Double?
+  package var virtualClock: Double?
+
+  package init(
+    directory: URL, outcome: TuneOutcome, journal: Journal, title: String,
+    normalization: Normalization?, budget: Double
+  ) {
+    self.directory = directory
+    self.outcome = outcome
+    self.journal = journal
+    self.title = title
+    self.normalization = normalization
+    self.budget = budget
+  }
 
   func url(_ name: String) -> URL { directory.appendingPathComponent(name) }
 
@@ -159,7 +171,7 @@ struct TuneFiles {
     }
   }
 
-  func jsonLine() -> String {
+  package func jsonLine() -> String {
     let run = FitSummary(
       test: outcome.test, history: outcome.history, stepsPerEpoch: outcome.stepsPerEpoch,
       seconds: outcome.seconds)
@@ -169,22 +181,22 @@ struct TuneFiles {
 
   /// Writes everything; the checkpoint when the model is the built-in engine's (a program
   /// saves its own, named by `modelFile`).
-  func write(model: (Module, ModelSpecification)?) throws {
+  package func write(model: (Module, ModelSpecification)?) throws {
     try writeJSON(parameters, to: url("hyperparameters.json"))
     var run = RunFiles(directory: directory)
     run.evaluationName = "test"
     try run.writeMetrics(outcome.history)
     if let (module, specification) = model {
-      try TrainingSetup.checkpoint(specification, normalization: normalization).save(
+      try Checkpoint(specification, normalization: normalization).save(
         module, to: url(modelFile))
     }
     do { try report().write(to: url("report.html")) } catch {
-      throw CommandError(
+      throw RunFolderError(
         "cannot write \(url("report.html").path): \(error.localizedDescription)", exitCode: 73)
     }
   }
 
-  func summary() -> String {
+  package func summary() -> String {
     let o = outcome
     return [
       String(

@@ -111,7 +111,6 @@ extension TuneFiles {
 
   /// The first range test, read with its suggestions.
   func learningRateSection(_ number: String) -> HTMLReport.Section? {
-    let o = outcome
     var lr = HTMLReport.Section(title: number + " Learning rate: the LR range test")
     if let first = entries(.learningRate).first?.rangeTest {
       let files = LRFindFiles(
@@ -327,11 +326,11 @@ extension TuneFiles {
 }
 
 /// Charts of short trials, shared by `tune`'s report and `study`.
-enum TrialCharts {
-  enum XAxis { case steps, seconds }
+package enum TrialCharts {
+  package enum XAxis { case steps, seconds }
 
   /// Validation loss of each trial against its steps or its wall time.
-  static func curves(_ trials: [JournalEntry], title: String, x: XAxis) -> Chart {
+  package static func curves(_ trials: [JournalEntry], title: String, x: XAxis) -> Chart {
     var series: [Series] = []
     var values: [Double] = []
     for (i, e) in trials.enumerated() {
@@ -355,7 +354,7 @@ enum TrialCharts {
   }
 
   /// Early validation loss against weight decay (log axis; 0 at the left edge).
-  static func weightDecay(_ trials: [JournalEntry], chosen: Double) -> Chart {
+  package static func weightDecay(_ trials: [JournalEntry], chosen: Double) -> Chart {
     let points = trials.compactMap { e in
       e.result.map { (e.trial!.weightDecay, $0.finalValidationLoss) }
     }.sorted { $0.0 < $1.0 }

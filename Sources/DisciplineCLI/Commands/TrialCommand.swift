@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import NeuralNetworks
 import RangeTests
+import RunFolders
 import Runners
 import Tensors
 import Training
@@ -126,7 +127,7 @@ struct TrialCommand: ParsableCommand {
       return .proceed
     }
     if trial.final, let path = trial.saveModel, result.status == .finished {
-      try TrainingSetup.checkpoint(
+      try Checkpoint(
         setup.specification(dropout: Float(trial.dropout)),
         normalization: setup.splits.normalization
       )

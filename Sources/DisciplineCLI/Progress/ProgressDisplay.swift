@@ -1,4 +1,5 @@
 import Foundation
+import RunFolders
 import Training
 
 /// Shows training progress on stderr: on a terminal, one bar per epoch redrawn in place with
@@ -104,13 +105,4 @@ final class ProgressDisplay {
       printError(text)
     }
   }
-}
-
-/// "1:05" or "1:02:03".
-func formatDuration(_ seconds: Double) -> String {
-  guard seconds.isFinite else { return "?" }
-  let s = Int(seconds.rounded())
-  return s >= 3600
-    ? String(format: "%d:%02d:%02d", s / 3600, s / 60 % 60, s % 60)
-    : String(format: "%d:%02d", s / 60, s % 60)
 }

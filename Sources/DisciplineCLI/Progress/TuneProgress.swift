@@ -1,4 +1,5 @@
 import Foundation
+import RunFolders
 import Training
 import Tuning
 

@@ -3,6 +3,7 @@ import Foundation
 import NeuralNetworks
 import RangeTests
 import Reports
+import RunFolders
 import Training
 import TrialProtocol
 import Tuning
@@ -302,11 +303,4 @@ extension Array where Element: Hashable {
     var seen = Set<Element>()
     return filter { seen.insert($0).inserted }
   }
-}
-
-/// "1e-4", "0.001", "0": short and exact enough for names and messages.
-func formatValue(_ v: Double) -> String {
-  if v == 0 { return "0" }
-  let text = String(format: "%g", v)
-  return text.replacingOccurrences(of: "e-0", with: "e-").replacingOccurrences(of: "e+0", with: "e")
 }

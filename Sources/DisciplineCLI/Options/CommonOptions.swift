@@ -4,6 +4,7 @@ import Foundation
 import NeuralNetworks
 import Optimizers
 import RangeTests
+import RunFolders
 import Runners
 import Training
 import TrialProtocol
@@ -77,6 +78,7 @@ protocol UserFacingError: Error, CustomStringConvertible {
 extension DataError: UserFacingError {}
 extension CheckpointError: UserFacingError {}
 extension CommandError: UserFacingError {}
+extension RunFolderError: UserFacingError {}
 extension OptimizerStateError: UserFacingError { var exitCode: Int32 { 65 } }
 extension ProgramError: UserFacingError { var exitCode: Int32 { 1 } }
 extension TrialProtocolError: UserFacingError { var exitCode: Int32 { 65 } }

@@ -3,7 +3,7 @@ import Reports
 import Training
 
 /// The end of a fit: test metrics, per-epoch validation, wall time.
-struct FitSummary: Encodable {
+package struct FitSummary: Encodable {
   struct EpochResult: Encodable {
     var epoch: Double
     var val_loss: Double
@@ -12,10 +12,10 @@ struct FitSummary: Encodable {
   var test_loss: Double
   var test_accuracy: Double
   var epochs: [EpochResult]
-  var seconds: Double
-  var steps: Int
+  package var seconds: Double
+  package var steps: Int
 
-  init(test: Evaluation, history: TrainingHistory, stepsPerEpoch: Int, seconds: Double) {
+  package init(test: Evaluation, history: TrainingHistory, stepsPerEpoch: Int, seconds: Double) {
     test_loss = test.loss
     test_accuracy = test.accuracy
     epochs = history.evaluations.map {
@@ -25,22 +25,24 @@ struct FitSummary: Encodable {
     steps = history.steps.count
   }
 
-  func jsonLine() -> String {
+  package func jsonLine() -> String {
     JSONEncoder.line(self)
   }
 }
 
 /// Writes a run's files: metrics as CSV and JSON, curves as SVG, a report as HTML.
-struct RunFiles {
+package struct RunFiles {
   let directory: URL
   /// The split per-epoch evaluations read: "validation", or "test" when none is held out.
-  var evaluationName = "validation"
+  package var evaluationName = "validation"
+
+  package init(directory: URL) { self.directory = directory }
 
   func url(_ name: String) -> URL { directory.appendingPathComponent(name) }
 
   /// metrics.csv: one row per step; the validation columns are filled on the step after
   /// which an evaluation ran. metrics.json: the same as two lists.
-  func writeMetrics(_ history: TrainingHistory) throws {
+  package func writeMetrics(_ history: TrainingHistory) throws {
     let evaluations = Dictionary(
       history.evaluations.map { ($0.step, $0) }, uniquingKeysWith: { $1 })
     var csv = "step,epoch,lr,momentum,train_loss,val_loss,val_accuracy\n"
@@ -51,13 +53,13 @@ struct RunFiles {
         "\(s.step),\(s.epoch),\(s.learningRate),\(s.momentum),\(s.loss),\(e.map { "\($0.loss)" } ?? ""),\(e.map { "\($0.accuracy)" } ?? "")\n"
     }
     do { try csv.write(to: url("metrics.csv"), atomically: true, encoding: .utf8) } catch {
-      throw CommandError(
+      throw RunFolderError(
         "cannot write \(url("metrics.csv").path): \(error.localizedDescription)", exitCode: 73)
     }
     try writeJSON(history, to: url("metrics.json"))
   }
 
-  func writeSummary(_ summary: FitSummary) throws {
+  package func writeSummary(_ summary: FitSummary) throws {
     try writeJSON(summary, to: url("summary.json"))
   }
 
@@ -111,7 +113,7 @@ struct RunFiles {
   }
 
   /// curves.svg (loss, accuracy, LR and momentum) and report.html.
-  func writeCharts(
+  package func writeCharts(
     _ history: TrainingHistory, title: String, settings: [String: String], summary: FitSummary
   ) throws {
     let loss = lossChart(history, title: "Loss — \(title)")
@@ -155,10 +157,10 @@ struct RunFiles {
         }, caption: nil)
       report.addSection(results)
       try report.write(to: url("report.html"))
-    } catch let error as CommandError {
+    } catch let error as RunFolderError {
       throw error
     } catch {
-      throw CommandError(
+      throw RunFolderError(
         "cannot write the charts into \(directory.path): \(error.localizedDescription)",
         exitCode: 73)
     }
@@ -180,7 +182,7 @@ struct RunFiles {
   }
 
   /// The loss curve in braille characters, for a terminal.
-  func terminalChart(_ history: TrainingHistory) -> String {
+  package func terminalChart(_ history: TrainingHistory) -> String {
     let smoothed = Self.smoothed(history.steps.map(\.loss)).filter(\.isFinite)
     return TerminalChart(
       title: "training loss (smoothed) per step", x: smoothed.indices.map(Double.init), y: smoothed,

@@ -2,6 +2,7 @@ import ArgumentParser
 import Datasets
 import Foundation
 import NeuralNetworks
+import RunFolders
 import Schedules
 import Training
 import Tuning
@@ -107,27 +108,25 @@ struct TuneCommand: ParsableCommand {
     name: .customLong("max-memory"), help: "Memory limit in MiB for the batch-size candidates.")
   var maxMemory: Double = 4096
   @Option(help: ArgumentHelp("Momentum candidates (the top of the cycle).", valueName: "m,m,..."))
-  var momenta = ValueList<Double>([0.99, 0.97, 0.95, 0.9])
+  var momenta = ValueList<Double>(RecipeSettings.defaultMomenta)
   @Option(
     name: .customLong("weight-decays"),
     help: ArgumentHelp(
       "Weight-decay grid (default: from the data set's and model's size).", valueName: "wd,wd,..."))
   var weightDecays: ValueList<Double>?
   @Option(help: "Dropout before the classifier, fixed (no dropout study).") var dropout: Double?
-  /// Not 0.5 by default: stacked with flips it left a 20-epoch Fashion-MNIST cnn run
-  /// underfitting (92.16%), where 0.25 with flips reached 92.44–92.73% in 20–26 epochs.
   @Option(
     help: ArgumentHelp(
       "Dropout candidates before the classifier, chosen by LR range tests (ignored with --dropout).",
       valueName: "p,p,..."))
-  var dropouts = ValueList<Double>([0, 0.25])
+  var dropouts = ValueList<Double>(RecipeSettings.defaultDropouts)
   @Option(help: "Augmentation, fixed (no augmentation study): none, flip or crop-flip.")
   var augment: String?
   @Option(
     help: ArgumentHelp(
       "Augmentation candidates, weakest first, chosen by LR range tests (ignored with --augment; images only).",
       valueName: "a,a,..."))
-  var augmentations = ValueList<String>(["none", "flip"])
+  var augmentations = ValueList<String>(RecipeSettings.defaultAugmentations)
   @Option(help: "Output folder.") var out: String = "runs/tune"
   @OptionGroup var common: RecipeRunOptions
   @OptionGroup(title: "Your own training program") var program: ProgramOptions
@@ -199,16 +198,6 @@ struct TuneCommand: ParsableCommand {
     return s
   }
 
-  /// METHOD.md §5: small data sets and shallow networks want larger values, large data sets and
-  /// deep networks smaller ones; 1e-3 … 0 with no prior.
-  static func defaultWeightDecays(model: ModelArchitecture, trainingSamples: Int) -> [Double] {
-    let deep: Bool
-    if case .resnet(let depth) = model { deep = depth >= 20 } else { deep = false }
-    if trainingSamples < 20_000 && !deep { return [1e-2, 1e-3, 1e-4, 0] }
-    if deep && trainingSamples >= 20_000 { return [1e-3, 1e-4, 1e-5, 0] }
-    return [3e-3, 1e-3, 1e-4, 0]
-  }
-
   private func tune() throws {
     let commandStart = Date()
     let (outURL, stop, runner) = try recipeWorkplace(
@@ -229,22 +218,15 @@ struct TuneCommand: ParsableCommand {
     recipe.augmentations = augment == nil && setup?.hasImages ?? true ? augmentations.values : []
     if let setup {
       let trainCount = setup.splits.train.count
-      recipe.startBatchSize = min(startBatchSize, trainCount)
-      recipe.batchSizes =
-        batchSizes?.values.sorted() ?? [64, 128, 256, 512].filter { $0 * 20 <= trainCount }
-      if recipe.batchSizes.isEmpty {
-        recipe.batchSizes = [max(1, min(recipe.startBatchSize, trainCount / 20))]
-      }
-      recipe.weightDecays =
-        weightDecays?.values ?? Self.defaultWeightDecays(model: model, trainingSamples: trainCount)
-      recipe.priorWeightDecay = model.isDeep ? 1e-4 : 5e-4
+      recipe.startBatchSize = startBatchSize
+      recipe.fit(
+        trainingSamples: trainCount, deepNetwork: model.isDeep, batchSizes: batchSizes?.values,
+        weightDecays: weightDecays?.values)
       for name in recipe.augmentations {
         _ = try Augmentation.named(
           name, sampleShape: setup.splits.train.sampleShape,
           normalization: setup.splits.normalization)
       }
-      recipe.rangeTestSteps = RecipeSettings.rangeTestSteps(
-        trainingSamples: trainCount, batchSize: recipe.startBatchSize)
       if let tooLarge = recipe.batchSizes.first(where: { $0 > trainCount }) {
         throw CommandError(
           "--batch-sizes \(tooLarge) is larger than the \(trainCount) training samples",
@@ -257,8 +239,8 @@ struct TuneCommand: ParsableCommand {
       }
     } else {
       recipe.startBatchSize = startBatchSize
-      recipe.batchSizes = batchSizes?.values.sorted() ?? [64, 128, 256, 512]
-      recipe.weightDecays = weightDecays?.values ?? [1e-3, 1e-4, 1e-5, 0]
+      if let batchSizes { recipe.batchSizes = batchSizes.values.sorted() }
+      if let weightDecays { recipe.weightDecays = weightDecays.values }
     }
     let journal = try openJournal(in: outURL, settings: settings(recipe), resume: common.resume)
     if common.resume && !journal.entries.isEmpty {
@@ -286,8 +268,8 @@ struct TuneCommand: ParsableCommand {
       var files = TuneFiles(
         directory: outURL, outcome: outcome, journal: journal,
         title: setup == nil ? "your program" : "\(model) on \(data.dataset)",
-        normalization: nil, budget: recipe.budget,
-        modelFile: "trials/final/" + backend.finalModelFile)
+        normalization: nil, budget: recipe.budget)
+      files.modelFile = "trials/final/" + backend.finalModelFile
       if setup != nil {
         // The final run saved the engine's checkpoint in its folder; it belongs beside the report.
         let saved = outURL.appendingPathComponent(files.modelFile)

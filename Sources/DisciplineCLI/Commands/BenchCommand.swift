@@ -3,6 +3,7 @@ import Foundation
 import NeuralNetworks
 import Optimizers
 import Randomness
+import RunFolders
 import Tensors
 
 /// `discipline bench`: training-step throughput of a built-in model, measured the way

@@ -55,3 +55,41 @@ struct IntegerList: ExpressibleByArgument {
     }
   }
 }
+
+/// A length of time written 90s, 20m, 1h or 1h30m (a bare number is minutes).
+struct WallTime: ExpressibleByArgument, CustomStringConvertible, Equatable {
+  var seconds: Double
+  init?(argument: String) {
+    let text = argument.lowercased()
+    if let minutes = Double(text) {
+      seconds = minutes * 60
+      return
+    }
+    var total = 0.0
+    var number = ""
+    for c in text {
+      if c.isNumber || c == "." {
+        number.append(c)
+        continue
+      }
+      guard let value = Double(number) else { return nil }
+      switch c {
+      case "h": total += value * 3600
+      case "m": total += value * 60
+      case "s": total += value
+      default: return nil
+      }
+      number = ""
+    }
+    guard number.isEmpty, total > 0 else { return nil }
+    seconds = total
+  }
+  var description: String {
+    let s = Int(seconds.rounded())
+    if s % 3600 == 0 { return "\(s / 3600)h" }
+    if s >= 3600 { return "\(s / 3600)h\(s / 60 % 60)m" }
+    if s % 60 == 0 { return "\(s / 60)m" }
+    return "\(s)s"
+  }
+  var defaultValueDescription: String { description }
+}

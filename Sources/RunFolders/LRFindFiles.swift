@@ -3,83 +3,19 @@ import RangeTests
 import Reports
 import Tuning
 
-/// Shows range-test progress on stderr: one line redrawn in place on a terminal, a plain line
-/// every tenth of a test otherwise.
-final class RangeTestProgress {
-  let total: Int
-  let conditions: [String]
-  let repeats: Int
-  let interactive = standardErrorIsTerminal
-  private var index = 0
-  private var steps = 1
-  private var label = ""
-  private var started = Date()
-  private var lastDraw = Date.distantPast
-  /// Sweeps running side by side: their steps are counted as one (`startTogether`).
-  private var together = false
-  private var counted = 0
-
-  init(total: Int, conditions: [String], repeats: Int) {
-    self.total = total
-    self.conditions = conditions
-    self.repeats = repeats
-  }
-
-  func start(condition: Int, repeatIndex: Int, settings: RangeTestSettings) {
-    if interactive && index > 0 { printError("") }
-    index = condition * repeats + repeatIndex + 1
-    steps = settings.steps
-    var parts: [String] = []
-    if conditions.count > 1 { parts.append(conditions[condition]) }
-    if repeats > 1 { parts.append("repeat \(repeatIndex + 1)/\(repeats)") }
-    label =
-      total > 1
-      ? "test \(index)/\(total)" + (parts.isEmpty ? "" : " (\(parts.joined(separator: ", ")))")
-      : "range test"
-    started = Date()
-    lastDraw = .distantPast
-  }
-
-  /// Sweeps handed over all at once (`--parallel`, Slurm): one line counting all their steps.
-  func startTogether(count: Int, steps: Int, slots: Int) {
-    together = true
-    self.steps = max(1, steps)
-    label = "\(count) range tests, \(min(count, slots)) at a time"
-    started = Date()
-    lastDraw = .distantPast
-  }
-
-  func point(_ p: RangeTestPoint) {
-    counted += 1
-    let done = together ? counted : p.step + 1
-    let now = Date()
-    if interactive {
-      guard now.timeIntervalSince(lastDraw) > 0.1 || done == steps else { return }
-    } else {
-      guard done % max(1, steps / 10) == 0 || done == steps else { return }
-    }
-    lastDraw = now
-    let elapsed = now.timeIntervalSince(started)
-    let eta = elapsed / Double(done) * Double(steps - done)
-    var text = String(
-      format: "%@  step %d/%d  lr %.3g  loss %.4f (smoothed %.4f)", label, done, steps,
-      p.learningRate, p.loss, p.smoothedLoss)
-    if let v = p.validationLoss { text += String(format: "  val %.4f", v) }
-    text += "  ETA " + formatDuration(eta)
-    printError(interactive ? "\r\u{1B}[K" + text : text, terminator: interactive ? "" : "\n")
-  }
-
-  func finish() {
-    if interactive { printError("") }
-  }
-}
-
 /// lr_find.csv, lr_find.json, lr_find.svg and the summaries of a range-test comparison.
-struct LRFindFiles {
+package struct LRFindFiles {
   let directory: URL
   let comparison: RangeTestComparison
   let mode: SweepMode
   let title: String
+
+  package init(directory: URL, comparison: RangeTestComparison, mode: SweepMode, title: String) {
+    self.directory = directory
+    self.comparison = comparison
+    self.mode = mode
+    self.title = title
+  }
 
   func url(_ name: String) -> URL { directory.appendingPathComponent(name) }
 
@@ -88,7 +24,7 @@ struct LRFindFiles {
     c.runs.count > 1 ? "\(c.condition.name) (seed \(c.seeds[r]))" : c.condition.name
   }
 
-  func write() throws {
+  package func write() throws {
     var csv = "condition,step,lr,loss,smoothed_loss,val_loss\n"
     for c in comparison.conditions {
       for (r, run) in c.runs.enumerated() {
@@ -103,13 +39,13 @@ struct LRFindFiles {
       try csv.write(to: url("lr_find.csv"), atomically: true, encoding: .utf8)
       try chart().svg().write(to: url("lr_find.svg"), atomically: true, encoding: .utf8)
     } catch {
-      throw CommandError(
+      throw RunFolderError(
         "cannot write into \(directory.path): \(error.localizedDescription)", exitCode: 73)
     }
     try writeJSON(LRFindJSON(comparison), to: url("lr_find.json"))
   }
 
-  func jsonLine() -> String {
+  package func jsonLine() -> String {
     JSONEncoder.line(LRFindJSON(comparison))
   }
 
@@ -208,7 +144,7 @@ struct LRFindFiles {
   }
 
   /// The braille chart of the (first) smoothed curve with the suggested maximum marked.
-  func terminalChart() -> String? {
+  package func terminalChart() -> String? {
     guard
       let c = comparison.conditions.first(where: {
         $0.condition.name == comparison.lowestLossCondition
@@ -231,7 +167,7 @@ struct LRFindFiles {
   }
 
   /// What a person reads first: the chosen learning rates, why, and what the curves say.
-  func summary() -> String {
+  package func summary() -> String {
     var lines: [String] = []
     if let max = comparison.suggestedMaximumLearningRate {
       lines.append(
@@ -277,16 +213,8 @@ struct LRFindFiles {
   }
 }
 
-func formatLR(_ v: Double) -> String { String(format: "%.3g", v) }
-
-/// Quotes a CSV field when it needs it.
-func csvField(_ text: String) -> String {
-  text.contains(",") || text.contains("\"")
-    ? "\"" + text.replacingOccurrences(of: "\"", with: "\"\"") + "\"" : text
-}
-
 /// lr_find.json: the suggestion first, then every condition with its curve summary.
-struct LRFindJSON: Encodable {
+package struct LRFindJSON: Encodable {
   struct SuggestionsJSON: Encodable {
     var steepest: Double?
     var minimum: Double?
@@ -305,7 +233,7 @@ struct LRFindJSON: Encodable {
     var weight_decay: Double?
     var dropout: Double?
     var momentum: [Double]?
-    var steps: Int?
+    package var steps: Int?
     var seeds: [UInt64]
     var suggested_max_lr: Double?
     var chosen: String?
@@ -318,7 +246,7 @@ struct LRFindJSON: Encodable {
     var stable_up_to_lr: Double?
     var diverged_at_lr: Double?
     var points: Int
-    var seconds: Double
+    package var seconds: Double
   }
   var suggested_max_lr: Double?
   var suggested_min_lr: Double?
