@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import TrialProtocol
 import Tuning
 
 // What `tune` and `study` share around a recipe: its journal, its progress and its stop.
@@ -37,9 +38,8 @@ func driving<B: TuningBackend, T>(
 /// engine in this process).
 func recipeWorkplace(
   out: String, resume: Bool, program: ProgramOptions, executor: ExecutorOptions
-) throws -> (outURL: URL, stop: StopSignal, runner: (any ProgramRunner)?) {
+) throws -> (outURL: URL, stop: StopSignal, runner: (any TrialRunner)?) {
   let outURL = try prepareOutputDirectory(out)
   try clearTrials(in: outURL, resume: resume)
-  let stop = StopSignal()
-  return (outURL, stop, try executor.runner(program: program, outURL: outURL, stop: stop))
+  return (outURL, StopSignal(), try executor.runner(program: program, outURL: outURL))
 }

@@ -1,7 +1,7 @@
 import Randomness
 import Tensors
 
-/// The built-in models, layer for layer as `reference/models.py` defines them.
+/// The built-in models, layer for layer as `python/discipline/models.py` defines them.
 public enum ModelArchitecture: Equatable, Sendable, CustomStringConvertible {
   /// Flatten → Linear(in, 512) → ReLU → Linear(512, 256) → ReLU → Linear(256, classes).
   case mlp
@@ -82,7 +82,7 @@ public struct ModelSpecification: Equatable, Sendable {
   }
 }
 
-/// He et al.'s CIFAR ResNet (depth 6n + 2; widths 16, 32, 64), as `reference/models.py`.
+/// He et al.'s CIFAR ResNet (depth 6n + 2; widths 16, 32, 64), as `python/discipline/models.py`.
 public final class ResNet: Module {
   public let conv1: Conv2D, bn1: BatchNorm2D
   public let layer1: Sequential, layer2: Sequential, layer3: Sequential

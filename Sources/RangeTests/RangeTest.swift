@@ -263,11 +263,11 @@ public enum RangeTest {
     if let problem = settings.problem { throw RangeTestError(description: problem) }
     let saved = session.snapshot()
     defer { session.restore(saved) }
-    let runner = SessionRunner(session: session, clock: clock, shouldStop: shouldStop)
+    let runner = SessionRunner(session: session, clock: clock)
     do {
       return try run(
         with: runner, spec: settings.spec(key: "range-test", batchSize: 0, seed: 0), directory: nil,
-        settings: settings, onPoint: onPoint)
+        settings: settings, onPoint: onPoint, shouldStop: shouldStop)
     } catch let error as RangeTestError {
       throw error
     } catch {
@@ -279,11 +279,12 @@ public enum RangeTest {
   /// job), reading its events as they come and stopping it once the loss diverges.
   public static func run(
     with runner: some TrialRunner, spec: TrialSpec, directory: URL?, settings: RangeTestSettings,
-    onPoint: ((RangeTestPoint) -> Void)? = nil
+    onPoint: ((RangeTestPoint) -> Void)? = nil, shouldStop: @escaping () -> Bool = { false }
   ) throws -> RangeTestResult {
     let job = try RangeTestJob(
       settings: settings, spec: spec, directory: directory, onPoint: onPoint)
-    return try job.result(runner.run(spec, directory: directory, observe: job.observe))
+    return try job.result(
+      runner.run(spec, directory: directory, shouldStop: shouldStop, observe: job.observe))
   }
 }
 

@@ -234,6 +234,7 @@ extension RangeTest {
     conditions: [RangeTestCondition], repeats: Int = 1, seed: UInt64, base: RangeTestSettings,
     oneCycleDivisor: Double = 10,
     runner: some TrialRunner, onPoint: ((RangeTestPoint) -> Void)? = nil,
+    shouldStop: @escaping () -> Bool = { false },
     spec: (RangeTestCondition, UInt64, RangeTestSettings) -> (TrialSpec, URL?)
   ) throws -> RangeTestComparison {
     var jobs: [(condition: Int, seed: UInt64, job: RangeTestJob)] = []
@@ -250,7 +251,7 @@ extension RangeTest {
           ))
       }
     }
-    let runs = try runner.runAll(jobs.map(\.job.job))
+    let runs = try runner.runAll(jobs.map(\.job.job), shouldStop: shouldStop)
     var summaries: [ConditionSummary] = []
     for (c, condition) in conditions.enumerated() {
       // A sweep the user stopped before its first step leaves no curve.

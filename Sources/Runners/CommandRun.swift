@@ -14,6 +14,8 @@ final class CommandRun {
   let runner: CommandRunner
   let spec: TrialSpec
   let directory: URL
+  /// Asked while the program runs: the user stopped discipline.
+  private let shouldStop: () -> Bool
   private let child: ChildProcess
   private var consumer: EventConsumer
   private let stopURL: URL
@@ -23,10 +25,11 @@ final class CommandRun {
   private var exitStatus: ChildProcess.Exit?
 
   init(
-    runner: CommandRunner, spec: TrialSpec, directory: URL,
+    runner: CommandRunner, spec: TrialSpec, directory: URL, shouldStop: @escaping () -> Bool,
     observe: @escaping (TrialEvent) -> TrialDecision
   ) throws {
     self.runner = runner
+    self.shouldStop = shouldStop
     self.spec = spec
     self.directory = directory
     Self.endEarlierRun(in: directory)
@@ -92,7 +95,7 @@ final class CommandRun {
     if let problem = consumer.failure { fail(problem) }
     if consumer.wantsStop { askToStop() }
     if failure == nil {
-      if runner.shouldStop() && !interrupted {
+      if shouldStop() && !interrupted {
         interrupted = true
         askToStop()
       }

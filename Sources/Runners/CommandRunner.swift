@@ -19,8 +19,6 @@ public final class CommandRunner: TrialRunner {
   public var trialTimeout: Double
   /// Seconds between asking to stop and SIGTERM, and between SIGTERM and SIGKILL.
   public var grace: Double = 10
-  /// Checked while the program runs: the user stopped discipline.
-  public var shouldStop: () -> Bool
   /// Extra environment variables for the program (threads, devices).
   public var environment: [String: String] = [:]
 
@@ -32,9 +30,7 @@ public final class CommandRunner: TrialRunner {
 
   /// Parses `command` (split as a shell would — quotes group words, a backslash escapes — but
   /// never run by one) and checks its placeholders.
-  public init(
-    command: String, trialTimeout: Double = 600, shouldStop: @escaping () -> Bool = { false }
-  ) throws(ProgramError) {
+  public init(command: String, trialTimeout: Double = 600) throws(ProgramError) {
     template = try Self.split(command)
     guard !template.isEmpty else { throw ProgramError("--command is empty") }
     for word in template {
@@ -50,16 +46,12 @@ public final class CommandRunner: TrialRunner {
       }
     }
     self.trialTimeout = trialTimeout
-    self.shouldStop = shouldStop
   }
 
   /// Runs `arguments` (placeholders allowed, as in a command), e.g. `discipline trial --spec {spec}`.
-  public init(
-    arguments: [String], trialTimeout: Double = 600, shouldStop: @escaping () -> Bool = { false }
-  ) {
+  public init(arguments: [String], trialTimeout: Double = 600) {
     template = arguments
     self.trialTimeout = trialTimeout
-    self.shouldStop = shouldStop
   }
 
   /// Words of a command line: whitespace separates them, single quotes keep everything, double
@@ -136,34 +128,20 @@ public final class CommandRunner: TrialRunner {
   /// cluster node runs a spec that is already there (written by the discipline that submitted it).
   public var writesSpec = true
 
-  public func run(_ spec: TrialSpec, directory: URL?, observe: (TrialEvent) -> TrialDecision) throws
-    -> TrialRunResult
+  /// Runs the jobs, up to `slots` programs at a time.
+  public func runAll(_ jobs: [TrialJob], shouldStop: @escaping () -> Bool) throws
+    -> [TrialRunResult]
   {
-    guard let directory else {
-      throw ProgramError("a --command trial needs a directory for its files")
-    }
-    return try withoutActuallyEscaping(observe) { observe in
-      let run = try CommandRun(runner: self, spec: spec, directory: directory, observe: observe)
-      while !run.poll() { usleep(20_000) }
-      return try run.finish()
-    }
-  }
-
-  /// Runs the jobs, up to `slots` programs at a time, each as `run` would.
-  public func runAll(_ jobs: [TrialJob]) throws -> [TrialRunResult] {
-    guard slots > 1, jobs.count > 1 else { return try runSequentially(jobs) }
     var results = [TrialRunResult?](repeating: nil, count: jobs.count)
     var running: [(index: Int, run: CommandRun)] = []
     var next = 0
     while next < jobs.count || !running.isEmpty {
-      while running.count < slots && next < jobs.count {
+      while running.count < max(1, slots) && next < jobs.count {
         let job = jobs[next]
         if let done = job.finishedEarlier() {
           results[next] = done
         } else if shouldStop() {
-          var result = TrialRunResult(key: job.spec.key, kind: job.spec.kind)
-          result.status = .interrupted
-          results[next] = result
+          results[next] = .interrupted(job.spec)
         } else {
           guard let directory = job.directory else {
             throw ProgramError("a --command trial needs a directory for its files")
@@ -172,7 +150,8 @@ public final class CommandRunner: TrialRunner {
             (
               next,
               try CommandRun(
-                runner: self, spec: job.spec, directory: directory, observe: job.observe)
+                runner: self, spec: job.spec, directory: directory, shouldStop: shouldStop,
+                observe: job.observe)
             ))
         }
         next += 1

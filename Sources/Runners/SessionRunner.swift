@@ -2,14 +2,14 @@ import Foundation
 import TrialProtocol
 import Sessions
 
-/// Carries out specs in-process on a `TrainingSession` — the built-in engine's runner, and the
-/// analytic one of the tests. The session comes made for the spec (batch size, regularization,
-/// seed); the runner steps it along the schedule, measures the validation loss at
-/// `validate_at`, and reports every step as an event.
+/// Carries out specs in-process on `TrainingSession`s — the built-in engine's runner, and the
+/// analytic one of the tests. Each spec gets the session `makeSession` makes for it (batch
+/// size, regularization, seed); the runner steps it along the schedule, measures the
+/// validation loss at `validate_at`, and reports every step as an event.
 public struct SessionRunner<Session: TrainingSession>: TrialRunner {
-  public let session: Session
+  /// A fresh, seeded session for a spec; or always the one session a command was given.
+  public let makeSession: (TrialSpec) throws -> Session
   public let clock: () -> Double
-  public let shouldStop: () -> Bool
   /// The optional hyper-parameters the session applies.
   public var honours = ["dropout", "augmentation"]
   /// Whether a run writes its spec into its directory first (`discipline trial` runs one that
@@ -23,16 +23,32 @@ public struct SessionRunner<Session: TrainingSession>: TrialRunner {
   public var reloadSpec: (() -> TrialSpec?)?
 
   public init(
-    session: Session, clock: @escaping () -> Double, shouldStop: @escaping () -> Bool = { false }
+    makeSession: @escaping (TrialSpec) throws -> Session, clock: @escaping () -> Double
   ) {
-    self.session = session
+    self.makeSession = makeSession
     self.clock = clock
-    self.shouldStop = shouldStop
   }
 
-  public func run(_ spec: TrialSpec, directory: URL?, observe: (TrialEvent) -> TrialDecision) throws
-    -> TrialRunResult
+  /// Every spec on `session` (a range test restores it afterwards; `discipline trial` runs one).
+  public init(session: Session, clock: @escaping () -> Double) {
+    self.init(makeSession: { _ in session }, clock: clock)
+  }
+
+  /// The jobs one after another, each on the session made for it.
+  public func runAll(_ jobs: [TrialJob], shouldStop: @escaping () -> Bool) throws
+    -> [TrialRunResult]
   {
+    try runEach(jobs, shouldStop: shouldStop) { job in
+      try run(
+        job.spec, on: makeSession(job.spec), directory: job.directory, shouldStop: shouldStop,
+        observe: job.observe)
+    }
+  }
+
+  private func run(
+    _ spec: TrialSpec, on session: Session, directory: URL?, shouldStop: () -> Bool,
+    observe: (TrialEvent) -> TrialDecision
+  ) throws -> TrialRunResult {
     if let directory, writesSpec { try spec.write(to: directory) }
     let log = try EventLog(directory: directory)
     let started = clock()

@@ -19,8 +19,6 @@ public final class SlurmRunner: TrialRunner {
   public var cpusPerTask: Int
   /// Seconds without a new event from a running task after which it is cancelled as hung.
   public var trialTimeout: Double
-  /// Checked while tasks run: the user stopped discipline; every task is cancelled.
-  public var shouldStop: () -> Bool
   /// Where the task logs and the array scripts go.
   public let logDirectory: URL
   /// Seconds between reads of the events files, and between `squeue` calls.
@@ -33,7 +31,7 @@ public final class SlurmRunner: TrialRunner {
 
   public init(
     taskCommand: [String], slots: Int, slurmArguments: [String] = [], cpusPerTask: Int = 1,
-    trialTimeout: Double = 600, logDirectory: URL, shouldStop: @escaping () -> Bool = { false }
+    trialTimeout: Double = 600, logDirectory: URL
   ) {
     self.taskCommand = taskCommand
     self.slots = max(1, slots)
@@ -41,7 +39,6 @@ public final class SlurmRunner: TrialRunner {
     self.cpusPerTask = cpusPerTask
     self.trialTimeout = trialTimeout
     self.logDirectory = logDirectory
-    self.shouldStop = shouldStop
   }
 
   /// The record of a submitted task, `DIR/slurm.json`.
@@ -49,14 +46,6 @@ public final class SlurmRunner: TrialRunner {
     /// "JOB_INDEX", as squeue prints array tasks.
     var task: String
     var log: String
-  }
-
-  public func run(_ spec: TrialSpec, directory: URL?, observe: (TrialEvent) -> TrialDecision) throws
-    -> TrialRunResult
-  {
-    try withoutActuallyEscaping(observe) { observe in
-      try runAll([TrialJob(spec: spec, directory: directory, observe: observe)])[0]
-    }
   }
 
   /// A task being watched.
@@ -85,7 +74,9 @@ public final class SlurmRunner: TrialRunner {
     }
   }
 
-  public func runAll(_ jobs: [TrialJob]) throws -> [TrialRunResult] {
+  public func runAll(_ jobs: [TrialJob], shouldStop: @escaping () -> Bool) throws
+    -> [TrialRunResult]
+  {
     var results = [TrialRunResult?](repeating: nil, count: jobs.count)
     var watches: [Watch] = []
     var submit: [(Int, TrialJob, URL)] = []
@@ -110,7 +101,7 @@ public final class SlurmRunner: TrialRunner {
       submit.append((i, job, directory))
     }
     if !submit.isEmpty && !shouldStop() { watches += try submitArray(submit) }
-    try watch(watches)
+    try watch(watches, shouldStop: shouldStop)
     for w in watches { results[w.index] = w.result }
     return results.map { $0! }
   }
@@ -172,7 +163,7 @@ public final class SlurmRunner: TrialRunner {
   }
 
   /// Follows the tasks until each has ended.
-  private func watch(_ watches: [Watch]) throws {
+  private func watch(_ watches: [Watch], shouldStop: () -> Bool) throws {
     var lastStatus = Date.distantPast
     var interrupted = false
     while watches.contains(where: { $0.result == nil }) {

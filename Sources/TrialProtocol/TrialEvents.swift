@@ -227,22 +227,6 @@ public struct TrialRunResult: Codable, Sendable, Equatable {
   }
 }
 
-/// Carries out specs: the built-in engine's sessions (`SessionRunner`), or the user's program
-/// (`CommandRunner`).
-public protocol TrialRunner {
-  /// Runs `spec` (writing its files into `directory`, when given), handing every event to
-  /// `observe` as it happens and stopping the run when it answers `.stop`.
-  func run(_ spec: TrialSpec, directory: URL?, observe: (TrialEvent) -> TrialDecision) throws
-    -> TrialRunResult
-  /// Runs independent jobs, side by side where the runner can (results in the jobs' order); a
-  /// job whose directory holds a finished run of the same spec is not run again.
-  func runAll(_ jobs: [TrialJob]) throws -> [TrialRunResult]
-}
-
-extension TrialRunner {
-  public func runAll(_ jobs: [TrialJob]) throws -> [TrialRunResult] { try runSequentially(jobs) }
-}
-
 /// Appends events to `events.jsonl`, written out every 0.2 s (and at 64 KiB): whoever reads the
 /// file as it grows (a discipline watching a process or a cluster task) sees the run progress,
 /// its start-up end and its divergence within a fraction of a second.

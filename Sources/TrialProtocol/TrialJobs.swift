@@ -42,15 +42,6 @@ public struct TrialJob {
   }
 }
 
-extension TrialRunner {
-  /// Runs the jobs one after another (runners that run side by side override `runAll`).
-  public func runSequentially(_ jobs: [TrialJob]) throws -> [TrialRunResult] {
-    try jobs.map { job in
-      try job.finishedEarlier() ?? run(job.spec, directory: job.directory, observe: job.observe)
-    }
-  }
-}
-
 /// Reads a running program's events as the protocol says they come — `start` first, in this
 /// protocol's version — records them into its result, and hands them to the job's consumer;
 /// what the consumer or the events ask (stop, fail) is left to the caller to carry out. Shared

@@ -14,17 +14,14 @@ public struct Regularization: Codable, Sendable, Hashable {
   }
 }
 
-/// What the recipe needs from whatever trains the network: the tuning phases' specs run (a
-/// range test or a short trial each), a clock, memory use, and the final run. Two kinds
-/// conform: `SessionBackend`s train in-process (the built-in engine, the tests' analytic
-/// problem); `ProgramBackend` runs the user's own program once per spec.
+/// What the recipe needs from whatever trains the network: a runner for the tuning phases'
+/// specs (a range test or a short trial each, and a program's final run), a clock, memory use,
+/// a throughput probe and where the specs' files go. Two kinds conform: `SessionBackend`s
+/// train in-process (the built-in engine, the tests' analytic problem); `ProgramBackend` runs
+/// the user's own program (or `discipline trial`) through a process or cluster runner.
 public protocol TuningBackend: AnyObject {
-  /// Runs `spec` from scratch (a fresh model, seeded by the spec), writing its files into
-  /// `directory` when given, and hands every event to `observe` as it happens.
-  func run(
-    _ spec: TrialSpec, directory: URL?, shouldStop: @escaping () -> Bool,
-    observe: (TrialEvent) -> TrialDecision
-  ) throws -> TrialRunResult
+  /// Carries out the specs: a fresh model for each, seeded by the spec.
+  var runner: any TrialRunner { get }
   /// Resident memory in MiB with a run of this batch size alive (nil: unknown).
   func memoryUse(batchSize: Int) -> Double?
   /// Seconds since this process began its work, loading the data included (a virtual clock
@@ -36,25 +33,15 @@ public protocol TuningBackend: AnyObject {
     -> Double?
   /// Where the phases' spec directories are written; nil: nowhere (in-process runs need none).
   var trialsDirectory: URL? { get }
-  /// Runs independent specs, side by side where the backend can (results in the jobs' order).
-  func runAll(_ jobs: [TrialJob], shouldStop: @escaping () -> Bool) throws -> [TrialRunResult]
-  /// Specs the backend runs at once: the recipe plans a phase's trials in rounds of this many.
-  var slots: Int { get }
+  /// The engine section every spec carries (`discipline trial` rebuilds the data and model
+  /// from it); nil for the user's program and for in-process runs.
+  var engineSection: [String: String]? { get }
   /// The file a final run's spec asks the program to save its model to.
   var finalModelFile: String { get }
 }
 
 extension TuningBackend {
-  /// One after another, each as `run` would.
-  public func runAll(_ jobs: [TrialJob], shouldStop: @escaping () -> Bool) throws
-    -> [TrialRunResult]
-  {
-    try jobs.map { job in
-      try job.finishedEarlier()
-        ?? run(job.spec, directory: job.directory, shouldStop: shouldStop, observe: job.observe)
-    }
-  }
-  public var slots: Int { 1 }
+  public var engineSection: [String: String]? { nil }
   public var finalModelFile: String { "model.pt" }
 }
 
@@ -78,17 +65,18 @@ public protocol SessionBackend: TuningBackend {
 }
 
 extension SessionBackend {
-  /// Each spec on a fresh session made for it.
-  public func run(
-    _ spec: TrialSpec, directory: URL?, shouldStop: @escaping () -> Bool,
-    observe: (TrialEvent) -> TrialDecision
-  ) throws -> TrialRunResult {
-    let session = try makeSession(
-      batchSize: spec.batchSize,
-      regularization: Regularization(dropout: spec.dropout, augmentation: spec.augmentation),
-      seed: spec.seed)
-    return try SessionRunner(session: session, clock: now, shouldStop: shouldStop).run(
-      spec, directory: directory, observe: observe)
+  /// Each spec on a fresh session made for it, timed by the backend's clock.
+  public var runner: any TrialRunner { sessionRunner }
+
+  /// The in-process runner: each spec on a fresh session made for it, timed by `now()`.
+  public var sessionRunner: SessionRunner<Session> {
+    SessionRunner(
+      makeSession: { [unowned self] spec in
+        try self.makeSession(
+          batchSize: spec.batchSize,
+          regularization: Regularization(dropout: spec.dropout, augmentation: spec.augmentation),
+          seed: spec.seed)
+      }, clock: { [unowned self] in self.now() })
   }
 
   /// A few steps on a throw-away session, after one that creates the primitives.
@@ -113,95 +101,22 @@ extension SessionBackend {
   public func removeFinalState() {}
 }
 
-/// A backend's specs as a runner, for the range-test and trial readers.
-struct BackendRunner<Backend: TuningBackend>: TrialRunner {
-  let backend: Backend
-  let shouldStop: () -> Bool
-  /// Sees every event first (the recipe learns the training split's size from `start`).
-  let tap: (TrialEvent) -> Void
-
-  func run(_ spec: TrialSpec, directory: URL?, observe: (TrialEvent) -> TrialDecision) throws
-    -> TrialRunResult
-  {
-    try withoutActuallyEscaping(observe) { observe in
-      try runAll([TrialJob(spec: spec, directory: directory, observe: observe)])[0]
-    }
-  }
-
-  func runAll(_ jobs: [TrialJob]) throws -> [TrialRunResult] {
-    let tap = tap
-    return try backend.runAll(
-      jobs.map { job in
-        var tapped = job
-        tapped.observe = { event in
-          tap(event)
-          return job.observe(event)
-        }
-        return tapped
-      }, shouldStop: shouldStop)
-  }
-}
-
-/// A runner of the user's program (or of `discipline trial`) outside this process: one local
-/// process per spec, or a cluster job.
-public protocol ProgramRunner: TrialRunner, AnyObject {
-  var shouldStop: () -> Bool { get set }
-  /// Specs run at once.
-  var slots: Int { get }
-}
-
-extension CommandRunner: ProgramRunner {}
-extension SlurmRunner: ProgramRunner {}
-
 /// The user's own training program behind the recipe — or the built-in engine run as
 /// `discipline trial` processes or cluster jobs: every spec in its own folder under
-/// `trialsDirectory`, run by a `ProgramRunner` (local processes, Slurm), one process each, as
-/// many at once as the runner has slots. Its throughput is learned from a short probe; its
-/// final run is a spec too (it starts over on `--resume`).
+/// `trialsDirectory`, carried out by a process or cluster runner (`CommandRunner`,
+/// `SlurmRunner`), as many at once as it has slots. Its throughput is learned from a short
+/// probe; its final run is a spec too (it starts over on `--resume`).
 public final class ProgramBackend: TuningBackend {
-  public let runner: any ProgramRunner
+  public let runner: any TrialRunner
   public let trialsDirectory: URL?
-  /// The engine section every spec carries (`discipline trial` rebuilds the data and model from
-  /// it); nil for the user's program.
   public var engineSection: [String: String]?
   public var finalModelFile = "model.pt"
   private let clockStart: Date
 
-  public init(runner: any ProgramRunner, trialsDirectory: URL, clockStart: Date = Date()) {
+  public init(runner: any TrialRunner, trialsDirectory: URL, clockStart: Date = Date()) {
     self.runner = runner
     self.trialsDirectory = trialsDirectory
     self.clockStart = clockStart
-  }
-
-  public var slots: Int { runner.slots }
-
-  private func prepared(_ job: TrialJob) -> TrialJob {
-    var job = job
-    if job.spec.engineSection == nil { job.spec.engineSection = engineSection }
-    if job.directory == nil {
-      job.directory = trialsDirectory!.appendingPathComponent(
-        TrialSpec.directoryName(for: job.spec.key))
-    }
-    return job
-  }
-
-  public func run(
-    _ spec: TrialSpec, directory: URL?, shouldStop: @escaping () -> Bool,
-    observe: (TrialEvent) -> TrialDecision
-  ) throws -> TrialRunResult {
-    try withoutActuallyEscaping(observe) { observe in
-      try runAll(
-        [TrialJob(spec: spec, directory: directory, observe: observe)], shouldStop: shouldStop)[0]
-    }
-  }
-
-  public func runAll(_ jobs: [TrialJob], shouldStop: @escaping () -> Bool) throws
-    -> [TrialRunResult]
-  {
-    let userStop = runner.shouldStop
-    runner.shouldStop = { userStop() || shouldStop() }
-    defer { runner.shouldStop = userStop }
-    return try runner.runAll(jobs.map(prepared))
   }
 
   public func memoryUse(batchSize: Int) -> Double? { nil }

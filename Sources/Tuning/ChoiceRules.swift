@@ -7,7 +7,7 @@ import Sessions
 extension Recipe {
   /// The batch size with the lowest validation loss after equal wall time when it is clear of
   /// the noise; among the batch sizes the noise cannot tell apart, the one nearest the starting
-  /// batch size (METHOD §3 asks for the largest unless the comparison says otherwise, but a
+  /// batch size (Docs/METHOD.md §3 asks for the largest unless the comparison says otherwise, but a
   /// comparison inside the noise says nothing, and the grid's largest is its extreme).
   func chooseBatch(_ trials: [(Int, JournalEntry)]) -> Choice<Int> {
     let losses = trials.map { $0.1.result!.finalValidationLoss }
@@ -36,7 +36,7 @@ extension Recipe {
   }
 
   /// The momentum with the lowest early validation loss when it is clear of the noise; among
-  /// the momenta the noise cannot tell apart, the one nearest Smith's usual 0.95 (METHOD §2,
+  /// the momenta the noise cannot tell apart, the one nearest Smith's usual 0.95 (Docs/METHOD.md §2,
   /// §4: the largest that stays stable; every tied one trained stably).
   func chooseMomentum(_ trials: [(Double, JournalEntry)]) -> Choice<Double> {
     let losses = trials.map { $0.1.result!.finalValidationLoss }

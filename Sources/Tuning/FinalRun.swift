@@ -305,8 +305,7 @@ extension Recipe {
     let folder = directory(for: spec)
     var replanError: Error?
     let reserve = Double(evaluations / 2 + 1) * evaluationSeconds + max(2, 0.01 * settings.budget)
-    let result = try backend.run(spec, directory: folder, shouldStop: shouldStop) {
-      [weak self] event in
+    let result = try run(spec) { [weak self] event in
       guard let self else { return .proceed }
       if case .train(let k, _, _, let t) = event {
         if window == nil { window = (k, t) }

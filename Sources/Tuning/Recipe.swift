@@ -57,13 +57,32 @@ public final class Recipe<Backend: TuningBackend> {
 
   // MARK: - Pieces of work
 
-  /// The backend as a runner; it tells the recipe what each program said about itself.
-  var runner: BackendRunner<Backend> {
-    BackendRunner(backend: backend, shouldStop: shouldStop) { [weak self] event in
-      guard let self, case .start(_, let honours, let samples, _) = event else { return }
-      self.program = ProgramFacts(
-        honours: honours, trainSamples: samples ?? self.program?.trainSamples)
-    }
+  /// Hands jobs to the backend's runner, each spec with the backend's engine section and in
+  /// its folder (`directory(for:)`), and stopping when the recipe is stopped. Every event is
+  /// seen here first: a program's `start` says what it honours and how large its split is.
+  func run(_ jobs: [TrialJob]) throws -> [TrialRunResult] {
+    try backend.runner.runAll(
+      jobs.map { job in
+        var job = job
+        if job.spec.engineSection == nil { job.spec.engineSection = backend.engineSection }
+        if job.directory == nil { job.directory = directory(for: job.spec) }
+        let observe = job.observe
+        job.observe = { [weak self] event in
+          if let self, case .start(_, let honours, let samples, _) = event {
+            self.program = ProgramFacts(
+              honours: honours, trainSamples: samples ?? self.program?.trainSamples)
+          }
+          return observe(event)
+        }
+        return job
+      }, shouldStop: shouldStop)
+  }
+
+  /// Runs one spec in its folder, as `run(_:)` runs jobs.
+  func run(_ spec: TrialSpec, observe: @escaping (TrialEvent) -> TrialDecision) throws
+    -> TrialRunResult
+  {
+    try run([TrialJob(spec: spec, directory: directory(for: spec), observe: observe)])[0]
   }
 
   /// Where a spec's files go: a folder named after its key under the backend's trials
@@ -120,7 +139,7 @@ public final class Recipe<Backend: TuningBackend> {
       dropout: regularization.dropout, augmentation: regularization.augmentation, schedule: rows,
       validateAt: [rows.count], validationBatches: settings.validationBatches)
     var times: [Double] = []
-    let run = try runner.run(spec, directory: directory(for: spec)) { event in
+    let run = try run(spec) { event in
       if case .train(_, _, _, let t) = event { times.append(t) }
       return .proceed
     }

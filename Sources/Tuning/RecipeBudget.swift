@@ -84,7 +84,8 @@ extension Recipe {
     let rangeTestSeconds = self.rangeTestSeconds(steps: rangeTestSteps)
     // With slots, a phase's specs run side by side: the time goes by rounds, not by specs, and
     // each trial gets up to `slots` times longer.
-    let rounds = { (n: Int) in (Double(n) / Double(max(1, self.backend.slots))).rounded(.up) }
+    let rounds = { (n: Int) in (Double(n) / Double(max(1, self.backend.runner.slots))).rounded(.up)
+    }
     let available =
       settings.budget * (1 - settings.finalShare) - elapsed - rounds(rangeTests) * rangeTestSeconds
     return max(0.5, available / max(1, rounds(trials)))
@@ -167,7 +168,7 @@ extension Recipe {
     let seconds = settings.budget * (1 - settings.finalShare) * settings.rangeTestShare
     // With slots the sweeps run side by side: they cost rounds, not sweeps.
     func affordable(sweeps: Int) -> Int {
-      let rounds = (Double(sweeps) / Double(max(1, backend.slots))).rounded(.up)
+      let rounds = (Double(sweeps) / Double(max(1, backend.runner.slots))).rounded(.up)
       // The most steps whose sweeps fit (a sweep's cost grows with its steps).
       var low = 0
       var high = settings.rangeTestSteps

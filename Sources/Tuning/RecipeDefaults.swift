@@ -18,7 +18,7 @@ extension RecipeSettings {
   /// ties settle: Smith's 5e-4, and 1e-4 for deep residual networks.
   public static func priorWeightDecay(deepNetwork: Bool) -> Double { deepNetwork ? 1e-4 : 5e-4 }
 
-  /// The weight-decay grid for a data set and a network (METHOD §5: small data sets and
+  /// The weight-decay grid for a data set and a network (Docs/METHOD.md §5: small data sets and
   /// shallow networks want larger values, large data sets and deep networks smaller ones).
   public static func weightDecayGrid(trainingSamples: Int, deepNetwork: Bool) -> [Double] {
     if trainingSamples < 20_000 && !deepNetwork { return [1e-2, 1e-3, 1e-4, 0] }

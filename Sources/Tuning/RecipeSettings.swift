@@ -46,7 +46,7 @@ public struct RecipeSettings: Codable, Sendable, Equatable {
   /// Dropout and augmentation of every trial before the regularization study, and of the
   /// final run where there is no study.
   public var regularization = Regularization()
-  /// Candidates of the dropout study (METHOD §5: dropout is regularization to balance with the
+  /// Candidates of the dropout study (Docs/METHOD.md §5: dropout is regularization to balance with the
   /// others), weakest first; fewer than two skip it.
   public var dropouts: [Double] = []
   /// Candidates of the augmentation study, weakest first; fewer than two skip it.

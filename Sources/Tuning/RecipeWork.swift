@@ -30,7 +30,9 @@ extension Recipe {
   /// journaled as it ends, where it has one. A comparison whose run failed is a failure in
   /// its place (the others stand).
   func rangeTests(_ works: [RangeTestWork]) throws -> [Result<RangeTestComparison, Error>] {
-    if backend.slots <= 1 && works.count > 1 { return try works.flatMap { try rangeTests([$0]) } }
+    if backend.runner.slots <= 1 && works.count > 1 {
+      return try works.flatMap { try rangeTests([$0]) }
+    }
     var outcomes = [Result<RangeTestComparison, Error>?](repeating: nil, count: works.count)
     var pending: [(work: Int, condition: Int, job: RangeTestJob)] = []
     var steps = 0
@@ -71,7 +73,7 @@ extension Recipe {
         key: works[running[0]].key, label: running.map { works[$0].label }.joined(separator: "; "),
         steps: steps))
     let t0 = backend.now()
-    let runs = try runner.runAll(pending.map(\.job.job))
+    let runs = try run(pending.map(\.job.job))
     if shouldStop() { throw Interrupted() }
     let wall = backend.now() - t0
     let total = runs.map(\.seconds).reduce(0, +)
@@ -123,7 +125,9 @@ extension Recipe {
   /// run's, queued or finished on a cluster) keeps that spec's steps, so it is the same spec
   /// and the phase's trials stay of one length.
   func trials(_ works: [TrialWork]) throws -> [JournalEntry] {
-    if backend.slots <= 1 && works.count > 1 { return try works.flatMap { try trials([$0]) } }
+    if backend.runner.slots <= 1 && works.count > 1 {
+      return try works.flatMap { try trials([$0]) }
+    }
     var entries = [JournalEntry?](repeating: nil, count: works.count)
     var pending: [(work: Int, settings: TrialSettings, reading: TrialReading, job: TrialJob)] = []
     let progress = ProgressCounter { [weak self] k, loss in self?.onEvent?(.step(k, loss: loss)) }
@@ -157,7 +161,7 @@ extension Recipe {
         label: pending.map { works[$0.work].label }.joined(separator: "; "),
         steps: pending.map(\.settings.steps).reduce(0, +)))
     let t0 = backend.now()
-    let runs = try runner.runAll(pending.map(\.job))
+    let runs = try run(pending.map(\.job))
     if shouldStop() { throw Interrupted() }
     let wall = backend.now() - t0
     let total = runs.map(\.seconds).reduce(0, +)

@@ -123,17 +123,19 @@ extension TrialSettings {
     onStep: ((Int, Double) -> Void)? = nil
   ) throws -> TrialResult {
     try run(
-      with: SessionRunner(session: session, clock: clock, shouldStop: shouldStop),
-      spec: spec(key: "trial"), directory: nil, onStep: onStep)
+      with: SessionRunner(session: session, clock: clock), spec: spec(key: "trial"),
+      directory: nil, shouldStop: shouldStop, onStep: onStep)
   }
 
   /// Runs the trial as `spec` through any runner, reading its events as they come.
   public func run(
     with runner: some TrialRunner, spec: TrialSpec, directory: URL?,
-    onStep: ((Int, Double) -> Void)? = nil
+    shouldStop: @escaping () -> Bool = { false }, onStep: ((Int, Double) -> Void)? = nil
   ) throws -> TrialResult {
     let reading = TrialReading(spec: spec, onStep: onStep)
-    return reading.result(try runner.run(spec, directory: directory, observe: reading.observe))
+    return reading.result(
+      try runner.run(
+        spec, directory: directory, shouldStop: shouldStop, observe: reading.observe))
   }
 }
 

@@ -160,13 +160,13 @@ import Testing
 
   @Test func theUsersStopInterruptsTheProgram() throws {
     var stopped = false
-    let runner = try CommandRunner(
-      command: "/bin/sh \(Self.followsTheSchedule)", shouldStop: { stopped })
+    let runner = try CommandRunner(command: "/bin/sh \(Self.followsTheSchedule)")
     var settings = TrialSettings(
       batchSize: 32, maxLearningRate: 1e-4, weightDecay: 0, steps: 5000, seed: 0)
     settings.evaluations = 1
-    let result = try runner.run(try settings.spec(key: "trial"), directory: temporaryDirectory()) {
-      event in
+    let result = try runner.run(
+      try settings.spec(key: "trial"), directory: temporaryDirectory(), shouldStop: { stopped }
+    ) { event in
       if case .train(let step, _, _, _) = event, step >= 20 { stopped = true }
       return .proceed
     }

@@ -6,6 +6,29 @@ import Testing
 @testable import Tuning
 
 /// Analytic sessions behind the recipe, on a virtual clock.
+/// A test-only runner: the analytic backend's sessions in rounds of its `slots`, side by side
+/// on the virtual clock (a round takes as long as its longest job).
+struct VirtualSlots: TrialRunner {
+  let backend: AnalyticBackend
+  var slots: Int { backend.slots }
+  func runAll(_ jobs: [TrialJob], shouldStop: @escaping () -> Bool) throws -> [TrialRunResult] {
+    backend.batches.append(jobs.count)
+    let clock = backend.clock
+    var results: [TrialRunResult] = []
+    for first in stride(from: 0, to: jobs.count, by: slots) {
+      let start = clock.now
+      var end = start
+      for job in jobs[first..<min(jobs.count, first + slots)] {
+        clock.set(start)
+        results += try backend.sessionRunner.runAll([job], shouldStop: shouldStop)
+        end = max(end, clock.now)
+      }
+      clock.set(end)
+    }
+    return results
+  }
+}
+
 final class AnalyticBackend: SessionBackend {
   let clock = VirtualClock()
   var samples = 512
@@ -50,23 +73,8 @@ final class AnalyticBackend: SessionBackend {
   /// the virtual clock (a round of `slots` jobs takes as long as its longest).
   var slots = 1
   /// How many jobs each `runAll` was given.
-  private(set) var batches: [Int] = []
-  func runAll(_ jobs: [TrialJob], shouldStop: @escaping () -> Bool) throws -> [TrialRunResult] {
-    batches.append(jobs.count)
-    var results: [TrialRunResult] = []
-    for first in stride(from: 0, to: jobs.count, by: slots) {
-      let start = clock.now
-      var end = start
-      for job in jobs[first..<min(jobs.count, first + slots)] {
-        clock.set(start)
-        results.append(
-          try run(job.spec, directory: job.directory, shouldStop: shouldStop, observe: job.observe))
-        end = max(end, clock.now)
-      }
-      clock.set(end)
-    }
-    return results
-  }
+  fileprivate(set) var batches: [Int] = []
+  var runner: any TrialRunner { VirtualSlots(backend: self) }
 
   /// Where final states are saved: shared by the backends of one test, as a disk would be.
   var finalStore: FinalStore?

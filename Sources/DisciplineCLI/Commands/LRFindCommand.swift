@@ -193,7 +193,7 @@ struct LRFindCommand: ParsableCommand {
     let outURL = try prepareOutputDirectory(out)
     try clearTrials(in: outURL, resume: false)
     let stop = StopSignal()
-    let runner = try executor.runner(program: program, outURL: outURL, stop: stop)
+    let runner = try executor.runner(program: program, outURL: outURL)
     let setup =
       program.command == nil
       ? try TrainingSetup(
@@ -256,7 +256,7 @@ struct LRFindCommand: ParsableCommand {
         comparison = try RangeTest.compare(
           conditions: conditions, repeats: repeats, seed: seed, base: base,
           oneCycleDivisor: divFactor, runner: runner,
-          onPoint: progress.point, spec: spec)
+          onPoint: progress.point, shouldStop: { stop.isRequested }, spec: spec)
       } else {
         comparison = try RangeTest.compare(
           conditions: conditions, repeats: repeats, seed: seed, base: base,
@@ -266,7 +266,7 @@ struct LRFindCommand: ParsableCommand {
             let (trial, directory) = spec(condition, s, settings)
             return try RangeTest.run(
               with: runner, spec: trial, directory: directory, settings: settings,
-              onPoint: progress.point)
+              onPoint: progress.point, shouldStop: { stop.isRequested })
           })
       }
     } else if let setup {

@@ -68,12 +68,13 @@ struct TrialCommand: ParsableCommand {
     let stop = StopSignal()
     let parentGone = ParentWatch()
     if let command = program.command {
-      let runner = try program.commandRunner(
-        command, shouldStop: { stop.isRequested || parentGone.check() })
+      let runner = try program.commandRunner(command)
       runner.writesSpec = false
       runner.threadsPerSlot = threads
       printError("trial \(trial.key): \(command), \(trial.steps) steps at batch \(trial.batchSize)")
-      let result = try runner.run(trial, directory: directory) { _ in .proceed }
+      let result = try runner.run(
+        trial, directory: directory, shouldStop: { stop.isRequested || parentGone.check() }
+      ) { _ in .proceed }
       try finish(result, directory: directory)
       return
     }
@@ -109,9 +110,7 @@ struct TrialCommand: ParsableCommand {
       seed: trial.seed,
       evaluationBatchSize: engine["evaluation_batch_size"].flatMap(Int.init) ?? 1000)
     let started = Date()
-    var runner = SessionRunner(
-      session: session, clock: { Date().timeIntervalSince(started) },
-      shouldStop: { stop.isRequested || parentGone.check() })
+    var runner = SessionRunner(session: session, clock: { Date().timeIntervalSince(started) })
     runner.writesSpec = false
     let stopURL = directory.appendingPathComponent(TrialSpec.stopFile)
     runner.stopRequested = { FileManager.default.fileExists(atPath: stopURL.path) }
@@ -122,7 +121,9 @@ struct TrialCommand: ParsableCommand {
     printError(
       "trial \(trial.key): \(model) on \(data.dataset), \(trial.steps) steps at batch \(trial.batchSize)"
     )
-    let result = try runner.run(trial, directory: directory) { event in
+    let result = try runner.run(
+      trial, directory: directory, shouldStop: { stop.isRequested || parentGone.check() }
+    ) { event in
       if case .train(_, let loss, _, _) = event, divergence?.observe(loss) == true { return .stop }
       return .proceed
     }

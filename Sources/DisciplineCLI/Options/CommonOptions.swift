@@ -105,13 +105,13 @@ struct ProgramOptions: ParsableArguments {
     guard trialTimeout > 0 else {
       throw ValidationError("--trial-timeout must be positive, got \(trialTimeout)")
     }
-    if let command { _ = try commandRunner(command, shouldStop: { false }) }
+    if let command { _ = try commandRunner(command) }
   }
 
   /// The runner of --command on this machine.
-  func commandRunner(_ command: String, shouldStop: @escaping () -> Bool) throws -> CommandRunner {
+  func commandRunner(_ command: String) throws -> CommandRunner {
     do {
-      return try CommandRunner(command: command, trialTimeout: trialTimeout, shouldStop: shouldStop)
+      return try CommandRunner(command: command, trialTimeout: trialTimeout)
     } catch {
       throw ValidationError(error.description)
     }

@@ -54,28 +54,26 @@ struct ExecutorOptions: ParsableArguments {
   /// The runner of the trials: the user's program or `discipline trial` (the engine), as local
   /// processes or Slurm tasks; nil for the built-in engine in this process (one trial at a time).
   /// The runner of a command writing into `outURL`: Slurm's task logs in DIR/trials/slurm,
-  /// stopped by `stop`, its notes on stderr.
-  func runner(program: ProgramOptions, outURL: URL, stop: StopSignal) throws -> (any ProgramRunner)?
-  {
+  /// its notes on stderr.
+  func runner(program: ProgramOptions, outURL: URL) throws -> (any TrialRunner)? {
     try runner(
       program: program, logDirectory: outURL.appendingPathComponent("trials/slurm"),
-      shouldStop: { stop.isRequested }, onNote: { printError("  note: " + $0) })
+      onNote: { printError("  note: " + $0) })
   }
 
   func runner(
-    program: ProgramOptions, logDirectory: URL, shouldStop: @escaping () -> Bool,
-    onNote: @escaping (String) -> Void
-  ) throws -> (any ProgramRunner)? {
+    program: ProgramOptions, logDirectory: URL, onNote: @escaping (String) -> Void
+  ) throws -> (any TrialRunner)? {
     let trialCommand = [selfExecutable, "trial"]
     switch executor {
     case .local:
       let runner: CommandRunner
       if let command = program.command {
-        runner = try program.commandRunner(command, shouldStop: shouldStop)
+        runner = try program.commandRunner(command)
       } else if parallel > 1 {
         runner = CommandRunner(
           arguments: trialCommand + ["--spec", "{spec}", "--threads", "{threads}"],
-          trialTimeout: program.trialTimeout, shouldStop: shouldStop)
+          trialTimeout: program.trialTimeout)
       } else {
         return nil
       }
@@ -90,7 +88,7 @@ struct ExecutorOptions: ParsableArguments {
       let runner = SlurmRunner(
         taskCommand: task, slots: parallel,
         slurmArguments: try slurmArgs.map(CommandRunner.split) ?? [], cpusPerTask: threadsPerTrial,
-        trialTimeout: program.trialTimeout, logDirectory: logDirectory, shouldStop: shouldStop)
+        trialTimeout: program.trialTimeout, logDirectory: logDirectory)
       runner.onNote = onNote
       return runner
     }

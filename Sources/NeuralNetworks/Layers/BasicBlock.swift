@@ -2,7 +2,7 @@ import Randomness
 import Tensors
 
 /// The residual block of He et al.'s CIFAR ResNet: two 3×3 convolutions with batch norm, and a
-/// 1×1 convolution + batch norm shortcut where the shape changes (reference/models.py).
+/// 1×1 convolution + batch norm shortcut where the shape changes (python/discipline/models.py).
 public final class BasicBlock: Module {
   public let conv1: Conv2D, bn1: BatchNorm2D, conv2: Conv2D, bn2: BatchNorm2D
   public let shortcut: Sequential

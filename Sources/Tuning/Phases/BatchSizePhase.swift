@@ -35,7 +35,7 @@ extension Recipe {
   /// Phase 2: for each candidate an LR range test and a one-cycle trial of equal wall time.
   /// The starting batch size is tested again with the same sweep as the others (the first
   /// test's wider sweep reads differently), and the readings are made monotone in the batch
-  /// size (METHOD §3: larger batches tolerate larger rates).
+  /// size (Docs/METHOD.md §3: larger batches tolerate larger rates).
   /// With `mayBeSkipped` (the recipe; `study` always runs it), the phase is not run when its
   /// trials would be too short to separate anything (`reasonToSkip`).
   public func batchSizePhase(
@@ -148,7 +148,7 @@ extension Recipe {
   }
 
   /// Learning-rate readings made non-decreasing in the batch size, as larger batches tolerate
-  /// larger rates (METHOD §3).
+  /// larger rates (Docs/METHOD.md §3).
   /// - Adjacent violators that are within `tolerance` (a ratio) of each other are pooled to
   ///   their geometric mean: a reading that breaks the order by no more than a range test's
   ///   noise is taken as that noise, averaged with its neighbours.

@@ -38,7 +38,7 @@ extension Recipe {
     return MomentumDecision(
       max: Choice(
         settings.defaultMomentum,
-        "\(why); the stated default, Smith's usual top of the cycle (METHOD §2)"),
+        "\(why); the stated default, Smith's usual top of the cycle (Docs/METHOD.md §2)"),
       min: Choice(low, "the usual bottom of the cycle"))
   }
 

@@ -35,7 +35,7 @@ public struct RegularizationStep: RecipeStep {
 
 extension Recipe {
   /// Phase 5: LR range tests at each dropout rate, then at each augmentation with the chosen
-  /// rate, at the chosen batch size, momentum and weight decay (METHOD §5: compare the curves
+  /// rate, at the chosen batch size, momentum and weight decay (Docs/METHOD.md §5: compare the curves
   /// under several regularization settings). Of the settings whose validation loss the short
   /// test cannot tell from the lowest, the strongest: the final run is many times longer than
   /// the test, and its overfitting is what the regularization is for (measured on the cnn:
@@ -45,7 +45,7 @@ extension Recipe {
     throws -> RegularizationDecision
   {
     let steps = rangeTestSteps(batchSize: batch)
-    // The balance of regularization as a whole (METHOD §5): dropout and augmentation may take
+    // The balance of regularization as a whole (Docs/METHOD.md §5): dropout and augmentation may take
     // the stronger of settings a short test cannot tell apart only while the weight decay is at
     // or below its prior; a weight decay the trials chose above it already regularizes more than
     // the default, and ties stacked on it would leave the final run underfitting.
