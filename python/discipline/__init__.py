@@ -1,4 +1,4 @@
-"""discipline-trial: the Python side of discipline's trial protocol (Docs/PROTOCOL.md).
+"""discipline: the Python side of discipline's trial protocol (Docs/PROTOCOL.md).
 
     import discipline
     trial = discipline.Trial(honours=("dropout",), args=args)   # spec values replace args'

@@ -12,11 +12,16 @@ the script's own defaults, so the same script still trains on its own.
 
 Standard library only; PyTorch is touched only under torch.distributed (imported by the script).
 """
+from __future__ import annotations
+
 import json
 import math
 import os
 import sys
 import time
+from typing import Any, Dict, FrozenSet, Iterable, List, Mapping, Optional, Tuple, TypeVar
+
+_Args = TypeVar("_Args")
 
 PROTOCOL = 1
 OPTIONAL = ("dropout", "augmentation")  # hyper-parameters a program may or may not honour
@@ -34,16 +39,16 @@ class SpecError(ValueError):
     another protocol version.
     """
 
-    def __init__(self, message, exit_code=EX_DATAERR):
+    def __init__(self, message: str, exit_code: int = EX_DATAERR) -> None:
         super().__init__(message)
         self.exit_code = exit_code
 
 
-def _is_int(v):
+def _is_int(v: Any) -> bool:
     return isinstance(v, int) and not isinstance(v, bool)
 
 
-def _is_number(v):
+def _is_number(v: Any) -> bool:
     return (_is_int(v) or isinstance(v, float)) and math.isfinite(v)
 
 
@@ -68,7 +73,7 @@ _CHECKS = {
 _REQUIRED = ("protocol", "steps", "schedule")
 
 
-def _line_of(text, key):
+def _line_of(text: str, key: str) -> Optional[int]:
     """The 1-based line of `text` where `"key"` first appears, or None."""
     needle = '"%s"' % key
     for number, line in enumerate(text.splitlines(), 1):
@@ -77,11 +82,11 @@ def _line_of(text, key):
     return None
 
 
-def _where(path, line):
+def _where(path: str, line: Optional[int]) -> str:
     return "%s line %d" % (path, line) if line else path
 
 
-def load_spec(path):
+def load_spec(path: str) -> Dict[str, Any]:
     """Reads and checks `spec.json`; returns it as a dict.
 
     Raises SpecError naming the file (and line) when it is missing (exit code 66), is not a
@@ -105,7 +110,7 @@ def load_spec(path):
     version = spec["protocol"]  # checked first: another version may have other fields
     if version != PROTOCOL or not _is_int(version):
         raise SpecError("%s: the spec speaks protocol %s; this program speaks protocol %d only "
-                        "(update the discipline-trial package)"
+                        "(update the discipline package)"
                         % (_where(path, _line_of(text, "protocol")), json.dumps(version), PROTOCOL))
     for key in _REQUIRED:
         if key not in spec:
@@ -117,14 +122,15 @@ def load_spec(path):
     return spec
 
 
-def load_schedule(path, steps):
-    """Reads `schedule.csv`: a header naming `step`, `lr` and (optionally) `momentum`, then one
-    row per step with `step` counting from 0. Returns (learning rates, momenta or None).
+def load_schedule(path: str, steps: int) -> Tuple[List[float], List[float]]:
+    """Reads `schedule.csv` as discipline writes it and reads it back (Docs/PROTOCOL.md): the
+    header `step,lr,momentum`, then one row per step with `step` counting from 0. Returns
+    (learning rates, momenta).
 
-    Raises SpecError naming the file and line for a missing file (exit code 66), a header without
-    `step` or `lr`, a row with the wrong number of fields, a step out of order, a value that is
-    not a finite number (or a negative learning rate), or a row count other than `steps`.
-    Blank lines are skipped.
+    Raises SpecError naming the file and line for a missing file (exit code 66), another
+    header, a row with other than three fields, a step out of order, a value that is not a
+    finite number (or a negative learning rate), or a row count other than `steps`. Blank lines
+    are skipped; spaces around a field are not significant.
     """
     try:
         with open(path, encoding="utf-8") as f:
@@ -135,44 +141,39 @@ def load_schedule(path, steps):
     if not rows:
         raise SpecError("%s: empty, expected the header step,lr,momentum" % path)
     header_line, header = rows[0]
-    names = [c.strip() for c in header.split(",")]
-    if "step" not in names or "lr" not in names:
-        raise SpecError("%s: the header %r does not name the columns step and lr"
+    if [c.strip() for c in header.split(",")] != ["step", "lr", "momentum"]:
+        raise SpecError("%s: the header must be step,lr,momentum, not %r"
                         % (_where(path, header_line), header))
-    i_step, i_lr = names.index("step"), names.index("lr")
-    i_mom = names.index("momentum") if "momentum" in names else None
-    lrs, momenta = [], ([] if i_mom is not None else None)
+    lrs: List[float] = []
+    momenta: List[float] = []
     for n, line in rows[1:]:
         fields = [c.strip() for c in line.split(",")]
-        if len(fields) != len(names):
-            raise SpecError("%s: %d fields, the header has %d" % (_where(path, n), len(fields), len(names)))
+        if len(fields) != 3:
+            raise SpecError("%s: %d fields, expected step,lr,momentum" % (_where(path, n), len(fields)))
         try:
-            step = int(fields[i_step])
+            step = int(fields[0])
         except ValueError:
-            raise SpecError("%s: step %r is not an integer" % (_where(path, n), fields[i_step]))
+            raise SpecError("%s: step %r is not an integer" % (_where(path, n), fields[0]))
         if step != len(lrs):
             raise SpecError("%s: step %d, expected %d (one row per step, from 0)" % (_where(path, n), step, len(lrs)))
         values = []
-        for name, i in (("lr", i_lr), ("momentum", i_mom)):
-            if i is None:
-                continue
+        for name, text in (("lr", fields[1]), ("momentum", fields[2])):
             try:
-                v = float(fields[i])
+                v: Optional[float] = float(text)
             except ValueError:
                 v = None
             if v is None or not math.isfinite(v) or (name == "lr" and v < 0):
                 raise SpecError("%s: %s %r is not a finite number%s"
-                                % (_where(path, n), name, fields[i], " >= 0" if name == "lr" else ""))
+                                % (_where(path, n), name, text, " >= 0" if name == "lr" else ""))
             values.append(v)
         lrs.append(values[0])
-        if momenta is not None:
-            momenta.append(values[1])
+        momenta.append(values[1])
     if len(lrs) != steps:
         raise SpecError("%s: %d rows, but the spec's steps is %d" % (path, len(lrs), steps))
     return lrs, momenta
 
 
-def _distributed():
+def _distributed() -> Any:
     """torch.distributed when the script has initialized a process group, else None (cheap:
     never imports torch)."""
     d = sys.modules.get("torch.distributed")
@@ -199,7 +200,8 @@ class Trial:
     before the loop does not count as training time.
     """
 
-    def __init__(self, honours=(), args=None, environ=None, exit_on_error=True):
+    def __init__(self, honours: Iterable[str] = (), args: Any = None,
+                 environ: Optional[Mapping[str, str]] = None, exit_on_error: bool = True) -> None:
         env = os.environ if environ is None else environ
         self.honours = tuple(honours)
         unknown = [h for h in self.honours if h not in OPTIONAL]
@@ -207,24 +209,28 @@ class Trial:
             raise ValueError("honours %r: only %s are optional" % (unknown, ", ".join(OPTIONAL)))
         spec_path = env.get("DISCIPLINE_SPEC") or None
         self.active = spec_path is not None
-        self.spec = {}
-        self.dir = self.events_path = self.stop_path = self.schedule_path = None
-        self._lrs = self._momenta = None
-        self._validate_at = frozenset()
+        self.spec: Dict[str, Any] = {}
+        self.dir: Optional[str] = None
+        self.events_path: Optional[str] = None
+        self.stop_path: Optional[str] = None
+        self.schedule_path: Optional[str] = None
+        self._lrs: List[float] = []
+        self._momenta: List[float] = []
+        self._validate_at: FrozenSet[int] = frozenset()
         self._rank_env = env.get("RANK", "0")
-        self._writer = None      # True/False once known (under torch.distributed: rank 0)
-        self._file = None
-        self._t0 = None
+        self._writer: Optional[bool] = None  # once known (under torch.distributed: rank 0)
+        self._file: Any = None
+        self._t0: Optional[float] = None
         self._steps_done = 0     # 1 + the last step reported
         self._nonfinite = False  # a train loss was NaN or infinite
         self._ended = False
-        self._flag = None        # the tensor broadcast for the stop decision
-        self.train_samples = None  # the training split's size, for the `start` event
+        self._flag: Any = None   # the tensor broadcast for the stop decision
+        self.train_samples: Optional[int] = None  # the training split's size, for `start`
         pid = env.get("DISCIPLINE_PID", "")
         self._parent_pid = int(pid) if pid.isdigit() else None  # discipline, while it lives
         self._parent_checked = 0.0
         self._schedule_checked = 0.0
-        self._schedule_mtime = None  # schedule.csv's, to see it rewritten
+        self._schedule_mtime: Optional[int] = None  # schedule.csv's, to see it rewritten
         if not self.active:
             return
         try:
@@ -247,7 +253,7 @@ class Trial:
 
     # The spec's values -----------------------------------------------------------------------
 
-    def get(self, name, default=None):
+    def get(self, name: str, default: Any = None) -> Any:
         """The spec's `name`, or `default` when inactive or the spec lacks it. A present
         `null` is returned as None (`validation_batches: null` means all of the split).
         `save_model` comes back as a path joined to the spec's directory."""
@@ -258,7 +264,7 @@ class Trial:
             value = os.path.join(self.dir, value)
         return value
 
-    def override(self, args):
+    def override(self, args: _Args) -> _Args:
         """Sets each attribute of `args` named like a field of SCRIPT_FIELDS to the spec's value
         where the spec has it (`dropout`/`augmentation` only if honoured); others keep the
         script's defaults. Returns `args`. Inactive: returns `args` untouched."""
@@ -271,11 +277,11 @@ class Trial:
 
     # The schedule ----------------------------------------------------------------------------
 
-    def apply_schedule(self, optimizer, step):
+    def apply_schedule(self, optimizer: Any, step: int) -> Optional[Tuple[float, float]]:
         """Before step `step` (0-based): sets `lr` of every parameter group of `optimizer` to the
         schedule's, and its momentum: `momentum` where the group has it (SGD, RMSprop), else
-        `betas[0]` (Adam, AdamW, NAdam; `betas[1]` kept). Returns (lr, momentum), momentum None
-        without a momentum column; None when inactive. Raises IndexError past the schedule.
+        `betas[0]` (Adam, AdamW, NAdam; `betas[1]` kept). Returns (lr, momentum); None when
+        inactive. Raises IndexError past the schedule.
         A learning-rate scheduler the script keeps is overridden, as long as it steps after
         `optimizer.step()`, before this call."""
         if not self.active:
@@ -286,11 +292,9 @@ class Trial:
         if not 0 <= step < len(self._lrs):
             raise IndexError("step %d is outside %s's %d rows" % (step, self.schedule_path, len(self._lrs)))
         lr = self._lrs[step]
-        momentum = self._momenta[step] if self._momenta is not None else None
+        momentum = self._momenta[step]
         for group in optimizer.param_groups:
             group["lr"] = lr
-            if momentum is None:
-                continue
             if "momentum" in group:
                 group["momentum"] = momentum
             elif "betas" in group:
@@ -299,14 +303,14 @@ class Trial:
 
     # When to validate and stop ---------------------------------------------------------------
 
-    def should_validate(self, steps_done, default=False):
+    def should_validate(self, steps_done: int, default: bool = False) -> bool:
         """Whether to measure the validation loss after `steps_done` steps (1-based: after the
         140th step is 140): true when `validate_at` lists it. Inactive: `default`."""
         if not self.active:
             return default
         return steps_done in self._validate_at
 
-    def should_stop(self, steps_done=None):
+    def should_stop(self, steps_done: Optional[int] = None) -> bool:
         """Whether to end the loop after `steps_done` steps (default: 1 + the last step
         reported): the stop file exists, all of the spec's `steps` are done, or a reported train
         loss was not finite. Under torch.distributed rank 0 decides and broadcasts its decision,
@@ -323,7 +327,7 @@ class Trial:
             stop = self._broadcast(d, stop)
         return stop
 
-    def _reload_if_replanned(self):
+    def _reload_if_replanned(self) -> None:
         """discipline may shorten a running final run by rewriting spec.json, then
         schedule.csv (Docs/PROTOCOL.md): once a second, a changed schedule.csv is read again,
         with the spec's new `steps` and `validate_at`."""
@@ -332,18 +336,18 @@ class Trial:
             return
         self._schedule_checked = now
         try:
-            mtime = os.stat(self.schedule_path).st_mtime_ns
+            mtime = os.stat(str(self.schedule_path)).st_mtime_ns
         except OSError:
             return
         if mtime == self._schedule_mtime:
             return
         spec = load_spec(self._spec_path)
-        lrs, momenta = load_schedule(self.schedule_path, spec["steps"])
+        lrs, momenta = load_schedule(str(self.schedule_path), spec["steps"])
         self.spec, self._lrs, self._momenta = spec, lrs, momenta
         self._validate_at = frozenset(spec.get("validate_at") or ())
         self._schedule_mtime = mtime
 
-    def _discipline_gone(self):
+    def _discipline_gone(self) -> bool:
         """Whether the discipline that started this run has died (killed with SIGKILL, its
         trials to be resumed): checked at most once a second, so an orphaned run stops soon
         instead of training on for nobody."""
@@ -361,7 +365,7 @@ class Trial:
             return False
         return False
 
-    def _broadcast(self, d, flag):
+    def _broadcast(self, d: Any, flag: bool) -> bool:
         import torch  # the script has it: torch.distributed is initialized
         if self._flag is None:
             device = "cpu"
@@ -374,7 +378,7 @@ class Trial:
 
     # Events ----------------------------------------------------------------------------------
 
-    def start(self, train_samples=None):
+    def start(self, train_samples: Optional[int] = None) -> None:
         """Starts the clock and writes the `start` event (protocol, honours, and the size of
         the training split when given or set as `train_samples`: discipline reads epoch
         lengths from it). Called by the first apply_schedule or report; calling it again
@@ -382,13 +386,13 @@ class Trial:
         if not self.active or self._t0 is not None:
             return
         self._t0 = time.monotonic()
-        event = {"event": "start", "protocol": PROTOCOL, "honours": list(self.honours)}
+        event: Dict[str, Any] = {"event": "start", "protocol": PROTOCOL, "honours": list(self.honours)}
         samples = train_samples if train_samples is not None else self.train_samples
         if samples is not None:
             event["train_samples"] = int(samples)
         self._emit(event)
 
-    def report_train(self, step, loss, samples):
+    def report_train(self, step: int, loss: Any, samples: int) -> None:
         """After step `step` (0-based): its batch's mean loss (a number or a 0-d tensor; NaN and
         infinities are written as JSON NaN/Infinity and make `should_stop` true) and the
         samples in the batch (under torch.distributed only rank 0's call is written: pass
@@ -401,17 +405,17 @@ class Trial:
         self._steps_done = max(self._steps_done, int(step) + 1)
         self._emit({"event": "train", "step": int(step), "loss": loss, "samples": int(samples)})
 
-    def report_val(self, step, loss, accuracy):
+    def report_val(self, step: int, loss: Any, accuracy: Any) -> None:
         """The validation loss and accuracy (0-1) after `step` steps done."""
         if self.active:
             self._emit({"event": "val", "step": int(step), "loss": float(loss), "accuracy": float(accuracy)})
 
-    def report_test(self, step, loss, accuracy):
+    def report_test(self, step: int, loss: Any, accuracy: Any) -> None:
         """The test loss and accuracy (0-1) after the final run's `step` steps."""
         if self.active:
             self._emit({"event": "test", "step": int(step), "loss": float(loss), "accuracy": float(accuracy)})
 
-    def end(self, steps=None):
+    def end(self, steps: Optional[int] = None) -> None:
         """Writes the `end` event with `steps` taken (default: 1 + the last step reported) and
         closes the events file. Only the first call writes."""
         if not self.active or self._ended:
@@ -420,23 +424,23 @@ class Trial:
         self._ended = True
         self.close()
 
-    def close(self):
+    def close(self) -> None:
         """Closes the events file without writing `end` (a later event reopens it)."""
         if self._file is not None:
             self._file.close()
             self._file = None
 
-    def __enter__(self):
+    def __enter__(self) -> "Trial":
         return self
 
-    def __exit__(self, kind, value, traceback):
+    def __exit__(self, kind: Any, value: Any, traceback: Any) -> None:
         """`with Trial(...) as trial:` writes `end` when the block ends without an exception
         (an exception only closes the file: the program failed)."""
         if kind is None:
             self.end()
         self.close()
 
-    def _is_writer(self):
+    def _is_writer(self) -> bool:
         """Whether this process writes events: rank 0 of torch.distributed, else RANK 0 or unset."""
         if self._writer is None:
             d = _distributed()
@@ -445,7 +449,7 @@ class Trial:
             self._writer = d.get_rank() == 0
         return self._writer
 
-    def _emit(self, event):
+    def _emit(self, event: Dict[str, Any]) -> None:
         """Appends `event` plus `time` as one JSON line; line-buffered, so each event reaches
         the file with one write as it happens."""
         if self._t0 is None:

@@ -179,11 +179,12 @@ class ScheduleTest(SpecDirTest):
         self.assertScheduleError("", "empty")
         self.assertScheduleError("step,lr,momentum\n0,0.1,0.9\n", "1 rows", "steps is 2")
 
-    def test_the_schedule_is_read_by_header_names_and_blank_lines_are_skipped(self):
-        make_spec(self.dir, steps=2, schedule="lr,momentum,step\n0.5,0.9,0\n\n0.25,0.8,1\n")
+    def test_the_schedule_has_the_swift_sides_header_and_blank_lines_are_skipped(self):
+        make_spec(self.dir, steps=2, schedule="step, lr ,momentum\n0,0.5,0.9\n\n1,0.25,0.8\n")
         self.assertEqual(discipline.load_schedule(os.path.join(self.dir, "schedule.csv"), 2), ([0.5, 0.25], [0.9, 0.8]))
-        make_spec(self.dir, steps=1, schedule="step,lr\n0,1e-07\n")
-        self.assertEqual(discipline.load_schedule(os.path.join(self.dir, "schedule.csv"), 1), ([1e-07], None))
+        # discipline reads back only what it writes: other orders and a missing momentum are refused
+        self.assertScheduleError("lr,momentum,step\n0.5,0.9,0\n0.25,0.8,1\n", "line 1", "step,lr,momentum")
+        self.assertScheduleError("step,lr\n0,0.1\n1,0.1\n", "line 1", "step,lr,momentum")
 
     def test_apply_schedule_sets_every_group(self):
         trial = self.trial(steps=3, schedule="step,lr,momentum\n0,1e-07,0.95\n1,0.002,0.9\n2,0.003,0.85\n")
