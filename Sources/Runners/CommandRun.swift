@@ -23,6 +23,8 @@ final class CommandRun {
   private var failure: String?
   private var interrupted = false
   private var exitStatus: ChildProcess.Exit?
+  /// The main process's exit, before what it left in its group has ended.
+  private var mainExit: ChildProcess.Exit?
 
   init(
     runner: CommandRunner, spec: TrialSpec, directory: URL, shouldStop: @escaping () -> Bool,
@@ -120,8 +122,11 @@ final class CommandRun {
         child.signal(SIGKILL)
       }
     }
-    exitStatus = child.poll()
-    return exitStatus != nil
+    if mainExit == nil { mainExit = child.poll() }
+    // What the program left in its process group ends with it (SIGTERM, then SIGKILL).
+    guard mainExit != nil, child.endLeftovers(grace: min(runner.grace, 5)) else { return false }
+    exitStatus = mainExit
+    return true
   }
 
   /// The result once `poll()` said the program ended; also written to result.json.

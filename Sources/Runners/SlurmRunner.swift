@@ -381,6 +381,7 @@ public final class SlurmRunner: TrialRunner {
     switch child.wait() {
     case .exited(let code): status = code
     case .signaled(let signal): status = 128 + signal
+    case .unknown: status = 0  // reaped unseen: its output says how it went
     }
     let text = { (path: String) in
       String(decoding: FileManager.default.contents(atPath: path) ?? Data(), as: UTF8.self)

@@ -150,7 +150,14 @@ public struct TrialSpec: Codable, Sendable, Equatable {
     dropout = try c.decodeIfPresent(Double.self, forKey: .dropout) ?? 0
     augmentation = try c.decodeIfPresent(String.self, forKey: .augmentation) ?? "none"
     let steps = try c.decode(Int.self, forKey: .steps)
-    schedule = Array(repeating: Row(learningRate: 0, momentum: 0), count: max(0, steps))
+    guard steps >= 0 else {
+      throw DecodingError.dataCorruptedError(
+        forKey: .steps, in: c, debugDescription: "\"steps\" must be 0 or more, not \(steps)")
+    }
+    // The rows come from schedule.csv (`read(from:)`): nothing is allocated for a count that
+    // only the spec states (`steps: 9e18` would abort the process).
+    schedule = []
+    (decoder.userInfo[Self.declaredStepsKey] as? DeclaredSteps)?.value = steps
     validateAt = try c.decode([Int].self, forKey: .validateAt)
     validationBatches = try c.decodeIfPresent(Int.self, forKey: .validationBatches)
     final = try c.decodeIfPresent(Bool.self, forKey: .final) ?? false
@@ -164,6 +171,11 @@ public struct TrialSpec: Codable, Sendable, Equatable {
   public static func directoryName(for key: String) -> String {
     String(key.map { $0.isLetter || $0.isNumber || ".-_".contains($0) ? $0 : "-" })
   }
+
+  /// Where decoding a spec leaves the step count it states, for `read(from:)` to check against
+  /// the rows of schedule.csv.
+  final class DeclaredSteps: @unchecked Sendable { var value = 0 }
+  static let declaredStepsKey = CodingUserInfoKey(rawValue: "discipline.declaredSteps")!
 
   public static let specFile = "spec.json"
   public static let scheduleFile = "schedule.csv"
@@ -215,7 +227,10 @@ public struct TrialSpec: Codable, Sendable, Equatable {
         file: specURL.path, problem: "cannot be read (\(error.localizedDescription))")
     }
     var spec: TrialSpec
-    do { spec = try JSONDecoder().decode(TrialSpec.self, from: data) } catch let
+    let declared = DeclaredSteps()
+    let decoder = JSONDecoder()
+    decoder.userInfo[declaredStepsKey] = declared
+    do { spec = try decoder.decode(TrialSpec.self, from: data) } catch let
       DecodingError.dataCorrupted(context)
     {
       throw TrialProtocolError(file: specURL.path, problem: context.debugDescription)
@@ -243,7 +258,7 @@ public struct TrialSpec: Codable, Sendable, Equatable {
         file: scheduleURL.path, line: 1, problem: "the header must be step,lr,momentum")
     }
     var rows: [Row] = []
-    rows.reserveCapacity(spec.schedule.count)
+    rows.reserveCapacity(min(declared.value, lines.count))
     for (i, line) in lines.enumerated().dropFirst() where !line.isEmpty {
       let fields = line.split(separator: ",")
       guard fields.count == 3, let k = Int(fields[0]), let lr = Double(fields[1]),
@@ -259,10 +274,10 @@ public struct TrialSpec: Codable, Sendable, Equatable {
       }
       rows.append(Row(learningRate: lr, momentum: m))
     }
-    guard rows.count == spec.schedule.count else {
+    guard rows.count == declared.value else {
       throw TrialProtocolError(
         file: scheduleURL.path,
-        problem: "has \(rows.count) steps, the spec says \(spec.schedule.count)")
+        problem: "has \(rows.count) steps, the spec says \(declared.value)")
     }
     spec.schedule = rows
     return spec

@@ -115,21 +115,32 @@ public final class Journal {
             "\(url.path) was written with different settings: \(key) was \(header.settings[key] ?? "unset"), now \(settings[key] ?? "unset"); resume with the same options, or start afresh without --resume"
         )
       }
-      for (i, line) in lines.enumerated().dropFirst() where !line.isEmpty {
+      var tornAt: Int?
+      var offset = lines[0].count + 1
+      for (i, line) in lines.enumerated().dropFirst() {
+        defer { offset += line.count + 1 }
+        if line.isEmpty { continue }
         do {
           let entry = try Self.decoder.decode(JournalEntry.self, from: Data(line))
           byKey[entry.key] = entries.count
           entries.append(entry)
         } catch {
-          // A line cut short by a kill is the last one; anything else is damage worth naming.
-          if i == lines.count - 1 { break }
+          // A line cut short by a kill or a full disk is the last one, without its newline;
+          // anything else is damage worth naming.
+          if i == lines.count - 1 {
+            tornAt = offset
+            break
+          }
           throw JournalError(
             description: "\(url.path), line \(i + 1): unreadable journal entry (\(error))")
         }
       }
-      // A partial last line (killed mid-write) ends without a newline: start the next on a new line.
-      if let last = data.last, last != UInt8(ascii: "\n") {
-        try append(raw: Data("\n".utf8))
+      if let tornAt {
+        // The torn tail is cut off before anything is appended, so it never ends up inside
+        // the file, where the next resume would stop at it.
+        try truncate(to: tornAt)
+      } else if let last = data.last, last != UInt8(ascii: "\n") {
+        try append(raw: Data("\n".utf8))  // a whole entry that lost only its newline
       }
     } else {
       let header = Header(journal: "discipline tune", version: 1, settings: settings)
@@ -153,6 +164,19 @@ public final class Journal {
     try append(raw: data)
     byKey[entry.key] = entries.count
     entries.append(entry)
+  }
+
+  private func truncate(to length: Int) throws(JournalError) {
+    do {
+      let handle = try FileHandle(forWritingTo: url)
+      defer { try? handle.close() }
+      try handle.truncate(atOffset: UInt64(length))
+      try handle.synchronize()
+    } catch {
+      throw JournalError(
+        description:
+          "cannot repair the torn last line of \(url.path): \(error.localizedDescription)")
+    }
   }
 
   private func append(raw data: Data) throws(JournalError) {

@@ -42,6 +42,30 @@ enum CLI {
       stderr: String(decoding: e, as: UTF8.self))
   }
 
+  /// Runs `script` with /bin/sh, killed after `timeout` seconds (status 137 then).
+  static func shell(_ script: String, timeout: Double) throws -> Result {
+    let dir = FileManager.default.temporaryDirectory
+    let errURL = dir.appendingPathComponent("discipline-err-\(UUID().uuidString)")
+    FileManager.default.createFile(atPath: errURL.path, contents: nil)
+    defer { try? FileManager.default.removeItem(at: errURL) }
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: "/bin/sh")
+    process.arguments = ["-c", script]
+    process.standardOutput = FileHandle.nullDevice
+    process.standardError = try FileHandle(forWritingTo: errURL)
+    try process.run()
+    let deadline = Date().addingTimeInterval(timeout)
+    while process.isRunning && Date() < deadline { usleep(50_000) }
+    if process.isRunning {
+      process.terminate()
+      kill(process.processIdentifier, SIGKILL)
+    }
+    process.waitUntilExit()
+    let e = (try? Data(contentsOf: errURL)) ?? Data()
+    return Result(
+      status: process.terminationStatus, stdout: "", stderr: String(decoding: e, as: UTF8.self))
+  }
+
   static func temporaryDirectory() -> String {
     let dir = FileManager.default.temporaryDirectory.appendingPathComponent(
       "discipline-cli-\(UUID().uuidString)")

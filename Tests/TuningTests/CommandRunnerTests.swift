@@ -192,4 +192,42 @@ import Testing
         "python3", "-c", #"print("a b")"#, "x y", "z w",
       ])
   }
+
+  /// Issue 28: a child the program left behind, one that ignores SIGTERM, ends with the run.
+  @Test func whatTheProgramLeftInItsGroupEndsWithIt() throws {
+    let dir = temporaryDirectory()
+    let pidFile = dir.appendingPathComponent("leftover.pid").path
+    let program = try script(
+      """
+      (trap '' TERM; exec sleep 600) &
+      echo $! > \(pidFile)
+      exec /bin/sh \(Self.followsTheSchedule)
+      """)
+    let runner = try CommandRunner(command: "/bin/sh \(program)")
+    runner.grace = 1
+    var settings = TrialSettings(
+      batchSize: 32, maxLearningRate: 1e-4, weightDecay: 0, steps: 20, seed: 0)
+    settings.evaluations = 1
+    let result = try runner.run(
+      try settings.spec(key: "trial"), directory: temporaryDirectory()
+    ) { _ in .proceed }
+    #expect(result.status == .finished)
+    let text = try String(contentsOfFile: pidFile, encoding: .utf8)
+    let leftover = try #require(pid_t(text.trimmingCharacters(in: .whitespacesAndNewlines)))
+    // Reparented to init, it is reaped there once killed: allow it a moment.
+    var alive = true
+    for _ in 0..<50 where alive {
+      alive = kill(leftover, 0) == 0 && !Self.isZombie(leftover)
+      if alive { usleep(20_000) }
+    }
+    #expect(!alive, "the program's leftover \(leftover) still runs after its run ended")
+    if alive { kill(leftover, SIGKILL) }
+  }
+
+  static func isZombie(_ pid: pid_t) -> Bool {
+    guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+      let close = stat.lastIndex(of: ")")
+    else { return false }
+    return stat[stat.index(close, offsetBy: 2)] == "Z"
+  }
 }

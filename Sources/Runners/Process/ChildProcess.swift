@@ -12,9 +12,14 @@ final class ChildProcess {
   enum Exit: Equatable {
     case exited(Int32)
     case signaled(Int32)
+    /// It ended, but its status was lost: this process ignores SIGCHLD (an inherited
+    /// disposition), so the system reaped it.
+    case unknown
   }
   let pid: pid_t
   private var exit: Exit?
+  /// When what the main process left in its group was sent SIGTERM.
+  private var groupTermSent: Date?
 
   init(
     arguments: [String], environment: [String: String], standardOutput: String,
@@ -51,6 +56,11 @@ final class ChildProcess {
     if let exit { return exit }
     var status: Int32 = 0
     let r = waitpid(pid, &status, WNOHANG)
+    // ECHILD: no such child to wait for — it ended and was reaped for us (SIGCHLD ignored).
+    if r < 0 && errno == ECHILD {
+      exit = .unknown
+      return exit
+    }
     guard r == pid else { return nil }
     let signal = status & 0x7f
     exit = signal == 0 ? .exited((status >> 8) & 0xff) : .signaled(signal)
@@ -65,6 +75,8 @@ final class ChildProcess {
       if r == pid {
         let signal = status & 0x7f
         exit = signal == 0 ? .exited((status >> 8) & 0xff) : .signaled(signal)
+      } else if r < 0 && errno == ECHILD {
+        exit = .unknown
       } else if r < 0 && errno != EINTR {
         exit = .exited(127)
       }
@@ -78,11 +90,31 @@ final class ChildProcess {
     kill(-pid, signal)
   }
 
+  /// Once the main process has ended, ends what it left in its process group (a data-loader
+  /// worker, a background job, something that ignores SIGTERM): SIGTERM at once, SIGKILL after
+  /// `grace` seconds. True once the group is empty or has been sent SIGKILL. Call until true;
+  /// it never blocks. The group's id is the main process's pid, which the system does not give
+  /// to another process while the group has members.
+  func endLeftovers(grace: Double) -> Bool {
+    guard exit != nil else { return false }
+    guard kill(-pid, 0) == 0 else { return true }  // ESRCH: nothing left
+    guard let sent = groupTermSent else {
+      groupTermSent = Date()
+      kill(-pid, SIGTERM)
+      return false
+    }
+    guard Date().timeIntervalSince(sent) >= grace else { return false }
+    kill(-pid, SIGKILL)
+    return true
+  }
+
   deinit {
     if exit == nil {
       kill(-pid, SIGKILL)
       var status: Int32 = 0
       waitpid(pid, &status, 0)
+    } else if kill(-pid, 0) == 0 {
+      kill(-pid, SIGKILL)  // leftovers of a run abandoned before `endLeftovers` finished
     }
   }
 }
