@@ -157,8 +157,11 @@ final class CommandRun {
         of: directory.appendingPathComponent("stderr.txt"), count: 5)
       result.message = failure + (lines.isEmpty ? "" : "; its standard error ends:\n" + lines)
     } else {
+      // The spec as it stands now: a final run's may have been re-planned shorter.
+      let current =
+        (try? TrialSpec.read(from: directory.appendingPathComponent(TrialSpec.specFile))) ?? spec
       result.status = consumer.status(
-        for: spec, interrupted: interrupted, stopAsked: stopAsked != nil)
+        for: current, interrupted: interrupted, stopAsked: stopAsked != nil)
     }
     try? FileManager.default.removeItem(at: directory.appendingPathComponent("pid"))
     try result.write(to: directory)

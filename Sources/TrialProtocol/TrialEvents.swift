@@ -284,3 +284,33 @@ extension TrialRunResult {
     steps = losses.count
   }
 }
+
+extension TrialEvent {
+  /// What is wrong with `event` coming after the events recorded in `result`, by the
+  /// protocol's rules (Docs/PROTOCOL.md) — nil when nothing is. `start` comes once, first;
+  /// train steps count 0, 1, 2, … one event each, none repeated, skipped or negative (each
+  /// counts toward the measured speed); a validation or test reports a step count between 0
+  /// and the steps done; `end` says the steps done, and nothing follows it. The one checker of
+  /// every runner that reads a program's events.
+  package static func sequenceProblem(
+    _ event: TrialEvent, after result: TrialRunResult, started: Bool, ended: Bool
+  ) -> String? {
+    if ended { return "an event after \"end\"" }
+    let done = result.losses.count
+    switch event {
+    case .start where started:
+      return "a second \"start\""
+    case .train(let step, _, _, _) where step != done:
+      return
+        "train step \(step), expected \(done) (one train event per step, counting from 0, in order)"
+    case .validation(let step, _, _, _) where step < 0 || step > done:
+      return "validation after step \(step), but \(done) steps were reported"
+    case .test(let step, _, _, _) where step < 0 || step > done:
+      return "test after step \(step), but \(done) steps were reported"
+    case .end(let steps, _) where steps != done:
+      return "\"end\" says \(steps) steps, but \(done) were reported"
+    default:
+      return nil
+    }
+  }
+}

@@ -85,6 +85,12 @@ package struct EventConsumer {
         return
       }
       lastEvent = Date()
+      if let problem = TrialEvent.sequenceProblem(
+        event, after: result, started: sawStart, ended: sawEnd)
+      {
+        failure = "\(eventsURL.path):\(number): \(problem)"
+        return
+      }
       if case .start(let version, _, _, _) = event {
         sawStart = true
         guard version == TrialSpec.protocolVersion else {
@@ -119,13 +125,16 @@ package struct EventConsumer {
   }
 
   /// The status of a run that ended without a failure: `interrupted` when the user stopped
-  /// discipline, `stopped` when asked to stop or short of its steps.
+  /// discipline, `stopped` when asked to stop or short of its steps. `spec` is the spec as it
+  /// stands at the end (a final run's may have been re-planned shorter while it ran): a
+  /// program that ends before its steps without being asked has not finished, whatever its
+  /// `end` says.
   package func status(for spec: TrialSpec, interrupted: Bool, stopAsked: Bool)
     -> TrialRunResult.Status
   {
     if interrupted { return .interrupted }
     if diverged { return .diverged }
     if stopAsked { return .stopped }
-    return result.steps >= spec.steps || sawEnd ? .finished : .stopped
+    return result.steps >= spec.steps ? .finished : .stopped
   }
 }

@@ -230,4 +230,62 @@ import Testing
     else { return false }
     return stat[stat.index(close, offsetBy: 2)] == "Z"
   }
+
+  /// Issue 28: one checker of the event sequence; a program that ends short has not finished.
+  @Test(arguments: [
+    ("0 0", "train step 0, expected 1"),
+    ("0 -7", "train step -7, expected 1"),
+    ("0 2", "train step 2, expected 1"),
+  ])
+  func eventsOutOfSequenceFailTheRun(steps: String, problem: String) throws {
+    let program = try script(
+      """
+      e="$DISCIPLINE_EVENTS"
+      printf '{"event":"start","protocol":1,"honours":[],"time":0}\\n' >> "$e"
+      for k in \(steps); do
+        printf '{"event":"train","step":%d,"loss":1,"samples":32,"time":0}\\n' $k >> "$e"
+      done
+      printf '{"event":"end","steps":2,"time":0}\\n' >> "$e"
+      """)
+    let runner = try CommandRunner(command: "/bin/sh \(program)")
+    let settings = TrialSettings(
+      batchSize: 32, maxLearningRate: 1e-4, weightDecay: 0, steps: 5, seed: 0)
+    let result = try runner.run(try settings.spec(key: "trial"), directory: temporaryDirectory()) {
+      _ in .proceed
+    }
+    #expect(result.status == .failed)
+    #expect(result.message?.contains(problem) == true, "\(result.message ?? "")")
+  }
+
+  @Test func aProgramThatEndsShortOfItsStepsHasNotFinished() throws {
+    let program = try script(
+      """
+      e="$DISCIPLINE_EVENTS"
+      printf '{"event":"start","protocol":1,"honours":[],"time":0}\\n' >> "$e"
+      for k in 0 1 2 3 4 5 6 7 8 9; do
+        printf '{"event":"train","step":%d,"loss":1,"samples":32,"time":0}\\n' $k >> "$e"
+      done
+      printf '{"event":"end","steps":10,"time":0}\\n' >> "$e"
+      printf '{"event":"val","step":10,"loss":1,"accuracy":0.5,"time":0}\\n' >> "$e"
+      """)
+    let runner = try CommandRunner(command: "/bin/sh \(program)")
+    let settings = TrialSettings(
+      batchSize: 32, maxLearningRate: 1e-4, weightDecay: 0, steps: 50, seed: 0)
+    let result = try runner.run(try settings.spec(key: "trial"), directory: temporaryDirectory()) {
+      _ in .proceed
+    }
+    // The event after "end" is a protocol failure; without it the run would be "stopped".
+    #expect(result.status == .failed && result.message?.contains("after \"end\"") == true)
+    let short = try script(
+      """
+      e="$DISCIPLINE_EVENTS"
+      printf '{"event":"start","protocol":1,"honours":[],"time":0}\\n' >> "$e"
+      printf '{"event":"train","step":0,"loss":1,"samples":32,"time":0}\\n' >> "$e"
+      printf '{"event":"end","steps":1,"time":0}\\n' >> "$e"
+      """)
+    let stopped = try CommandRunner(command: "/bin/sh \(short)").run(
+      try settings.spec(key: "trial"), directory: temporaryDirectory()
+    ) { _ in .proceed }
+    #expect(stopped.status == .stopped && stopped.steps == 1)
+  }
 }
