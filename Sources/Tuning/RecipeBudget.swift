@@ -10,10 +10,14 @@ extension Recipe {
   /// the best two weight decays, each studied dropout rate and augmentation).
   var laterRangeTests: Int { 2 + (studiesRegularization ? regularizationRangeTests : 0) }
 
-  /// Range-test sweeps of the regularization phase.
+  /// Range-test sweeps of the regularization phase: of the studies with two candidates or
+  /// more, those a program applies (its `start` event's `honours`; all of them in-process).
   var regularizationRangeTests: Int {
-    (settings.dropouts.count >= 2 ? settings.dropouts.count : 0)
-      + (settings.augmentations.count >= 2 ? settings.augmentations.count : 0)
+    func sweeps(_ count: Int, _ name: String) -> Int {
+      count >= 2 && (program?.honours.contains(name) ?? true) ? count : 0
+    }
+    return sweeps(settings.dropouts.count, "dropout")
+      + sweeps(settings.augmentations.count, "augmentation")
   }
 
   /// Trials the momentum and weight-decay phases will run.
@@ -180,6 +184,7 @@ extension Recipe {
     }
     var steps = affordable(sweeps: settings.batchSizes.count + 1 + laterRangeTests)
     if steps < settings.minimumRangeTestSteps && studiesRegularization
+      && regularizationRangeTests > 0
       && !journal.entries.contains(where: { $0.phase == .dropout || $0.phase == .augmentation })
     {
       studiesRegularization = false

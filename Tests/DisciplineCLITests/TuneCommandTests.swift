@@ -174,6 +174,8 @@ import Testing
     let reasons = try #require(h["reasons"] as? [String: String])
     #expect(
       reasons["dropout"]?.contains("does not apply dropout") == true, "\(reasons["dropout"] ?? "")")
+    // Nor is any of the budget set aside for range tests a study it does not apply would run.
+    #expect(!r.stderr.contains("no regularization study"), "\(r.stderr)")
     for file in [
       "report.html", "journal.jsonl", "metrics.csv", "trials/final/model.pt",
       "trials/final/result.json", "trials/lr-range-test-16/events.jsonl",

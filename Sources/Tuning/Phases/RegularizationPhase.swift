@@ -58,6 +58,14 @@ extension Recipe {
       tolerance: Double, why: String,
       name: (Value) -> String, condition: (Value) -> RangeTestCondition
     ) throws -> Choice<Value> {
+      if candidates.count >= 2, let program, let name = phase.honoured,
+        !program.honours.contains(name)
+      {
+        return Choice(
+          current,
+          "as given: your program does not apply \(name) (its start event does not list it in \"honours\")"
+        )
+      }
       guard studiesRegularization else {
         return Choice(
           current,
@@ -69,12 +77,6 @@ extension Recipe {
         return Choice(
           current,
           candidates.isEmpty ? "as given (no \(phase.rawValue) study)" : "the only candidate")
-      }
-      if let program, let name = phase.honoured, !program.honours.contains(name) {
-        return Choice(
-          current,
-          "as given: your program does not apply \(name) (its start event does not list it in \"honours\")"
-        )
       }
       let overlay = try rangeTest(
         key: key, phase: phase,
