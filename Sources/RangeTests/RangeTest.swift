@@ -221,8 +221,8 @@ struct RangeTestReader {
         end = .diverged(learningRate: point.learningRate)
         return .stop
       }
-    case .validation(let step, let loss, _, _):
-      if step == points.count, step > 0 { points[step - 1].validationLoss = loss }
+    case .validation(let m, _):
+      if m.step == points.count, m.step > 0 { points[m.step - 1].validationLoss = m.loss }
     default: break
     }
     return .proceed

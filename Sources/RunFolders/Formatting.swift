@@ -60,3 +60,18 @@ package func csvField(_ text: String) -> String {
   text.contains(",") || text.contains("\"")
     ? "\"" + text.replacingOccurrences(of: "\"", with: "\"\"") + "\"" : text
 }
+
+/// What an evaluation measured, for a sentence: "test accuracy 91.23%, test loss 0.2345", or
+/// for a program that measures no accuracy "test loss 0.2345" and its own metrics
+/// ("test mae 0.31").
+package func describeMeasurement(
+  split: String, loss: Double, accuracy: Double?, metrics: [String: Double]?
+) -> String {
+  var parts: [String] = []
+  if let accuracy { parts.append(String(format: "%@ accuracy %.2f%%", split, 100 * accuracy)) }
+  parts.append(String(format: "%@ loss %.4f", split, loss))
+  for (name, value) in (metrics ?? [:]).sorted(by: { $0.key < $1.key }) {
+    parts.append("\(split) \(name) \(String(format: "%.4g", value))")
+  }
+  return parts.joined(separator: ", ")
+}

@@ -7,10 +7,10 @@ package struct FitSummary: Encodable {
   struct EpochResult: Encodable {
     var epoch: Double
     var val_loss: Double
-    var val_accuracy: Double
+    var val_accuracy: Double?
   }
   var test_loss: Double
-  var test_accuracy: Double
+  var test_accuracy: Double?
   var epochs: [EpochResult]
   package var seconds: Double
   package var steps: Int
@@ -50,7 +50,7 @@ package struct RunFiles {
     for s in history.steps {
       let e = evaluations[s.step + 1]
       csv +=
-        "\(s.step),\(s.epoch),\(s.learningRate),\(s.momentum),\(s.loss),\(e.map { "\($0.loss)" } ?? ""),\(e.map { "\($0.accuracy)" } ?? "")\n"
+        "\(s.step),\(s.epoch),\(s.learningRate),\(s.momentum),\(s.loss),\(e.map { "\($0.loss)" } ?? ""),\(e?.accuracy.map { "\($0)" } ?? "")\n"
     }
     do { try csv.write(to: url("metrics.csv"), atomically: true, encoding: .utf8) } catch {
       throw RunFolderError(
@@ -90,7 +90,7 @@ package struct RunFiles {
       series: [
         Series(
           name: "\(evaluationName) accuracy", x: history.evaluations.map(\.epoch),
-          y: history.evaluations.map { 100 * $0.accuracy }, style: .lineWithPoints,
+          y: history.evaluations.map { 100 * ($0.accuracy ?? .nan) }, style: .lineWithPoints,
           color: Palette.okabeIto[2])
       ],
       width: 1000, height: 420)
@@ -125,7 +125,7 @@ package struct RunFiles {
         title: "discipline fit — \(title)",
         summary: String(
           format: "Test accuracy %.2f%%, test loss %.4f, after %d steps in %@.",
-          100 * summary.test_accuracy, summary.test_loss, summary.steps,
+          100 * (summary.test_accuracy ?? .nan), summary.test_loss, summary.steps,
           formatDuration(summary.seconds)))
       var curves = HTMLReport.Section(title: "Training curves")
       curves.addChart(
@@ -152,7 +152,7 @@ package struct RunFiles {
         rows: history.evaluations.map {
           [
             String(format: "%.2f", $0.epoch), String(format: "%.4f", $0.loss),
-            String(format: "%.2f%%", 100 * $0.accuracy),
+            $0.accuracy.map { String(format: "%.2f%%", 100 * $0) } ?? "—",
           ]
         }, caption: nil)
       report.addSection(results)

@@ -200,8 +200,10 @@ package struct TuneFiles {
     let o = outcome
     return [
       String(
-        format: "test accuracy %.2f%%, test loss %.4f after %@; %@ in all (budget %@%@)",
-        100 * o.test.accuracy, o.test.loss, o.trainedLength, formatDuration(o.seconds),
+        format: "%@ after %@; %@ in all (budget %@%@)",
+        describeMeasurement(
+          split: "test", loss: o.test.loss, accuracy: o.test.accuracy, metrics: o.test.metrics),
+        o.trainedLength, formatDuration(o.seconds),
         formatDuration(budget),
         virtualClock.map { ", counted as work at \(formatValue($0)) samples/s" } ?? ""),
       "  max LR \(formatLR(o.maxLearningRate.value)), min LR \(formatLR(o.minLearningRate.value)); batch \(o.batchSize.value); momentum \(o.maxMomentum.value) → \(o.minMomentum.value); weight decay \(formatValue(o.weightDecay.value)); dropout \(formatValue(o.dropout.value)); augmentation \(o.augmentation.value)",

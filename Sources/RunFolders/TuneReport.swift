@@ -15,8 +15,11 @@ extension TuneFiles {
       subtitle: "Smith's recipe within a budget of \(formatDuration(budget))",
       summary: String(
         format:
-          "Test accuracy %.2f%%, test loss %.4f, after %@ of one-cycle training; the whole recipe took %@. Diagnosis: %@ — %@.",
-        100 * o.test.accuracy, o.test.loss, o.trainedLength, formatDuration(o.seconds),
+          "%@, after %@ of one-cycle training; the whole recipe took %@. Diagnosis: %@ — %@.",
+        sentence(
+          describeMeasurement(
+            split: "test", loss: o.test.loss, accuracy: o.test.accuracy, metrics: o.test.metrics)),
+        o.trainedLength, formatDuration(o.seconds),
         o.diagnosis.verdict.rawValue, o.diagnosis.explanation)
         + (o.noise.relative == nil
           ? ""
@@ -75,10 +78,12 @@ extension TuneFiles {
       caption:
         "Training loss per step and test loss at each evaluation (every epoch; at most 40 in a long run). The final run trains on all the training data; the tuning phases only read the held-out validation split."
     )
-    final.addChart(
-      run.accuracyChart(o.history),
-      caption: String(
-        format: "Test accuracy at each evaluation; at the end %.2f%%.", 100 * o.test.accuracy))
+    if let accuracy = o.test.accuracy {
+      final.addChart(
+        run.accuracyChart(o.history),
+        caption: String(
+          format: "Test accuracy at each evaluation; at the end %.2f%%.", 100 * accuracy))
+    }
     final.addChart(
       run.scheduleChart(o.history),
       caption: "The one-cycle learning rate and the cyclical momentum applied.")
@@ -320,7 +325,7 @@ extension TuneFiles {
     r.diverged ? "diverged" : String(format: "%.4f", r.finalValidationLoss)
   }
   func accuracyText(_ r: TrialResult) -> String {
-    r.diverged ? "—" : String(format: "%.2f%%", 100 * r.finalValidationAccuracy)
+    r.finalValidationAccuracy.map { String(format: "%.2f%%", 100 * $0) } ?? "—"
   }
 
 }

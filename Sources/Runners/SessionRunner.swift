@@ -10,8 +10,9 @@ public struct SessionRunner<Session: TrainingSession>: TrialRunner {
   /// A fresh, seeded session for a spec; or always the one session a command was given.
   public let makeSession: (TrialSpec) throws -> Session
   public let clock: () -> Double
-  /// The optional hyper-parameters the session applies.
-  public var honours = ["dropout", "augmentation"]
+  /// What the start event says of the session: the optional hyper-parameters it applies (both),
+  /// and its training split's size (filled in from the session where nil).
+  public var program = ProgramFacts(honours: ["dropout", "augmentation"], trainSamples: nil)
   /// Whether a run writes its spec into its directory first (`discipline trial` runs one that
   /// is already there).
   public var writesSpec = true
@@ -53,8 +54,8 @@ public struct SessionRunner<Session: TrainingSession>: TrialRunner {
     let log = try EventLog(directory: directory)
     let started = clock()
     var result = TrialRunResult(key: spec.key, kind: spec.kind)
-    result.honours = honours
-    result.trainSamples = session.stepsPerEpoch * spec.batchSize
+    result.program = program
+    result.trainSamples = program.trainSamples ?? session.stepsPerEpoch * spec.batchSize
     result.node = ProcessInfo.processInfo.hostName
     result.machine = MachineDescription.current
     var lastStopCheck = started
@@ -65,8 +66,8 @@ public struct SessionRunner<Session: TrainingSession>: TrialRunner {
     }
     _ = emit(
       .start(
-        protocolVersion: TrialSpec.protocolVersion, honours: honours,
-        trainSamples: result.trainSamples, time: 0))
+        protocolVersion: TrialSpec.protocolVersion,
+        program: result.program, time: 0))
     log.flush()
     var validateAt = Set(spec.validateAt)
     var schedule = spec.schedule
@@ -81,6 +82,10 @@ public struct SessionRunner<Session: TrainingSession>: TrialRunner {
       let row = schedule[k]
       if shouldStop() {
         status = .interrupted
+        break
+      }
+      if let limit = spec.maxSeconds, clock() - started > limit {
+        status = .stopped
         break
       }
       if let stopRequested, clock() - lastStopCheck >= 0.1 {
@@ -108,7 +113,8 @@ public struct SessionRunner<Session: TrainingSession>: TrialRunner {
         let e = session.evaluate(.validation, maxBatches: spec.validationBatches)
         result.evaluationSeconds += clock() - t
         let decision = emit(
-          .validation(step: k + 1, loss: e.loss, accuracy: e.accuracy, time: clock() - started))
+          .validation(
+            .init(step: k + 1, loss: e.loss, accuracy: e.accuracy), time: clock() - started))
         if !e.loss.isFinite {
           status = .diverged
           break
@@ -122,7 +128,8 @@ public struct SessionRunner<Session: TrainingSession>: TrialRunner {
     if spec.final && status == .finished {
       let e = session.evaluate(.test, maxBatches: nil)
       _ = emit(
-        .test(step: schedule.count, loss: e.loss, accuracy: e.accuracy, time: clock() - started))
+        .test(
+          .init(step: schedule.count, loss: e.loss, accuracy: e.accuracy), time: clock() - started))
     }
     _ = emit(.end(steps: result.losses.count, time: clock() - started))
     result.status = status

@@ -25,13 +25,19 @@ public struct EvaluationRecord: Codable, Sendable, Equatable {
   /// Fractional epochs completed.
   public var epoch: Double
   public var loss: Double
-  public var accuracy: Double
+  /// nil where a program measured none (a regression, a language model).
+  public var accuracy: Double?
+  /// A program's own metrics, by name, where it reports them.
+  public var metrics: [String: Double]?
 
-  public init(step: Int, epoch: Double, loss: Double, accuracy: Double) {
+  public init(
+    step: Int, epoch: Double, loss: Double, accuracy: Double?, metrics: [String: Double]? = nil
+  ) {
     self.step = step
     self.epoch = epoch
     self.loss = loss
     self.accuracy = accuracy
+    self.metrics = metrics
   }
 }
 

@@ -18,13 +18,17 @@ public struct HyperParameters: Codable, Sendable, Equatable {
 /// Mean loss and accuracy over (part of) a split.
 public struct Evaluation: Codable, Sendable, Equatable {
   public var loss: Double
-  public var accuracy: Double
+  /// nil where a program measured none (a regression, a language model).
+  public var accuracy: Double?
   public var samples: Int
+  /// A program's own metrics, by name, where it reports them.
+  public var metrics: [String: Double]?
 
-  public init(loss: Double, accuracy: Double, samples: Int) {
+  public init(loss: Double, accuracy: Double?, samples: Int, metrics: [String: Double]? = nil) {
     self.loss = loss
     self.accuracy = accuracy
     self.samples = samples
+    self.metrics = metrics
   }
 }
 

@@ -3,22 +3,23 @@ import Foundation
 /// What a running spec reports, one JSON object a line in `events.jsonl` (Docs/PROTOCOL.md);
 /// `time` is monotonic seconds since the program set itself up.
 public enum TrialEvent: Equatable, Sendable {
-  /// First: the protocol version, the optional hyper-parameters the program applies
-  /// (`dropout`, `augmentation`), and the size of its training split where it says.
-  case start(protocolVersion: Int, honours: [String], trainSamples: Int?, time: Double)
+  /// First: the protocol version and what the program says about itself (the optional
+  /// hyper-parameters it applies, its training split's size, its optimizer, ...).
+  case start(protocolVersion: Int, program: ProgramFacts, time: Double)
   /// After every step: the step just taken (0-based), its batch's mean loss, the batch size.
   case train(step: Int, loss: Double, samples: Int, time: Double)
-  /// At each `validate_at`: steps done, validation loss and accuracy (0–1).
-  case validation(step: Int, loss: Double, accuracy: Double, time: Double)
+  /// At each `validate_at`: steps done, the validation loss, and the accuracy (0–1) and other
+  /// metrics where the program reports them.
+  case validation(TrialRunResult.Measurement, time: Double)
   /// Final run, after the last step: the test split.
-  case test(step: Int, loss: Double, accuracy: Double, time: Double)
+  case test(TrialRunResult.Measurement, time: Double)
   /// Last: the steps taken.
   case end(steps: Int, time: Double)
 
   public var time: Double {
     switch self {
-    case .start(_, _, _, let t), .train(_, _, _, let t), .validation(_, _, _, let t),
-      .test(_, _, _, let t), .end(_, let t):
+    case .start(_, _, let t), .train(_, _, _, let t), .validation(_, let t), .test(_, let t),
+      .end(_, let t):
       t
     }
   }
@@ -28,20 +29,28 @@ public enum TrialEvent: Equatable, Sendable {
     func number(_ v: Double) -> String {
       v.isNaN ? "NaN" : v.isInfinite ? (v > 0 ? "Infinity" : "-Infinity") : "\(v)"
     }
-    switch self {
-    case .start(let version, let honours, let samples, let t):
-      let list = honours.map { "\"\($0)\"" }.joined(separator: ",")
+    func measurement(_ name: String, _ m: TrialRunResult.Measurement, _ t: Double) -> String {
+      let accuracy = m.accuracy.map { ",\"accuracy\":\(number($0))" } ?? ""
+      let metrics =
+        m.metrics.map { values in
+          ",\"metrics\":{"
+            + values.sorted { $0.key < $1.key }.map {
+              "\(JSONText.string($0.key)):\(number($0.value))"
+            }
+            .joined(separator: ",") + "}"
+        } ?? ""
       return
-        "{\"event\":\"start\",\"protocol\":\(version),\"honours\":[\(list)]\(samples.map { ",\"train_samples\":\($0)" } ?? ""),\"time\":\(number(t))}"
+        "{\"event\":\"\(name)\",\"step\":\(m.step),\"loss\":\(number(m.loss))\(accuracy)\(metrics),\"time\":\(number(t))}"
+    }
+    switch self {
+    case .start(let version, let program, let t):
+      return
+        "{\"event\":\"start\",\"protocol\":\(version),\(program.jsonFields),\"time\":\(number(t))}"
     case .train(let step, let loss, let samples, let t):
       return
         "{\"event\":\"train\",\"step\":\(step),\"loss\":\(number(loss)),\"samples\":\(samples),\"time\":\(number(t))}"
-    case .validation(let step, let loss, let accuracy, let t):
-      return
-        "{\"event\":\"val\",\"step\":\(step),\"loss\":\(number(loss)),\"accuracy\":\(number(accuracy)),\"time\":\(number(t))}"
-    case .test(let step, let loss, let accuracy, let t):
-      return
-        "{\"event\":\"test\",\"step\":\(step),\"loss\":\(number(loss)),\"accuracy\":\(number(accuracy)),\"time\":\(number(t))}"
+    case .validation(let m, let t): return measurement("val", m, t)
+    case .test(let m, let t): return measurement("test", m, t)
     case .end(let steps, let t):
       return "{\"event\":\"end\",\"steps\":\(steps),\"time\":\(number(t))}"
     }
@@ -50,13 +59,10 @@ public enum TrialEvent: Equatable, Sendable {
   /// Parses one line of `events.jsonl`; the error says what is wrong (the caller adds the file
   /// and line). `NaN`, `Infinity`, `-Infinity` and `null` are accepted for numbers.
   public init(parsing line: String) throws(TrialEventError) {
-    // JSON has no NaN: Python writes NaN/Infinity tokens, so they become null before parsing
-    // (events carry no strings that could contain them, other than names checked below).
-    // JSONDecoder, not JSONSerialization: it reads every number back to the same bits.
-    let text = line.replacingOccurrences(of: "-Infinity", with: "null").replacingOccurrences(
-      of: "Infinity", with: "null"
-    )
-    .replacingOccurrences(of: "NaN", with: "null")
+    // JSON has no NaN: Python writes NaN/Infinity tokens, so those outside strings become null
+    // before parsing. JSONDecoder, not JSONSerialization: it reads every number back to the
+    // same bits.
+    let text = JSONText.nonFiniteTokensAsNull(line)
     let fields: EventFields
     do { fields = try Self.decoder.decode(EventFields.self, from: Data(text.utf8)) } catch let error
       as TrialEventError
@@ -69,13 +75,80 @@ public enum TrialEvent: Equatable, Sendable {
   }
 }
 
+/// JSON text the events need beyond what JSONDecoder reads.
+enum JSONText {
+  /// `s` as a JSON string literal.
+  static func string(_ s: String) -> String {
+    var out = "\""
+    for u in s.unicodeScalars {
+      switch u {
+      case "\"": out += "\\\""
+      case "\\": out += "\\\\"
+      case "\n": out += "\\n"
+      case "\r": out += "\\r"
+      case "\t": out += "\\t"
+      case _ where u.value < 0x20: out += String(format: "\\u%04x", u.value)
+      default: out.unicodeScalars.append(u)
+      }
+    }
+    return out + "\""
+  }
+
+  /// `line` with the tokens `NaN`, `Infinity` and `-Infinity` outside string literals replaced
+  /// by `null` (a metric named "NaN rate" keeps its name).
+  static func nonFiniteTokensAsNull(_ line: String) -> String {
+    guard line.contains("NaN") || line.contains("Infinity") else { return line }
+    let bytes = Array(line.utf8)
+    var out: [UInt8] = []
+    out.reserveCapacity(bytes.count)
+    var i = 0
+    var inString = false
+    func matches(_ token: String, at k: Int) -> Bool {
+      let t = Array(token.utf8)
+      return k + t.count <= bytes.count && Array(bytes[k..<k + t.count]) == t
+    }
+    while i < bytes.count {
+      let b = bytes[i]
+      if inString {
+        out.append(b)
+        if b == UInt8(ascii: "\\"), i + 1 < bytes.count {
+          out.append(bytes[i + 1])
+          i += 2
+          continue
+        }
+        if b == UInt8(ascii: "\"") { inString = false }
+        i += 1
+        continue
+      }
+      if b == UInt8(ascii: "\"") {
+        inString = true
+        out.append(b)
+        i += 1
+        continue
+      }
+      var replaced = false
+      for token in ["-Infinity", "Infinity", "NaN"] where matches(token, at: i) {
+        out += Array("null".utf8)
+        i += token.utf8.count
+        replaced = true
+        break
+      }
+      if !replaced {
+        out.append(b)
+        i += 1
+      }
+    }
+    return String(decoding: out, as: UTF8.self)
+  }
+}
+
 extension TrialEvent {
   /// One decoder for every line (a program reports thousands of events a second).
   nonisolated(unsafe) fileprivate static let decoder = JSONDecoder()
 }
 
 /// The fields of an event line, checked as they are decoded.
-private struct EventFields: Decodable {
+struct EventFields: Decodable {
   var event: TrialEvent
 
   struct Key: CodingKey {
@@ -103,21 +176,32 @@ private struct EventFields: Decodable {
       throw TrialEventError("\"\(name)\" event without a number \"\(key)\"")
     }
     let time = try real("time")
+    func measurement() throws -> TrialRunResult.Measurement {
+      let accuracyKey = Key(stringValue: "accuracy")
+      var accuracy: Double? = nil
+      if c.contains(accuracyKey) { accuracy = try real("accuracy") }
+      var metrics: [String: Double]? = nil
+      let metricsKey = Key(stringValue: "metrics")
+      if c.contains(metricsKey), (try? c.decodeNil(forKey: metricsKey)) != true {
+        guard let values = try? c.decode([String: Double?].self, forKey: metricsKey) else {
+          throw TrialEventError(
+            "\"\(name)\" event whose \"metrics\" is not an object of names and numbers")
+        }
+        metrics = values.mapValues { $0 ?? .nan }
+      }
+      return TrialRunResult.Measurement(
+        step: try int("step"), loss: try real("loss"), accuracy: accuracy, metrics: metrics)
+    }
     switch name {
     case "start":
-      let honours = (try? c.decode([String].self, forKey: Key(stringValue: "honours"))) ?? []
-      let samples = try? c.decode(Int.self, forKey: Key(stringValue: "train_samples"))
       event = .start(
-        protocolVersion: try int("protocol"), honours: honours, trainSamples: samples, time: time)
+        protocolVersion: try int("protocol"), program: try ProgramFacts(startEvent: c, name: name),
+        time: time)
     case "train":
       event = .train(
         step: try int("step"), loss: try real("loss"), samples: try int("samples"), time: time)
-    case "val":
-      event = .validation(
-        step: try int("step"), loss: try real("loss"), accuracy: try real("accuracy"), time: time)
-    case "test":
-      event = .test(
-        step: try int("step"), loss: try real("loss"), accuracy: try real("accuracy"), time: time)
+    case "val": event = .validation(try measurement(), time: time)
+    case "test": event = .test(try measurement(), time: time)
     case "end": event = .end(steps: try int("steps"), time: time)
     default: throw TrialEventError("unknown event \"\(name)\"")
     }
@@ -152,10 +236,19 @@ public struct TrialRunResult: Codable, Sendable, Equatable {
     case failed
   }
 
+  /// A validation or test measurement: the loss, and the accuracy and the program's own
+  /// metrics where it reports them.
   public struct Measurement: Codable, Sendable, Equatable {
     public var step: Int
     public var loss: Double
-    public var accuracy: Double
+    public var accuracy: Double?
+    public var metrics: [String: Double]?
+    public init(step: Int, loss: Double, accuracy: Double?, metrics: [String: Double]? = nil) {
+      self.step = step
+      self.loss = loss
+      self.accuracy = accuracy
+      self.metrics = metrics
+    }
   }
 
   public var protocolVersion = TrialSpec.protocolVersion
@@ -171,9 +264,17 @@ public struct TrialRunResult: Codable, Sendable, Equatable {
   public var losses: [Double]
   public var validations: [Measurement]
   public var test: Measurement?
-  public var honours: [String]
+  /// What the program said about itself in its start event.
+  public var program = ProgramFacts(honours: [], trainSamples: nil)
+  public var honours: [String] {
+    get { program.honours }
+    set { program.honours = newValue }
+  }
   /// The training split's size, where the program said.
-  public var trainSamples: Int?
+  public var trainSamples: Int? {
+    get { program.trainSamples }
+    set { program.trainSamples = newValue }
+  }
   public var exitCode: Int32?
   /// Why it failed (the file and line of a bad event, the last lines of standard error).
   public var message: String?
@@ -190,6 +291,10 @@ public struct TrialRunResult: Codable, Sendable, Equatable {
     case startupSeconds = "startup_seconds"
     case losses, validations, test, honours
     case trainSamples = "train_samples"
+    case optimizer
+    case decoupledWeightDecay = "decoupled_weight_decay"
+    case worldSize = "world_size"
+    case ignores, metrics
     case exitCode = "exit_code"
     case message, node, machine
   }
@@ -203,7 +308,60 @@ public struct TrialRunResult: Codable, Sendable, Equatable {
     evaluationSeconds = 0
     losses = []
     validations = []
-    honours = []
+  }
+
+  public init(from decoder: Decoder) throws {
+    let c = try decoder.container(keyedBy: CodingKeys.self)
+    protocolVersion = try c.decode(Int.self, forKey: .protocolVersion)
+    key = try c.decode(String.self, forKey: .key)
+    kind = try c.decode(TrialSpec.Kind.self, forKey: .kind)
+    status = try c.decode(Status.self, forKey: .status)
+    steps = try c.decode(Int.self, forKey: .steps)
+    seconds = try c.decode(Double.self, forKey: .seconds)
+    evaluationSeconds = try c.decode(Double.self, forKey: .evaluationSeconds)
+    startupSeconds = try c.decodeIfPresent(Double.self, forKey: .startupSeconds) ?? 0
+    losses = try c.decode([Double].self, forKey: .losses)
+    validations = try c.decode([Measurement].self, forKey: .validations)
+    test = try c.decodeIfPresent(Measurement.self, forKey: .test)
+    program = ProgramFacts(
+      honours: try c.decode([String].self, forKey: .honours),
+      trainSamples: try c.decodeIfPresent(Int.self, forKey: .trainSamples),
+      optimizer: try c.decodeIfPresent(String.self, forKey: .optimizer),
+      decoupledWeightDecay: try c.decodeIfPresent(Bool.self, forKey: .decoupledWeightDecay)
+        ?? false,
+      worldSize: try c.decodeIfPresent(Int.self, forKey: .worldSize) ?? 1,
+      ignores: try c.decodeIfPresent([String].self, forKey: .ignores) ?? [],
+      metrics: try c.decodeIfPresent([String: ProgramFacts.Goal].self, forKey: .metrics) ?? [:])
+    exitCode = try c.decodeIfPresent(Int32.self, forKey: .exitCode)
+    message = try c.decodeIfPresent(String.self, forKey: .message)
+    node = try c.decodeIfPresent(String.self, forKey: .node)
+    machine = try c.decodeIfPresent(String.self, forKey: .machine)
+  }
+
+  public func encode(to encoder: Encoder) throws {
+    var c = encoder.container(keyedBy: CodingKeys.self)
+    try c.encode(protocolVersion, forKey: .protocolVersion)
+    try c.encode(key, forKey: .key)
+    try c.encode(kind, forKey: .kind)
+    try c.encode(status, forKey: .status)
+    try c.encode(steps, forKey: .steps)
+    try c.encode(seconds, forKey: .seconds)
+    try c.encode(evaluationSeconds, forKey: .evaluationSeconds)
+    try c.encode(startupSeconds, forKey: .startupSeconds)
+    try c.encode(losses, forKey: .losses)
+    try c.encode(validations, forKey: .validations)
+    try c.encodeIfPresent(test, forKey: .test)
+    try c.encode(program.honours, forKey: .honours)
+    try c.encodeIfPresent(program.trainSamples, forKey: .trainSamples)
+    try c.encodeIfPresent(program.optimizer, forKey: .optimizer)
+    if program.decoupledWeightDecay { try c.encode(true, forKey: .decoupledWeightDecay) }
+    if program.worldSize != 1 { try c.encode(program.worldSize, forKey: .worldSize) }
+    if !program.ignores.isEmpty { try c.encode(program.ignores, forKey: .ignores) }
+    if !program.metrics.isEmpty { try c.encode(program.metrics, forKey: .metrics) }
+    try c.encodeIfPresent(exitCode, forKey: .exitCode)
+    try c.encodeIfPresent(message, forKey: .message)
+    try c.encodeIfPresent(node, forKey: .node)
+    try c.encodeIfPresent(machine, forKey: .machine)
   }
 
   /// Writes `result.json` atomically (a temporary file renamed), non-finite losses as the
@@ -271,14 +429,13 @@ extension TrialRunResult {
   /// Adds what an event measured.
   package mutating func record(_ event: TrialEvent) {
     switch event {
-    case .start(_, let honours, let samples, _):
-      self.honours = honours
-      if let samples { trainSamples = samples }
+    case .start(_, let facts, _):
+      let samples = facts.trainSamples ?? program.trainSamples
+      program = facts
+      program.trainSamples = samples
     case .train(_, let loss, _, _): losses.append(loss)
-    case .validation(let step, let loss, let accuracy, _):
-      validations.append(Measurement(step: step, loss: loss, accuracy: accuracy))
-    case .test(let step, let loss, let accuracy, _):
-      test = Measurement(step: step, loss: loss, accuracy: accuracy)
+    case .validation(let m, _): validations.append(m)
+    case .test(let m, _): test = m
     case .end: break
     }
     steps = losses.count
@@ -303,10 +460,10 @@ extension TrialEvent {
     case .train(let step, _, _, _) where step != done:
       return
         "train step \(step), expected \(done) (one train event per step, counting from 0, in order)"
-    case .validation(let step, _, _, _) where step < 0 || step > done:
-      return "validation after step \(step), but \(done) steps were reported"
-    case .test(let step, _, _, _) where step < 0 || step > done:
-      return "test after step \(step), but \(done) steps were reported"
+    case .validation(let m, _) where m.step < 0 || m.step > done:
+      return "validation after step \(m.step), but \(done) steps were reported"
+    case .test(let m, _) where m.step < 0 || m.step > done:
+      return "test after step \(m.step), but \(done) steps were reported"
     case .end(let steps, _) where steps != done:
       return "\"end\" says \(steps) steps, but \(done) were reported"
     default:

@@ -91,7 +91,7 @@ package struct EventConsumer {
         failure = "\(eventsURL.path):\(number): \(problem)"
         return
       }
-      if case .start(let version, _, _, _) = event {
+      if case .start(let version, _, _) = event {
         sawStart = true
         guard version == TrialSpec.protocolVersion else {
           failure =
@@ -106,7 +106,7 @@ package struct EventConsumer {
       switch event {
       case .train where result.losses.isEmpty:
         result.startupSeconds = Date().timeIntervalSince(started)
-      case .validation(_, _, _, let t), .test(_, _, _, let t):
+      case .validation(_, let t), .test(_, let t):
         // The program's clock: from the event before to this one is the evaluation.
         result.evaluationSeconds += max(0, t - lastEventTime)
       default: break
@@ -114,8 +114,10 @@ package struct EventConsumer {
       lastEventTime = event.time
       result.record(event)
       switch event {
-      case .train(_, let loss, _, _) where !loss.isFinite,
-        .validation(_, let loss, _, _) where !loss.isFinite:
+      case .train(_, let loss, _, _) where !loss.isFinite:
+        diverged = true
+        wantsStop = true
+      case .validation(let m, _) where !m.loss.isFinite:
         diverged = true
         wantsStop = true
       default: break

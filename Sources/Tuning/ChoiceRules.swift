@@ -47,7 +47,7 @@ extension Recipe {
         format: plainNumber)
     else {
       return Choice(
-        settings.momenta.min() ?? 0.9,
+        momenta.min() ?? 0.9,
         "every momentum trial diverged; the smallest candidate is the safest")
     }
     let chosen = trials[pick]

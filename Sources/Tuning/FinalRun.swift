@@ -350,13 +350,14 @@ extension Recipe {
           momentum: rows[min(k, rows.count - 1)].momentum, loss: loss)
         history.steps.append(record)
         self.onEvent?(.finalEpoch(.stepFinished(record)))
-      case .validation(let step, let loss, let accuracy, _):
+      case .validation(let m, _):
         let record = EvaluationRecord(
-          step: step, epoch: Double(step) / Double(perEpoch), loss: loss, accuracy: accuracy)
+          step: m.step, epoch: Double(m.step) / Double(perEpoch), loss: m.loss,
+          accuracy: m.accuracy, metrics: m.metrics)
         history.evaluations.append(record)
         self.onEvent?(.finalEpoch(.evaluated(record)))
-      case .test(_, let loss, let accuracy, _):
-        test = Evaluation(loss: loss, accuracy: accuracy, samples: 0)
+      case .test(let m, _):
+        test = Evaluation(loss: m.loss, accuracy: m.accuracy, samples: 0, metrics: m.metrics)
       default: break
       }
       return .proceed

@@ -1,5 +1,6 @@
 import Foundation
 import RangeTests
+import TrialProtocol
 
 /// One finished piece of tuning work, as one line of the journal.
 public struct JournalEntry: Codable, Sendable, Equatable {
@@ -37,19 +38,6 @@ public struct JournalEntry: Codable, Sendable, Equatable {
     self.seconds = seconds
     self.finished = finished
   }
-}
-
-/// What a training program says about itself in its `start` event: the optional
-/// hyper-parameters it applies, and the size of its training split.
-public struct ProgramFacts: Codable, Sendable, Equatable {
-  public var honours: [String]
-  public var trainSamples: Int?
-  public init(honours: [String], trainSamples: Int?) {
-    self.honours = honours
-    self.trainSamples = trainSamples
-  }
-  public var honoursDropout: Bool { honours.contains("dropout") }
-  public var honoursAugmentation: Bool { honours.contains("augmentation") }
 }
 
 /// Why a journal cannot be used.

@@ -68,9 +68,9 @@ public final class Recipe<Backend: TuningBackend> {
         if job.directory == nil { job.directory = directory(for: job.spec) }
         let observe = job.observe
         job.observe = { [weak self] event in
-          if let self, case .start(_, let honours, let samples, _) = event {
-            self.program = ProgramFacts(
-              honours: honours, trainSamples: samples ?? self.program?.trainSamples)
+          if let self, case .start(_, var facts, _) = event {
+            facts.trainSamples = facts.trainSamples ?? self.program?.trainSamples
+            self.program = facts
           }
           return observe(event)
         }
@@ -162,6 +162,32 @@ public final class Recipe<Backend: TuningBackend> {
     }
     if times.count >= 3, times.last! > times[1] {
       samplesPerSecond[b] = Double((times.count - 2) * b) / (times.last! - times[1])
+    }
+    try checkFinalRun(batchSize: b)
+  }
+
+  /// A program's final run must end with a `test` event: one step of a final spec finds out
+  /// now, not after the budget is spent (a program that never measures the test split).
+  func checkFinalRun(batchSize b: Int) throws {
+    var spec = TrialSpec(
+      kind: .final, key: "check/final", batchSize: b, seed: settings.seed, weightDecay: 0,
+      dropout: regularization.dropout, augmentation: regularization.augmentation,
+      schedule: [TrialSpec.Row(learningRate: 1e-6, momentum: 0.9)], validateAt: [],
+      validationBatches: nil)
+    spec.final = true
+    let run = try run(spec) { _ in .proceed }
+    if run.status == .interrupted { throw Interrupted() }
+    guard run.status != .failed else {
+      throw RecipeError(
+        description:
+          "the final-run check (\(spec.key): one step of a spec with \"final\": true) failed: \(run.message ?? "no reason given")"
+      )
+    }
+    guard run.test != nil else {
+      throw RecipeError(
+        description:
+          "your program reported no \"test\" event in a one-step final run (\(spec.key)): with \"final\": true in the spec it must measure the test split after the last step (Docs/PROTOCOL.md), or the final run would fail after the whole budget"
+      )
     }
   }
 

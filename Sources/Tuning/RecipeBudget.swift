@@ -13,17 +13,28 @@ extension Recipe {
   /// Range-test sweeps of the regularization phase: of the studies with two candidates or
   /// more, those a program applies (its `start` event's `honours`; all of them in-process).
   var regularizationRangeTests: Int {
-    func sweeps(_ count: Int, _ name: String) -> Int {
-      count >= 2 && (program?.honours.contains(name) ?? true) ? count : 0
+    func sweeps(_ count: Int, _ phase: Phase) -> Int {
+      count >= 2 && notApplied(phase) == nil ? count : 0
     }
-    return sweeps(settings.dropouts.count, "dropout")
-      + sweeps(settings.augmentations.count, "augmentation")
+    return sweeps(settings.dropouts.count, .dropout)
+      + sweeps(settings.augmentations.count, .augmentation)
   }
 
   /// Trials the momentum and weight-decay phases will run.
   var laterTrials: Int {
-    settings.momenta.count + min(1, max(0, settings.minMomenta.count - 1))
-      + settings.weightDecays.count + 1 + 2 * noiseRepeats
+    (notApplied(.momentum) == nil
+      ? momenta.count + min(1, max(0, settings.minMomenta.count - 1)) + noiseRepeats : 0)
+      + (notApplied(.weightDecay) == nil ? weightDecays.count + 1 + noiseRepeats : 0)
+  }
+
+  /// Why the program cannot take what `phase` studies (its start event lists the field in
+  /// `ignores`, or does not list an optional one in `honours`), or nil. In-process every
+  /// phase applies.
+  func notApplied(_ phase: Phase) -> String? {
+    guard let program, let field = phase.field, !program.applies(field) else { return nil }
+    return field == "dropout" || field == "augmentation"
+      ? "your program does not apply \(field) (its start event does not list it in \"honours\")"
+      : "your program does not apply \(field) (its start event lists it in \"ignores\")"
   }
 
   /// Repeats per trial phase that measure the noise.
@@ -95,6 +106,25 @@ extension Recipe {
     return max(0.5, available / max(1, rounds(trials)))
   }
 
+  /// How much longer than planned a trial may run before it is stopped: a machine that slows
+  /// down (another job, a throttled core) must not spend the final run's share. A 60-second
+  /// tune whose 2-second trials ran 77 s under load ended at 2:10 with a one-epoch final run.
+  static var trialSlowdown: Double { 3 }
+
+  /// The longest a trial may run: `trialSlowdown` times what its training, validation passes
+  /// and start should take at the throughput measured so far. One stopped there counts as
+  /// failed (its steps are not comparable with the others'), so the phase decides among the
+  /// rest and the budget keeps the final run's share. nil before any throughput is measured
+  /// (`study` with fixed steps): then nothing says how long it should take.
+  func trialTimeLimit(_ s: TrialSettings) -> Double? {
+    guard !samplesPerSecond.isEmpty else { return nil }
+    let training = Double(s.steps * s.batchSize) / throughput(s.batchSize)
+    let passes =
+      costs.evaluationPassSeconds == nil
+      ? training * (Self.rangeTestOverhead - 1) : costs.overhead(evaluations: s.evaluations)
+    return Self.trialSlowdown * (training + passes + startupSeconds)
+  }
+
   /// Steps of a trial at batch `b` that fill `seconds`, a program's start-up and validation
   /// passes excluded.
   public func trialSteps(seconds: Double, batchSize b: Int) -> Int {
@@ -129,6 +159,7 @@ extension Recipe {
     // A resumed run decides as it did: a phase with journaled work runs (reusing it), and one
     // the journal went past without was skipped.
     if journal.entries.contains(where: { $0.phase == phase }) { return nil }
+    if let why = notApplied(phase) { return "not studied: \(why)" }
     let later = recipeSteps.drop { !$0.phases.contains(phase) }.dropFirst().flatMap(\.phases)
     if journal.entries.contains(where: { later.contains($0.phase) }) {
       return "not studied, as in the run this one resumes"
@@ -252,4 +283,13 @@ extension Recipe {
   }
 
   var firstRangeTestKey: String { "lr/range-test/\(settings.startBatchSize)" }
+}
+
+extension Recipe {
+  /// The momentum candidates for the program's optimizer (RecipeDefaults.swift).
+  var momenta: [Double] { settings.momentumGrid(for: program) }
+  /// The weight-decay grid for the program's optimizer.
+  var weightDecays: [Double] { settings.weightDecayCandidates(for: program).grid }
+  /// The weight decay before the weight-decay phase chooses, for the program's optimizer.
+  var priorWeightDecay: Double { settings.weightDecayPrior(for: program) }
 }

@@ -1,3 +1,5 @@
+import TrialProtocol
+
 /// The recipe's defaults that depend on the data and the model, in one place: the commands
 /// (`tune`, `study`) parse options and override these, and never restate them.
 extension RecipeSettings {
@@ -46,5 +48,48 @@ extension RecipeSettings {
       weightDecays ?? Self.weightDecayGrid(trainingSamples: n, deepNetwork: deepNetwork)
     priorWeightDecay = Self.priorWeightDecay(deepNetwork: deepNetwork)
     rangeTestSteps = Self.rangeTestSteps(trainingSamples: n, batchSize: startBatchSize)
+  }
+}
+
+/// The candidates that follow a program's optimizer (its start event's `optimizer` and
+/// `decoupled_weight_decay`): the defaults above are Smith's, for SGD with momentum and L2
+/// weight decay (the built-in engine's optimizer). A grid the user gave is kept as given.
+extension RecipeSettings {
+  /// Weight decays for decoupled weight decay (AdamW): each step shrinks the weights by
+  /// lr × wd, and Adam's rates are one to two orders below SGD's, so the useful values are
+  /// about a hundred times the L2 grid's (PyTorch's AdamW defaults to 1e-2).
+  public static let decoupledWeightDecays = [1e-1, 1e-2, 1e-3, 0]
+  /// The prior for decoupled weight decay: PyTorch's AdamW default.
+  public static let decoupledPriorWeightDecay = 1e-2
+  /// β₁ candidates for the Adam family, whose first moment plays momentum's part: not 0.99,
+  /// which averages the gradient over a hundred steps and lags the one-cycle's rate.
+  public static let adaptiveMomenta = [0.97, 0.95, 0.9]
+
+  /// Whether `program`'s optimizer is of the Adam family (momentum is its β₁).
+  static func isAdaptive(_ program: ProgramFacts?) -> Bool {
+    program?.optimizer?.lowercased().contains("adam") ?? false
+  }
+
+  /// The weight-decay grid for `program`'s optimizer, and why where it is not the default.
+  public func weightDecayCandidates(for program: ProgramFacts?) -> (grid: [Double], why: String?) {
+    guard program?.decoupledWeightDecay == true, weightDecays == Self.defaultWeightDecays else {
+      return (weightDecays, nil)
+    }
+    return (
+      Self.decoupledWeightDecays,
+      "the grid for decoupled weight decay (your program's \(program?.optimizer ?? "optimizer")), about 100× the L2 grid"
+    )
+  }
+
+  /// The weight decay trials use before the weight-decay phase, for `program`'s optimizer.
+  public func weightDecayPrior(for program: ProgramFacts?) -> Double {
+    program?.decoupledWeightDecay == true
+      && priorWeightDecay == RecipeSettings(budget: 0).priorWeightDecay
+      ? Self.decoupledPriorWeightDecay : priorWeightDecay
+  }
+
+  /// The momentum candidates for `program`'s optimizer.
+  public func momentumGrid(for program: ProgramFacts?) -> [Double] {
+    Self.isAdaptive(program) && momenta == Self.defaultMomenta ? Self.adaptiveMomenta : momenta
   }
 }

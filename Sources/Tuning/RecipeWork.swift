@@ -146,7 +146,8 @@ extension Recipe {
       {
         settings.steps = earlier.steps
       }
-      let spec = try settings.spec(key: w.key, regularization: regularization)
+      var spec = try settings.spec(key: w.key, regularization: regularization)
+      spec.maxSeconds = trialTimeLimit(settings)
       let reading = TrialReading(spec: spec) { _, loss in progress.step(loss) }
       pending.append(
         (

@@ -71,8 +71,9 @@ public struct TrialResult: Codable, Sendable, Equatable {
     guard !diverged, let last = evaluations.last, last.loss.isFinite else { return .infinity }
     return last.loss
   }
-  public var finalValidationAccuracy: Double {
-    guard !diverged, let last = evaluations.last else { return 0 }
+  /// The last validation accuracy; nil if diverged or where the program measured none.
+  public var finalValidationAccuracy: Double? {
+    guard !diverged, let last = evaluations.last else { return nil }
     return last.accuracy
   }
   /// Training steps per second (evaluations excluded).
@@ -153,8 +154,8 @@ final class TrialReading {
 
   func observe(_ event: TrialEvent) -> TrialDecision {
     switch event {
-    case .start(_, _, let samples, _):
-      stepsPerEpoch = samples.map { max(1, $0 / max(1, spec.batchSize)) }
+    case .start(_, let program, _):
+      stepsPerEpoch = program.trainSamples.map { max(1, $0 / max(1, spec.batchSize)) }
     case .train(let k, let loss, _, _): onStep?(k, loss)
     default: break
     }
@@ -164,18 +165,27 @@ final class TrialReading {
   /// What the trial measured once its run is over (a failed run counts as diverged).
   func result(_ run: TrialRunResult) -> TrialResult {
     let n = run.losses.count
+    // A trial the consumer never stops: stopped short is its time limit.
+    let timedOut = run.status == .stopped && n < spec.steps && spec.maxSeconds != nil
     let records = run.validations.map { v in
       EvaluationRecord(
         step: v.step, epoch: stepsPerEpoch.map { Double(v.step) / Double($0) } ?? 0, loss: v.loss,
-        accuracy: v.accuracy)
+        accuracy: v.accuracy, metrics: v.metrics)
     }
     return TrialResult(
       losses: run.losses, learningRates: spec.schedule.prefix(n).map(\.learningRate),
       momenta: spec.schedule.prefix(n).map(\.momentum),
-      evaluations: records, diverged: run.status == .diverged || run.status == .failed,
+      evaluations: records,
+      diverged: run.status == .diverged || run.status == .failed || timedOut,
       seconds: run.seconds,
       evaluationSeconds: run.evaluationSeconds,
       startupSeconds: run.startupSeconds > 0 ? run.startupSeconds : nil,
-      failure: run.status == .failed ? run.message ?? "the program failed" : nil)
+      failure: run.status == .failed
+        ? run.message ?? "the program failed"
+        : timedOut
+          ? String(
+            format:
+              "stopped at its time limit of %.0f s after %d of %d steps: the machine ran slower than the plan measured, so it is left out of the comparison",
+            spec.maxSeconds ?? 0, n, spec.steps) : nil)
   }
 }

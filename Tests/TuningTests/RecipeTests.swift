@@ -20,7 +20,9 @@ struct VirtualSlots: TrialRunner {
       var end = start
       for job in jobs[first..<min(jobs.count, first + slots)] {
         clock.set(start)
-        results += try backend.sessionRunner.runAll([job], shouldStop: shouldStop)
+        var runner = backend.sessionRunner
+        if let facts = backend.programFacts { runner.program = facts }
+        results += try runner.runAll([job], shouldStop: shouldStop)
         end = max(end, clock.now)
       }
       clock.set(end)
@@ -44,6 +46,8 @@ final class AnalyticBackend: SessionBackend {
   /// machine that slows down once the final run has been planned.
   var finalSlowdown: (after: Int, extraSeconds: Double)?
   private(set) var sessionsMade = 0
+  /// What the runs' start events say, as a program's would (nil: the engine's).
+  var programFacts: ProgramFacts?
 
   /// The regularization of the sessions made, in order.
   private(set) var regularizations: [Regularization] = []
@@ -319,6 +323,73 @@ final class LimitedSession: TrainingSession {
     #expect(outcome.maxLearningRate.value > limit / 200)
     #expect(abs(outcome.minLearningRate.value - outcome.maxLearningRate.value / 10) < 1e-12)
     #expect(outcome.test.loss < 0.1)
+  }
+
+  /// A program that does not take the batch size or the momentum (its start event lists them
+  /// in `ignores`) gets neither phase: no trials that would measure only noise, and the
+  /// reasons say why.
+  @Test func phasesAProgramDoesNotApplyAreNotRun() throws {
+    let backend = AnalyticBackend()
+    backend.programFacts = ProgramFacts(
+      honours: [], trainSamples: nil, ignores: ["batch_size", "momentum"])
+    let recipe = Recipe(backend: backend, settings: settings(budget: 300), journal: try journal())
+    let outcome = try recipe.run()
+    let studied = Set(recipe.journal.entries.filter { $0.trial != nil }.map(\.phase))
+    #expect(!studied.contains(.batchSize) && !studied.contains(.momentum), "\(studied)")
+    #expect(studied.contains(.weightDecay))
+    #expect(outcome.batchSize.reason.contains("does not apply batch_size"))
+    #expect(outcome.maxMomentum.reason.contains("does not apply momentum"))
+    #expect(recipe.elapsed <= 300 * 1.1)
+  }
+
+  /// AdamW's weight decay is decoupled: its grid is about a hundred times the L2 grid, its
+  /// momentum is β₁ (no 0.99), and the reasons say which grid was used and why.
+  @Test func anAdamWProgramGetsItsOwnGrids() throws {
+    let backend = AnalyticBackend()
+    backend.programFacts = ProgramFacts(
+      honours: [], trainSamples: nil, optimizer: "AdamW", decoupledWeightDecay: true)
+    var s = settings(budget: 300)
+    s.weightDecays = RecipeSettings.defaultWeightDecays
+    let recipe = Recipe(backend: backend, settings: s, journal: try journal())
+    let outcome = try recipe.run()
+    let trials = recipe.journal.entries.compactMap { e in e.trial.map { (e.phase, $0) } }
+    let decays = Set(trials.filter { $0.0 == .weightDecay }.map(\.1.weightDecay))
+    #expect(decays.isSuperset(of: RecipeSettings.decoupledWeightDecays), "\(decays)")
+    let momenta = Set(trials.filter { $0.0 == .momentum }.map(\.1.maxMomentum))
+    #expect(momenta == Set(RecipeSettings.adaptiveMomenta), "\(momenta)")
+    #expect(outcome.weightDecay.reason.contains("decoupled weight decay (your program's AdamW)"))
+    #expect(outcome.maxMomentum.reason.contains("β₁"))
+    // An SGD program keeps Smith's grids.
+    let sgd = AnalyticBackend()
+    sgd.programFacts = ProgramFacts(honours: [], trainSamples: nil, optimizer: "SGD")
+    let plain = Recipe(backend: sgd, settings: s, journal: try journal())
+    _ = try plain.run()
+    #expect(
+      Set(
+        plain.journal.entries.filter { $0.phase == .weightDecay }.compactMap(\.trial?.weightDecay)
+      )
+      .isSuperset(of: RecipeSettings.defaultWeightDecays))
+  }
+
+  /// A machine that slows down twentyfold in the middle of the tuning (another job on its
+  /// cores): the trials caught in it are stopped at their time limit and left out, and the
+  /// recipe still ends near its budget with a final run of its share.
+  @Test func trialsFarSlowerThanPlannedAreStoppedAndLeftOut() throws {
+    let backend = AnalyticBackend()
+    var made = 0
+    backend.secondsPerStep = { _ in
+      made += 1
+      return (12...14).contains(made) ? 0.2 : 0.01
+    }
+    let s = settings(budget: 300)
+    let recipe = Recipe(backend: backend, settings: s, journal: try journal())
+    let outcome = try recipe.run()
+    let stopped = recipe.journal.entries.compactMap(\.result?.failure).filter {
+      $0.contains("time limit")
+    }
+    #expect(!stopped.isEmpty, "\(recipe.journal.entries.map(\.label))")
+    #expect(recipe.elapsed <= s.budget * 1.1, "used \(recipe.elapsed) of \(s.budget)")
+    #expect(outcome.epochs.value >= 100, "\(outcome.epochs)")
   }
 
   @Test func respectsTheBudget() throws {

@@ -74,14 +74,75 @@ import Testing
   }
 
   @Test(arguments: [
-    TrialEvent.start(protocolVersion: 1, honours: ["dropout"], trainSamples: 54_000, time: 0),
+    TrialEvent.start(
+      protocolVersion: 1, program: ProgramFacts(honours: ["dropout"], trainSamples: 54_000),
+      time: 0),
+    .start(
+      protocolVersion: 1,
+      program: ProgramFacts(
+        honours: [], trainSamples: nil, optimizer: "AdamW", decoupledWeightDecay: true,
+        worldSize: 2, ignores: ["batch_size"], metrics: ["mae": .lower, "f1 \"macro\"": .higher]),
+      time: 0),
     .train(step: 3, loss: 2.25, samples: 128, time: 0.5),
-    .validation(step: 20, loss: 0.75, accuracy: 0.8125, time: 3),
-    .test(step: 40, loss: 0.5, accuracy: 0.875, time: 6),
+    .validation(.init(step: 20, loss: 0.75, accuracy: 0.8125), time: 3),
+    .validation(.init(step: 20, loss: 0.75, accuracy: nil, metrics: ["mae": 0.25]), time: 3),
+    .test(.init(step: 40, loss: 0.5, accuracy: 0.875), time: 6),
     .end(steps: 40, time: 6.5),
   ])
   func eventsSurviveTheirLines(event: TrialEvent) throws {
     #expect(try TrialEvent(parsing: event.jsonLine) == event)
+  }
+
+  /// A regression program reports no accuracy, and metrics of its own; a NaN inside a metric's
+  /// name stays a name (only bare tokens are read as non-finite numbers).
+  @Test func measurementsWithoutAccuracyAndWithMetrics() throws {
+    let event = try TrialEvent(
+      parsing:
+        #"{"event": "val", "step": 5, "loss": 0.3, "metrics": {"NaN rate": NaN, "mae": 0.125}, "time": 1}"#
+    )
+    guard case .validation(let m, _) = event else {
+      Issue.record("not a validation: \(event)")
+      return
+    }
+    #expect(m.accuracy == nil && m.loss == 0.3 && m.metrics?["mae"] == 0.125)
+    #expect(m.metrics?["NaN rate"].map(\.isNaN) == true)
+  }
+
+  /// The start event's optional fields are read when present and named when malformed.
+  @Test func theStartEventSaysWhatTheProgramIs() throws {
+    guard
+      case .start(_, let facts, _) = try TrialEvent(
+        parsing:
+          #"{"event":"start","protocol":1,"honours":[],"optimizer":"AdamW","decoupled_weight_decay":true,"world_size":4,"ignores":["batch_size"],"metrics":{"mae":"lower"},"time":0}"#
+      )
+    else {
+      Issue.record("not a start event")
+      return
+    }
+    #expect(facts.optimizer == "AdamW" && facts.decoupledWeightDecay && facts.worldSize == 4)
+    #expect(!facts.applies("batch_size") && facts.applies("weight_decay"))
+    #expect(!facts.applies("dropout") && facts.metrics == ["mae": .lower])
+    #expect {
+      _ = try TrialEvent(parsing: #"{"event":"start","protocol":1,"world_size":0,"time":0}"#)
+    } throws: { "\($0)".contains("\"world_size\" is not a positive integer") }
+    #expect {
+      _ = try TrialEvent(parsing: #"{"event":"start","protocol":1,"metrics":{"f1":"up"},"time":0}"#)
+    } throws: { "\($0)".contains("\"metrics\"") }
+  }
+
+  /// A journal written before the new facts existed reads back, and the facts survive a
+  /// round trip without writing what they do not say.
+  @Test func programFactsInTheJournal() throws {
+    let old = try JSONDecoder().decode(
+      ProgramFacts.self, from: Data(#"{"honours":["dropout"],"trainSamples":540}"#.utf8))
+    #expect(old == ProgramFacts(honours: ["dropout"], trainSamples: 540))
+    #expect(
+      String(decoding: try JSONEncoder().encode(old), as: UTF8.self)
+        .contains("decoupled") == false)
+    let new = ProgramFacts(
+      honours: [], trainSamples: nil, optimizer: "AdamW", decoupledWeightDecay: true,
+      ignores: ["seed"])
+    #expect(try JSONDecoder().decode(ProgramFacts.self, from: JSONEncoder().encode(new)) == new)
   }
 
   /// Python's json writes NaN and Infinity as bare tokens; they read as non-finite losses.

@@ -56,15 +56,16 @@ struct EvalCommand: ParsableCommand {
         )
       }
       let result = EngineSession.evaluate(model, on: splits.test)
+      let accuracy = result.accuracy ?? .nan  // the engine always measures it
       if json {
         print(
-          "{\"model\": \"\(spec.architecture)\", \"test_loss\": \(result.loss), \"test_accuracy\": \(result.accuracy), \"samples\": \(result.samples)}"
+          "{\"model\": \"\(spec.architecture)\", \"test_loss\": \(result.loss), \"test_accuracy\": \(accuracy), \"samples\": \(result.samples)}"
         )
       } else {
         print(
           String(
             format: "%@ on %@: test loss %.4f, test accuracy %.2f%% (%d samples)",
-            spec.architecture.description, dataset, result.loss, 100 * result.accuracy,
+            spec.architecture.description, dataset, result.loss, 100 * accuracy,
             result.samples))
       }
     }

@@ -203,7 +203,7 @@ struct FitCommand: ParsableCommand {
     printError(
       String(
         format: "test loss %.4f, test accuracy %.2f%% after %d epochs in %@; results in %@",
-        test.loss, 100 * test.accuracy, epochs, formatDuration(seconds), out))
+        test.loss, 100 * (test.accuracy ?? .nan), epochs, formatDuration(seconds), out))
     if standardErrorIsTerminal {
       printError(files.terminalChart(trainer.history))
     }

@@ -56,8 +56,8 @@ final class ProgressDisplay {
       guard isLastEpoch || now.timeIntervalSince(lastEvaluationKept) >= keepEvery else { return }
       lastEvaluationKept = now
       let line = String(
-        format: "  %@ loss %.4f, accuracy %.2f%% (after %.2f epochs)", evaluationName, e.loss,
-        100 * e.accuracy, e.epoch)
+        format: "  %@ loss %.4f%@ (after %.2f epochs)", evaluationName, e.loss,
+        e.accuracy.map { String(format: ", accuracy %.2f%%", 100 * $0) } ?? "", e.epoch)
       if interactive { printError("\r\u{1B}[K" + line) } else { printError(line) }
       lastDraw = .distantPast
     case .epochFinished:

@@ -79,8 +79,10 @@ final class TuneProgress {
         return String(format: "diverged after %d steps (%.0f s)", r.losses.count, entry.seconds)
       }
       return String(
-        format: "validation loss %.4f, accuracy %.2f%% after %d steps (%.0f s)",
-        r.finalValidationLoss, 100 * r.finalValidationAccuracy, r.losses.count, entry.seconds)
+        format: "validation loss %.4f%@ after %d steps (%.0f s)",
+        r.finalValidationLoss,
+        r.finalValidationAccuracy.map { String(format: ", accuracy %.2f%%", 100 * $0) } ?? "",
+        r.losses.count, entry.seconds)
     }
     if let c = entry.rangeTest {
       let lr = c.suggestedMaximumLearningRate.map { "max LR \(formatLR($0))" } ?? "no reading"

@@ -4,7 +4,7 @@ import Schedules
 import Sessions
 
 extension Phase {
-  public static let batchSize = Phase("batch size")
+  public static let batchSize = Phase("batch size", field: "batch_size")
 }
 
 /// What the batch-size phase decided.
@@ -46,8 +46,10 @@ extension Recipe {
     let trialSeconds = plannedTrialSeconds(
       trials: candidates.count + noiseRepeats + trialsLeft,
       rangeTests: candidates.count + laterRangeTests)
-    if mayBeSkipped, candidates.count >= 2,
-      let why = reasonToSkip(.batchSize, steps: trialSteps(seconds: trialSeconds, batchSize: b0))
+    if candidates.count >= 2,
+      let why = mayBeSkipped
+        ? reasonToSkip(.batchSize, steps: trialSteps(seconds: trialSeconds, batchSize: b0))
+        : notApplied(.batchSize)
     {
       onEvent?(.note("batch size \(why); the starting batch size \(b0) is taken"))
       let later = plannedTrialSeconds(trials: trialsLeft, rangeTests: laterRangeTests)
@@ -66,8 +68,8 @@ extension Recipe {
           key: "batch-size/range-test/\(b)", phase: .batchSize, label: "LR range test, batch \(b)",
           conditions: [RangeTestCondition(name: "batch \(b)", batchSize: b, steps: steps)],
           base: rangeSettings(
-            steps: steps, weightDecay: settings.priorWeightDecay,
-            momentum: settings.momenta.last ?? 0.9, validate: true),
+            steps: steps, weightDecay: priorWeightDecay,
+            momentum: momenta.last ?? 0.9, validate: true),
           batchSize: { $0.batchSize! })
       })
     var tried: [Int] = []
@@ -124,7 +126,7 @@ extension Recipe {
           label: "batch \(b), \(Int(trialSeconds.rounded())) s",
           settings: TrialSettings(
             batchSize: b, maxLearningRate: lrForBatch[b]!, divFactor: settings.divFactor,
-            weightDecay: settings.priorWeightDecay,
+            weightDecay: priorWeightDecay,
             steps: steps, evaluations: trialEvaluations(steps: steps, batchSize: b),
             validationBatches: settings.validationBatches,
             seed: settings.seed))

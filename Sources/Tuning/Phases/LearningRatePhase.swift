@@ -24,8 +24,8 @@ extension Recipe {
       key: firstRangeTestKey, phase: .learningRate, label: "LR range test, batch \(b0)",
       conditions: [RangeTestCondition(name: "batch \(b0)", batchSize: b0, steps: rangeTestSteps)],
       base: rangeSettings(
-        steps: rangeTestSteps, weightDecay: settings.priorWeightDecay,
-        momentum: settings.momenta.last ?? 0.9, validate: true),
+        steps: rangeTestSteps, weightDecay: priorWeightDecay,
+        momentum: momenta.last ?? 0.9, validate: true),
       batchSize: { $0.batchSize! })
     guard first.suggestedMaximumLearningRate != nil else {
       throw RecipeError(description: "the first LR range test could not be read: \(first.reason)")

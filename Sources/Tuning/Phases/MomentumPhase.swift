@@ -3,7 +3,7 @@ import Schedules
 import Sessions
 
 extension Phase {
-  public static let momentum = Phase("momentum")
+  public static let momentum = Phase("momentum", field: "momentum")
 }
 
 /// What the momentum phase decided: the top of the cycle and its bottom.
@@ -51,21 +51,25 @@ extension Recipe {
       TrialSettings(
         batchSize: batch, maxLearningRate: lr, divFactor: settings.divFactor, maxMomentum: m,
         minMomentum: low,
-        weightDecay: settings.priorWeightDecay, steps: steps,
+        weightDecay: priorWeightDecay, steps: steps,
         evaluations: trialEvaluations(steps: steps, batchSize: batch),
         validationBatches: settings.validationBatches, seed: settings.seed)
     }
     let momentumTrials = Array(
       zip(
-        settings.momenta,
+        momenta,
         try trials(
-          settings.momenta.map { m in
+          momenta.map { m in
             TrialWork(
               key: "momentum/\(m)", phase: .momentum, label: "momentum \(m) → \(min(m, baseMin))",
               settings: momentumSettings(m, min(m, baseMin)))
           })))
     _ = try measureNoise(momentumTrials.map(\.1))
-    let maxMomentum = chooseMomentum(momentumTrials)
+    var maxMomentum = chooseMomentum(momentumTrials)
+    if momenta != settings.momenta {
+      maxMomentum.reason +=
+        "; β₁ candidates for the Adam family (your program's \(program?.optimizer ?? "optimizer")), without 0.99"
+    }
     var minMomentum = Choice(min(maxMomentum.value, baseMin), "the usual bottom of the cycle")
     if let alternative = settings.minMomenta.dropFirst().first, alternative < maxMomentum.value,
       let reference = momentumTrials.first(where: { $0.0 == maxMomentum.value })?.1.result

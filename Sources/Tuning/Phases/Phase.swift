@@ -7,14 +7,15 @@ import RangeTests
 /// apart (dropout, augmentation).
 public struct Phase: RawRepresentable, Codable, Hashable, Sendable, CustomStringConvertible {
   public let rawValue: String
-  /// The hyper-parameter a program must list in its start event's `honours` for the phase to
-  /// run with it (nil: every program applies it).
-  public let honoured: String?
+  /// The spec or schedule field the phase studies (`batch_size`, `momentum`, `weight_decay`,
+  /// `dropout`, `augmentation`): a program that does not apply it (Docs/PROTOCOL.md, `ignores`
+  /// and `honours`) does not get the phase. nil: every program applies it.
+  public let field: String?
 
-  public init(rawValue: String) { self.init(rawValue, honoured: nil) }
-  public init(_ name: String, honoured: String? = nil) {
+  public init(rawValue: String) { self.init(rawValue, field: nil) }
+  public init(_ name: String, field: String? = nil) {
     rawValue = name
-    self.honoured = honoured
+    self.field = field
   }
 
   public var description: String { rawValue }

@@ -4,8 +4,8 @@ import Schedules
 import Sessions
 
 extension Phase {
-  public static let dropout = Phase("dropout", honoured: "dropout")
-  public static let augmentation = Phase("augmentation", honoured: "augmentation")
+  public static let dropout = Phase("dropout", field: "dropout")
+  public static let augmentation = Phase("augmentation", field: "augmentation")
 }
 
 /// What the regularization phase decided.
@@ -49,7 +49,7 @@ extension Recipe {
     // the stronger of settings a short test cannot tell apart only while the weight decay is at
     // or below its prior; a weight decay the trials chose above it already regularizes more than
     // the default, and ties stacked on it would leave the final run underfitting.
-    let balance = Self.regularizationBalance(weightDecay: wd, prior: settings.priorWeightDecay)
+    let balance = Self.regularizationBalance(weightDecay: wd, prior: priorWeightDecay)
     var base = rangeSettings(steps: steps, weightDecay: wd, momentum: momentum, validate: true)
     base.validationBatches = settings.validationBatches
     /// One study: a range test per candidate (weakest first), read by `chooseRegularization`.
@@ -58,13 +58,8 @@ extension Recipe {
       tolerance: Double, why: String,
       name: (Value) -> String, condition: (Value) -> RangeTestCondition
     ) throws -> Choice<Value> {
-      if candidates.count >= 2, let program, let name = phase.honoured,
-        !program.honours.contains(name)
-      {
-        return Choice(
-          current,
-          "as given: your program does not apply \(name) (its start event does not list it in \"honours\")"
-        )
+      if candidates.count >= 2, let why = notApplied(phase) {
+        return Choice(current, "as given: \(why)")
       }
       guard studiesRegularization else {
         return Choice(

@@ -4,7 +4,7 @@ import Schedules
 import Sessions
 
 extension Phase {
-  public static let weightDecay = Phase("weight decay")
+  public static let weightDecay = Phase("weight decay", field: "weight_decay")
 }
 
 /// What the weight-decay phase decided, with the maximum learning rate set together with it.
@@ -22,10 +22,10 @@ public struct WeightDecayStep: RecipeStep {
     let momentum = try findings.required(\.momentum, by: title, from: "momentum")
     let b = batch.batchSize.value
     let planned = recipe.replannedSteps(
-      b, trials: recipe.settings.weightDecays.count + 1 + recipe.noiseRepeats)
+      b, trials: recipe.weightDecays.count + 1 + recipe.noiseRepeats)
     let steps = recipe.trialSteps(phase: .weightDecay, batchSize: b, planned: planned)
     if let why = recipe.reasonToSkip(.weightDecay, steps: steps) {
-      let prior = recipe.settings.priorWeightDecay
+      let prior = recipe.priorWeightDecay
       recipe.onEvent?(.note("weight decay \(why); the prior \(plainNumber(prior)) is taken"))
       findings.weightDecay = WeightDecayDecision(
         weightDecay: Choice(prior, "\(why); the stated default, the prior weight decay"),
@@ -59,7 +59,7 @@ extension Recipe {
           validationBatches: settings.validationBatches, seed: settings.seed))
     }
     var wdTrials = Array(
-      zip(settings.weightDecays, try trials(settings.weightDecays.map { wdWork($0) })))
+      zip(weightDecays, try trials(weightDecays.map { wdWork($0) })))
     // The refinement runs beside the noise measurement (the grid's lowest under another seed).
     let refinement = Self.refinement(wdTrials.map { ($0.0, $0.1.result!.finalValidationLoss) })
     let refined = try measureNoise(
@@ -132,6 +132,9 @@ extension Recipe {
       )
     wdChoice.reason += Self.rangeTestLowest(
       wdRange, chosen: "wd \(Self.format(best.0))", noise: rangeTestNoise)
+    if let grid = settings.weightDecayCandidates(for: program).why {
+      wdChoice.reason += "; \(grid)"
+    }
     return WeightDecayDecision(weightDecay: wdChoice, maxLearningRate: maxLR)
   }
 
