@@ -10,16 +10,24 @@ events, and tells the loop when to validate and when to stop.
 Without `DISCIPLINE_SPEC` a `Trial` is inactive: every method is a cheap no-op that returns
 the script's own defaults, so the same script still trains on its own.
 
-Standard library only; PyTorch is touched only under torch.distributed (imported by the script).
+`Trial.attach` adapts a script that keeps its own loop (epochs over DataLoaders, gradient
+accumulation, AMP's GradScaler, DDP) without restructuring it: the schedule follows the
+optimizer steps actually taken, and the helper validates, reports and ends the run from inside
+`optimizer.step()` (discipline/attach.py holds its PyTorch side).
+
+Standard library only; PyTorch is imported only by `attach`/`hold_out` and under
+torch.distributed (the script has it then).
 """
 from __future__ import annotations
 
+import functools
 import json
 import math
 import os
 import sys
 import time
-from typing import Any, Dict, FrozenSet, Iterable, List, Mapping, Optional, Tuple, TypeVar
+import weakref
+from typing import Any, Callable, Dict, FrozenSet, Iterable, List, Mapping, MutableMapping, Optional, Tuple, TypeVar
 
 _Args = TypeVar("_Args")
 
@@ -30,6 +38,9 @@ EX_DATAERR, EX_NOINPUT = 65, 66          # exit codes: malformed input, missing 
 # The spec fields a script takes over from the spec (`Trial.override`), in the spec's names.
 SCRIPT_FIELDS = ("batch_size", "seed", "weight_decay", "dropout", "augmentation", "steps",
                  "final", "save_model", "validation_batches")
+# The hyper-parameters a script may not take; those it does not go to the start event's `ignores`.
+HYPERPARAMETERS = ("batch_size", "weight_decay", "seed")
+DIRECTIONS = ("higher", "lower")  # of a declared metric: which is better
 
 
 class SpecError(ValueError):
@@ -182,31 +193,71 @@ def _distributed() -> Any:
     return d
 
 
+def _has(args: Any, name: str) -> bool:
+    return name in args if isinstance(args, MutableMapping) else hasattr(args, name)
+
+
+def _read(args: Any, name: str) -> Any:
+    return args[name] if isinstance(args, MutableMapping) else getattr(args, name)
+
+
+def _write(args: Any, name: str, value: Any) -> None:
+    if isinstance(args, MutableMapping):
+        args[name] = value
+    else:
+        setattr(args, name, value)
+
+
+def _inner_optimizer(optimizer: Any) -> Any:
+    """The torch optimizer inside a wrapper that keeps it as `.optimizer` (accelerate's
+    AcceleratedOptimizer, Lightning's LightningOptimizer as `._optimizer`), else `optimizer`."""
+    for name in ("optimizer", "_optimizer"):
+        inner = getattr(optimizer, name, None)
+        if inner is not None and inner is not optimizer and hasattr(inner, "param_groups"):
+            return inner
+    return optimizer
+
+
+def _finite_or_none(value: Any) -> Optional[float]:
+    if value is None:
+        return None
+    v = float(value)
+    return v if math.isfinite(v) else None
+
+
 class Trial:
     """One run of a spec, or nothing when the script runs on its own.
 
     `honours`: the optional hyper-parameters (`"dropout"`, `"augmentation"`) the script applies;
     reported in the `start` event, and only those are taken over by `override`.
-    `args`: an argparse namespace (or any object) whose attributes named like spec fields
-    (`batch_size`, `seed`, `weight_decay`, `dropout`, `augmentation`, `steps`, `final`,
+    `args`: an argparse namespace (or any object, or a dict) whose attributes named like spec
+    fields (`batch_size`, `seed`, `weight_decay`, `dropout`, `augmentation`, `steps`, `final`,
     `save_model`, `validation_batches`) get the spec's values; see `override`.
     `environ`: where to read `DISCIPLINE_*` (default `os.environ`).
     `exit_on_error`: on a bad spec or schedule print the message to standard error and exit
     with its code (65 malformed or another protocol, 66 missing); False raises SpecError.
+    `metrics`: the named metrics the script reports besides `accuracy`, each with its direction
+    (`{"mae": "lower", "f1": "higher"}`); declared in the `start` event (also settable as
+    `trial.metrics` before the clock starts).
+    `names`: spec field -> the attribute of `args` that holds it (`{"batch_size": "bs"}`), for
+    `override`.
 
     Events are written by rank 0 only when torch.distributed is initialized (before that, by
     the process whose `RANK` is 0 or unset). The clock starts, and `start` is written, at the
-    first call of `start`, `apply_schedule` or a `report_*`/`end` method, so data loading
-    before the loop does not count as training time.
+    first call of `start`, `attach`, `apply_schedule` or a `report_*`/`end` method, so data
+    loading before the loop does not count as training time.
     """
 
     def __init__(self, honours: Iterable[str] = (), args: Any = None,
-                 environ: Optional[Mapping[str, str]] = None, exit_on_error: bool = True) -> None:
+                 environ: Optional[Mapping[str, str]] = None, exit_on_error: bool = True,
+                 metrics: Optional[Mapping[str, str]] = None,
+                 names: Optional[Mapping[str, str]] = None) -> None:
         env = os.environ if environ is None else environ
         self.honours = tuple(honours)
         unknown = [h for h in self.honours if h not in OPTIONAL]
         if unknown:
             raise ValueError("honours %r: only %s are optional" % (unknown, ", ".join(OPTIONAL)))
+        self.metrics = dict(metrics or {})
         spec_path = env.get("DISCIPLINE_SPEC") or None
         self.active = spec_path is not None
         self.spec: Dict[str, Any] = {}
@@ -218,6 +269,8 @@ class Trial:
         self._momenta: List[float] = []
         self._validate_at: FrozenSet[int] = frozenset()
         self._rank_env = env.get("RANK", "0")
+        world = env.get("WORLD_SIZE", "")
+        self._world_env = int(world) if world.isdigit() and int(world) > 0 else 1
         self._writer: Optional[bool] = None  # once known (under torch.distributed: rank 0)
         self._file: Any = None
         self._t0: Optional[float] = None
@@ -226,11 +279,24 @@ class Trial:
         self._ended = False
         self._flag: Any = None   # the tensor broadcast for the stop decision
         self.train_samples: Optional[int] = None  # the training split's size, for `start`
+        self.optimizer_name: Optional[str] = None  # the optimizer's class, for `start`
+        self.decoupled_weight_decay: Optional[bool] = None
+        self._ignores: Optional[List[str]] = None  # spec hyper-parameters override could not set
+        self._taken_fields: set = set()            # fields the script read with get()
+        self._ratios: Any = weakref.WeakKeyDictionary()  # optimizer -> (peak lr, [group ratio])
+        self._ratios_by_id: Dict[int, Tuple[float, List[float]]] = {}
+        self._warned: set = set()
+        self._run: Any = None    # the attachment (discipline.attach), once attached
+        self._datasets: Dict[str, Any] = {}      # hold_out's validation and test splits
+        self._loss_fn: Optional[Callable] = None  # the first function given to criterion()
         pid = env.get("DISCIPLINE_PID", "")
         self._parent_pid = int(pid) if pid.isdigit() else None  # discipline, while it lives
         self._parent_checked = 0.0
         self._schedule_checked = 0.0
         self._schedule_mtime: Optional[int] = None  # schedule.csv's, to see it rewritten
+        for name, direction in self.metrics.items():
+            if direction not in DIRECTIONS:
+                raise ValueError("metric %r: direction %r, expected \"higher\" or \"lower\"" % (name, direction))
         if not self.active:
             return
         try:
@@ -249,52 +315,169 @@ class Trial:
             raise SystemExit(e.exit_code)
         self._validate_at = frozenset(self.spec.get("validate_at") or ())
         if args is not None:
-            self.override(args)
+            self.override(args, names=names)
 
     # The spec's values -----------------------------------------------------------------------
 
     def get(self, name: str, default: Any = None) -> Any:
         """The spec's `name`, or `default` when inactive or the spec lacks it. A present
         `null` is returned as None (`validation_batches: null` means all of the split).
-        `save_model` comes back as a path joined to the spec's directory."""
+        `save_model` comes back as a path joined to the spec's directory. `batch_size` is the
+        spec's, the global batch across ranks (see `batch_size_per_rank`). A hyper-parameter
+        read here counts as taken (it leaves the start event's `ignores`)."""
         if name not in self.spec:
             return default
+        self._taken_fields.add(name)
+        if self._ignores is not None and name in self._ignores:
+            self._ignores.remove(name)
         value = self.spec[name]
         if name == "save_model" and value is not None:
             value = os.path.join(self.dir, value)
         return value
 
-    def override(self, args: _Args) -> _Args:
-        """Sets each attribute of `args` named like a field of SCRIPT_FIELDS to the spec's value
-        where the spec has it (`dropout`/`augmentation` only if honoured); others keep the
-        script's defaults. Returns `args`. Inactive: returns `args` untouched."""
+    def world_size(self) -> int:
+        """Processes training together: torch.distributed's world size once initialized, else
+        the environment's `WORLD_SIZE` (torchrun sets it), else 1."""
+        d = _distributed()
+        return d.get_world_size() if d is not None else self._world_env
+
+    def batch_size_per_rank(self, default: Optional[int] = None) -> Optional[int]:
+        """The spec's `batch_size` (the samples of one optimizer step across all ranks) divided
+        by the world size: what each rank's DataLoader takes. `default` when inactive or absent."""
+        if "batch_size" not in self.spec:
+            return default
+        return max(1, self.spec["batch_size"] // self.world_size())
+
+    def override(self, args: _Args, names: Optional[Mapping[str, str]] = None) -> _Args:
+        """Sets each attribute of `args` named like a field of SCRIPT_FIELDS (or as `names`
+        maps it: `{"batch_size": "bs"}`) to the spec's value where the spec has it
+        (`dropout`/`augmentation` only if honoured); others keep the script's defaults.
+        `batch_size` is set per rank (the spec's global batch // world size, a warning when it
+        does not divide). An `epochs` attribute (or `names["epochs"]`) is raised to at least the
+        spec's `steps`, so an epoch loop never ends before the spec does (an attached trial ends
+        the run when the steps are done). Every hyper-parameter (batch_size, weight_decay, seed)
+        the spec has and `args` lacks is named on standard error and in the start event's
+        `ignores`. `args` may be a dict. Returns `args`. Inactive: returns `args` untouched."""
+        names = dict(names or {})
+        unknown = [k for k in names if k not in SCRIPT_FIELDS and k != "epochs"]
+        if unknown:
+            raise ValueError("names %r: not spec fields (%s, or epochs)" % (unknown, ", ".join(SCRIPT_FIELDS)))
+        if not self.active:
+            return args
+        ignored: List[str] = []
         for name in SCRIPT_FIELDS:
             if name in OPTIONAL and name not in self.honours:
                 continue
-            if name in self.spec and hasattr(args, name):
-                setattr(args, name, self.get(name))
+            if name not in self.spec:
+                continue
+            attribute = names.get(name, name)
+            if _has(args, attribute):
+                value = self.get(name)
+                if name == "batch_size":
+                    value = self.batch_size_per_rank()
+                    world = self.world_size()
+                    if world > 1 and self.spec["batch_size"] % world:
+                        self._warn("the spec's batch_size %d does not divide by the world size %d: "
+                                   "each rank takes %d" % (self.spec["batch_size"], world, value))
+                _write(args, attribute, value)
+            elif name in HYPERPARAMETERS or name in OPTIONAL:
+                how = ("names maps %s to %r, which it does not have" % (name, attribute) if name in names
+                       else "pass names={%r: ATTRIBUTE} if it calls it something else" % name)
+                if name in HYPERPARAMETERS and name not in self._taken_fields:
+                    ignored.append(name)
+                    self._warn("the script does not take the spec's %s (%s): %s; discipline skips "
+                               "studying it" % (name, json.dumps(self.spec[name]), how))
+                elif name in OPTIONAL:
+                    self._warn("the script honours %s but does not take it (%s)" % (name, how))
+        epochs = names.get("epochs", "epochs")
+        if _has(args, epochs):
+            value = _read(args, epochs)
+            if _is_int(value) and value < self.spec["steps"]:
+                _write(args, epochs, self.spec["steps"])
+        # those set now left the list through get(); those named by ignore() stay
+        self._ignores = [n for n in (self._ignores or []) if n not in ignored] + ignored
         return args
+
+    def ignore(self, name: str) -> None:
+        """Lists the hyper-parameter `name` (batch_size, weight_decay, seed, momentum) in the start
+        event's `ignores`: the program does not apply it (for a framework callback that knows
+        so; `override` does it for the attributes it cannot set). Says nothing: the caller
+        says why."""
+        if name not in HYPERPARAMETERS + ("momentum",):
+            raise ValueError("ignore(%r): only %s can be ignored"
+                             % (name, ", ".join(HYPERPARAMETERS + ("momentum",))))
+        if self._ignores is None:
+            self._ignores = []
+        if name not in self._ignores:
+            self._ignores.append(name)
 
     # The schedule ----------------------------------------------------------------------------
 
+    def optimizer_info(self, optimizer: Any) -> None:
+        """Names `optimizer` in the start event: its class (`optimizer`) and whether its weight
+        decay is decoupled (`decoupled_weight_decay`: AdamW, or a group with
+        `decoupled_weight_decay=True`). Done by `attach` and the first `apply_schedule`."""
+        inner = _inner_optimizer(optimizer)
+        name = inner.__name__ if isinstance(inner, type) else type(inner).__name__
+        groups = getattr(inner, "param_groups", None) or []
+        self.optimizer_name = name
+        self.decoupled_weight_decay = ("AdamW" in name or name in ("Lion", "SGDW")
+                                       or any(bool(g.get("decoupled_weight_decay")) for g in groups))
+        if groups and not any("momentum" in g or "betas" in g for g in groups):
+            self._warn("%s has neither momentum nor betas: only the schedule's learning rate is "
+                       "applied, not its momentum (discipline does not study momentum)" % name)
+            self.ignore("momentum")  # the recipe skips its momentum phase
+
+    def _group_ratios(self, optimizer: Any) -> List[float]:
+        """Each parameter group's initial learning rate over the peak (largest) group's, as first
+        seen (`initial_lr` where a scheduler recorded it, else `lr`); a group added later keeps
+        its own rate's ratio to that peak."""
+        groups = optimizer.param_groups
+        try:
+            entry = self._ratios.get(optimizer)
+        except TypeError:  # not weakly referenceable
+            entry = self._ratios_by_id.get(id(optimizer))
+        if entry is not None and len(entry[1]) == len(groups):
+            return entry[1]
+        initial = [float(g.get("initial_lr", g.get("lr", 0.0))) for g in groups]
+        if entry is None:
+            peak, ratios = max(initial, default=0.0), []
+        else:
+            peak, ratios = entry[0], list(entry[1][:len(groups)])
+        ratios += [x / peak if peak > 0 else 1.0 for x in initial[len(ratios):]]
+        try:
+            self._ratios[optimizer] = (peak, ratios)
+        except TypeError:
+            self._ratios_by_id[id(optimizer)] = (peak, ratios)
+        return ratios
+
     def apply_schedule(self, optimizer: Any, step: int) -> Optional[Tuple[float, float]]:
-        """Before step `step` (0-based): sets `lr` of every parameter group of `optimizer` to the
-        schedule's, and its momentum: `momentum` where the group has it (SGD, RMSprop), else
-        `betas[0]` (Adam, AdamW, NAdam; `betas[1]` kept). Returns (lr, momentum); None when
-        inactive. Raises IndexError past the schedule.
-        A learning-rate scheduler the script keeps is overridden, as long as it steps after
-        `optimizer.step()`, before this call."""
+        """Before step `step` (0-based): sets the learning rates of the parameter groups of
+        `optimizer` from the schedule's, each group keeping its initial ratio to the peak
+        group's (the schedule's rate is the peak group's: a backbone at lr/10 stays at a tenth),
+        and its momentum: `momentum` where the group has it (SGD, RMSprop), else `betas[0]`
+        (Adam, AdamW, NAdam; `betas[1]` kept). Returns (lr, momentum); None when inactive.
+        Raises IndexError past the schedule.
+        `step` counts optimizer steps actually taken: with gradient accumulation or a GradScaler
+        (which skips steps with inf/NaN gradients) call it where `optimizer.step()` runs, or use
+        `attach`, which does. A learning-rate scheduler the script keeps is overridden, as long
+        as it steps after `optimizer.step()`, before this call."""
         if not self.active:
             return None
+        if self.optimizer_name is None:
+            self.optimizer_info(optimizer)
         if self._t0 is None:
             self.start()
-        self._reload_if_replanned()
+        d = _distributed()
+        if d is None or d.get_world_size() == 1:  # under DDP rank 0 decides, in should_stop
+            self._reload_if_replanned()
         if not 0 <= step < len(self._lrs):
             raise IndexError("step %d is outside %s's %d rows" % (step, self.schedule_path, len(self._lrs)))
         lr = self._lrs[step]
         momentum = self._momenta[step]
-        for group in optimizer.param_groups:
-            group["lr"] = lr
+        optimizer = _inner_optimizer(optimizer)
+        for group, ratio in zip(optimizer.param_groups, self._group_ratios(optimizer)):
+            group["lr"] = lr * ratio if ratio != 1.0 else lr
             if "momentum" in group:
                 group["momentum"] = momentum
             elif "betas" in group:
@@ -314,38 +497,50 @@ class Trial:
         """Whether to end the loop after `steps_done` steps (default: 1 + the last step
         reported): the stop file exists, all of the spec's `steps` are done, or a reported train
         loss was not finite. Under torch.distributed rank 0 decides and broadcasts its decision,
-        so every rank must call this at the same steps. Inactive: False."""
+        and with it a schedule that discipline re-planned (all ranks apply it from the next
+        step on, so their rows stay identical): every rank must call this at the same steps.
+        Inactive: False."""
         if not self.active:
             return False
         if steps_done is None:
             steps_done = self._steps_done
+        d = _distributed()
+        together = d is not None and d.get_world_size() > 1
+        replanned = False
+        if together and self._is_writer():
+            replanned = self._reload_if_replanned()
         stop = self._nonfinite or steps_done >= self.spec["steps"]
         if not stop and self._is_writer():
             stop = os.path.exists(self.stop_path) or self._discipline_gone()
-        d = _distributed()
-        if d is not None and d.get_world_size() > 1:
-            stop = self._broadcast(d, stop)
+        if together:
+            stop, replanned = self._broadcast(d, stop, replanned)
+            if replanned:
+                self._broadcast_schedule(d)
         return stop
 
-    def _reload_if_replanned(self) -> None:
+    def _reload_if_replanned(self) -> bool:
         """discipline may shorten a running final run by rewriting spec.json, then
         schedule.csv (Docs/PROTOCOL.md): once a second, a changed schedule.csv is read again,
-        with the spec's new `steps` and `validate_at`."""
+        with the spec's new `steps` and `validate_at`. Returns whether it changed."""
         now = time.monotonic()
         if now - self._schedule_checked < 1.0:
-            return
+            return False
         self._schedule_checked = now
         try:
             mtime = os.stat(str(self.schedule_path)).st_mtime_ns
         except OSError:
-            return
+            return False
         if mtime == self._schedule_mtime:
-            return
+            return False
         spec = load_spec(self._spec_path)
         lrs, momenta = load_schedule(str(self.schedule_path), spec["steps"])
+        self._replan(spec, lrs, momenta)
+        self._schedule_mtime = mtime
+        return True
+
+    def _replan(self, spec: Dict[str, Any], lrs: List[float], momenta: List[float]) -> None:
         self.spec, self._lrs, self._momenta = spec, lrs, momenta
         self._validate_at = frozenset(spec.get("validate_at") or ())
-        self._schedule_mtime = mtime
 
     def _discipline_gone(self) -> bool:
         """Whether the discipline that started this run has died (killed with SIGKILL, its
@@ -365,24 +560,134 @@ class Trial:
             return False
         return False
 
-    def _broadcast(self, d: Any, flag: bool) -> bool:
+    def _broadcast(self, d: Any, stop: bool, replanned: bool) -> Tuple[bool, bool]:
+        """Rank 0's (stop, replanned) to every rank, in one collective."""
         import torch  # the script has it: torch.distributed is initialized
         if self._flag is None:
             device = "cpu"
             if d.get_backend() == "nccl":
                 device = torch.device("cuda", torch.cuda.current_device())
-            self._flag = torch.zeros(1, dtype=torch.int32, device=device)
-        self._flag.fill_(1 if flag else 0)
+            self._flag = torch.zeros(2, dtype=torch.int32, device=device)
+        self._flag[0] = 1 if stop else 0
+        self._flag[1] = 1 if replanned else 0
         d.broadcast(self._flag, src=0)
-        return bool(self._flag.item())
+        values = self._flag.tolist()
+        return bool(values[0]), bool(values[1])
+
+    def _broadcast_schedule(self, d: Any) -> None:
+        """Rank 0's re-read spec and schedule to every rank (after a replanned flag)."""
+        payload = [(self.spec, self._lrs, self._momenta) if self._is_writer() else None]
+        d.broadcast_object_list(payload, src=0)
+        if not self._is_writer():
+            self._replan(*payload[0])
+
+    # Attaching to a script's own loop ----------------------------------------------------------
+
+    def hold_out(self, dataset: Any, test: Any = None, fraction: float = 0.1, seed: int = 0) -> Any:
+        """The training split of `dataset` (a map-style Dataset) to train on, as the spec asks:
+        for a trial, `dataset` minus a validation split of `fraction` of it (a fixed shuffle by
+        `seed`, the same in every trial and on every rank, whatever the spec's seed), which the
+        attached trial validates on; for the final run, all of `dataset`, and validation (at
+        `validate_at`) and the `test` event measure `test`. Sets `train_samples`. Inactive:
+        returns `dataset` (the script's own split: nothing is held out)."""
+        if not self.active:
+            return dataset
+        from .attach import split
+        train, validation = split(dataset, fraction, seed)
+        if self.spec.get("final"):
+            train, validation = dataset, test
+        self._datasets = {"validation": validation, "test": test}
+        self.train_samples = len(train)
+        return train
+
+    def criterion(self, loss_fn: Callable) -> Callable:
+        """`loss_fn` (a function such as `F.cross_entropy`, or an `nn.Module` criterion) made to
+        record each training batch's loss for the attached trial's `train` events: a call whose
+        result needs gradients is recorded (so evaluation under `torch.no_grad()` is not); its
+        samples are the model's last training input's first dimension (else the target's). A
+        function comes back wrapped (`F.nll_loss = trial.criterion(F.nll_loss)`), a module comes
+        back itself with a forward hook. Called before `attach`, the unwrapped function is also
+        what the helper validates with. Inactive: `loss_fn` itself."""
+        if not self.active:
+            return loss_fn
+        if getattr(loss_fn, "_discipline_trial", None) is self:
+            return loss_fn
+        if self._loss_fn is None:
+            self._loss_fn = loss_fn
+
+        def record(result: Any, args: Tuple[Any, ...], kwargs: Mapping[str, Any]) -> None:
+            if self._run is not None and getattr(result, "requires_grad", False) and getattr(result, "ndim", 0) == 0:
+                target = args[1] if len(args) > 1 else kwargs.get("target")
+                shape = getattr(target, "shape", None)
+                self._run.record(result, None, int(shape[0]) if shape else None)
+
+        if hasattr(loss_fn, "register_forward_hook") and hasattr(loss_fn, "forward"):
+            loss_fn.register_forward_hook(lambda module, args, result: record(result, args, {}))
+            return loss_fn
+
+        @functools.wraps(loss_fn)
+        def wrapped(*args: Any, **kwargs: Any) -> Any:
+            result = loss_fn(*args, **kwargs)
+            record(result, args, kwargs)
+            return result
+
+        wrapped._discipline_trial = self  # type: ignore[attr-defined]
+        wrapped._discipline_original = loss_fn  # type: ignore[attr-defined]
+        return wrapped
+
+    def record_loss(self, loss: Any, samples: Optional[int] = None) -> None:
+        """An attached trial's per-batch call, for a script whose loss no `criterion` wraps: the
+        batch's mean training loss (a number or a tensor) and its samples (default: counted by
+        the model's forward calls, else the spec's batch size per rank). Several calls before one
+        `optimizer.step()` (gradient accumulation) are averaged into that step's `train` event.
+        Called after `optimizer.step()`, it completes that step. Inactive: nothing."""
+        if self.active and self._run is not None:
+            self._run.record(loss, samples, None)
+
+    def attach(self, optimizer: Any, model: Any = None, loss: Optional[Callable] = None,
+               evaluate: Optional[Callable] = None, validation: Any = None, test: Any = None,
+               eval_batch_size: Optional[int] = None) -> Any:
+        """Attaches the trial to the script's own loop through `optimizer.step()` (the instance's
+        `step` is wrapped; GradScaler, LR schedulers and DDP keep working). Before each step
+        taken, the schedule's row of the steps taken so far is applied (`apply_schedule`): a
+        step that GradScaler skips and accumulation micro-batches do not advance it. After it,
+        the step's `train` event is written with the losses recorded since the last step (by
+        `criterion` or `record_loss`); at `validate_at` the helper measures `model` on the
+        validation split (`hold_out`'s, or `validation`) with `loss` (default: the function
+        given to `criterion`) and, for class scores, accuracy, or with `evaluate(model, loader)`
+        (returning a loss, (loss, accuracy) or a dict with "loss" and optionally "accuracy" and
+        declared metrics) over at most the spec's `validation_batches` batches; and when the
+        run is over (all steps done, the stop file, a non-finite loss) it ends it: the final
+        run's `test` event on `test` (`hold_out`'s), the model's state_dict saved where
+        `save_model` asks, `end`, and exit 0 (SystemExit, from inside `optimizer.step()`).
+        A loop that ends first still gets those at the interpreter's exit. Under DDP rank 0
+        validates (on the unwrapped model) and writes; samples are reported across ranks.
+        A spec whose validation or test the helper cannot measure is refused here (ValueError).
+        Returns `optimizer`. Inactive: returns `optimizer` untouched."""
+        if not self.active:
+            return optimizer
+        if self._run is not None:
+            raise ValueError("this trial is attached already (to one optimizer)")
+        from .attach import Attachment
+        if test is None:
+            test = self._datasets.get("test")
+        if validation is None:
+            validation = test if self.spec.get("final") else self._datasets.get("validation")
+        if loss is None:
+            loss = self._loss_fn
+        self._run = Attachment(self, optimizer, model, loss, evaluate, validation, test, eval_batch_size)
+        self.optimizer_info(optimizer)
+        self.start()
+        return optimizer
 
     # Events ----------------------------------------------------------------------------------
 
     def start(self, train_samples: Optional[int] = None) -> None:
         """Starts the clock and writes the `start` event (protocol, honours, and the size of
         the training split when given or set as `train_samples`: discipline reads epoch
-        lengths from it). Called by the first apply_schedule or report; calling it again
-        does nothing."""
+        lengths from it; the optimizer once known; the world size when above 1; `ignores`
+        after `override`; declared `metrics`). Called by the first apply_schedule, attach or
+        report; calling it again does nothing."""
         if not self.active or self._t0 is not None:
             return
         self._t0 = time.monotonic()
@@ -390,13 +695,26 @@ class Trial:
         samples = train_samples if train_samples is not None else self.train_samples
         if samples is not None:
             event["train_samples"] = int(samples)
+        if self.optimizer_name is not None:
+            event["optimizer"] = self.optimizer_name
+            event["decoupled_weight_decay"] = bool(self.decoupled_weight_decay)
+        world = self.world_size()
+        if world > 1:
+            event["world_size"] = world
+        if self._ignores is not None:
+            event["ignores"] = list(self._ignores)
+        if self.metrics:
+            for name, direction in self.metrics.items():
+                if direction not in DIRECTIONS:
+                    raise ValueError("metric %r: direction %r, expected \"higher\" or \"lower\"" % (name, direction))
+            event["metrics"] = dict(self.metrics)
         self._emit(event)
 
     def report_train(self, step: int, loss: Any, samples: int) -> None:
         """After step `step` (0-based): its batch's mean loss (a number or a 0-d tensor; NaN and
         infinities are written as JSON NaN/Infinity and make `should_stop` true) and the
         samples in the batch (under torch.distributed only rank 0's call is written: pass
-        the samples of the whole step if the spec's batch size is meant across ranks)."""
+        the samples of the whole step across ranks, as the spec's batch size is meant)."""
         if not self.active:
             return
         loss = float(loss)
@@ -405,15 +723,37 @@ class Trial:
         self._steps_done = max(self._steps_done, int(step) + 1)
         self._emit({"event": "train", "step": int(step), "loss": loss, "samples": int(samples)})
 
-    def report_val(self, step: int, loss: Any, accuracy: Any) -> None:
-        """The validation loss and accuracy (0-1) after `step` steps done."""
+    def report_val(self, step: int, loss: Any, accuracy: Any = None,
+                   metrics: Optional[Mapping[str, Any]] = None) -> None:
+        """The validation loss after `step` steps done; `accuracy` (0-1) if the task has one;
+        `metrics`, values of the declared metrics (a non-finite value is written as null; an
+        undeclared name is left out, with a warning)."""
         if self.active:
-            self._emit({"event": "val", "step": int(step), "loss": float(loss), "accuracy": float(accuracy)})
+            self._emit(self._measurement("val", step, loss, accuracy, metrics))
 
-    def report_test(self, step: int, loss: Any, accuracy: Any) -> None:
-        """The test loss and accuracy (0-1) after the final run's `step` steps."""
+    def report_test(self, step: int, loss: Any, accuracy: Any = None,
+                    metrics: Optional[Mapping[str, Any]] = None) -> None:
+        """The test loss (and accuracy, metrics, as `report_val`) after the final run's `step`
+        steps."""
         if self.active:
-            self._emit({"event": "test", "step": int(step), "loss": float(loss), "accuracy": float(accuracy)})
+            self._emit(self._measurement("test", step, loss, accuracy, metrics))
+
+    def _measurement(self, kind: str, step: int, loss: Any, accuracy: Any,
+                     metrics: Optional[Mapping[str, Any]]) -> Dict[str, Any]:
+        event: Dict[str, Any] = {"event": kind, "step": int(step), "loss": float(loss)}
+        if accuracy is not None:
+            event["accuracy"] = float(accuracy)
+        if metrics:
+            values = {}
+            for name, value in metrics.items():
+                if name in self.metrics:
+                    values[str(name)] = _finite_or_none(value)
+                else:
+                    self._warn("metric %r is not declared (Trial(metrics={%r: \"lower\" or \"higher\"})): "
+                               "left out of the events" % (name, name))
+            if values:
+                event["metrics"] = values
+        return event
 
     def end(self, steps: Optional[int] = None) -> None:
         """Writes the `end` event with `steps` taken (default: 1 + the last step reported) and
@@ -439,6 +779,14 @@ class Trial:
         if kind is None:
             self.end()
         self.close()
+
+    def _warn(self, message: str) -> None:
+        """`message` on standard error, once, from the process that writes events."""
+        if message in self._warned or not self.active:
+            return
+        self._warned.add(message)
+        if self._is_writer():
+            print("discipline: %s" % message, file=sys.stderr, flush=True)
 
     def _is_writer(self) -> bool:
         """Whether this process writes events: rank 0 of torch.distributed, else RANK 0 or unset."""

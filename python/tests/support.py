@@ -91,3 +91,50 @@ def fashion_dir():
         write_idx(os.path.join(d, "%s-images-idx3-ubyte%s" % (prefix, ext)), pixels, [n, 28, 28])
         write_idx(os.path.join(d, "%s-labels-idx1-ubyte%s" % (prefix, ext)), labels, [n])
     return d
+
+
+def gentle_schedule(steps, lr=0.01, momentum=0.9):
+    """schedule.csv text of `steps` rows: lr rising from lr/10 to lr, then falling, and a
+    momentum that moves a little, so every row is distinct and training stays finite."""
+    rows = []
+    for i in range(steps):
+        x = i / max(steps - 1, 1)
+        rows.append("%d,%r,%r\n" % (i, round(lr * (0.1 + 0.9 * (1 - abs(2 * x - 1))), 9), round(momentum - 0.05 * x, 6)))
+    return "step,lr,momentum\n" + "".join(rows)
+
+
+def check_events(test, events, metrics=()):
+    """Asserts what discipline's event checker asserts (Docs/PROTOCOL.md): `start` first with
+    protocol 1; `train` steps 0, 1, 2, ... in order with a loss and positive samples; `val` and
+    `test` steps within the steps done, a loss, accuracy in [0, 1] when present and only
+    declared metrics; times in order; `end` last, once, with the count of train events.
+    Returns the train events' count."""
+    test.assertGreaterEqual(len(events), 2, events)
+    start = events[0]
+    test.assertEqual((start["event"], start["protocol"]), ("start", 1))
+    test.assertIsInstance(start["honours"], list)
+    declared = start.get("metrics", {})
+    test.assertTrue(all(d in ("higher", "lower") for d in declared.values()), declared)
+    test.assertEqual(sorted(declared), sorted(metrics))
+    test.assertEqual(events[-1]["event"], "end")
+    done = 0
+    for e in events[1:-1]:
+        kind = e["event"]
+        test.assertIn(kind, ("train", "val", "test"), e)
+        if kind == "train":
+            test.assertEqual(e["step"], done, e)
+            test.assertGreater(e["samples"], 0, e)
+            test.assertIn("loss", e)
+            done += 1
+        else:
+            test.assertTrue(1 <= e["step"] <= done, (e, done))
+            test.assertIsInstance(e["loss"], float)
+            if "accuracy" in e:
+                test.assertTrue(0 <= e["accuracy"] <= 1, e)
+            for name, value in e.get("metrics", {}).items():
+                test.assertIn(name, declared, e)
+                test.assertTrue(value is None or isinstance(value, (int, float)), e)
+    test.assertEqual(events[-1]["steps"], done)
+    times = [e["time"] for e in events]
+    test.assertEqual(times, sorted(times))
+    return done

@@ -41,9 +41,9 @@ class OptimizerScheduleTest(unittest.TestCase):
 
     def test_sgd_lr_and_momentum_of_every_group(self):
         opt = torch.optim.SGD(self.groups(), lr=0.5, momentum=0.5, weight_decay=1e-4)
-        self.trial.apply_schedule(opt, 1)
+        self.trial.apply_schedule(opt, 1)  # the schedule's lr is the peak group's; 1:2 kept
         self.assertEqual([(g["lr"], g["momentum"], g["weight_decay"]) for g in opt.param_groups],
-                         [(0.2, 0.9, 1e-4), (0.2, 0.9, 1e-4)])
+                         [(0.1, 0.9, 1e-4), (0.2, 0.9, 1e-4)])
         self.step(opt)
 
     def test_adamw_and_adam_beta1_keeps_beta2(self):
@@ -51,7 +51,7 @@ class OptimizerScheduleTest(unittest.TestCase):
             opt = cls(self.groups(), betas=(0.9, 0.98))
             opt.param_groups[1]["betas"] = (0.8, 0.95)
             self.trial.apply_schedule(opt, 2)
-            self.assertEqual([(g["lr"], g["betas"]) for g in opt.param_groups], [(0.3, (0.85, 0.98)), (0.3, (0.85, 0.95))])
+            self.assertEqual([(g["lr"], g["betas"]) for g in opt.param_groups], [(0.15, (0.85, 0.98)), (0.3, (0.85, 0.95))])
             self.step(opt)
 
     def test_the_schedule_overrides_a_scheduler_the_script_keeps(self):

@@ -1,5 +1,7 @@
 """discipline.Trial without PyTorch: the spec, the schedule, the events, validation and stop."""
 import argparse
+import contextlib
+import io
 import json
 import math
 import os
@@ -193,7 +195,8 @@ class ScheduleTest(SpecDirTest):
         plain = FakeOptimizer({"lr": 1.0})
         self.assertEqual(trial.apply_schedule(sgd, 1), (0.002, 0.9))
         trial.apply_schedule(adam, 2); trial.apply_schedule(plain, 0)
-        self.assertEqual(sgd.param_groups, [{"lr": 0.002, "momentum": 0.9}, {"lr": 0.002, "momentum": 0.9, "weight_decay": 0}])
+        # each group keeps its initial ratio to the peak group's rate (1:2 here)
+        self.assertEqual(sgd.param_groups, [{"lr": 0.001, "momentum": 0.9}, {"lr": 0.002, "momentum": 0.9, "weight_decay": 0}])
         self.assertEqual(adam.param_groups, [{"lr": 0.003, "betas": (0.85, 0.999)}, {"lr": 0.003, "betas": (0.85, 0.99)}])
         self.assertEqual(plain.param_groups, [{"lr": 1e-07}])
         with self.assertRaises(IndexError):
@@ -220,6 +223,7 @@ class EventsTest(SpecDirTest):
         self.assertEqual([e["event"] for e in events],
                          ["start", "train", "train", "val", "train", "train", "val", "test", "end"])
         self.assertEqual(events[0], {"event": "start", "protocol": 1, "honours": ["dropout", "augmentation"],
+                                     "optimizer": "FakeOptimizer", "decoupled_weight_decay": False,
                                      "time": events[0]["time"]})
         self.assertLess(events[0]["time"], 0.01)
         self.assertEqual([(e["step"], e["loss"], e["samples"]) for e in events if e["event"] == "train"],
@@ -340,6 +344,101 @@ class CadenceAndStopTest(SpecDirTest):
             trial.should_stop(1)
         per_call = (time.perf_counter() - t) / 10000
         self.assertLess(per_call, 50e-6)  # about 1-2 us here; a training step takes milliseconds
+
+
+class NamesTest(SpecDirTest):
+    def override(self, args, names=None, env_extra=None, **spec):
+        env = make_spec(self.dir, **spec)
+        env.update(env_extra or {})
+        err = io.StringIO()
+        with contextlib.redirect_stderr(err):
+            trial = Trial(args=args, names=names, environ=env, exit_on_error=False)
+        self.addCleanup(trial.close)
+        return trial, err.getvalue()
+
+    def start_event(self, trial):
+        trial.start()
+        return read_events(self.dir)[0]
+
+    def test_names_map_fields_to_the_scripts_attributes(self):
+        args = argparse.Namespace(bs=128, wd=0.0, seed=0, num_train_epochs=3)
+        trial, err = self.override(args, names={"batch_size": "bs", "weight_decay": "wd", "epochs": "num_train_epochs"},
+                                   steps=40, batch_size=32)
+        self.assertEqual(vars(args), dict(bs=32, wd=0.001, seed=3, num_train_epochs=40))
+        self.assertEqual(err, "")
+        self.assertEqual(self.start_event(trial)["ignores"], [])
+
+    def test_every_hyper_parameter_the_script_does_not_take_is_warned_and_ignored(self):
+        args = argparse.Namespace(bs=128, epochs=100)
+        trial, err = self.override(args, steps=40)
+        self.assertEqual(vars(args), dict(bs=128, epochs=100))  # epochs already past the spec's steps
+        for name in ("batch_size", "weight_decay", "seed"):
+            self.assertIn("does not take the spec's %s" % name, err)
+        self.assertIn("names={'batch_size': ATTRIBUTE}", err)
+        self.assertEqual(self.start_event(trial)["ignores"], ["batch_size", "seed", "weight_decay"])
+
+    def test_a_field_the_script_reads_itself_is_not_ignored(self):
+        trial, err = self.override({"batch_size": 64}, names={"seed": "random_seed"})
+        self.assertIn("names maps seed to 'random_seed', which it does not have", err)
+        self.assertEqual(trial.get("weight_decay"), 0.001)  # read by hand: taken
+        trial.ignore("batch_size")  # a framework callback that knows better
+        self.assertEqual(self.start_event(trial)["ignores"], ["seed", "batch_size"])
+        with self.assertRaises(ValueError):
+            trial.ignore("dropout")
+
+    def test_a_dict_of_arguments_and_unknown_names(self):
+        args = {"batch_size": 128, "seed": 1, "weight_decay": 0.5, "dropout": 0.0}
+        self.override(args, batch_size=8)
+        self.assertEqual(args, {"batch_size": 8, "seed": 3, "weight_decay": 0.001, "dropout": 0.0})
+        with self.assertRaises(ValueError):
+            Trial(environ={}).override(args, names={"lr": "learning_rate"})
+
+    def test_the_batch_size_is_global_each_rank_takes_its_share(self):
+        args = argparse.Namespace(batch_size=1, seed=0, weight_decay=0.0)
+        trial, err = self.override(args, env_extra={"WORLD_SIZE": "4"}, batch_size=100)
+        self.assertEqual(args.batch_size, 25)
+        self.assertEqual(err, "")
+        self.assertEqual((trial.get("batch_size"), trial.batch_size_per_rank(), trial.world_size()), (100, 25, 4))
+        self.assertEqual(self.start_event(trial)["world_size"], 4)
+        args = argparse.Namespace(batch_size=1, seed=0, weight_decay=0.0)
+        trial, err = self.override(args, env_extra={"WORLD_SIZE": "3"}, batch_size=100)
+        self.assertEqual(args.batch_size, 33)
+        self.assertIn("does not divide by the world size 3", err)
+
+    def test_inactive_override_leaves_everything(self):
+        args = argparse.Namespace(bs=128, epochs=2)
+        Trial(args=args, names={"batch_size": "bs"}, environ={})
+        self.assertEqual(vars(args), dict(bs=128, epochs=2))
+
+
+class MetricsTest(SpecDirTest):
+    def test_val_and_test_without_accuracy_and_with_declared_metrics(self):
+        env = make_spec(self.dir, steps=2)
+        trial = Trial(environ=env, metrics={"mae": "lower", "r2": "higher"}, exit_on_error=False)
+        self.addCleanup(trial.close)
+        trial.report_train(0, 1.0, 16)
+        err = io.StringIO()
+        with contextlib.redirect_stderr(err):
+            trial.report_val(1, 0.5, metrics={"mae": 0.25, "r2": float("nan"), "undeclared": 1})
+        trial.report_test(1, 0.4, 0.9, metrics={"mae": 0.2})
+        trial.report_val(1, 0.5, None)
+        trial.end()
+        events = read_events(self.dir)
+        self.assertEqual(events[0]["metrics"], {"mae": "lower", "r2": "higher"})
+        strip = [{k: v for k, v in e.items() if k != "time"} for e in events[2:5]]
+        self.assertEqual(strip, [{"event": "val", "step": 1, "loss": 0.5, "metrics": {"mae": 0.25, "r2": None}},
+                                 {"event": "test", "step": 1, "loss": 0.4, "accuracy": 0.9, "metrics": {"mae": 0.2}},
+                                 {"event": "val", "step": 1, "loss": 0.5}])
+        self.assertIn("'undeclared' is not declared", err.getvalue())
+
+    def test_a_direction_is_higher_or_lower(self):
+        with self.assertRaises(ValueError):
+            Trial(environ={}, metrics={"f1": "up"})
+        trial = Trial(environ=make_spec(self.dir, steps=1), exit_on_error=False)
+        self.addCleanup(trial.close)
+        trial.metrics = {"f1": "better"}
+        with self.assertRaises(ValueError):
+            trial.start()
 
 
 if __name__ == "__main__":
