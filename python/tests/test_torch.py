@@ -64,6 +64,18 @@ class OptimizerScheduleTest(unittest.TestCase):
             self.step(opt)
             sched.step()
 
+    def test_a_scheduler_made_after_a_framework_callback_hooks_the_optimizer(self):
+        # torch 1.13 has no step hooks: the callbacks wrap `step`, which must stay a bound
+        # method, or an LR scheduler made afterwards fails (it reads step.__self__)
+        from discipline._frameworks import Driver
+        opt = torch.optim.SGD(self.model.parameters(), lr=0.1, momentum=0.9)
+        driver = Driver(self.trial, "test")
+        driver.attach(opt)
+        scheduler = torch.optim.lr_scheduler.StepLR(opt, 1, gamma=0.5)
+        self.step(opt)
+        scheduler.step()
+        self.assertEqual(driver.steps, 1)
+
     def test_a_tensor_loss(self):
         self.trial.report_train(0, torch.tensor(0.5), 8)
         self.assertEqual(read_events(self.tmp.name)[1]["loss"], 0.5)
