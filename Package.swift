@@ -91,7 +91,8 @@ let package = Package(
     .testTarget(
       name: "TuningTests",
       dependencies: [
-        "TrialProtocol", "Runners", "RangeTests", "Tuning", "Sessions", "Schedules", "Randomness",
+        "TrialProtocol", "Runners", "RangeTests", "Tuning", "RunFolders", "Sessions", "Schedules",
+        "Randomness",
       ]),
     .testTarget(name: "DisciplineCLITests", dependencies: ["NeuralNetworks"]),
   ]

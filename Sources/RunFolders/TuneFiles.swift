@@ -3,6 +3,7 @@ import Foundation
 import NeuralNetworks
 import Reports
 import Schedules
+import TrialProtocol
 import Training
 import Tuning
 
@@ -55,6 +56,33 @@ package struct TuneFiles {
     /// Each compared choice against the others and the noise.
     var margins: [String: MarginRecord]
     var noise: NoiseRecord
+    /// Hyper-parameters beyond the recipe's own (steps added to it), each under its name
+    /// beside the others; their reasons and margins in `reasons` and `margins`.
+    var others: [String: HyperValue] = [:]
+
+    struct Key: CodingKey {
+      var stringValue: String
+      var intValue: Int? { nil }
+      init(_ s: String) { stringValue = s }
+      init?(stringValue: String) { self.init(stringValue) }
+      init?(intValue: Int) { nil }
+    }
+    func encode(to encoder: Encoder) throws {
+      var c = encoder.container(keyedBy: Key.self)
+      try c.encode(max_lr, forKey: Key("max_lr"))
+      try c.encode(min_lr, forKey: Key("min_lr"))
+      try c.encode(policy, forKey: Key("policy"))
+      try c.encode(momentum, forKey: Key("momentum"))
+      try c.encode(weight_decay, forKey: Key("weight_decay"))
+      try c.encode(dropout, forKey: Key("dropout"))
+      try c.encode(augmentation, forKey: Key("augmentation"))
+      try c.encode(batch_size, forKey: Key("batch_size"))
+      try c.encode(epochs, forKey: Key("epochs"))
+      try c.encode(reasons, forKey: Key("reasons"))
+      try c.encode(margins, forKey: Key("margins"))
+      try c.encode(noise, forKey: Key("noise"))
+      for (name, value) in others { try c.encode(value, forKey: Key(name)) }
+    }
   }
 
   /// A `Margin` as hyperparameters.json gives it (snake_case; a diverged candidate's loss null).
@@ -131,7 +159,7 @@ package struct TuneFiles {
 
   var parameters: Parameters {
     let c = outcome.chosen
-    return Parameters(
+    var parameters = Parameters(
       max_lr: c.maxLearningRate.value, min_lr: c.minLearningRate.value,
       policy: outcome.policy,
       momentum: [c.maxMomentum.value, c.minMomentum.value],
@@ -154,6 +182,12 @@ package struct TuneFiles {
         "augmentation": c.augmentation.margin,
       ].compactMapValues { $0.map(MarginRecord.init) },
       noise: NoiseRecord(outcome.noise, rangeTests: outcome.rangeTestNoise))
+    for other in c.others {
+      parameters.others[other.name] = other.choice.value
+      parameters.reasons[other.name] = other.choice.reason
+      parameters.margins[other.name] = other.choice.margin.map(MarginRecord.init)
+    }
+    return parameters
   }
 
   /// `tune --json`: the final run's summary as `fit --json` gives it (its keys at the top
@@ -206,7 +240,7 @@ package struct TuneFiles {
         o.trainedLength, formatDuration(o.seconds),
         formatDuration(budget),
         virtualClock.map { ", counted as work at \(formatValue($0)) samples/s" } ?? ""),
-      "  max LR \(formatLR(o.maxLearningRate.value)), min LR \(formatLR(o.minLearningRate.value)); batch \(o.batchSize.value); momentum \(o.maxMomentum.value) → \(o.minMomentum.value); weight decay \(formatValue(o.weightDecay.value)); dropout \(formatValue(o.dropout.value)); augmentation \(o.augmentation.value)",
+      "  max LR \(formatLR(o.maxLearningRate.value)), min LR \(formatLR(o.minLearningRate.value)); batch \(o.batchSize.value); momentum \(o.maxMomentum.value) → \(o.minMomentum.value); weight decay \(formatValue(o.weightDecay.value)); dropout \(formatValue(o.dropout.value)); augmentation \(o.augmentation.value)\(o.others.map { "; \($0.name) \($0.choice.value)" }.joined())",
       "  diagnosis: \(o.diagnosis.verdict.rawValue) — \(o.diagnosis.explanation); \(o.diagnosis.suggestion)",
       "wrote hyperparameters.json, report.html, journal.jsonl, metrics.csv and \(modelFile) into \(directory.path)",
     ].joined(separator: "\n")

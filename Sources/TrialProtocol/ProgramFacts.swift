@@ -25,6 +25,11 @@ public struct ProgramFacts: Codable, Sendable, Equatable {
   public var ignores: [String]
   /// The metrics it reports beside the loss, each with whether higher or lower is better.
   public var metrics: [String: Goal]
+  /// Whether it follows a spec rewritten longer while it runs (it ends when the spec's steps
+  /// are done, not when a loop over the steps it was first given does): the Python helper's
+  /// `attach` says so. A final run that turns out faster than planned is then lengthened to
+  /// fill the budget; others are only ever shortened.
+  public var extendable: Bool = false
 
   public init(
     honours: [String], trainSamples: Int?, optimizer: String? = nil,
@@ -52,6 +57,7 @@ public struct ProgramFacts: Codable, Sendable, Equatable {
   // The journal's keys: those of old journals, and the new ones only where they say something.
   enum CodingKeys: String, CodingKey {
     case honours, trainSamples, optimizer, decoupledWeightDecay, worldSize, ignores, metrics
+    case extendable
   }
   public init(from decoder: Decoder) throws {
     let c = try decoder.container(keyedBy: CodingKeys.self)
@@ -63,6 +69,7 @@ public struct ProgramFacts: Codable, Sendable, Equatable {
     worldSize = try c.decodeIfPresent(Int.self, forKey: .worldSize) ?? 1
     ignores = try c.decodeIfPresent([String].self, forKey: .ignores) ?? []
     metrics = try c.decodeIfPresent([String: Goal].self, forKey: .metrics) ?? [:]
+    extendable = try c.decodeIfPresent(Bool.self, forKey: .extendable) ?? false
   }
   public func encode(to encoder: Encoder) throws {
     var c = encoder.container(keyedBy: CodingKeys.self)
@@ -73,6 +80,7 @@ public struct ProgramFacts: Codable, Sendable, Equatable {
     if worldSize != 1 { try c.encode(worldSize, forKey: .worldSize) }
     if !ignores.isEmpty { try c.encode(ignores, forKey: .ignores) }
     if !metrics.isEmpty { try c.encode(metrics, forKey: .metrics) }
+    if extendable { try c.encode(true, forKey: .extendable) }
   }
 
   /// The start event's fields after `"protocol"`, as JSON text (what the built-in engine writes).
@@ -92,6 +100,7 @@ public struct ProgramFacts: Codable, Sendable, Equatable {
             "\(JSONText.string($0.key)):\(JSONText.string($0.value.rawValue))"
           }.joined(separator: ",") + "}")
     }
+    if extendable { parts.append("\"extendable\":true") }
     return parts.joined(separator: ",")
   }
 
@@ -141,6 +150,13 @@ public struct ProgramFacts: Codable, Sendable, Equatable {
         throw wrong("metrics", "an object of metric names and \"higher\" or \"lower\"")
       }
       metrics = v
+    }
+    extendable = false
+    if present("extendable") {
+      guard let v = try? c.decode(Bool.self, forKey: key("extendable")) else {
+        throw wrong("extendable", "true or false")
+      }
+      extendable = v
     }
   }
 }

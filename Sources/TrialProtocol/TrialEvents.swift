@@ -294,7 +294,7 @@ public struct TrialRunResult: Codable, Sendable, Equatable {
     case optimizer
     case decoupledWeightDecay = "decoupled_weight_decay"
     case worldSize = "world_size"
-    case ignores, metrics
+    case ignores, metrics, extendable
     case exitCode = "exit_code"
     case message, node, machine
   }
@@ -332,6 +332,7 @@ public struct TrialRunResult: Codable, Sendable, Equatable {
       worldSize: try c.decodeIfPresent(Int.self, forKey: .worldSize) ?? 1,
       ignores: try c.decodeIfPresent([String].self, forKey: .ignores) ?? [],
       metrics: try c.decodeIfPresent([String: ProgramFacts.Goal].self, forKey: .metrics) ?? [:])
+    program.extendable = try c.decodeIfPresent(Bool.self, forKey: .extendable) ?? false
     exitCode = try c.decodeIfPresent(Int32.self, forKey: .exitCode)
     message = try c.decodeIfPresent(String.self, forKey: .message)
     node = try c.decodeIfPresent(String.self, forKey: .node)
@@ -358,6 +359,7 @@ public struct TrialRunResult: Codable, Sendable, Equatable {
     if program.worldSize != 1 { try c.encode(program.worldSize, forKey: .worldSize) }
     if !program.ignores.isEmpty { try c.encode(program.ignores, forKey: .ignores) }
     if !program.metrics.isEmpty { try c.encode(program.metrics, forKey: .metrics) }
+    if program.extendable { try c.encode(true, forKey: .extendable) }
     try c.encodeIfPresent(exitCode, forKey: .exitCode)
     try c.encodeIfPresent(message, forKey: .message)
     try c.encodeIfPresent(node, forKey: .node)

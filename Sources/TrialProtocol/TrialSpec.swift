@@ -75,6 +75,9 @@ public struct TrialSpec: Codable, Sendable, Equatable {
   /// What the built-in engine needs to rebuild the data and model (`discipline trial`); a
   /// user's program ignores it.
   public var engineSection: [String: String]?
+  /// Hyper-parameters beyond the fields above (a phase added to the recipe tunes them), by
+  /// name; written as `hyperparameters` only when there are any.
+  public var hyperparameters: [String: HyperValue] = [:]
 
   public var steps: Int { schedule.count }
 
@@ -107,7 +110,7 @@ public struct TrialSpec: Codable, Sendable, Equatable {
     case saveModel = "save_model"
     case maxSeconds = "max_seconds"
     case stopRule = "stop_rule"
-    case engine
+    case engine, hyperparameters
   }
 
   public func encode(to encoder: Encoder) throws {
@@ -129,6 +132,7 @@ public struct TrialSpec: Codable, Sendable, Equatable {
     try c.encode(maxSeconds, forKey: .maxSeconds)
     try c.encodeIfPresent(stopRule, forKey: .stopRule)
     try c.encodeIfPresent(engineSection, forKey: .engine)
+    if !hyperparameters.isEmpty { try c.encode(hyperparameters, forKey: .hyperparameters) }
   }
 
   /// Decodes everything but the schedule's rows, which `read(from:)` fills from the CSV file.
@@ -165,6 +169,8 @@ public struct TrialSpec: Codable, Sendable, Equatable {
     maxSeconds = try c.decodeIfPresent(Double.self, forKey: .maxSeconds)
     stopRule = try c.decodeIfPresent(StopRule.self, forKey: .stopRule)
     engineSection = try c.decodeIfPresent([String: String].self, forKey: .engine)
+    hyperparameters =
+      try c.decodeIfPresent([String: HyperValue].self, forKey: .hyperparameters) ?? [:]
   }
 
   /// A folder name for a key: "momentum/0.97" → "momentum-0.97".

@@ -297,8 +297,13 @@ extension Recipe {
     var reason = plannedReason
     // Re-plans: at these fractions of the steps, the program's own clock says what a step
     // really costs; a run that would end past the budget is shortened (its schedule rewritten,
-    // which the helper re-reads). Lengthening would need a program that loops on
-    // should_stop, not on the steps it was first given: runs are only ever shortened.
+    // which the helper re-reads: the rest of the one-cycle stretched over the new length from
+    // the current step, so the learning rate goes on from where it is). A program whose start
+    // event says it is `extendable` (it ends when the spec's steps are done, as the helper's
+    // `attach` does) is lengthened too when it runs faster than planned; one that loops over
+    // the steps it was first given is only ever shortened.
+    var extendable = false
+    var currentSchedule = schedule
     var replans = settings.finalReplans.sorted().map { Int($0 * Double(steps)) }.filter { $0 > 0 }
     var window: (step: Int, time: Double)?
     var current = spec
@@ -307,6 +312,7 @@ extension Recipe {
     let reserve = Double(evaluations / 2 + 1) * evaluationSeconds + max(2, 0.01 * settings.budget)
     let result = try run(spec) { [weak self] event in
       guard let self else { return .proceed }
+      if case .start(_, let facts, _) = event { extendable = facts.extendable }
       if case .train(let k, _, _, let t) = event {
         if window == nil { window = (k, t) }
         if let at = replans.first, k + 1 >= at, let w = window, t > w.time, k > w.step {
@@ -315,14 +321,20 @@ extension Recipe {
           let left = self.settings.budget - self.elapsed - reserve
           let fits = k + 1 + Int(max(0, left) / stepSeconds)
           window = (k, t)
-          if fits < Int(0.97 * Double(current.steps)), let folder {
+          let shorter = fits < Int(0.97 * Double(current.steps))
+          let longer = extendable && fits > Int(1.03 * Double(current.steps))
+          if shorter || longer, k + 1 < current.steps, let folder {
             let total = max(k + 2, fits)
             do {
-              let shorter = try Schedule(policy, totalSteps: total)
-              rows = TrialSpec.Row.rows(of: shorter, momentum: plan.maxMomentum)
+              currentSchedule = currentSchedule.stretched(from: k + 1, totalSteps: total)
+              rows = TrialSpec.Row.rows(of: currentSchedule, momentum: plan.maxMomentum)
               let old = current.steps
               current.schedule = rows
-              current.validateAt = current.validateAt.filter { $0 > k + 1 && $0 < total } + [total]
+              // The evaluations left keep their spacing, over a longer run too.
+              let kept = current.validateAt.filter { $0 > k + 1 && $0 < total }
+              current.validateAt =
+                kept + Array(stride(from: (kept.last ?? k + 1) + every, to: total, by: every))
+                + [total]
               try current.rewrite(in: folder)
               reason += String(
                 format: "; re-planned after step %d to %d steps at the %.1f ms a step really took",

@@ -23,6 +23,9 @@ public final class Recipe<Backend: TuningBackend> {
   public var startupSeconds: Double { costs.startupSeconds }
   /// What the program said about itself in its `start` events.
   public internal(set) var program: ProgramFacts?
+  /// Hyper-parameters beyond the recipe's own that added steps chose so far (`choose`): every
+  /// spec made from now on carries their values, and the outcome lists them.
+  public internal(set) var others: [NamedChoice] = []
   /// The regularization of the sessions made from now on: the prior until the studies choose.
   public internal(set) var regularization: Regularization
   /// Steps of the first range test: `settings.rangeTestSteps`, or fewer after
@@ -57,6 +60,14 @@ public final class Recipe<Backend: TuningBackend> {
 
   // MARK: - Pieces of work
 
+  /// Records a step's choice of a hyper-parameter beyond the recipe's own (a phase added in its
+  /// own file): later specs carry its value under `hyperparameters`, and the outcome, the final
+  /// run's plan and hyperparameters.json list it under `name`.
+  public func choose(_ name: String, _ choice: Choice<HyperValue>) {
+    others.removeAll { $0.name == name }
+    others.append(NamedChoice(name, choice))
+  }
+
   /// Hands jobs to the backend's runner, each spec with the backend's engine section and in
   /// its folder (`directory(for:)`), and stopping when the recipe is stopped. Every event is
   /// seen here first: a program's `start` says what it honours and how large its split is.
@@ -66,6 +77,9 @@ public final class Recipe<Backend: TuningBackend> {
         var job = job
         if job.spec.engineSection == nil { job.spec.engineSection = backend.engineSection }
         if job.directory == nil { job.directory = directory(for: job.spec) }
+        // The values chosen so far, under what the job sets itself (a trial of the phase that
+        // is choosing one).
+        job.spec.hyperparameters.merge(others.values) { own, _ in own }
         let observe = job.observe
         job.observe = { [weak self] event in
           if let self, case .start(_, var facts, _) = event {
@@ -273,7 +287,7 @@ public final class Recipe<Backend: TuningBackend> {
         "one-cycle starts at max/\(Self.format(settings.divFactor))"),
       batchSize: batch.batchSize, maxMomentum: momentum.max, minMomentum: momentum.min,
       weightDecay: wd.weightDecay, dropout: regularizationChoice.dropout,
-      augmentation: regularizationChoice.augmentation)
+      augmentation: regularizationChoice.augmentation, others: others)
 
     // Final training for the rest of the budget.
     onEvent?(.phase(name: final, index: phases, of: phases))

@@ -1,4 +1,5 @@
 import Foundation
+import TrialProtocol
 import Schedules
 import Sessions
 
@@ -14,6 +15,8 @@ public struct FinalRunRecord: Codable, Sendable, Equatable {
     public var minMomentum: Double
     public var weightDecay: Double
     public var regularization: Regularization
+    /// The values of hyper-parameters beyond these (nil: none).
+    public var hyperparameters: [String: HyperValue]?
   }
   public var plan: Plan
   public var epochs: Int
@@ -162,6 +165,9 @@ public struct TunedHyperParameters: Codable, Sendable {
   public var weightDecay: Choice<Double>
   public var dropout: Choice<Double>
   public var augmentation: Choice<String>
+  /// Hyper-parameters beyond these that steps added to the recipe chose, by name, in the
+  /// order they were chosen (`Recipe.choose(_:_:)`).
+  public var others: [NamedChoice] = []
 
   /// The values alone: what the final run trains with, kept with its state for `--resume`.
   public var plan: FinalRunRecord.Plan {
@@ -169,7 +175,26 @@ public struct TunedHyperParameters: Codable, Sendable {
       batchSize: batchSize.value, maxLearningRate: maxLearningRate.value,
       maxMomentum: maxMomentum.value, minMomentum: minMomentum.value,
       weightDecay: weightDecay.value,
-      regularization: Regularization(dropout: dropout.value, augmentation: augmentation.value))
+      regularization: Regularization(dropout: dropout.value, augmentation: augmentation.value),
+      hyperparameters: others.isEmpty ? nil : others.values)
+  }
+}
+
+/// A hyper-parameter beyond the recipe's own, chosen by a step added to it: its name (in the
+/// spec, the journal and hyperparameters.json) and its choice.
+public struct NamedChoice: Codable, Sendable, Equatable {
+  public var name: String
+  public var choice: Choice<HyperValue>
+  public init(_ name: String, _ choice: Choice<HyperValue>) {
+    self.name = name
+    self.choice = choice
+  }
+}
+
+extension [NamedChoice] {
+  /// The chosen values by name.
+  public var values: [String: HyperValue] {
+    Dictionary(map { ($0.name, $0.choice.value) }, uniquingKeysWith: { $1 })
   }
 }
 

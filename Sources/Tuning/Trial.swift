@@ -20,6 +20,9 @@ public struct TrialSettings: Codable, Sendable, Equatable {
   /// Batches of the validation split per evaluation (nil: all).
   public var validationBatches: Int?
   public var seed: UInt64
+  /// Hyper-parameters beyond the fields above, by name (a phase added to the recipe tunes
+  /// them; nil: none, as in every journal written before them).
+  public var hyperparameters: [String: HyperValue]?
 
   public init(
     batchSize: Int, maxLearningRate: Double, divFactor: Double = 10, maxMomentum: Double = 0.95,
@@ -109,11 +112,13 @@ extension TrialSettings {
   public func spec(key: String, regularization: Regularization = Regularization())
     throws(RecipeError) -> TrialSpec
   {
-    TrialSpec(
+    var spec = TrialSpec(
       kind: .trial, key: key, batchSize: batchSize, seed: seed, weightDecay: weightDecay,
       dropout: regularization.dropout,
       augmentation: regularization.augmentation, schedule: try schedule(), validateAt: validateAt,
       validationBatches: validationBatches)
+    spec.hyperparameters = hyperparameters ?? [:]
+    return spec
   }
 
   /// Runs the trial on a fresh session, returning its curves; the session ends in the trained

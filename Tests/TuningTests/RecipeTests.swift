@@ -20,6 +20,7 @@ struct VirtualSlots: TrialRunner {
       var end = start
       for job in jobs[first..<min(jobs.count, first + slots)] {
         clock.set(start)
+        backend.specsRun.append(job.spec)
         var runner = backend.sessionRunner
         if let facts = backend.programFacts { runner.program = facts }
         results += try runner.runAll([job], shouldStop: shouldStop)
@@ -48,6 +49,8 @@ final class AnalyticBackend: SessionBackend {
   private(set) var sessionsMade = 0
   /// What the runs' start events say, as a program's would (nil: the engine's).
   var programFacts: ProgramFacts?
+  /// Every spec run, in order.
+  var specsRun: [TrialSpec] = []
 
   /// The regularization of the sessions made, in order.
   private(set) var regularizations: [Regularization] = []

@@ -283,6 +283,10 @@ class Trial:
         self.decoupled_weight_decay: Optional[bool] = None
         self._ignores: Optional[List[str]] = None  # spec hyper-parameters override could not set
         self._taken_fields: set = set()            # fields the script read with get()
+        self._epochs_raised = False                # override raised the script's epoch count
+        # Whether the run follows a spec rewritten longer (start event `extendable`): None
+        # decides at start (attached, with its epochs raised); a script may set it.
+        self.extendable: Optional[bool] = None
         self._ratios: Any = weakref.WeakKeyDictionary()  # optimizer -> (peak lr, [group ratio])
         self._ratios_by_id: Dict[int, Tuple[float, List[float]]] = {}
         self._warned: set = set()
@@ -324,16 +328,25 @@ class Trial:
         `null` is returned as None (`validation_batches: null` means all of the split).
         `save_model` comes back as a path joined to the spec's directory. `batch_size` is the
         spec's, the global batch across ranks (see `batch_size_per_rank`). A hyper-parameter
-        read here counts as taken (it leaves the start event's `ignores`)."""
-        if name not in self.spec:
+        beyond the spec's own fields (one a phase added to discipline's recipe tunes, under the
+        spec's `hyperparameters`) is read by its name too. A hyper-parameter read here counts
+        as taken (it leaves the start event's `ignores`)."""
+        extras = self.extra_hyperparameters()
+        if name not in self.spec and name not in extras:
             return default
         self._taken_fields.add(name)
         if self._ignores is not None and name in self._ignores:
             self._ignores.remove(name)
-        value = self.spec[name]
+        value = self.spec[name] if name in self.spec else extras[name]
         if name == "save_model" and value is not None:
             value = os.path.join(self.dir, value)
         return value
+
+    def extra_hyperparameters(self) -> Dict[str, Any]:
+        """The spec's `hyperparameters`: values beyond its own fields that discipline's recipe
+        tunes (a phase added to it), by name; empty when inactive or when there are none."""
+        extras = self.spec.get("hyperparameters") if self.active else None
+        return dict(extras) if isinstance(extras, dict) else {}
 
     def world_size(self) -> int:
         """Processes training together: torch.distributed's world size once initialized, else
@@ -359,11 +372,13 @@ class Trial:
         the spec has and `args` lacks is named on standard error and in the start event's
         `ignores`. `args` may be a dict. Returns `args`. Inactive: returns `args` untouched."""
         names = dict(names or {})
-        unknown = [k for k in names if k not in SCRIPT_FIELDS and k != "epochs"]
-        if unknown:
-            raise ValueError("names %r: not spec fields (%s, or epochs)" % (unknown, ", ".join(SCRIPT_FIELDS)))
         if not self.active:
             return args
+        extras = self.extra_hyperparameters()
+        unknown = [k for k in names if k not in SCRIPT_FIELDS and k != "epochs" and k not in extras]
+        if unknown:
+            raise ValueError("names %r: not spec fields (%s, epochs, or the spec's hyperparameters)"
+                             % (unknown, ", ".join(SCRIPT_FIELDS)))
         ignored: List[str] = []
         for name in SCRIPT_FIELDS:
             if name in OPTIONAL and name not in self.honours:
@@ -389,11 +404,25 @@ class Trial:
                                "studying it" % (name, json.dumps(self.spec[name]), how))
                 elif name in OPTIONAL:
                     self._warn("the script honours %s but does not take it (%s)" % (name, how))
+        # hyper-parameters beyond the spec's own fields: set where the script has them
+        for name, value in extras.items():
+            attribute = names.get(name, name)
+            if _has(args, attribute):
+                _write(args, attribute, value)
+                self._taken_fields.add(name)
+            elif name not in self._taken_fields:
+                ignored.append(name)
+                self._warn("the script does not take the spec's %s (%s): pass names={%r: ATTRIBUTE} "
+                           "if it calls it something else; discipline skips studying it"
+                           % (name, json.dumps(value), name))
         epochs = names.get("epochs", "epochs")
         if _has(args, epochs):
+            self._epochs_raised = True
             value = _read(args, epochs)
-            if _is_int(value) and value < self.spec["steps"]:
-                _write(args, epochs, self.spec["steps"])
+            # an epoch has a step at least: ten times the spec's steps leave room for a final
+            # run that discipline lengthens (the attached run ends when the steps are done)
+            if _is_int(value) and value < 10 * self.spec["steps"]:
+                _write(args, epochs, 10 * self.spec["steps"])
         # those set now left the list through get(); those named by ignore() stay
         self._ignores = [n for n in (self._ignores or []) if n not in ignored] + ignored
         return args
@@ -403,8 +432,8 @@ class Trial:
         event's `ignores`: the program does not apply it (for a framework callback that knows
         so; `override` does it for the attributes it cannot set). Says nothing: the caller
         says why."""
-        if name not in HYPERPARAMETERS + ("momentum",):
-            raise ValueError("ignore(%r): only %s can be ignored"
+        if name not in HYPERPARAMETERS + ("momentum",) and name not in self.extra_hyperparameters():
+            raise ValueError("ignore(%r): only %s or the spec's hyperparameters can be ignored"
                              % (name, ", ".join(HYPERPARAMETERS + ("momentum",))))
         if self._ignores is None:
             self._ignores = []
@@ -703,6 +732,12 @@ class Trial:
             event["world_size"] = world
         if self._ignores is not None:
             event["ignores"] = list(self._ignores)
+        if self.extendable is None:
+            # attached, with an epoch count override raised: the run ends when the spec's
+            # steps are done, however many a re-plan makes them (discipline may lengthen it)
+            self.extendable = self._run is not None and self._epochs_raised
+        if self.extendable:
+            event["extendable"] = True
         if self.metrics:
             for name, direction in self.metrics.items():
                 if direction not in DIRECTIONS:

@@ -424,7 +424,7 @@ class DistributedReplanTest(unittest.TestCase):
             self.assertTrue(all(e["samples"] == 64 for e in events if e["event"] == "train"))  # global
             runs = [torch.load(path) for path in outs]
             self.assertEqual([r["batch"] for r in runs], [32, 32])  # per rank
-            self.assertEqual([r["epochs"] for r in runs], [400, 400])  # raised to the spec's steps
+            self.assertEqual([r["epochs"] for r in runs], [4000, 4000])  # raised to 10 × the spec's steps
             self.assertEqual(runs[0]["applied"], runs[1]["applied"])  # the same row at every step
             switched = [i for i, (lr, m) in enumerate(runs[0]["applied"]) if (lr, m) == (0.03, 0.8)]
             self.assertTrue(switched and 20 <= switched[0] < 249, switched[:1])

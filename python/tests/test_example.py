@@ -189,6 +189,7 @@ class EpochLoopExampleTest(unittest.TestCase):
         events = read_events(self.dir)
         self.assertEqual(check_events(self, events), 45)
         self.assertEqual(events[0]["train_samples"], 1000)
+        self.assertTrue(events[0]["extendable"])  # attached, its epochs raised: may be lengthened
         self.assertEqual([e["event"] for e in events[-4:]], ["train", "val", "test", "end"])
         self.assertEqual(events[-2]["step"], 45)
         self.assertTrue(0 < events[-2]["accuracy"] <= 1)

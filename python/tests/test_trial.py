@@ -364,14 +364,14 @@ class NamesTest(SpecDirTest):
         args = argparse.Namespace(bs=128, wd=0.0, seed=0, num_train_epochs=3)
         trial, err = self.override(args, names={"batch_size": "bs", "weight_decay": "wd", "epochs": "num_train_epochs"},
                                    steps=40, batch_size=32)
-        self.assertEqual(vars(args), dict(bs=32, wd=0.001, seed=3, num_train_epochs=40))
+        self.assertEqual(vars(args), dict(bs=32, wd=0.001, seed=3, num_train_epochs=400))
         self.assertEqual(err, "")
         self.assertEqual(self.start_event(trial)["ignores"], [])
 
     def test_every_hyper_parameter_the_script_does_not_take_is_warned_and_ignored(self):
-        args = argparse.Namespace(bs=128, epochs=100)
+        args = argparse.Namespace(bs=128, epochs=1000)
         trial, err = self.override(args, steps=40)
-        self.assertEqual(vars(args), dict(bs=128, epochs=100))  # epochs already past the spec's steps
+        self.assertEqual(vars(args), dict(bs=128, epochs=1000))  # epochs already past 10 × the steps
         for name in ("batch_size", "weight_decay", "seed"):
             self.assertIn("does not take the spec's %s" % name, err)
         self.assertIn("names={'batch_size': ATTRIBUTE}", err)
@@ -391,7 +391,20 @@ class NamesTest(SpecDirTest):
         self.override(args, batch_size=8)
         self.assertEqual(args, {"batch_size": 8, "seed": 3, "weight_decay": 0.001, "dropout": 0.0})
         with self.assertRaises(ValueError):
-            Trial(environ={}).override(args, names={"lr": "learning_rate"})
+            self.override(args, names={"lr": "learning_rate"})
+        # alone, the script runs as it is: names that only some specs carry are no error
+        Trial(environ={}).override(args, names={"lr": "learning_rate"})
+
+    def test_hyperparameters_beyond_the_specs_own_fields(self):
+        # a phase added to discipline's recipe tunes them; the spec carries them by name
+        args = argparse.Namespace(batch_size=1, seed=0, weight_decay=0.0, smoothing=0.0)
+        trial, err = self.override(args, names={"label_smoothing": "smoothing"},
+                                   hyperparameters={"label_smoothing": 0.1, "warmup_steps": 20})
+        self.assertEqual(args.smoothing, 0.1)
+        self.assertIn("does not take the spec's warmup_steps (20)", err)
+        self.assertEqual(self.start_event(trial)["ignores"], ["warmup_steps"])
+        self.assertEqual(trial.get("warmup_steps"), 20)  # read by hand: taken after all
+        self.assertEqual(Trial(environ={}).get("label_smoothing", 0.0), 0.0)
 
     def test_the_batch_size_is_global_each_rank_takes_its_share(self):
         args = argparse.Namespace(batch_size=1, seed=0, weight_decay=0.0)
