@@ -34,7 +34,7 @@ final class CommandRun {
     self.shouldStop = shouldStop
     self.spec = spec
     self.directory = directory
-    Self.endEarlierRun(in: directory)
+    if let note = Self.endEarlierRun(in: directory) { runner.onNote?(note) }
     if runner.writesSpec {
       try spec.write(to: directory)
     } else {
@@ -43,7 +43,7 @@ final class CommandRun {
     }
     let eventsURL = directory.appendingPathComponent(TrialSpec.eventsFile)
     stopURL = directory.appendingPathComponent(TrialSpec.stopFile)
-    FileManager.default.createFile(atPath: eventsURL.path, contents: nil)
+    FolderFiles.createEmpty(atPath: eventsURL.path)
     var env = ProcessInfo.processInfo.environment.merging(runner.environment) { $1 }
     env["DISCIPLINE_SPEC"] = directory.appendingPathComponent(TrialSpec.specFile).path
     env["DISCIPLINE_EVENTS"] = eventsURL.path
@@ -56,32 +56,59 @@ final class CommandRun {
     }
     let started = Date()
     consumer = EventConsumer(spec: spec, directory: directory, started: started, observe: observe)
+    let output = directory.appendingPathComponent("stdout.txt").path
+    let errors = directory.appendingPathComponent("stderr.txt").path
+    // Replaced, not opened: a symbolic link planted under either name goes (the file it
+    // points at is left alone), and the child opens them with O_NOFOLLOW.
+    FolderFiles.removeIfLink(atPath: output)
+    FolderFiles.removeIfLink(atPath: errors)
     child = try ChildProcess(
       arguments: runner.arguments(for: spec, in: directory), environment: env,
-      standardOutput: directory.appendingPathComponent("stdout.txt").path,
-      standardError: directory.appendingPathComponent("stderr.txt").path)
-    try? "\(child.pid)\n".write(
+      standardOutput: output, standardError: errors)
+    try? (ProcessIdentity.of(child.pid)?.line ?? "\(child.pid)\n").write(
       to: directory.appendingPathComponent("pid"), atomically: true, encoding: .utf8)
   }
 
-  /// Kills what an earlier discipline, killed itself, left running in this directory (its
-  /// process group, recorded in `pid`), so two runs never write the same files.
-  static func endEarlierRun(in directory: URL) {
+  /// Ends what an earlier discipline, killed itself, left running in this directory (the
+  /// process group its `pid` file names), so two runs never write the same files — but only
+  /// when the file names that very process (`ProcessIdentity`: pid, start time, boot). A pid
+  /// from before a reboot, from another node reading a shared folder, or reused by an
+  /// unrelated process is never signalled, nor one in a file without an identity (written
+  /// before they were recorded). Returns what it did, or why it did nothing, for the user;
+  /// nil when there was no pid file.
+  static func endEarlierRun(in directory: URL) -> String? {
     let url = directory.appendingPathComponent("pid")
-    guard let text = try? String(contentsOf: url, encoding: .utf8),
-      let pid = pid_t(text.trimmingCharacters(in: .whitespacesAndNewlines)), pid > 1
-    else { return }
-    if kill(-pid, 0) == 0 {
-      kill(-pid, SIGKILL)
+    guard let text = try? String(contentsOf: url, encoding: .utf8) else { return nil }
+    defer { try? FileManager.default.removeItem(at: url) }
+    switch ProcessIdentity.record(in: text) {
+    case .unreadable:
+      return "\(url.path) names no process: nothing was signalled"
+    case .pidOnly(let pid):
+      return
+        "\(url.path) names process \(pid) without its start time and boot: it was not signalled (the pid may be another process's now)"
+    case .identity(let recorded):
+      guard let current = ProcessIdentity.of(recorded.pid) else {
+        return
+          "the program an earlier run started in \(directory.path) (process \(recorded.pid)) no longer runs: nothing was signalled"
+      }
+      guard current == recorded else {
+        let when =
+          current.bootID != recorded.bootID
+          ? "in another boot or on another machine" : "at another time"
+        return
+          "\(url.path) names process \(recorded.pid) started \(when); the process with that pid now is not the program, and was not signalled"
+      }
+      kill(-recorded.pid, SIGKILL)
       usleep(100_000)
+      return
+        "ended the program an earlier run left running in \(directory.path) (process group \(recorded.pid), SIGKILL)"
     }
-    try? FileManager.default.removeItem(at: url)
   }
 
   private func askToStop() {
     guard stopAsked == nil else { return }
     stopAsked = Date()
-    FileManager.default.createFile(atPath: stopURL.path, contents: nil)
+    FolderFiles.createEmpty(atPath: stopURL.path)
   }
 
   private func fail(_ message: String) {

@@ -21,6 +21,9 @@ public final class CommandRunner: TrialRunner {
   public var grace: Double = 10
   /// Extra environment variables for the program (threads, devices).
   public var environment: [String: String] = [:]
+  /// Told what was done about a program an earlier, killed discipline left in a spec's
+  /// directory (ended, or not signalled and why): the CLI's progress notes.
+  public var onNote: ((String) -> Void)?
 
   /// The placeholders a template may use, replaced by the spec's values.
   public static let placeholders = [
@@ -102,7 +105,9 @@ public final class CommandRunner: TrialRunner {
   /// Threads a program may use: `threadsPerSlot`, or every core.
   var threads: Int { threadsPerSlot ?? ProcessInfo.processInfo.activeProcessorCount }
 
-  /// The argument vector for a spec in `directory`.
+  /// The argument vector for a spec in `directory`. Each word is read once from left to
+  /// right and a placeholder's value is copied as it is: a value that holds `{seed}` (a key,
+  /// a directory) stays as written, whatever order the placeholders are looked up in.
   func arguments(for spec: TrialSpec, in directory: URL) -> [String] {
     let values: [String: String] = [
       "spec": directory.appendingPathComponent(TrialSpec.specFile).path, "dir": directory.path,
@@ -113,9 +118,21 @@ public final class CommandRunner: TrialRunner {
       "threads": "\(threads)",
     ]
     return template.map { word in
-      var w = word
-      for (name, value) in values { w = w.replacingOccurrences(of: "{\(name)}", with: value) }
-      return w
+      var out = ""
+      var rest = Substring(word)
+      while let open = rest.firstIndex(of: "{") {
+        out += rest[..<open]
+        if let close = rest[open...].firstIndex(of: "}"),
+          let value = values[String(rest[rest.index(after: open)..<close])]
+        {
+          out += value
+          rest = rest[rest.index(after: close)...]
+        } else {
+          out.append("{")
+          rest = rest[rest.index(after: open)...]
+        }
+      }
+      return out + rest
     }
   }
 
@@ -170,11 +187,22 @@ public final class CommandRunner: TrialRunner {
     return results.map { $0! }
   }
 
-  /// The last `count` lines of a text file ("" when it is empty or missing).
+  /// The last `count` lines of a text file ("" when it is empty or missing), from its last
+  /// 8 KiB, as a terminal shows them: of a line redrawn with carriage returns (a progress bar)
+  /// the last drawing, and control characters made visible, so the program's escape codes
+  /// do not reach the user's terminal through discipline's messages.
   static func lastLines(of url: URL, count: Int) -> String {
-    guard let data = try? Data(contentsOf: url), !data.isEmpty else { return "" }
-    let text = String(decoding: data.suffix(8192), as: UTF8.self)
-    return text.split(separator: "\n").suffix(count).map { "  " + $0 }.joined(separator: "\n")
+    guard let handle = try? FileHandle(forReadingFrom: url) else { return "" }
+    defer { try? handle.close() }
+    guard let size = try? handle.seekToEnd(), size > 0 else { return "" }
+    try? handle.seek(toOffset: size > 8192 ? size - 8192 : 0)
+    guard let data = try? handle.readToEnd() else { return "" }
+    let text = String(decoding: data, as: UTF8.self)
+    let lines = text.unicodeScalars.split(separator: "\n").compactMap { line -> String? in
+      let drawn = line.split(separator: "\r").last { !String($0).allSatisfy(\.isWhitespace) }
+      return drawn.map { String($0).printable }
+    }
+    return lines.suffix(count).map { "  " + $0 }.joined(separator: "\n")
   }
 }
 

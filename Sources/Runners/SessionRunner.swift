@@ -51,6 +51,11 @@ public struct SessionRunner<Session: TrainingSession>: TrialRunner {
     observe: (TrialEvent) -> TrialDecision
   ) throws -> TrialRunResult {
     if let directory, writesSpec { try spec.write(to: directory) }
+    // The log empties an existing events.jsonl in place (a discipline may be reading it): not
+    // through a link planted under that name.
+    if let directory {
+      FolderFiles.removeIfLink(atPath: directory.appendingPathComponent(TrialSpec.eventsFile).path)
+    }
     let log = try EventLog(directory: directory)
     let started = clock()
     var result = TrialRunResult(key: spec.key, kind: spec.kind)

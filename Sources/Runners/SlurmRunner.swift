@@ -89,21 +89,41 @@ public final class SlurmRunner: TrialRunner {
         continue
       }
       if let record = Self.readRecord(in: directory), job.sameSpec(in: directory),
-        let state = try states(ofJob: Self.jobID(of: record.task))?[record.task], !Self.ended(state)
+        let state = try stateOnResume(of: record.task), !Self.ended(state)
       {
         onNote?(
           "re-attached to Slurm task \(record.task) (\(state.lowercased())) for \(job.spec.key)")
         let watch = Watch(index: i, job: job, directory: directory, record: record)
         watch.state = state
         watches.append(watch)
+        RunningWork.submitted(job: Self.jobID(of: record.task))
         continue
       }
       submit.append((i, job, directory))
     }
     if !submit.isEmpty && !shouldStop() { watches += try submitArray(submit) }
+    defer {
+      for id in Set(watches.map { Self.jobID(of: $0.record.task) }) {
+        RunningWork.finished(job: id)
+      }
+    }
     try watch(watches, shouldStop: shouldStop)
     for w in watches { results[w.index] = w.result }
     return results.map { $0! }
+  }
+
+  /// The state of an earlier run's task, to re-attach to it or submit its spec again; nil when
+  /// Slurm no longer knows it. When squeue does not answer (fails, or prints what is not its
+  /// table) after a few tries, the run stops: taking the task for gone would submit the spec
+  /// again while it may still run, and two tasks would write one folder.
+  private func stateOnResume(of task: String) throws -> String? {
+    for attempt in 0..<3 {
+      if attempt > 0 { usleep(UInt32(statusInterval * 1_000_000)) }
+      if let states = try states(ofJob: Self.jobID(of: task)) { return states[task] }
+    }
+    throw ProgramError(
+      "squeue did not answer about Slurm task \(task) of the earlier run (\(lastSqueueProblem ?? "no answer")): it may still run, so its spec is not submitted again; --resume again once squeue answers"
+    )
   }
 
   /// Writes the specs and submits them as one job array.
@@ -128,9 +148,14 @@ public final class SlurmRunner: TrialRunner {
       """
     try Data(text.utf8).write(to: script, options: .atomic)
     chmod(script.path, 0o755)
+    if let option = Self.overridingOption(in: slurmArguments) {
+      throw ProgramError(Self.overrideMessage(option))
+    }
+    // A "%" of the folder's own path is a literal "%" to sbatch, not a pattern.
+    let logPattern = logDirectory.path.replacingOccurrences(of: "%", with: "%%")
     var arguments = [
       "sbatch", "--parsable", "--array=0-\(jobs.count - 1)%\(slots)", "--job-name=discipline",
-      "--output=\(logDirectory.path)/%A_%a.log",
+      "--output=\(logPattern)/%A_%a.log",
     ]
     let givesCPUs = slurmArguments.contains {
       $0 == "-c" || $0.hasPrefix("--cpus-per-task") || ($0.hasPrefix("-c") && $0.count > 2)
@@ -151,6 +176,7 @@ public final class SlurmRunner: TrialRunner {
         "sbatch failed (exit \(status)): \((error.isEmpty ? output : error).trimmingCharacters(in: .whitespacesAndNewlines))\(hint)"
       )
     }
+    RunningWork.submitted(job: id)
     onNote?(
       "submitted Slurm job \(id): \(jobs.count) task\(jobs.count == 1 ? "" : "s"), \(min(slots, jobs.count)) at a time"
     )
@@ -192,8 +218,9 @@ public final class SlurmRunner: TrialRunner {
       if shouldStop() && !interrupted {
         interrupted = true
         let ids = Set(open.map { Self.jobID(of: $0.record.task) }).sorted()
-        _ = try? Self.shell(["scancel"] + ids)
-        onNote?("cancelled Slurm job\(ids.count == 1 ? "" : "s") \(ids.joined(separator: ", "))")
+        if scancel(ids) {
+          onNote?("cancelled Slurm job\(ids.count == 1 ? "" : "s") \(ids.joined(separator: ", "))")
+        }
         for w in open {
           var result = w.consumer.result
           result.status = .interrupted
@@ -245,18 +272,19 @@ public final class SlurmRunner: TrialRunner {
   private func askToStop(_ w: Watch) {
     guard w.stopAsked == nil else { return }
     w.stopAsked = Date()
-    FileManager.default.createFile(
-      atPath: w.directory.appendingPathComponent(TrialSpec.stopFile).path, contents: nil)
+    FolderFiles.createEmpty(atPath: w.directory.appendingPathComponent(TrialSpec.stopFile).path)
   }
 
   private func cancel(_ w: Watch, why: String?, log: Bool = true) throws {
     guard !w.cancelled else { return }
     w.cancelled = true
-    _ = try? Self.shell(["scancel", w.record.task])
+    let cancelled = scancel([w.record.task])
     if let why {
       var result = w.consumer.result
       result.status = .failed
-      result.message = why + (log ? "; its log: \(w.record.log)" : "")
+      result.message =
+        why + (log ? "; its log: \(w.record.log)" : "")
+        + (cancelled ? "" : " (scancel failed: the task may still run)")
       w.result = result
     }
   }
@@ -294,6 +322,52 @@ public final class SlurmRunner: TrialRunner {
   private var nodes: [String: String] = [:]
   private var reasons: [String: String] = [:]
 
+  /// Cancels jobs or tasks; false, with a note saying so, when scancel fails (the controller
+  /// unreachable, another user's job): they may still run, and the user should know.
+  private func scancel(_ ids: [String]) -> Bool {
+    let answer = try? Self.shell(["scancel"] + ids)
+    if let answer, answer.0 == 0 { return true }
+    let why = answer.map { (status, _, error) in
+      let message = String(error.prefix(300)).trimmingCharacters(in: .whitespacesAndNewlines)
+      return "exit \(status)\(message.isEmpty ? "" : ": " + message.printable)"
+    }
+    onNote?(
+      "scancel \(ids.joined(separator: " ")) failed (\(why ?? "scancel cannot run")): \(ids.count == 1 ? "it" : "they") may still run"
+    )
+    return false
+  }
+
+  /// The options of sbatch that discipline sets itself and relies on: the array's tasks map
+  /// to the spec folders in order (`--array`), each task's log is where the failure message
+  /// points (`--output`), the jobs are discipline's by name (`--job-name`). Long options as
+  /// sbatch reads them, which includes any unambiguous abbreviation ("--arr=1-9").
+  static let ownOptions: [(long: String, short: Character)] = [
+    ("array", "a"), ("output", "o"), ("job-name", "J"),
+  ]
+  /// sbatch's short options that take no value: others may be followed by theirs in the same
+  /// word ("-p-o" is partition "-o"), which then holds no further option.
+  static let flagsWithoutValue = Set("hHOQsuvVW")
+
+  /// The first of `arguments` (--slurm-args) that would set one of `ownOptions`, as written.
+  package static func overridingOption(in arguments: [String]) -> String? {
+    for word in arguments {
+      if word.hasPrefix("--") {
+        let name = word.dropFirst(2).prefix { $0 != "=" }
+        if !name.isEmpty, ownOptions.contains(where: { $0.long.hasPrefix(name) }) { return word }
+      } else if word.hasPrefix("-") {
+        for c in word.dropFirst() {
+          if ownOptions.contains(where: { $0.short == c }) { return word }
+          if !flagsWithoutValue.contains(c) { break }
+        }
+      }
+    }
+    return nil
+  }
+
+  package static func overrideMessage(_ option: String) -> String {
+    "--slurm-args: \(option) sets what discipline sets itself (--array maps the tasks to the trials' folders, --output is each task's log, --job-name marks the jobs as discipline's); leave it out"
+  }
+
   /// Pending reasons that no wait will clear: the job asks for what the partition cannot give.
   static func neverStarts(_ reason: String) -> Bool {
     [
@@ -303,20 +377,38 @@ public final class SlurmRunner: TrialRunner {
     ].contains(reason)
   }
 
+  /// Why the last `states` call had no answer: squeue's exit and message, or the line it
+  /// printed that is not its table.
+  private var lastSqueueProblem: String?
+
   /// The state of every task of a job ("JOB_INDEX" → "RUNNING"); empty when Slurm no longer
-  /// knows the job, nil when squeue did not answer (the controller busy or restarting). Lines
-  /// it cannot read are skipped.
+  /// knows the job, nil when squeue did not answer (the controller busy or restarting) or
+  /// answered what is not its table: a line that is not this job's task, its state in
+  /// capitals and the rest. Only a clean answer may say a task is gone — one read as gone is
+  /// given up, or submitted again on resume.
   func states(ofJob id: String) throws -> [String: String]? {
     let (status, output, error) = try Self.shell([
       "squeue", "--noheader", "--array", "--jobs=\(id)", "--states=all", "--format=%i|%T|%N|%r",
     ])
-    guard status == 0 else { return error.lowercased().contains("invalid job id") ? [:] : nil }
+    guard status == 0 else {
+      if error.lowercased().contains("invalid job id") { return [:] }
+      let message = error.trimmingCharacters(in: .whitespacesAndNewlines)
+      lastSqueueProblem =
+        "exit \(status)\(message.isEmpty ? "" : ": " + String(message.prefix(300)).printable)"
+      return nil
+    }
     var states: [String: String] = [:]
-    for line in output.split(separator: "\n") {
+    for line in output.split(separator: "\n") where !line.allSatisfy(\.isWhitespace) {
       let fields = line.split(separator: "|", omittingEmptySubsequences: false).map {
         $0.trimmingCharacters(in: .whitespaces)
       }
-      guard fields.count >= 2, !fields[0].isEmpty else { continue }
+      guard fields.count >= 2, Self.isTask(fields[0], ofJob: id),
+        let word = fields[1].split(separator: " ").first,
+        word.allSatisfy({ ("A"..."Z").contains($0) || $0 == "_" })
+      else {
+        lastSqueueProblem = "it printed \"\(String(line.prefix(200)).printable)\""
+        return nil
+      }
       states[fields[0]] = fields[1]
       if fields.count >= 3, !fields[2].isEmpty, !fields[2].hasPrefix("(") {
         nodes[fields[0]] = fields[2]
@@ -344,6 +436,16 @@ public final class SlurmRunner: TrialRunner {
   }
 
   static func jobID(of task: String) -> String { String(task.prefix { $0 != "_" }) }
+
+  /// Whether squeue's first column names a task of job `id`: "ID_INDEX", or a pending
+  /// remainder of the array ("ID_[3-9%2]"), or the job itself.
+  static func isTask(_ field: String, ofJob id: String) -> Bool {
+    guard field.hasPrefix(id) else { return false }
+    let rest = field.dropFirst(id.count)
+    return rest.isEmpty
+      || (rest.first == "_" && rest.count > 1
+        && rest.dropFirst().allSatisfy { "0123456789[]-,%".contains($0) })
+  }
 
   static func readRecord(in directory: URL) -> TaskRecord? {
     guard let data = try? Data(contentsOf: directory.appendingPathComponent("slurm.json")) else {

@@ -77,11 +77,14 @@ package struct EventConsumer {
 
   /// Reads what was appended since the last call (with `final`, a last line without its newline too).
   package mutating func poll(final: Bool = false) {
-    for (number, text) in tail.newLines(final: final) where failure == nil {
+    let lines = tail.newLines(final: final)
+    for (number, text) in lines where failure == nil {
+      if let overlong = tail.overlongLine, overlong < number { break }
       if text.trimmingCharacters(in: .whitespaces).isEmpty { continue }
       let event: TrialEvent
       do { event = try TrialEvent(parsing: text) } catch {
-        failure = "\(eventsURL.path):\(number): \(error)"
+        // The line is the program's: echoed with its control characters made visible.
+        failure = "\(eventsURL.path):\(number): \(String(describing: error).printable)"
         return
       }
       lastEvent = Date()
@@ -123,6 +126,10 @@ package struct EventConsumer {
       default: break
       }
       if observe(event) == .stop { wantsStop = true }
+    }
+    if failure == nil, let overlong = tail.overlongLine {
+      failure =
+        "\(eventsURL.path):\(overlong): a line longer than \(LineTail.maximumLineLength / (1 << 20)) MiB: events are one JSON object a line, each ended by a newline"
     }
   }
 

@@ -306,4 +306,159 @@ import Testing
         FileManager.default.fileExists(atPath: dir + "/trials/lr-find-batch-16-seed-0/stdout.txt"))
     }
   }
+
+  /// A stand-in for Slurm's commands in a folder put first on the PATH, for faults a real
+  /// cluster cannot be made to show on demand: sbatch submits job 4242 (each call logged),
+  /// squeue lists its tasks as running or, by the word in `squeue.mode`, fails, prints
+  /// garbage or hangs; scancel logs what it cancels.
+  struct FakeSlurm {
+    let folder: String
+    init() throws {
+      folder = CLI.temporaryDirectory()
+      let scripts = [
+        "sbatch": "echo \"$@\" >> \(folder)/sbatch.calls\necho 4242",
+        "squeue": """
+        case "$(cat \(folder)/squeue.mode 2>/dev/null)" in
+          fails) echo 'slurm_load_jobs error: Socket timed out on send/recv operation' >&2; exit 1;;
+          garbage) echo '<html><body>503 Service Unavailable</body></html>'; exit 0;;
+          hangs) exec sleep 60;;
+        esac
+        i=0
+        while [ $i -lt 20 ]; do echo "4242_$i|RUNNING|node1|None"; i=$((i + 1)); done
+        """,
+        "scancel": """
+        echo "$@" >> \(folder)/scancel.calls
+        if [ -e \(folder)/scancel.fails ]; then
+          echo "scancel: error: Kill job error on job id $1: Access/permission denied" >&2; exit 1
+        fi
+        """,
+        "scontrol": "exit 1",
+      ]
+      for (name, body) in scripts {
+        let path = folder + "/" + name
+        try ("#!/bin/sh\n" + body + "\n").write(toFile: path, atomically: true, encoding: .utf8)
+        chmod(path, 0o755)
+      }
+    }
+    var environment: [String: String] {
+      ["PATH": folder + ":" + (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin")]
+    }
+    func mode(_ word: String) throws {
+      try word.write(toFile: folder + "/squeue.mode", atomically: true, encoding: .utf8)
+    }
+    func calls(_ command: String) -> [String] {
+      ((try? String(contentsOfFile: folder + "/\(command).calls", encoding: .utf8)) ?? "")
+        .split(separator: "\n").map(String.init)
+    }
+    /// Starts discipline with these commands; returns once sbatch has been called.
+    func start(_ arguments: [String]) throws -> Spawned {
+      let process = try Spawned([CLI.binary.path] + arguments, environment: environment)
+      for _ in 0..<600 where calls("sbatch").isEmpty { usleep(50_000) }
+      usleep(300_000)  // slurm.json is written just after
+      return process
+    }
+  }
+
+  /// Runs discipline to its end or for at most `timeout` seconds (then SIGKILL, status 137).
+  func run(_ arguments: [String], environment: [String: String], timeout: Double) throws
+    -> CLI.Result
+  {
+    let err = CLI.temporaryDirectory() + "/stderr"
+    let process = try Spawned(
+      [CLI.binary.path] + arguments, environment: environment, standardError: err)
+    var status = process.wait(seconds: timeout)
+    if status == nil {
+      kill(process.pid, SIGKILL)
+      status = process.wait(seconds: 10)
+    }
+    return CLI.Result(
+      status: status ?? 137, stdout: "",
+      stderr: (try? String(contentsOfFile: err, encoding: .utf8)) ?? "")
+  }
+
+  /// Issue 28: on --resume, a squeue that fails or prints what is not its table is no answer:
+  /// the task may still run, so its spec is not submitted again; the run stops and says why.
+  @Test(arguments: ["fails", "garbage"])
+  func aResumeWithoutAnAnswerFromSqueueSubmitsNothingAgain(mode: String) throws {
+    let slurm = try FakeSlurm()
+    let dir = CLI.temporaryDirectory()
+    let args = Self.study(["--executor", "slurm", "--out", dir])
+    let first = try slurm.start(args)
+    kill(first.pid, SIGKILL)
+    _ = first.wait(seconds: 10)
+    try #require(slurm.calls("sbatch").count == 1, "\(slurm.calls("sbatch"))")
+    try slurm.mode(mode)
+    let r = try run(args + ["--resume"], environment: slurm.environment, timeout: 30)
+    #expect(r.status != 0 && r.status != 137, "\(r.status): \(r.stderr)")
+    #expect(slurm.calls("sbatch").count == 1, "the spec was submitted again")
+    #expect(
+      r.stderr.contains("squeue did not answer about Slurm task 4242_0")
+        && r.stderr.contains(mode == "fails" ? "Socket timed out" : "503 Service Unavailable"),
+      "\(r.stderr)")
+  }
+
+  /// Issue 28: a second Ctrl-C while discipline waits on squeue still cancels its jobs before
+  /// it exits.
+  @Test func aSecondInterruptCancelsTheJobs() throws {
+    let slurm = try FakeSlurm()
+    try slurm.mode("hangs")
+    let process = try slurm.start(
+      Self.study(["--executor", "slurm", "--out", CLI.temporaryDirectory()]))
+    kill(process.pid, SIGINT)
+    usleep(300_000)
+    kill(process.pid, SIGINT)
+    let status = process.wait(seconds: 8)
+    #expect(status == 130, "the second Ctrl-C must exit at once")
+    if status == nil { kill(process.pid, SIGKILL) }
+    #expect(slurm.calls("scancel") == ["4242"], "\(slurm.calls("scancel"))")
+  }
+
+  /// Issue 28: a scancel that fails is said, not ignored: the task may still run.
+  @Test func aFailedCancelIsSaid() throws {
+    let slurm = try FakeSlurm()
+    _ = FileManager.default.createFile(atPath: slurm.folder + "/scancel.fails", contents: nil)
+    // Running, silent: cancelled after --trial-timeout.
+    let r = try run(
+      Self.study(["--executor", "slurm", "--trial-timeout", "1", "--out", CLI.temporaryDirectory()]
+      ),
+      environment: slurm.environment, timeout: 60)
+    #expect(!slurm.calls("scancel").isEmpty)
+    #expect(
+      r.stderr.contains("scancel 4242_0 failed (exit 1: scancel: error: Kill job error")
+        && r.stderr.contains("may still run"), "\(r.stderr)")
+  }
+
+  /// Issue 28: --slurm-args cannot set what discipline sets itself (the array that maps tasks
+  /// to folders, the logs, the job name), in any spelling sbatch accepts.
+  @Test(arguments: [
+    "--array=0-3", "-a 1-2", "-a1-2", "--output=/tmp/x.log", "-o /tmp/x.log", "--out=x",
+    "--job-name=mine", "-J mine", "-Qo x",
+  ])
+  func slurmArgsThatOverrideDisciplinesOwnAreRefused(arguments: String) throws {
+    let r = try CLI.run([
+      "lr-find", "--dataset", "spirals", "--model", "mlp", "--num-iter", "20", "--executor",
+      "slurm", "--slurm-args", arguments, "--out", CLI.temporaryDirectory(),
+    ])
+    let option = String(arguments.split(separator: " ")[0])
+    #expect(r.status == 64, "\(r.status): \(r.stderr)")
+    #expect(r.stderr.contains("--slurm-args: \(option) sets what discipline sets"), "\(r.stderr)")
+  }
+
+  /// A `%` in the output folder's path is a folder's name, not a Slurm pattern: the logs land
+  /// where discipline reads them.
+  @Test(.enabled(if: available)) func aPercentInTheOutputPathKeepsTheLogs() throws {
+    try withSlurm { env in
+      let dir = CLI.temporaryDirectory() + "/100%a"
+      let r = try CLI.run(
+        [
+          "lr-find", "--command", "/nonexistent/train", "--num-iter", "20", "--executor", "slurm",
+          "--out", dir,
+        ], environment: env)
+      #expect(r.status != 0)
+      // The failure names the log, and the log is there with the task's error in it.
+      #expect(r.stderr.contains("cannot run /nonexistent/train"), "\(r.stderr)")
+      let logs = try FileManager.default.contentsOfDirectory(atPath: dir + "/trials/slurm")
+      #expect(logs.contains { $0.hasSuffix("_0.log") }, "\(logs)")
+    }
+  }
 }

@@ -288,4 +288,180 @@ import Testing
     ) { _ in .proceed }
     #expect(stopped.status == .stopped && stopped.steps == 1)
   }
+
+  /// A program that speaks the protocol and ends at once, its arguments in arguments.txt.
+  func quickProgram(_ extra: String = "") throws -> String {
+    try script(
+      #"""
+      printf '%s\n' "$@" > "$DISCIPLINE_DIR/arguments.txt"
+      printf '{"event":"start","protocol":1,"honours":[],"time":0}\n{"event":"end","steps":0,"time":0}\n' >> "$DISCIPLINE_EVENTS"
+      """# + "\n" + extra)
+  }
+
+  /// Issue 28: a `pid` file left in a spec's folder is trusted only when it names that very
+  /// process (pid, start time, boot): an old file or a reused pid leaves the process alone.
+  @Test func aStalePidFileNeverSignalsAnotherProcess() throws {
+    let unrelated = try ChildProcess(
+      arguments: ["/bin/sleep", "600"], environment: [:], standardOutput: "/dev/null",
+      standardError: "/dev/null")
+    let identity = try #require(ProcessIdentity.of(unrelated.pid))
+    // Written before identities were recorded; the pid reused since; from another boot.
+    let stale = [
+      "\(unrelated.pid)\n",
+      "\(unrelated.pid) \(identity.startTime + 1) \(identity.bootID)\n",
+      "\(unrelated.pid) \(identity.startTime) 00000000-0000-0000-0000-000000000000\n",
+    ]
+    for text in stale {
+      let dir = temporaryDirectory()
+      try text.write(to: dir.appendingPathComponent("pid"), atomically: true, encoding: .utf8)
+      let runner = try CommandRunner(command: "/bin/sh \(try quickProgram())")
+      var notes: [String] = []
+      runner.onNote = { notes.append($0) }
+      let result = try runner.run(rangeSpec(steps: 0).1, directory: dir) { _ in .proceed }
+      #expect(result.status == .finished, "\(result.message ?? "")")
+      #expect(
+        kill(unrelated.pid, 0) == 0 && unrelated.poll() == nil,
+        "a pid file reading \(text.debugDescription) killed an unrelated process")
+      #expect(
+        notes.count == 1 && notes[0].contains("was not signalled")
+          && notes[0].contains("\(unrelated.pid)"), "\(notes)")
+    }
+    // The very process it names is ended (the earlier discipline's program, left running).
+    let dir = temporaryDirectory()
+    try identity.line.write(
+      to: dir.appendingPathComponent("pid"), atomically: true, encoding: .utf8)
+    let note = CommandRun.endEarlierRun(in: dir)
+    #expect(note?.contains("ended the program") == true, "\(note ?? "")")
+    #expect(unrelated.wait() == .signaled(SIGKILL))
+  }
+
+  /// Issue 28: the pid file a run writes names its program by pid, start time and boot.
+  @Test func thePidFileRecordsTheProgramsIdentity() throws {
+    let dir = temporaryDirectory()
+    let program = try script(
+      """
+      while [ ! -e "$DISCIPLINE_DIR/pid" ]; do sleep 0.01; done
+      cp "$DISCIPLINE_DIR/pid" "$DISCIPLINE_DIR/pid.seen"
+      echo $$ > "$DISCIPLINE_DIR/self"
+      exec /bin/sh \(try quickProgram())
+      """)
+    _ = try CommandRunner(command: "/bin/sh \(program)").run(
+      rangeSpec(steps: 0).1, directory: dir
+    ) { _ in .proceed }
+    let seen = try String(
+      contentsOf: dir.appendingPathComponent("pid.seen"), encoding: .utf8)
+    let pid = try String(contentsOf: dir.appendingPathComponent("self"), encoding: .utf8)
+      .trimmingCharacters(in: .whitespacesAndNewlines)
+    guard case .identity(let identity) = ProcessIdentity.record(in: seen) else {
+      Issue.record("the pid file holds no identity: \(seen.debugDescription)")
+      return
+    }
+    #expect("\(identity.pid)" == pid && identity.bootID == ProcessIdentity.bootID)
+    #expect(!FileManager.default.fileExists(atPath: dir.appendingPathComponent("pid").path))
+  }
+
+  /// Issue 28: a substituted value is never expanded again, whatever order the placeholders
+  /// are looked up in (here every value holds every other placeholder).
+  @Test func aPlaceholdersValueIsNotExpandedAgain() throws {
+    let runner = try CommandRunner(command: "train {key} {augmentation} {seed}/{steps}")
+    var spec = rangeSpec(steps: 3).1
+    let others = CommandRunner.placeholders.map { "{\($0)}" }
+    spec.key = others.filter { $0 != "{key}" }.joined(separator: "+")
+    spec.augmentation = others.filter { $0 != "{augmentation}" }.joined(separator: "+")
+    let arguments = runner.arguments(for: spec, in: temporaryDirectory())
+    #expect(arguments == ["train", spec.key, spec.augmentation, "0/3"])
+  }
+
+  /// Issue 28: a line without a newline does not grow without limit: past 1 MiB the run fails,
+  /// naming the file and line, and the program is killed at once.
+  @Test func anEndlessEventLineFailsTheRun() throws {
+    let program = try script(
+      #"""
+      e="$DISCIPLINE_EVENTS"
+      printf '{"event":"start","protocol":1,"honours":[],"time":0}\n' >> "$e"
+      head -c 3000000 /dev/zero | tr '\0' 'x' >> "$e"
+      sleep 8
+      """#)
+    let dir = temporaryDirectory()
+    let started = Date()
+    let result = try CommandRunner(command: "/bin/sh \(program)").run(
+      rangeSpec().1, directory: dir
+    ) { _ in .proceed }
+    #expect(result.status == .failed)
+    #expect(
+      result.message?.hasPrefix(
+        dir.appendingPathComponent("events.jsonl").path + ":2: a line longer than 1 MiB")
+        == true, "\(result.message?.prefix(300) ?? "")")
+    #expect(Date().timeIntervalSince(started) < 6, "the program should have been killed at once")
+  }
+
+  @Test func aLongLineIsCutAndTheRestStillRead() throws {
+    let url = temporaryDirectory().appendingPathComponent("lines")
+    try Data(("a\n" + String(repeating: "x", count: 100) + "\nb\nc").utf8).write(to: url)
+    var tail = LineTail(url: url, maximumLineLength: 10)
+    #expect(tail.newLines().map(\.text) == ["a", "b"])
+    #expect(tail.overlongLine == 2)
+    #expect(tail.newLines(final: true).map(\.number) == [4])
+  }
+
+  /// Issue 28: a bad event line and the standard error's tail reach the user's terminal with
+  /// their escape codes made visible, not obeyed.
+  @Test func escapeCodesInWhatIsEchoedAreMadeVisible() throws {
+    let program = try script(
+      #"""
+      printf '\033]0;owned\007\033[2J\033[31mred alert\n' >&2
+      printf 'progress 10%%\rprogress 100%%\n' >&2
+      printf '{"event":"start","protocol":1,"honours":[],"time":0}\n\033[2Jnot json\n' >> "$DISCIPLINE_EVENTS"
+      """#)
+    let result = try CommandRunner(command: "/bin/sh \(program)").run(
+      rangeSpec().1, directory: temporaryDirectory()
+    ) { _ in .proceed }
+    let message = try #require(result.message)
+    #expect(result.status == .failed)
+    #expect(
+      !message.unicodeScalars.contains { $0.value == 0x1B || $0.value == 0x07 },
+      "\(message.debugDescription)")
+    #expect(
+      message.contains(#"\x1b[2Jnot json"#) && message.contains(#"\x1b[31mred alert"#), "\(message)"
+    )
+    // A line redrawn with carriage returns shows as a terminal would show it.
+    #expect(message.contains("  progress 100%") && !message.contains("progress 10%"), "\(message)")
+  }
+
+  /// Issue 28: a symbolic link planted as stdout.txt or stderr.txt is replaced, never written
+  /// through.
+  @Test func aSymbolicLinkPlantedAsTheOutputIsNotFollowed() throws {
+    let dir = temporaryDirectory()
+    let elsewhere = temporaryDirectory()
+    for name in ["stdout.txt", "stderr.txt"] {
+      let target = elsewhere.appendingPathComponent(name)
+      try "precious\n".write(to: target, atomically: true, encoding: .utf8)
+      try FileManager.default.createSymbolicLink(
+        at: dir.appendingPathComponent(name), withDestinationURL: target)
+    }
+    let result = try CommandRunner(
+      command: "/bin/sh \(try quickProgram("echo to-stdout; echo to-stderr >&2"))"
+    ).run(rangeSpec(steps: 0).1, directory: dir) { _ in .proceed }
+    #expect(result.status == .finished, "\(result.message ?? "")")
+    for (name, line) in [("stdout.txt", "to-stdout\n"), ("stderr.txt", "to-stderr\n")] {
+      #expect(
+        try String(contentsOf: elsewhere.appendingPathComponent(name), encoding: .utf8)
+          == "precious\n", "\(name) was written through its link")
+      let path = dir.appendingPathComponent(name).path
+      #expect(
+        (try? FileManager.default.destinationOfSymbolicLink(atPath: path)) == nil
+          && (try? String(contentsOfFile: path, encoding: .utf8)) == line)
+    }
+  }
+
+  /// --slurm-args may set anything but the array, the logs and the job name (SlurmTests run
+  /// the refusals through the CLI).
+  @Test func slurmArgumentsOfOtherKindsPass() {
+    #expect(
+      SlurmRunner.overridingOption(in: [
+        "-p", "debug", "-c", "4", "--time=10", "-Q", "--account=x", "-pa", "--open-mode=append",
+      ]) == nil)
+    #expect(SlurmRunner.overridingOption(in: ["-p", "debug", "--arr=1-3"]) == "--arr=1-3")
+    #expect(SlurmRunner.overridingOption(in: ["-vJ", "x"]) == "-vJ")
+  }
 }

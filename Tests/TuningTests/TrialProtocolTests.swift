@@ -215,4 +215,97 @@ import Testing
     #expect(stoppedAt == result.points.count - 1)
     #expect(result.divergedAtLearningRate == result.points.last?.learningRate)
   }
+
+  /// Issue 28: a spec read from a file has its fields checked by the Python helper's rules; the
+  /// error names the file, the line and the field.
+  @Test(arguments: [
+    ("batch_size", "-3", "must be a positive integer"),
+    ("batch_size", "0", "must be a positive integer"),
+    ("dropout", "7", "in [0, 1)"),
+    ("dropout", "1", "in [0, 1)"),
+    ("weight_decay", "-0.1", ">= 0"),
+    ("validate_at", "[0, 20]", "step counts >= 1"),
+    ("validation_batches", "0", "positive integer or null"),
+    ("max_seconds", "-5", "positive number or null"),
+    ("save_model", "\"/etc/model.pt\"", "inside the spec's folder"),
+    ("save_model", "\"../../model.pt\"", "inside the spec's folder"),
+    ("save_model", "\"out/../../model.pt\"", "inside the spec's folder"),
+    ("key", "\"\"", "without control characters"),
+    ("key", "\"a\\u001b[2Jb\"", "without control characters"),
+  ])
+  func badSpecFieldsAreNamed(field: String, value: String, problem: String) throws {
+    let dir = temporaryDirectory()
+    try sampleSpec().write(to: dir)
+    let url = dir.appendingPathComponent("spec.json")
+    var lines = try String(contentsOf: url, encoding: .utf8).components(separatedBy: "\n")
+    let line = try #require(lines.firstIndex { $0.contains("\"\(field)\" :") })
+    if lines[line].hasSuffix("[") {  // a list, one element a line: down to its "]"
+      let close = try #require(lines[line...].firstIndex { $0.hasPrefix("  ]") })
+      lines[line] = lines[close]
+      lines.removeSubrange((line + 1)...close)
+    }
+    let comma = lines[line].hasSuffix(",") ? "," : ""
+    lines[line] = "  \"\(field)\" : \(value)\(comma)"
+    try lines.joined(separator: "\n").write(to: url, atomically: true, encoding: .utf8)
+    #expect {
+      _ = try TrialSpec.read(from: url)
+    } throws: { error in
+      let e = error as? TrialProtocolError
+      return e?.file == url.path && e?.line == line + 1
+        && e?.problem.hasPrefix("\"\(field)\"") == true
+        && e?.problem.contains(problem) == true
+    }
+  }
+
+  /// Issue 28: schedule.csv saved with CRLF line ends, spaces around fields or a blank line
+  /// first reads as written (the Python helper reads it by the same rules).
+  @Test func aScheduleWithCRLFAndSpacesReads() throws {
+    let dir = temporaryDirectory()
+    let spec = sampleSpec()
+    try spec.write(to: dir)
+    let url = dir.appendingPathComponent("schedule.csv")
+    let text = try String(contentsOf: url, encoding: .utf8)
+    let crlf =
+      "\r\n"
+      + text.split(separator: "\n").map { $0.replacingOccurrences(of: ",", with: " ,\t") }
+      .joined(separator: "\r\n") + "\r\n"
+    try crlf.write(to: url, atomically: true, encoding: .utf8)
+    #expect(try TrialSpec.read(from: dir.appendingPathComponent("spec.json")) == spec)
+  }
+
+  /// Issue 28: learning rates must be finite and not negative, momenta finite (as the Python
+  /// helper requires); a lone carriage return is no line end.
+  @Test(arguments: [
+    ("3,nan,0.9", "lr nan is not a finite number >= 0"),
+    ("3,inf,0.9", "lr inf is not a finite number >= 0"),
+    ("3,-0.001,0.9", "lr -0.001 is not a finite number >= 0"),
+    ("3,0.1,nan", "momentum nan is not a finite number"),
+    ("3,0x1p-3,0.9", "expected step,lr,momentum"),
+    ("3,0.1,0.9\r4,0.1,0.9", "expected step,lr,momentum, got \"3,0.1,0.9\\x0d4,0.1,0.9\""),
+  ])
+  func badScheduleValuesAreNamed(row: String, problem: String) throws {
+    let dir = temporaryDirectory()
+    try sampleSpec().write(to: dir)
+    let url = dir.appendingPathComponent("schedule.csv")
+    var lines = try String(contentsOf: url, encoding: .utf8).components(separatedBy: "\n")
+    lines[4] = row
+    try lines.joined(separator: "\n").write(to: url, atomically: true, encoding: .utf8)
+    #expect {
+      _ = try TrialSpec.read(from: dir.appendingPathComponent("spec.json"))
+    } throws: { error in
+      let e = error as? TrialProtocolError
+      return e?.file == url.path && e?.line == 5 && e?.problem.contains(problem) == true
+    }
+  }
+
+  /// Issue 28: whatever a key holds, its folder is one folder inside the trials folder.
+  @Test(arguments: ["..", ".", "../../x", "", "a/../../b", ".hidden", "momentum/0.97"])
+  func aKeysFolderStaysInside(key: String) {
+    let name = TrialSpec.directoryName(for: key)
+    let trials = URL(fileURLWithPath: "/runs/tune/trials")
+    #expect(!name.isEmpty && !name.contains("/") && !name.hasPrefix("."), "\(key) → \(name)")
+    #expect(
+      trials.appendingPathComponent(name).standardizedFileURL.deletingLastPathComponent().path
+        == trials.path)
+  }
 }

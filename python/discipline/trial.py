@@ -140,25 +140,29 @@ def load_schedule(path: str, steps: int) -> Tuple[List[float], List[float]]:
 
     Raises SpecError naming the file and line for a missing file (exit code 66), another
     header, a row with other than three fields, a step out of order, a value that is not a
-    finite number (or a negative learning rate), or a row count other than `steps`. Blank lines
-    are skipped; spaces around a field are not significant.
+    finite number (or a negative learning rate), or a row count other than `steps`.
+
+    The line rules are the Swift side's (TrialSpec.read): a line ends with "\\n" or "\\r\\n" (a
+    file saved on Windows reads the same; a lone "\\r" is not a line end), spaces and tabs
+    around a line or a field are not significant, and blank lines are skipped.
     """
     try:
-        with open(path, encoding="utf-8") as f:
-            lines = f.read().splitlines()
+        with open(path, encoding="utf-8", newline="") as f:
+            text = f.read()
     except OSError as e:
         raise SpecError("cannot read the schedule %s: %s" % (path, e.strerror or e), EX_NOINPUT)
-    rows = [(n, line) for n, line in enumerate(lines, 1) if line.strip()]
+    lines = [line[:-1] if line.endswith("\r") else line for line in text.split("\n")]
+    rows = [(n, line) for n, line in enumerate(lines, 1) if line.strip(" \t")]
     if not rows:
         raise SpecError("%s: empty, expected the header step,lr,momentum" % path)
     header_line, header = rows[0]
-    if [c.strip() for c in header.split(",")] != ["step", "lr", "momentum"]:
+    if [c.strip(" \t") for c in header.split(",")] != ["step", "lr", "momentum"]:
         raise SpecError("%s: the header must be step,lr,momentum, not %r"
                         % (_where(path, header_line), header))
     lrs: List[float] = []
     momenta: List[float] = []
     for n, line in rows[1:]:
-        fields = [c.strip() for c in line.split(",")]
+        fields = [c.strip(" \t") for c in line.split(",")]
         if len(fields) != 3:
             raise SpecError("%s: %d fields, expected step,lr,momentum" % (_where(path, n), len(fields)))
         try:

@@ -188,6 +188,13 @@ class ScheduleTest(SpecDirTest):
         self.assertScheduleError("lr,momentum,step\n0.5,0.9,0\n0.25,0.8,1\n", "line 1", "step,lr,momentum")
         self.assertScheduleError("step,lr\n0,0.1\n1,0.1\n", "line 1", "step,lr,momentum")
 
+    def test_the_line_rules_are_the_swift_sides(self):
+        # CRLF line ends (a file saved on Windows), tabs and spaces around fields, a blank first line
+        make_spec(self.dir, steps=2, schedule="\r\nstep ,\tlr ,\tmomentum\r\n0 ,\t0.5 ,\t0.9\r\n\r\n1,0.25,0.8\r\n")
+        self.assertEqual(discipline.load_schedule(os.path.join(self.dir, "schedule.csv"), 2), ([0.5, 0.25], [0.9, 0.8]))
+        # a lone carriage return ends no line (TrialSpec.read refuses it too)
+        self.assertScheduleError("step,lr,momentum\n0,0.1,0.9\r1,0.1,0.9\n", "line 2", "5 fields")
+
     def test_apply_schedule_sets_every_group(self):
         trial = self.trial(steps=3, schedule="step,lr,momentum\n0,1e-07,0.95\n1,0.002,0.9\n2,0.003,0.85\n")
         sgd = FakeOptimizer({"lr": 1.0, "momentum": 0.0}, {"lr": 2.0, "momentum": 0.5, "weight_decay": 0})

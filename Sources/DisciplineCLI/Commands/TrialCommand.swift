@@ -71,6 +71,7 @@ struct TrialCommand: ParsableCommand {
       let runner = try program.commandRunner(command)
       runner.writesSpec = false
       runner.threadsPerSlot = threads
+      runner.onNote = { printError("note: " + $0) }
       printError("trial \(trial.key): \(command), \(trial.steps) steps at batch \(trial.batchSize)")
       let result = try runner.run(
         trial, directory: directory, shouldStop: { stop.isRequested || parentGone.check() }

@@ -39,8 +39,12 @@ struct ExecutorOptions: ParsableArguments {
       throw ValidationError("--slurm-args needs --executor slurm")
     }
     if let slurmArgs {
-      do { _ = try CommandRunner.split(slurmArgs) } catch {
+      let words: [String]
+      do { words = try CommandRunner.split(slurmArgs) } catch {
         throw ValidationError("--slurm-args: \(error.description)")
+      }
+      if let option = SlurmRunner.overridingOption(in: words) {
+        throw ValidationError(SlurmRunner.overrideMessage(option))
       }
     }
   }
@@ -79,6 +83,7 @@ struct ExecutorOptions: ParsableArguments {
       }
       runner.slots = parallel
       if parallel > 1 { runner.threadsPerSlot = threadsPerTrial }
+      runner.onNote = onNote
       return runner
     case .slurm:
       let task =

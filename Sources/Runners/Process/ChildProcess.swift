@@ -7,7 +7,9 @@ import TrialProtocol
   import Darwin
 #endif
 
-/// A child process in its own process group, its output sent to files.
+/// A child process in its own process group, its output sent to files. The group is known to
+/// `RunningWork` from its start until it is empty (or has been sent SIGKILL), so a second
+/// Ctrl-C can end it.
 final class ChildProcess {
   enum Exit: Equatable {
     case exited(Int32)
@@ -29,10 +31,12 @@ final class ChildProcess {
     posix_spawn_file_actions_init(&actions)
     defer { posix_spawn_file_actions_destroy(&actions) }
     posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+    // Never through a symbolic link: one planted where the output goes would otherwise have
+    // discipline truncate and overwrite whatever it points at.
     posix_spawn_file_actions_addopen(
-      &actions, 1, standardOutput, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+      &actions, 1, standardOutput, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW, 0o644)
     posix_spawn_file_actions_addopen(
-      &actions, 2, standardError, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+      &actions, 2, standardError, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW, 0o644)
     var attributes = posix_spawnattr_t()
     posix_spawnattr_init(&attributes)
     defer { posix_spawnattr_destroy(&attributes) }
@@ -46,9 +50,15 @@ final class ChildProcess {
     var pid: pid_t = 0
     let status = posix_spawnp(&pid, arguments[0], &actions, &attributes, argv, envp)
     guard status == 0 else {
+      if status == ELOOP {
+        throw ProgramError(
+          "cannot run \(arguments[0]): \(standardOutput) or \(standardError) is a symbolic link, which discipline does not write through"
+        )
+      }
       throw ProgramError("cannot run \(arguments[0]): \(String(cString: strerror(status)))")
     }
     self.pid = pid
+    RunningWork.started(group: pid)
   }
 
   /// The exit, once the process has ended (without blocking).
@@ -97,7 +107,10 @@ final class ChildProcess {
   /// to another process while the group has members.
   func endLeftovers(grace: Double) -> Bool {
     guard exit != nil else { return false }
-    guard kill(-pid, 0) == 0 else { return true }  // ESRCH: nothing left
+    guard kill(-pid, 0) == 0 else {  // ESRCH: nothing left
+      RunningWork.ended(group: pid)
+      return true
+    }
     guard let sent = groupTermSent else {
       groupTermSent = Date()
       kill(-pid, SIGTERM)
@@ -105,6 +118,7 @@ final class ChildProcess {
     }
     guard Date().timeIntervalSince(sent) >= grace else { return false }
     kill(-pid, SIGKILL)
+    RunningWork.ended(group: pid)
     return true
   }
 
@@ -116,5 +130,6 @@ final class ChildProcess {
     } else if kill(-pid, 0) == 0 {
       kill(-pid, SIGKILL)  // leftovers of a run abandoned before `endLeftovers` finished
     }
+    RunningWork.ended(group: pid)
   }
 }
