@@ -114,49 +114,24 @@ public struct ProgramFacts: Codable, Sendable, Equatable {
     func wrong(_ field: String, _ what: String) -> TrialEventError {
       TrialEventError("\"start\" event whose \"\(field)\" is not \(what)")
     }
+    /// An optional field: nil when absent (or null), an error naming it when malformed.
+    func optional<T: Decodable>(
+      _ field: String, _ what: String, valid: (T) -> Bool = { _ in true }
+    ) throws -> T? {
+      guard present(field) else { return nil }
+      guard let v = try? c.decode(T.self, forKey: key(field)), valid(v) else {
+        throw wrong(field, what)
+      }
+      return v
+    }
     honours = (try? c.decode([String].self, forKey: key("honours"))) ?? []
     trainSamples = try? c.decode(Int.self, forKey: key("train_samples"))
-    optimizer = nil
-    if present("optimizer") {
-      guard let v = try? c.decode(String.self, forKey: key("optimizer")) else {
-        throw wrong("optimizer", "a string (the optimizer's class name)")
-      }
-      optimizer = v
-    }
-    decoupledWeightDecay = false
-    if present("decoupled_weight_decay") {
-      guard let v = try? c.decode(Bool.self, forKey: key("decoupled_weight_decay")) else {
-        throw wrong("decoupled_weight_decay", "true or false")
-      }
-      decoupledWeightDecay = v
-    }
-    worldSize = 1
-    if present("world_size") {
-      guard let v = try? c.decode(Int.self, forKey: key("world_size")), v >= 1 else {
-        throw wrong("world_size", "a positive integer")
-      }
-      worldSize = v
-    }
-    ignores = []
-    if present("ignores") {
-      guard let v = try? c.decode([String].self, forKey: key("ignores")) else {
-        throw wrong("ignores", "a list of spec field names")
-      }
-      ignores = v
-    }
-    metrics = [:]
-    if present("metrics") {
-      guard let v = try? c.decode([String: Goal].self, forKey: key("metrics")) else {
-        throw wrong("metrics", "an object of metric names and \"higher\" or \"lower\"")
-      }
-      metrics = v
-    }
-    extendable = false
-    if present("extendable") {
-      guard let v = try? c.decode(Bool.self, forKey: key("extendable")) else {
-        throw wrong("extendable", "true or false")
-      }
-      extendable = v
-    }
+    optimizer = try optional("optimizer", "a string (the optimizer's class name)")
+    decoupledWeightDecay = try optional("decoupled_weight_decay", "true or false") ?? false
+    worldSize = try optional("world_size", "a positive integer", valid: { (v: Int) in v >= 1 }) ?? 1
+    ignores = try optional("ignores", "a list of spec field names") ?? []
+    metrics =
+      try optional("metrics", "an object of metric names and \"higher\" or \"lower\"") ?? [:]
+    extendable = try optional("extendable", "true or false") ?? false
   }
 }
