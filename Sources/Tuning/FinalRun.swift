@@ -324,17 +324,24 @@ extension Recipe {
           let shorter = fits < Int(0.97 * Double(current.steps))
           let longer = extendable && fits > Int(1.03 * Double(current.steps))
           if shorter || longer, k + 1 < current.steps, let folder {
-            let total = max(k + 2, fits)
+            // Longer by at most half the steps still to run at a time: one fast window (a
+            // tiny program's steps time noisily) must not stretch the run past what the next
+            // re-plan can take back.
+            let total = max(k + 2, min(fits, k + 1 + (3 * (current.steps - k - 1)) / 2))
+            // The later re-plans at their fractions of the new length, so the last stretch of
+            // a lengthened run is measured too.
+            replans = self.settings.finalReplans.sorted().map { Int($0 * Double(total)) }
+              .filter { $0 > k + 1 }
             do {
               currentSchedule = currentSchedule.stretched(from: k + 1, totalSteps: total)
               rows = TrialSpec.Row.rows(of: currentSchedule, momentum: plan.maxMomentum)
               let old = current.steps
               current.schedule = rows
-              // The evaluations left keep their spacing, over a longer run too.
-              let kept = current.validateAt.filter { $0 > k + 1 && $0 < total }
+              // The evaluations left spaced as the first plan spaced them: as many over the
+              // new length.
+              let spacing = max(1, total / evaluations)
               current.validateAt =
-                kept + Array(stride(from: (kept.last ?? k + 1) + every, to: total, by: every))
-                + [total]
+                Array(stride(from: k + 1 + spacing, to: total, by: spacing)) + [total]
               try current.rewrite(in: folder)
               reason += String(
                 format: "; re-planned after step %d to %d steps at the %.1f ms a step really took",
