@@ -106,7 +106,7 @@ public struct ProgramFacts: Codable, Sendable, Equatable {
 
   /// Reads the start event's fields; an optional field of the wrong type is an error that
   /// names it (a program that says something discipline cannot read should hear so).
-  init(startEvent c: KeyedDecodingContainer<EventFields.Key>, name: String) throws {
+  init(startEvent c: KeyedDecodingContainer<EventFields.Key>) throws {
     func key(_ s: String) -> EventFields.Key { EventFields.Key(stringValue: s) }
     func present(_ s: String) -> Bool {
       c.contains(key(s)) && (try? c.decodeNil(forKey: key(s))) != true

@@ -195,7 +195,7 @@ struct EventFields: Decodable {
     switch name {
     case "start":
       event = .start(
-        protocolVersion: try int("protocol"), program: try ProgramFacts(startEvent: c, name: name),
+        protocolVersion: try int("protocol"), program: try ProgramFacts(startEvent: c),
         time: time)
     case "train":
       event = .train(
