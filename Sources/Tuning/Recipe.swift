@@ -16,6 +16,8 @@ public final class Recipe<Backend: TuningBackend> {
   private let spentBefore: Double
   /// Measured training throughput, samples per second, per batch size.
   public internal(set) var samplesPerSecond: [Int: Double] = [:]
+  /// The batch sizes whose throughput a trial measured (`record`).
+  var trialRates: Set<Int> = []
   /// What a run of the user's program costs outside training (its start, a validation pass),
   /// measured from its runs; planned for every range test and trial.
   public internal(set) var costs = RunCosts()
@@ -39,6 +41,9 @@ public final class Recipe<Backend: TuningBackend> {
   /// Whether the regularization phase runs: there are candidates to study, and (after
   /// `fitRangeTestsToBudget()`) the budget has room for their range tests.
   public internal(set) var studiesRegularization: Bool
+  /// The studies a budget too short for the whole recipe left out, each with its reason
+  /// (`fitStudiesToBudget()`): their phases take the stated defaults.
+  public internal(set) var leftOut: [Phase: String] = [:]
 
   public init(backend: Backend, settings: RecipeSettings, journal: Journal) {
     self.backend = backend
@@ -106,11 +111,19 @@ public final class Recipe<Backend: TuningBackend> {
   }
 
   /// Learns throughput, the cost of starting a run, and what the program honours from
-  /// finished work.
+  /// finished work. A batch size's throughput is the fastest its trials ran (a probe's is
+  /// replaced by the first trial's, which runs as the rest will): one trial slowed
+  /// by other work on the machine must not plan the final run short (any final run is
+  /// re-planned shorter when it runs slower; only an extendable one longer). A Lightning tune
+  /// whose trials ran at a third of their speed beside other work planned a 2-epoch final run
+  /// and ended at 7:08 of its 10 minutes.
   func record(_ entry: JournalEntry) {
     if let facts = entry.program { program = facts }
     if let t = entry.trial, let r = entry.result, r.stepsPerSecond > 0 {
-      samplesPerSecond[t.batchSize] = r.stepsPerSecond * Double(t.batchSize)
+      let rate = r.stepsPerSecond * Double(t.batchSize)
+      let fastest = trialRates.contains(t.batchSize) ? samplesPerSecond[t.batchSize] ?? 0 : 0
+      samplesPerSecond[t.batchSize] = max(rate, fastest)
+      trialRates.insert(t.batchSize)
       costs.record(
         startup: r.startupSeconds, evaluationSeconds: r.evaluationSeconds,
         passes: r.evaluations.count)
@@ -246,8 +259,6 @@ public final class Recipe<Backend: TuningBackend> {
 
   public func run() throws -> TuneOutcome {
     try fitRangeTestsToBudget()
-    // Without a measured throughput (a probe that reported too few steps) there is nothing to judge by.
-    if !samplesPerSecond.isEmpty { try checkBudget() }
     let phases = countedSteps.count + 1
     var findings = Findings()
     var index = 0

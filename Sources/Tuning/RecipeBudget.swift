@@ -6,9 +6,14 @@ import Sessions
 // budget that holds it, the batch sizes that fit into memory.
 
 extension Recipe {
-  /// Range-test sweeps the weight-decay and regularization phases will run (one per condition:
-  /// the best two weight decays, each studied dropout rate and augmentation).
-  var laterRangeTests: Int { 2 + (studiesRegularization ? regularizationRangeTests : 0) }
+  /// The batch sizes of the range-test sweeps the weight-decay and regularization phases will
+  /// run at batch `b` (one per condition: the best two weight decays, each studied dropout rate
+  /// and augmentation).
+  func laterSweeps(at b: Int) -> [Int] {
+    let count =
+      (studies(.weightDecay) ? 2 : 0) + (studiesRegularization ? regularizationRangeTests : 0)
+    return Array(repeating: b, count: count)
+  }
 
   /// Range-test sweeps of the regularization phase: of the studies with two candidates or
   /// more, those a program applies (its `start` event's `honours`; all of them in-process).
@@ -20,12 +25,22 @@ extension Recipe {
       + sweeps(settings.augmentations.count, .augmentation)
   }
 
+  /// Trials the momentum phase runs: one per candidate, one for the bottom of the cycle where
+  /// there are several, and the noise repeat.
+  var momentumTrials: Int {
+    momenta.count + min(1, max(0, settings.minMomenta.count - 1)) + noiseRepeats
+  }
+  /// Trials the weight-decay phase runs: the grid, its refinement and the noise repeat.
+  var weightDecayTrials: Int { weightDecays.count + 1 + noiseRepeats }
+
   /// Trials the momentum and weight-decay phases will run.
   var laterTrials: Int {
-    (notApplied(.momentum) == nil
-      ? momenta.count + min(1, max(0, settings.minMomenta.count - 1)) + noiseRepeats : 0)
-      + (notApplied(.weightDecay) == nil ? weightDecays.count + 1 + noiseRepeats : 0)
+    (studies(.momentum) ? momentumTrials : 0) + (studies(.weightDecay) ? weightDecayTrials : 0)
   }
+
+  /// Whether the recipe studies `phase`: the program applies what it studies, and the budget
+  /// did not leave it out (`fitStudiesToBudget`).
+  func studies(_ phase: Phase) -> Bool { notApplied(phase) == nil && leftOut[phase] == nil }
 
   /// Why the program cannot take what `phase` studies (its start event lists the field in
   /// `ignores`, or does not list an optional one in `honours`), or nil. In-process every
@@ -45,7 +60,8 @@ extension Recipe {
   /// slower than the batch-size phase measured does not push the final run short.
   func replannedSteps(_ batch: Int, trials: Int) -> Int {
     trialSteps(
-      seconds: plannedTrialSeconds(trials: trials, rangeTests: laterRangeTests), batchSize: batch)
+      seconds: plannedTrialSeconds(trials: trials, rangeTests: laterSweeps(at: batch)),
+      batchSize: batch)
   }
 
   /// The steps of a phase's trials: those of its trials already in the journal (a resumed run
@@ -93,17 +109,27 @@ extension Recipe {
   }
 
   /// Splits what is left of the tuning share of the budget over the trials still to run,
-  /// after setting aside time for the range tests still to run.
-  func plannedTrialSeconds(trials: Int, rangeTests: Int) -> Double {
+  /// after setting aside time for the range tests still to run (`rangeTests`: their batch
+  /// sizes; each sweeps the samples `rangeTestSteps(batchSize:)` gives it).
+  func plannedTrialSeconds(trials: Int, rangeTests: [Int]) -> Double {
     if let fixed = settings.trialSeconds { return fixed }
-    let rangeTestSeconds = self.rangeTestSeconds(steps: rangeTestSteps)
     // With slots, a phase's specs run side by side: the time goes by rounds, not by specs, and
     // each trial gets up to `slots` times longer.
-    let rounds = { (n: Int) in (Double(n) / Double(max(1, self.backend.runner.slots))).rounded(.up)
-    }
+    let rounds = (Double(trials) / Double(max(1, backend.runner.slots))).rounded(.up)
     let available =
-      settings.budget * (1 - settings.finalShare) - elapsed - rounds(rangeTests) * rangeTestSeconds
-    return max(0.5, available / max(1, rounds(trials)))
+      settings.budget * (1 - settings.finalShare) - elapsed
+      - sweepSeconds(rangeTests, firstSteps: rangeTestSteps)
+    return max(0.5, available / max(1, rounds))
+  }
+
+  /// Seconds of range tests at the batch sizes `batches` when the first sweeps `firstSteps`:
+  /// by rounds where the backend runs several at once (the slowest of each round).
+  func sweepSeconds(_ batches: [Int], firstSteps: Int) -> Double {
+    let each = batches.map {
+      rangeTestSeconds(steps: rangeTestSteps(batchSize: $0, first: firstSteps), batchSize: $0)
+    }.sorted(by: >)
+    let slots = max(1, backend.runner.slots)
+    return stride(from: 0, to: each.count, by: slots).map { each[$0] }.reduce(0, +)
   }
 
   /// How much longer than planned a trial may run before it is stopped: a machine that slows
@@ -139,11 +165,11 @@ extension Recipe {
       trainingSeconds: Double(steps * b) / throughput(b), limit: settings.trialEvaluations)
   }
 
-  /// Seconds of a range test of `steps` at the starting batch size: its training, and its
-  /// validation passes — half as much again in-process, a program's measured passes — and a
-  /// program's start.
-  func rangeTestSeconds(steps: Int) -> Double {
-    let training = Double(steps * settings.startBatchSize) / throughput(settings.startBatchSize)
+  /// Seconds of a range test of `steps` at batch `b`: its training, and its validation passes
+  /// — half as much again in-process, a program's measured passes — and a program's start.
+  func rangeTestSeconds(steps: Int, batchSize b: Int? = nil) -> Double {
+    let b = b ?? settings.startBatchSize
+    let training = Double(steps * b) / throughput(b)
     guard costs.evaluationPassSeconds != nil else {
       return training * Self.rangeTestOverhead + startupSeconds
     }
@@ -164,6 +190,7 @@ extension Recipe {
     if journal.entries.contains(where: { later.contains($0.phase) }) {
       return "not studied, as in the run this one resumes"
     }
+    if let why = leftOut[phase] { return why }
     let share = settings.budget * (1 - settings.finalShare)
     if elapsed > share {
       return String(
@@ -183,16 +210,20 @@ extension Recipe {
 
   /// Steps of a range test at batch `b`: as many samples as the first one's, and at least
   /// 100 steps (or the first one's, if fewer), so its curve keeps enough points.
-  func rangeTestSteps(batchSize b: Int) -> Int {
-    max(min(100, rangeTestSteps), rangeTestSteps * settings.startBatchSize / b)
+  /// (`first`: the first one's steps, where they are still being planned.)
+  func rangeTestSteps(batchSize b: Int, first: Int? = nil) -> Int {
+    let first = first ?? rangeTestSteps
+    return max(min(100, first), first * settings.startBatchSize / b)
   }
 
-  /// Shortens the range tests when all of them (the first, one per further batch size, and
-  /// the later phases') would take more than `rangeTestShare` of the tuning time at the
-  /// measured throughput; when even `minimumRangeTestSteps` would not fit, drops the
-  /// regularization study, whose range tests are most of them. A 20-minute Fashion-MNIST
-  /// budget keeps its 210 steps and all 11 sweeps; at 3 minutes, 11 sweeps would take twice
-  /// the whole tuning share. A resumed run keeps the steps of its first range test.
+  /// Measures the throughput (or reads it from the journal), leaves out the studies the
+  /// budget cannot hold (`fitStudiesToBudget`), then shortens the range tests when all of them
+  /// (the first, one per further batch size, and the later phases') would take more than
+  /// `rangeTestShare` of the tuning time at the measured throughput; when even
+  /// `minimumRangeTestSteps` would not fit, drops the regularization study, whose range tests
+  /// are most of them. A 20-minute Fashion-MNIST budget keeps its 210 steps and all 11 sweeps;
+  /// at 3 minutes, 11 sweeps would take twice the whole tuning share. A resumed run keeps the
+  /// steps of its first range test.
   public func fitRangeTestsToBudget() throws {
     let first = journal.entry(firstRangeTestKey)
     if let done = first {
@@ -200,26 +231,31 @@ extension Recipe {
     } else {
       try measureThroughput(batchSize: settings.startBatchSize)
     }
+    // Without a measured throughput (a probe that reported too few steps) there is nothing to
+    // judge by.
+    if !samplesPerSecond.isEmpty { try fitStudiesToBudget() }
     let seconds = settings.budget * (1 - settings.finalShare) * settings.rangeTestShare
-    // With slots the sweeps run side by side: they cost rounds, not sweeps.
-    func affordable(sweeps: Int) -> Int {
-      let rounds = (Double(sweeps) / Double(max(1, backend.runner.slots))).rounded(.up)
-      // The most steps whose sweeps fit (a sweep's cost grows with its steps).
+    let b0 = settings.startBatchSize
+    func sweeps() -> [Int] {
+      [b0] + (studies(.batchSize) ? settings.batchSizes : []) + laterSweeps(at: b0)
+    }
+    // The most steps whose sweeps fit (a sweep's cost grows with its steps).
+    func affordable(_ batches: [Int]) -> Int {
       var low = 0
       var high = settings.rangeTestSteps
       while low < high {
         let mid = (low + high + 1) / 2
-        if rounds * rangeTestSeconds(steps: mid) <= seconds { low = mid } else { high = mid - 1 }
+        if sweepSeconds(batches, firstSteps: mid) <= seconds { low = mid } else { high = mid - 1 }
       }
       return low
     }
-    var steps = affordable(sweeps: settings.batchSizes.count + 1 + laterRangeTests)
+    var steps = affordable(sweeps())
     if steps < settings.minimumRangeTestSteps && studiesRegularization
       && regularizationRangeTests > 0
       && !journal.entries.contains(where: { $0.phase == .dropout || $0.phase == .augmentation })
     {
       studiesRegularization = false
-      steps = affordable(sweeps: settings.batchSizes.count + 1 + laterRangeTests)
+      steps = affordable(sweeps())
       onEvent?(
         .note(
           "no regularization study: its \(regularizationRangeTests) range tests do not fit into this budget"
@@ -236,50 +272,100 @@ extension Recipe {
     rangeTestSteps = steps
   }
 
-  /// The smallest budget that holds the recipe at the measured throughput: the time already
-  /// spent (loading the data, a throughput probe), range tests of `minimumRangeTestSteps` (no
-  /// regularization study) and trials of `minimumTrialSteps`, as the tuning's share of the
-  /// budget, and a final run at least as long as all that (below it, the choices would cost
-  /// more than the training they are for) that keeps its own share.
-  func minimumBudget() -> Double {
-    minimumTuningSeconds() / min(0.5, 1 - settings.finalShare)
+  /// The studies a budget too short for the whole recipe gives up, in this order: the batch
+  /// size first (a range test and a trial per candidate, the dearest study, and the starting
+  /// batch size is a stated default), then momentum (Smith's usual 0.95 → 0.85 is a good
+  /// default), then weight decay. What is left at the least is the first LR range test and the
+  /// final run: fastai's `lr_find` and `fit_one_cycle`, with the priors said as such.
+  public static var studiesGivenUpFirst: [Phase] { [.batchSize, .momentum, .weightDecay] }
+
+  /// The range-test sweeps (their batch sizes) and trials of a study at its smallest.
+  func smallestWork(of phase: Phase) -> (sweeps: [Int], trials: Int) {
+    switch phase {
+    case .batchSize: (settings.batchSizes, settings.batchSizes.count + noiseRepeats)
+    case .momentum: ([], momentumTrials)
+    case .weightDecay: ([settings.startBatchSize, settings.startBatchSize], weightDecayTrials)
+    default: ([], 0)
+    }
   }
 
-  /// Seconds of the tuning at its smallest, the time already spent included.
-  func minimumTuningSeconds() -> Double {
-    let b = Double(settings.startBatchSize)
-    let rate = throughput(settings.startBatchSize)
-    let sweeps = Double(settings.batchSizes.count + 3)
-    let rangeTests = sweeps * rangeTestSeconds(steps: settings.minimumRangeTestSteps)
+  /// The smallest budget that holds the first range test and the studies `phases` (those the
+  /// program applies) at the measured throughput: the time already spent (loading the data, a
+  /// throughput probe), range tests of `minimumRangeTestSteps` (no regularization study) and
+  /// trials of `minimumTrialSteps`, as the tuning's share of the budget, and a final run at
+  /// least as long as all that (below it, the choices would cost more than the training they
+  /// are for) that keeps its own share.
+  func minimumBudget(studying phases: [Phase] = studiesGivenUpFirst) -> Double {
+    minimumTuningSeconds(studying: phases) / min(0.5, 1 - settings.finalShare)
+  }
+
+  /// Seconds of the tuning at its smallest with the studies `phases`, the time already spent
+  /// included.
+  func minimumTuningSeconds(studying phases: [Phase] = studiesGivenUpFirst) -> Double {
+    let b = settings.startBatchSize
+    let work = phases.filter { notApplied($0) == nil }.map(smallestWork(of:))
+    let sweeps = [b] + work.flatMap(\.sweeps)
     // Trials of the fewest steps that can separate anything, each with one pass; a program
     // starts once per trial.
-    let trials =
-      Double(settings.batchSizes.count + noiseRepeats + laterTrials)
-      * (Double(settings.minimumTrialSteps) * b / rate * Self.rangeTestOverhead
-        + costs.overhead(evaluations: 1))
-    return elapsed + rangeTests + trials
+    let trial =
+      Double(settings.minimumTrialSteps * b) / throughput(b) * Self.rangeTestOverhead
+      + costs.overhead(evaluations: 1)
+    return elapsed + sweepSeconds(sweeps, firstSteps: settings.minimumRangeTestSteps)
+      + Double(work.map(\.trials).reduce(0, +)) * trial
   }
 
-  /// Throws when the budget cannot hold the recipe, naming the smallest one that would.
-  func checkBudget() throws {
-    guard journal.entries.isEmpty else { return }  // a resumed run has shown it fits
-    let minimum = minimumBudget()
-    guard settings.budget < minimum else { return }
-    let rounded = (minimum / 10).rounded(.up) * 10
-    throw RecipeError(
-      description: String(
+  /// Leaves out, in the order of `studiesGivenUpFirst`, the studies a budget cannot hold: the
+  /// fewest that let the rest fit (`minimumBudget`), each with the reason its phase reports.
+  /// Throws when even the first range test and a final run do not fit, naming the smallest
+  /// budget that would and the one the whole recipe needs. A resumed run never throws (it has
+  /// shown it fits), and its phases with journaled work run whatever this decides.
+  func fitStudiesToBudget() throws {
+    let optional = Self.studiesGivenUpFirst.filter { notApplied($0) == nil }
+    let whole = minimumBudget(studying: optional)
+    guard settings.budget < whole else { return }
+    func rounded(_ s: Double) -> Double { (s / 10).rounded(.up) * 10 }
+    guard
+      let dropped = (1...optional.count).first(where: {
+        minimumBudget(studying: Array(optional.dropFirst($0))) <= settings.budget
+      })
+    else {
+      guard journal.entries.isEmpty else { return }
+      throw RecipeError(
+        description: String(
+          format:
+            "a budget of %.0f s cannot hold even the first LR range test and a final run as long as it here: at the measured %.0f samples/s a range test of %d steps takes about %.0f s with the %.0f s already spent (loading, a throughput probe)%@; the smallest budget that would is about %.0f s (--budget %.0fs), and the whole recipe (batch size, momentum and weight decay studied) needs about %.0f s",
+          settings.budget, throughput(settings.startBatchSize),
+          settings.minimumRangeTestSteps, minimumTuningSeconds(studying: []), elapsed,
+          costs.evaluationPassSeconds.map {
+            String(
+              format:
+                "; each run of your program takes %.1f s to start and %.1f s per validation pass",
+              startupSeconds, $0)
+          } ?? "", rounded(minimumBudget(studying: [])), rounded(minimumBudget(studying: [])),
+          rounded(whole)))
+    }
+    let kept = optional.dropFirst(dropped)
+    let holds = (["the first LR range test"] + kept.map(\.rawValue)).joined(separator: ", ")
+    for phase in optional.prefix(dropped)
+    where !journal.entries.contains(where: { $0.phase == phase }) {
+      let work = smallestWork(of: phase)
+      let cost = [
+        work.sweeps.isEmpty ? nil : "\(work.sweeps.count) range tests",
+        "\(work.trials) trials",
+      ].compactMap { $0 }.joined(separator: " and ")
+      leftOut[phase] = String(
         format:
-          "a budget of %.0f s cannot hold the recipe here: at the measured %.0f samples/s its %d range tests of %d steps and %d trials of %d steps take about %.0f s with the %.0f s already spent (loading, a throughput probe)%@, as the tuning's share of the budget (the final run keeps the rest); the smallest budget that would is about %.0f s (--budget %.0fs)",
-        settings.budget, throughput(settings.startBatchSize), settings.batchSizes.count + 3,
-        settings.minimumRangeTestSteps,
-        settings.batchSizes.count + noiseRepeats + laterTrials, settings.minimumTrialSteps,
-        minimumTuningSeconds(), elapsed,
-        costs.evaluationPassSeconds.map {
-          String(
-            format:
-              "; each run of your program takes %.1f s to start and %.1f s per validation pass",
-            startupSeconds, $0)
-        } ?? "", rounded, rounded))
+          "not studied: a budget of %.0f s holds %@ and a final run, not the %@ study's %@ too (the whole recipe needs about %.0f s here)",
+        settings.budget, holds, phase.rawValue, cost, rounded(whole))
+    }
+    onEvent?(
+      .note(
+        String(
+          format:
+            "a budget of %.0f s holds %@ and a final run: %@ not studied, the stated defaults taken (the whole recipe needs about %.0f s here, --budget %.0fs)",
+          settings.budget, holds,
+          optional.prefix(dropped).map(\.rawValue).joined(separator: ", "), rounded(whole),
+          rounded(whole))))
   }
 
   var firstRangeTestKey: String { "lr/range-test/\(settings.startBatchSize)" }

@@ -187,24 +187,46 @@ import Testing
 
   /// A program that takes a second to start and another per validation pass (a real script
   /// reading a large split, whatever validation_batches asks): its costs are measured by the
-  /// throughput probe, and a budget that cannot hold the recipe with them is refused at once,
-  /// naming the budget that would and the costs, instead of overrunning with trials too short
-  /// to separate anything.
+  /// throughput probe; a budget too short for the whole recipe with them leaves out the
+  /// studies it cannot hold (each named, with the budget the whole recipe needs) and ends
+  /// within the budget, and one that cannot hold even the first range test and a final run is
+  /// refused at once, instead of overrunning with trials too short to separate anything.
   @Test(.enabled(if: FileManager.default.fileExists(atPath: "/usr/bin/python3")))
   func aSlowProgramsCostsArePlannedWithOrTheBudgetIsRefusedAtOnce() throws {
+    let slow = "env SOFTMAX_STARTUP_SECONDS=1 SOFTMAX_VALIDATION_SECONDS=1 \(Self.command)"
     let dir = CLI.temporaryDirectory()
-    let started = Date()
-    let r = try CLI.run([
-      "tune", "--command",
-      "env SOFTMAX_STARTUP_SECONDS=1 SOFTMAX_VALIDATION_SECONDS=1 \(Self.command)", "--budget",
-      "60s", "--out", dir,
+    var started = Date()
+    let reduced = try CLI.run(["tune", "--command", slow, "--budget", "40s", "--out", dir])
+    var seconds = Date().timeIntervalSince(started)
+    #expect(reduced.status == 0, "\(reduced.stderr.suffix(1500))")
+    #expect(
+      reduced.stderr.contains(
+        "batch size not studied: a budget of 40 s holds the first LR range test"),
+      "\(reduced.stderr.prefix(3000))")
+    #expect(reduced.stderr.contains("the whole recipe needs about"))
+    #expect(reduced.stderr.contains("per validation pass"))
+    #expect(seconds < 40 * 1.15, "took \(seconds) s of 40")
+    let h = try #require(
+      CLI.json(try Data(contentsOf: URL(fileURLWithPath: dir + "/hyperparameters.json"))))
+    #expect(
+      ((h["reasons"] as? [String: String])?["batch_size"])?.contains("not studied: a budget of")
+        == true, "\(h)")
+
+    started = Date()
+    // Three seconds to start and three a pass: the least (a range test, a final run as long)
+    // needs about a minute.
+    let slower = "env SOFTMAX_STARTUP_SECONDS=3 SOFTMAX_VALIDATION_SECONDS=3 \(Self.command)"
+    let refused = try CLI.run([
+      "tune", "--command", slower, "--budget", "30s", "--out", CLI.temporaryDirectory(),
     ])
-    let seconds = Date().timeIntervalSince(started)
-    #expect(r.status != 0, "\(r.stderr.suffix(1500))")
-    #expect(r.stderr.contains("cannot hold the recipe"), "\(r.stderr.suffix(1500))")
-    #expect(r.stderr.contains("per validation pass"), "\(r.stderr.suffix(1500))")
-    // At once: the probe (a start, 30 steps, a pass), not the recipe.
-    #expect(seconds < 20, "refused after \(seconds) s")
+    seconds = Date().timeIntervalSince(started)
+    #expect(refused.status != 0, "\(refused.stderr.suffix(1500))")
+    #expect(
+      refused.stderr.contains("cannot hold even the first LR range test"),
+      "\(refused.stderr.suffix(1500))")
+    #expect(refused.stderr.contains("per validation pass"), "\(refused.stderr.suffix(1500))")
+    // At once: the probe (a start, 30 steps, a pass) and the final-run check, not the recipe.
+    #expect(seconds < 25, "refused after \(seconds) s")
   }
 
   /// A final run that turns slower than the trials measured is re-planned shorter: its

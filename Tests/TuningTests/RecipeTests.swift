@@ -395,6 +395,31 @@ final class LimitedSession: TrainingSession {
     #expect(outcome.epochs.value >= 100, "\(outcome.epochs)")
   }
 
+  /// A batch size's throughput is the fastest its trials ran: a trial slowed by other work on
+  /// the machine does not lower it (and plan the final run short), and a probe's measurement
+  /// gives way to the first trial's.
+  @Test func theThroughputIsTheFastestTrialsNotTheLast() throws {
+    let recipe = Recipe(
+      backend: AnalyticBackend(), settings: settings(budget: 300), journal: try journal())
+    recipe.samplesPerSecond[32] = 10_000  // a probe's
+    func entry(_ key: String, seconds: Double) -> JournalEntry {
+      let steps = 100
+      return JournalEntry(
+        key: key, phase: .momentum, label: key,
+        trial: TrialSettings(
+          batchSize: 32, maxLearningRate: 0.1, weightDecay: 0, steps: steps, seed: 0),
+        result: TrialResult(
+          losses: Array(repeating: 1, count: steps), learningRates: [], momenta: [],
+          evaluations: [], diverged: false, seconds: seconds),
+        seconds: seconds)
+    }
+    recipe.record(entry("a", seconds: 1))  // 100 steps of 32 in 1 s: 3,200 samples/s
+    #expect(recipe.samplesPerSecond[32] == 3200)
+    recipe.record(entry("b", seconds: 0.5))  // 6,400
+    recipe.record(entry("c", seconds: 3))  // slowed threefold: still 6,400
+    #expect(recipe.samplesPerSecond[32] == 6400)
+  }
+
   @Test func respectsTheBudget() throws {
     let backend = AnalyticBackend()
     let s = settings(budget: 300)
@@ -439,19 +464,22 @@ final class LimitedSession: TrainingSession {
     #expect(recipe.elapsed > s.budget * 1.1, "used \(recipe.elapsed) of \(s.budget)")
   }
 
-  /// A budget that cannot hold the recipe's minimum says so before any work, with the
-  /// smallest budget that would.
+  /// A budget that cannot hold even the first range test and a final run as long as it says
+  /// so before any work, with the smallest budget that would and the whole recipe's.
   @Test func aBudgetTooShortForTheRecipeNamesTheSmallestThatWould() throws {
     let backend = AnalyticBackend()
     backend.secondsPerStep = { _ in 0.2 }
-    let recipe = Recipe(backend: backend, settings: settings(budget: 60), journal: try journal())
+    let recipe = Recipe(backend: backend, settings: settings(budget: 30), journal: try journal())
     do {
       _ = try recipe.run()
-      Issue.record("a 60-second budget at 0.2 s per step ran")
+      Issue.record("a 30-second budget at 0.2 s per step ran")
     } catch let error as RecipeError {
+      #expect(
+        error.description.contains("cannot hold even the first LR range test"), "\(error)")
       #expect(error.description.contains("the smallest budget that would is about"), "\(error)")
-      let minimum = recipe.minimumBudget()
-      #expect(minimum > 60)
+      #expect(error.description.contains("the whole recipe"), "\(error)")
+      let minimum = recipe.minimumBudget(studying: [])
+      #expect(minimum > 30)
       // With that budget it runs.
       let enough = Recipe(
         backend: AnalyticBackend(), settings: settings(budget: (minimum / 10).rounded(.up) * 10),
@@ -460,6 +488,52 @@ final class LimitedSession: TrainingSession {
       _ = try enough.run()
     }
     #expect(recipe.journal.entries.isEmpty)
+  }
+
+  /// A budget between what the first range test and a final run need and what the whole
+  /// recipe needs runs with the studies it holds: the batch-size study goes first, then
+  /// momentum, then weight decay; each left-out phase takes its stated default with the reason
+  /// naming the budget, and the tune ends within its budget.
+  @Test func aBudgetTooShortForTheWholeRecipeLeavesOutTheDearestStudiesFirst() throws {
+    func recipe(budget: Double) throws -> Recipe<AnalyticBackend> {
+      let backend = AnalyticBackend()
+      backend.secondsPerStep = { _ in 0.2 }
+      return Recipe(backend: backend, settings: settings(budget: budget), journal: try journal())
+    }
+    // The thresholds, as the recipe computes them at this throughput.
+    let probe = try recipe(budget: 1e6)
+    try probe.fitRangeTestsToBudget()
+    #expect(probe.leftOut.isEmpty)
+    let whole = probe.minimumBudget()
+    let withoutBatch = probe.minimumBudget(studying: [.momentum, .weightDecay])
+    let lrOnly = probe.minimumBudget(studying: [])
+    #expect(lrOnly < withoutBatch && withoutBatch < whole)
+
+    let budget = (withoutBatch + whole) / 2
+    let r = try recipe(budget: budget)
+    var notes: [String] = []
+    r.onEvent = { if case .note(let text) = $0 { notes.append(text) } }
+    let outcome = try r.run()
+    #expect(Set(r.leftOut.keys) == [.batchSize], "\(r.leftOut)")
+    #expect(notes.contains { $0.contains("batch size not studied: a budget of") }, "\(notes)")
+    #expect(outcome.batchSize.value == r.settings.startBatchSize)
+    #expect(outcome.batchSize.reason.contains("not the batch size study's 3 range tests"))
+    #expect(!r.journal.entries.contains { $0.phase == .batchSize })
+    #expect(r.journal.entries.contains { $0.phase == .momentum })
+    #expect(r.journal.entries.contains { $0.phase == .weightDecay })
+    #expect(r.elapsed <= budget * 1.1, "used \(r.elapsed) of \(budget)")
+
+    // Between the first range test's minimum and the next: only the LR range test and the
+    // final run, every other choice a stated default.
+    let least = try recipe(budget: (lrOnly + probe.minimumBudget(studying: [.weightDecay])) / 2)
+    let o = try least.run()
+    #expect(Set(least.leftOut.keys) == [.batchSize, .momentum, .weightDecay])
+    #expect(least.journal.entries.map(\.phase) == [.learningRate])
+    #expect(o.maxMomentum.reason.contains("not studied: a budget of"))
+    #expect(o.weightDecay.value == least.priorWeightDecay)
+    #expect(o.weightDecay.reason.contains("not the weight decay study's 2 range tests and"))
+    #expect(least.elapsed <= least.settings.budget * 1.1)
+    #expect(o.test.loss.isFinite)
   }
 
   @Test func shortBudgetsShortenTheRangeTests() throws {

@@ -20,7 +20,12 @@ Under discipline (`DISCIPLINE_SPEC` set) the callback
 - in the final run (`trial.final`: train on training + validation data, validate on the
   test split) reports the test loss that `trainer.test(...)` logs as `test_loss`;
 - stops through `trainer.should_stop` when discipline asks (the stop file, all steps done, a
-  non-finite loss), and writes the `end` event.
+  non-finite loss), and writes the `end` event;
+- follows a re-planned spec (discipline rewrites a final run's steps from the time an epoch
+  really takes, longer or shorter): `max_steps` follows the spec's steps, so the start event
+  says `extendable`. The LR schedulers `configure_optimizers` returns are not stepped under
+  discipline (the schedule sets the rates before every step, and a `OneCycleLR` sized for the
+  first plan would raise when stepped past its total).
 
 Run alone (no `DISCIPLINE_SPEC`) it does nothing at all: the same training, bit for bit.
 
@@ -117,6 +122,8 @@ class _TrialCallback:
         spec, driver = self.trial.spec, self._driver
         driver.set_world_size(trainer.world_size)
         trainer.fit_loop.epoch_loop.max_steps = spec["steps"]
+        if self.trial.extendable is None:
+            self.trial.extendable = True  # max_steps follows a re-planned spec
         trainer.fit_loop.max_epochs = -1  # the spec's steps decide, not epochs
         trainer.num_sanity_val_steps = 0
         if "validation_batches" in spec:
@@ -153,6 +160,10 @@ class _TrialCallback:
                 _frameworks.set_weight_decay(opt, self.trial.spec["weight_decay"])
         if not trainer.optimizers:
             self._driver.warn_once("no-optimizer", "no optimizer: the schedule cannot be applied")
+        for config in getattr(trainer, "lr_scheduler_configs", None) or ():
+            # the schedule sets every step's rate; the script's scheduler would only fight it
+            # (and a OneCycleLR sized for the first plan raises past its total steps)
+            config.scheduler.step = lambda *args, **kwargs: None
 
     def on_train_start(self, trainer: Any, pl_module: Any) -> None:
         if not self.active:
@@ -191,8 +202,10 @@ class _TrialCallback:
         done = driver.flush()
         if done == before:
             return  # a micro-batch of a step still accumulating
+        stop = self.trial.should_stop(done)  # reads a re-planned spec first
+        trainer.fit_loop.epoch_loop.max_steps = self.trial.spec["steps"]
         driver.validating = done if self.trial.should_validate(done) else None
-        if self.trial.should_stop(done):
+        if stop:
             trainer.should_stop = True
 
     def on_validation_end(self, trainer: Any, pl_module: Any) -> None:

@@ -540,7 +540,7 @@ class Trial:
         d = _distributed()
         together = d is not None and d.get_world_size() > 1
         replanned = False
-        if together and self._is_writer():
+        if self._is_writer():  # alone, too: a loop that stops by this sees a lengthened spec
             replanned = self._reload_if_replanned()
         stop = self._nonfinite or steps_done >= self.spec["steps"]
         if not stop and self._is_writer():

@@ -5,6 +5,7 @@ Debian's torch 1.13 cannot run it): scripts/setup-frameworks.sh makes .venv-ligh
 torch 2.x, lightning 2.6.6), and
 `.venv-lightning/bin/python -m unittest discover -s python/tests -p 'test_lightning.py'` runs them.
 """
+import json
 import os
 import tempfile
 import unittest
@@ -14,6 +15,12 @@ import framework_support
 import support
 from framework_support import StepRecorder, check_guarantees, schedule_rows
 from support import make_spec, read_events
+
+
+def write_atomically(path, text):
+    with open(path + ".tmp", "w") as f:
+        f.write(text)
+    os.replace(path + ".tmp", path)
 
 try:
     import torch
@@ -72,9 +79,11 @@ if pl is not None:
         def test_step(self, batch, batch_idx):
             self._measure(batch, "test")
 
+        total_steps = 100  # the OneCycleLR's
+
         def configure_optimizers(self):
             opt = torch.optim.SGD(self.parameters(), lr=0.05, momentum=0.9, weight_decay=1e-4)
-            sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=0.05, total_steps=100)
+            sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=0.05, total_steps=self.total_steps)
             return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "step"}}
 
         def train_dataloader(self):
@@ -178,6 +187,46 @@ class LightningTest(unittest.TestCase):
         check_guarantees(self, events, steps=4)
         self.assertEqual([(e["event"], e["step"]) for e in events[-3:-1]], [("val", 4), ("test", 4)])
         self.assertIn("accuracy", events[-2])
+
+    def test_a_replanned_longer_spec_is_followed_past_the_first_plans_steps(self):
+        """discipline lengthens a final run by rewriting spec.json, then schedule.csv: the
+        callback says `extendable`, max_steps follows, the new rows apply from the next step,
+        and the script's OneCycleLR, sized for the first plan, is not stepped past its end."""
+        env = make_spec(self.dir, steps=6, batch_size=8, final=True)
+        longer = "step,lr,momentum\n" + "".join("%d,0.02,0.9\n" % i for i in range(10))
+
+        class Replanner(pl.Callback):
+            def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
+                # before the discipline callback sees the third step (it runs after this one)
+                if trainer.global_step == 3 and not getattr(self, "done", False):
+                    self.done = True
+                    spec = json.load(open(env["DISCIPLINE_SPEC"]))
+                    spec["steps"] = 10
+                    write_atomically(env["DISCIPLINE_SPEC"], json.dumps(spec))
+                    write_atomically(os.path.join(self.dir, "schedule.csv"), longer)
+                    trial = next(c for c in trainer.callbacks if isinstance(c, discipline.lightning.Trial))
+                    trial.trial._schedule_checked = 0.0  # as if a second had passed
+
+        replanner = Replanner()
+        replanner.dir = self.dir
+        pl.seed_everything(1, verbose=False)
+        recorder = Recorder()
+        trainer = pl.Trainer(callbacks=[replanner, discipline.lightning.Trial(environ=env), recorder],
+                             max_steps=6, accelerator="cpu", devices=1, logger=False,
+                             enable_checkpointing=False, enable_progress_bar=False,
+                             enable_model_summary=False, default_root_dir=self.dir)
+        model = Net()
+        model.total_steps = 6  # sized for the first plan, as estimated_stepping_batches would be
+        trainer.fit(model)
+        trainer.test(model, verbose=False)
+        seen = recorder.recorder.seen
+        self.assertEqual(len(seen), 10)
+        self.assertEqual(seen[:3], [[row] for row in schedule_rows(6)[:3]])
+        self.assertEqual(seen[3:], [[(0.02, 0.9)]] * 7)
+        events = read_events(self.dir)
+        self.assertTrue(events[0]["extendable"])
+        check_guarantees(self, events, steps=10)
+        self.assertEqual(events[-2]["event"], "test")
 
     def test_without_discipline_it_does_nothing_bit_for_bit(self):
         plain = {k: v for k, v in os.environ.items() if not k.startswith("DISCIPLINE_")}

@@ -33,7 +33,11 @@ struct TuneCommand: ParsableCommand {
         residual networks). A phase whose trials would be too short to
         separate anything (under 50 steps), or that would start after
         the tuning's share of the budget (40%), takes its default and
-        says so.
+        says so. A budget too short for the whole recipe leaves out
+        the batch-size study first, then momentum, then weight decay
+        (each takes its default and says so, with the budget the
+        whole recipe needs); one too short for even the first range
+        test and a final run is refused at once.
         5. Regularization: LR range tests at each of --dropouts, then
            with each of --augmentations (images); the strongest whose
            validation loss is within 10% of the lowest (50% for

@@ -45,14 +45,14 @@ extension Recipe {
     let candidates = batchCandidates()
     let trialSeconds = plannedTrialSeconds(
       trials: candidates.count + noiseRepeats + trialsLeft,
-      rangeTests: candidates.count + laterRangeTests)
+      rangeTests: candidates + laterSweeps(at: b0))
     if candidates.count >= 2,
       let why = mayBeSkipped
         ? reasonToSkip(.batchSize, steps: trialSteps(seconds: trialSeconds, batchSize: b0))
         : notApplied(.batchSize)
     {
       onEvent?(.note("batch size \(why); the starting batch size \(b0) is taken"))
-      let later = plannedTrialSeconds(trials: trialsLeft, rangeTests: laterRangeTests)
+      let later = plannedTrialSeconds(trials: trialsLeft, rangeTests: laterSweeps(at: b0))
       return BatchSizeDecision(
         batchSize: Choice(
           b0, "\(why); the stated default, the starting batch size of the first range test"),
@@ -142,7 +142,7 @@ extension Recipe {
     let choice = chooseBatch(batchTrials)
     let batch = choice.value
     // The momentum and weight-decay trials share what is left of the tuning time.
-    let later = plannedTrialSeconds(trials: trialsLeft, rangeTests: laterRangeTests)
+    let later = plannedTrialSeconds(trials: trialsLeft, rangeTests: laterSweeps(at: batch))
     return BatchSizeDecision(
       batchSize: choice, learningRate: lrForBatch[batch]!,
       stepsPerTrial: trialSteps(seconds: later, batchSize: batch),
