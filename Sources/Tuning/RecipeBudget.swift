@@ -234,7 +234,13 @@ extension Recipe {
     // Without a measured throughput (a probe that reported too few steps) there is nothing to
     // judge by.
     if !samplesPerSecond.isEmpty { try fitStudiesToBudget() }
-    let seconds = settings.budget * (1 - settings.finalShare) * settings.rangeTestShare
+    // The range tests share the tuning time with the trials; where no trial phase is left
+    // (the budget left them out, or the program applies none of them), they may have all of
+    // it: a 5-minute tune of a slow-starting program swept 60 steps over eight decades and
+    // read its rate 14 times below what a longer sweep reads.
+    let trials = [Phase.batchSize, .momentum, .weightDecay].contains { studies($0) }
+    let seconds =
+      settings.budget * (1 - settings.finalShare) * (trials ? settings.rangeTestShare : 1)
     let b0 = settings.startBatchSize
     func sweeps() -> [Int] {
       [b0] + (studies(.batchSize) ? settings.batchSizes : []) + laterSweeps(at: b0)
