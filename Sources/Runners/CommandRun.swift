@@ -87,16 +87,30 @@ final class CommandRun {
       return
         "\(url.path) names process \(pid) without its start time and boot: it was not signalled (the pid may be another process's now)"
     case .identity(let recorded):
+      // The main process gone (or its pid another's now), what it left in its group may live
+      // on: those whose environment names this folder are the earlier run's.
+      func leftovers() -> String {
+        guard recorded.bootID == ProcessIdentity.bootID else { return "" }
+        let found = ProcessIdentity.leftovers(
+          ofGroup: recorded.pid, startedIn: directory.path)
+        for pid in found { kill(pid, SIGKILL) }
+        if !found.isEmpty { usleep(100_000) }
+        return found.isEmpty
+          ? ""
+          : "; ended what it left running in its process group (\(found.map(String.init).joined(separator: ", ")), SIGKILL)"
+      }
       guard let current = ProcessIdentity.of(recorded.pid) else {
-        return
-          "the program an earlier run started in \(directory.path) (process \(recorded.pid)) no longer runs: nothing was signalled"
+        let ended = leftovers()
+        return ended.isEmpty
+          ? "the program an earlier run started in \(directory.path) (process \(recorded.pid)) no longer runs: nothing was signalled"
+          : "the program an earlier run started in \(directory.path) (process \(recorded.pid)) no longer runs\(ended)"
       }
       guard current == recorded else {
         let when =
           current.bootID != recorded.bootID
           ? "in another boot or on another machine" : "at another time"
         return
-          "\(url.path) names process \(recorded.pid) started \(when); the process with that pid now is not the program, and was not signalled"
+          "\(url.path) names process \(recorded.pid) started \(when); the process with that pid now is not the program, and was not signalled\(leftovers())"
       }
       kill(-recorded.pid, SIGKILL)
       usleep(100_000)

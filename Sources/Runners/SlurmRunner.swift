@@ -46,6 +46,10 @@ public final class SlurmRunner: TrialRunner {
     /// "JOB_INDEX", as squeue prints array tasks.
     var task: String
     var log: String
+    /// Who submitted it and the array script it runs (squeue's `%u` and `%o`): a resumed run
+    /// re-attaches only to a job that is still this one (nil in records of older versions).
+    var user: String?
+    var command: String?
   }
 
   /// A task being watched.
@@ -60,6 +64,10 @@ public final class SlurmRunner: TrialRunner {
     var reason: String?
     var node: String?
     var runningSince: Date?
+    /// Seconds it waited for the cluster (pending for a reason other than its array's pacing),
+    /// and when that was last counted.
+    var waited = 0.0
+    var lastStatus: Date?
     var stopAsked: Date?
     var cancelled = false
     /// Status polls in a row that did not list the task.
@@ -91,6 +99,13 @@ public final class SlurmRunner: TrialRunner {
       if let record = Self.readRecord(in: directory), job.sameSpec(in: directory),
         let state = try stateOnResume(of: record.task), !Self.ended(state)
       {
+        if let why = try foreignJob(record) {
+          onNote?(
+            "Slurm task \(record.task) of the earlier run is no longer this run's (\(why)): not watched nor cancelled; \(job.spec.key) is submitted again"
+          )
+          submit.append((i, job, directory))
+          continue
+        }
         onNote?(
           "re-attached to Slurm task \(record.task) (\(state.lowercased())) for \(job.spec.key)")
         let watch = Watch(index: i, job: job, directory: directory, record: record)
@@ -154,7 +169,7 @@ public final class SlurmRunner: TrialRunner {
     // A "%" of the folder's own path is a literal "%" to sbatch, not a pattern.
     let logPattern = logDirectory.path.replacingOccurrences(of: "%", with: "%%")
     var arguments = [
-      "sbatch", "--parsable", "--array=0-\(jobs.count - 1)%\(slots)", "--job-name=discipline",
+      "sbatch", "--parsable", "--array=0-\(jobs.count - 1)%\(slots)", "--job-name=\(Self.jobName)",
       "--output=\(logPattern)/%A_%a.log",
     ]
     let givesCPUs = slurmArguments.contains {
@@ -181,7 +196,9 @@ public final class SlurmRunner: TrialRunner {
       "submitted Slurm job \(id): \(jobs.count) task\(jobs.count == 1 ? "" : "s"), \(min(slots, jobs.count)) at a time"
     )
     return try jobs.enumerated().map { (k, item) in
-      let record = TaskRecord(task: "\(id)_\(k)", log: "\(logDirectory.path)/\(id)_\(k).log")
+      let record = TaskRecord(
+        task: "\(id)_\(k)", log: "\(logDirectory.path)/\(id)_\(k).log", user: Self.userName,
+        command: script.path)
       try JSONEncoder().encode(record).write(
         to: item.2.appendingPathComponent("slurm.json"), options: .atomic)
       return Watch(index: item.0, job: item.1, directory: item.2, record: record)
@@ -248,11 +265,32 @@ public final class SlurmRunner: TrialRunner {
               try cancel(
                 w,
                 why:
-                  "Slurm will not start task \(w.record.task): it is pending for \(reason), which no wait clears (the request, \(request), does not fit the partition)",
+                  "Slurm will not start task \(w.record.task): it is pending for \(reason), which no wait clears (the request: \(request))",
                 log: false)
               continue
             }
-            if state == "RUNNING" && w.runningSince == nil { w.runningSince = Date() }
+            let now = Date()
+            if state == "PENDING" && !Self.ownPacing(w.reason), let last = w.lastStatus {
+              w.waited += now.timeIntervalSince(last)
+            }
+            w.lastStatus = now
+            // A wait for the cluster counts against the trial's time (its spec's limit, else
+            // --trial-timeout): a task held or queued behind others for longer is given up,
+            // and the phase decides among the rest instead of waiting past the budget.
+            let patience = w.job.spec.maxSeconds ?? trialTimeout
+            if state == "PENDING" && w.waited > patience {
+              try cancel(
+                w,
+                why: String(
+                  format:
+                    "Slurm did not start task %@ in %.0f s (pending: %@), longer than %@ allows: cancelled",
+                  w.record.task, w.waited, w.reason ?? "no reason given",
+                  w.job.spec.maxSeconds == nil
+                    ? "--trial-timeout" : "the trial's time limit (its spec's max_seconds)"),
+                log: false)
+              continue
+            }
+            if state == "RUNNING" && w.runningSince == nil { w.runningSince = now }
             w.node = nodes[w.record.task] ?? w.node
           } else if answered {
             w.missing += 1
@@ -319,8 +357,11 @@ public final class SlurmRunner: TrialRunner {
   }
 
   /// Node names and pending reasons seen by the last `states` call, per task.
-  private var nodes: [String: String] = [:]
-  private var reasons: [String: String] = [:]
+  var nodes: [String: String] = [:]
+  var reasons: [String: String] = [:]
+  /// Why the last `states` call had no answer: squeue's exit and message, or the line it
+  /// printed that is not its table.
+  var lastSqueueProblem: String?
 
   /// Cancels jobs or tasks; false, with a note saying so, when scancel fails (the controller
   /// unreachable, another user's job): they may still run, and the user should know.
@@ -337,157 +378,4 @@ public final class SlurmRunner: TrialRunner {
     return false
   }
 
-  /// The options of sbatch that discipline sets itself and relies on: the array's tasks map
-  /// to the spec folders in order (`--array`), each task's log is where the failure message
-  /// points (`--output`), the jobs are discipline's by name (`--job-name`). Long options as
-  /// sbatch reads them, which includes any unambiguous abbreviation ("--arr=1-9").
-  static let ownOptions: [(long: String, short: Character)] = [
-    ("array", "a"), ("output", "o"), ("job-name", "J"),
-  ]
-  /// sbatch's short options that take no value: others may be followed by theirs in the same
-  /// word ("-p-o" is partition "-o"), which then holds no further option.
-  static let flagsWithoutValue = Set("hHOQsuvVW")
-
-  /// The first of `arguments` (--slurm-args) that would set one of `ownOptions`, as written.
-  package static func overridingOption(in arguments: [String]) -> String? {
-    for word in arguments {
-      if word.hasPrefix("--") {
-        let name = word.dropFirst(2).prefix { $0 != "=" }
-        if !name.isEmpty, ownOptions.contains(where: { $0.long.hasPrefix(name) }) { return word }
-      } else if word.hasPrefix("-") {
-        for c in word.dropFirst() {
-          if ownOptions.contains(where: { $0.short == c }) { return word }
-          if !flagsWithoutValue.contains(c) { break }
-        }
-      }
-    }
-    return nil
-  }
-
-  package static func overrideMessage(_ option: String) -> String {
-    "--slurm-args: \(option) sets what discipline sets itself (--array maps the tasks to the trials' folders, --output is each task's log, --job-name marks the jobs as discipline's); leave it out"
-  }
-
-  /// Pending reasons that no wait will clear: the job asks for what the partition cannot give.
-  static func neverStarts(_ reason: String) -> Bool {
-    [
-      "PartitionConfig", "BadConstraints", "PartitionNodeLimit", "PartitionTimeLimit",
-      "InvalidAccount", "InvalidQOS",
-      "ReqNodeNotAvail, UnavailableNodes", "PartitionDown", "PartitionInactive",
-    ].contains(reason)
-  }
-
-  /// Why the last `states` call had no answer: squeue's exit and message, or the line it
-  /// printed that is not its table.
-  private var lastSqueueProblem: String?
-
-  /// The state of every task of a job ("JOB_INDEX" → "RUNNING"); empty when Slurm no longer
-  /// knows the job, nil when squeue did not answer (the controller busy or restarting) or
-  /// answered what is not its table: a line that is not this job's task, its state in
-  /// capitals and the rest. Only a clean answer may say a task is gone — one read as gone is
-  /// given up, or submitted again on resume.
-  func states(ofJob id: String) throws -> [String: String]? {
-    let (status, output, error) = try Self.shell([
-      "squeue", "--noheader", "--array", "--jobs=\(id)", "--states=all", "--format=%i|%T|%N|%r",
-    ])
-    guard status == 0 else {
-      if error.lowercased().contains("invalid job id") { return [:] }
-      let message = error.trimmingCharacters(in: .whitespacesAndNewlines)
-      lastSqueueProblem =
-        "exit \(status)\(message.isEmpty ? "" : ": " + String(message.prefix(300)).printable)"
-      return nil
-    }
-    var states: [String: String] = [:]
-    for line in output.split(separator: "\n") where !line.allSatisfy(\.isWhitespace) {
-      let fields = line.split(separator: "|", omittingEmptySubsequences: false).map {
-        $0.trimmingCharacters(in: .whitespaces)
-      }
-      guard fields.count >= 2, Self.isTask(fields[0], ofJob: id),
-        let word = fields[1].split(separator: " ").first,
-        word.allSatisfy({ ("A"..."Z").contains($0) || $0 == "_" })
-      else {
-        lastSqueueProblem = "it printed \"\(String(line.prefix(200)).printable)\""
-        return nil
-      }
-      states[fields[0]] = fields[1]
-      if fields.count >= 3, !fields[2].isEmpty, !fields[2].hasPrefix("(") {
-        nodes[fields[0]] = fields[2]
-      }
-      if fields.count >= 4 { reasons[fields[0]] = fields[3...].joined(separator: "|") }
-    }
-    return states
-  }
-
-  /// The exit code of an ended task, from `scontrol show job` ("ExitCode=7:0"); nil when unknown.
-  func exitCode(of task: String) -> Int32? {
-    guard let (status, output, _) = try? Self.shell(["scontrol", "show", "job", task]), status == 0,
-      let range = output.range(of: "ExitCode=")
-    else { return nil }
-    return Int32(output[range.upperBound...].prefix { $0.isNumber })
-  }
-
-  /// Slurm's states after which a task runs no more.
-  static func ended(_ state: String) -> Bool {
-    [
-      "COMPLETED", "FAILED", "CANCELLED", "TIMEOUT", "NODE_FAIL", "PREEMPTED", "BOOT_FAIL",
-      "DEADLINE", "OUT_OF_MEMORY",
-      "SPECIAL_EXIT", "REVOKED",
-    ].contains(state.split(separator: " ").first.map(String.init) ?? state)
-  }
-
-  static func jobID(of task: String) -> String { String(task.prefix { $0 != "_" }) }
-
-  /// Whether squeue's first column names a task of job `id`: "ID_INDEX", or a pending
-  /// remainder of the array ("ID_[3-9%2]"), or the job itself.
-  static func isTask(_ field: String, ofJob id: String) -> Bool {
-    guard field.hasPrefix(id) else { return false }
-    let rest = field.dropFirst(id.count)
-    return rest.isEmpty
-      || (rest.first == "_" && rest.count > 1
-        && rest.dropFirst().allSatisfy { "0123456789[]-,%".contains($0) })
-  }
-
-  static func readRecord(in directory: URL) -> TaskRecord? {
-    guard let data = try? Data(contentsOf: directory.appendingPathComponent("slurm.json")) else {
-      return nil
-    }
-    return try? JSONDecoder().decode(TaskRecord.self, from: data)
-  }
-
-  /// A word as the shell reads it back unchanged.
-  static func quoted(_ word: String) -> String {
-    "'" + word.replacingOccurrences(of: "'", with: "'\\''") + "'"
-  }
-
-  /// Runs a Slurm command: its exit status, standard output and standard error (through
-  /// temporary files, waited for with waitpid: Foundation's Process can miss a child's end).
-  static func shell(_ arguments: [String]) throws -> (Int32, String, String) {
-    let base = FileManager.default.temporaryDirectory.appendingPathComponent(
-      "discipline-\(getpid())-\(UUID().uuidString)")
-    let out = base.path + ".out"
-    let err = base.path + ".err"
-    defer {
-      unlink(out)
-      unlink(err)
-    }
-    let child: ChildProcess
-    do {
-      child = try ChildProcess(
-        arguments: arguments, environment: ProcessInfo.processInfo.environment, standardOutput: out,
-        standardError: err)
-    } catch {
-      throw ProgramError(
-        "cannot run \(arguments[0]) (is Slurm installed and on the PATH?): \(error.description)")
-    }
-    let status: Int32
-    switch child.wait() {
-    case .exited(let code): status = code
-    case .signaled(let signal): status = 128 + signal
-    case .unknown: status = 0  // reaped unseen: its output says how it went
-    }
-    let text = { (path: String) in
-      String(decoding: FileManager.default.contents(atPath: path) ?? Data(), as: UTF8.self)
-    }
-    return (status, text(out), text(err))
-  }
 }

@@ -322,9 +322,20 @@ import Testing
           fails) echo 'slurm_load_jobs error: Socket timed out on send/recv operation' >&2; exit 1;;
           garbage) echo '<html><body>503 Service Unavailable</body></html>'; exit 0;;
           hangs) exec sleep 60;;
+          held) state='PENDING|(null)|JobHeldAdmin';;
+          unavailable) state='PENDING|(null)|ReqNodeNotAvail, UnavailableNodes:node[1-2]';;
+          paced) state='PENDING|(null)|JobArrayTaskLimit';;
+        esac
+        case "$*" in
+          *%j*)  # who the job is: the name, user and script discipline submitted, or squeue.who's
+            who=$(cat \(folder)/squeue.who 2>/dev/null ||
+              echo "discipline|$(id -un)|$(head -n 1 \(folder)/sbatch.calls | awk '{print $NF}')")
+            i=0
+            while [ $i -lt 20 ]; do echo "4242_$i|$who"; i=$((i + 1)); done
+            exit 0;;
         esac
         i=0
-        while [ $i -lt 20 ]; do echo "4242_$i|RUNNING|node1|None"; i=$((i + 1)); done
+        while [ $i -lt 20 ]; do echo "4242_$i|${state:-RUNNING|node1|None}"; i=$((i + 1)); done
         """,
         "scancel": """
         echo "$@" >> \(folder)/scancel.calls
@@ -397,6 +408,40 @@ import Testing
       "\(r.stderr)")
   }
 
+  /// Issue 28: on --resume a task is re-attached to only while Slurm's job of that id is still
+  /// the one submitted (discipline's name, this user, the array script): a job id Slurm reused
+  /// for another user's or another run's job is neither watched nor cancelled, and the spec is
+  /// submitted again.
+  @Test(arguments: [nil, "discipline|someone-else|/x/tasks.sh", "train|USER|SCRIPT"])
+  func aResumeReattachesOnlyToItsOwnJob(who: String?) throws {
+    let slurm = try FakeSlurm()
+    let dir = CLI.temporaryDirectory()
+    let args = Self.study(["--executor", "slurm", "--out", dir])
+    let first = try slurm.start(args)
+    kill(first.pid, SIGKILL)
+    _ = first.wait(seconds: 10)
+    try #require(slurm.calls("sbatch").count == 1, "\(slurm.calls("sbatch"))")
+    let script = try #require(slurm.calls("sbatch").first?.split(separator: " ").last)
+    if let who {
+      try who.replacingOccurrences(of: "USER", with: NSUserName())
+        .replacingOccurrences(of: "SCRIPT", with: String(script))
+        .write(toFile: slurm.folder + "/squeue.who", atomically: true, encoding: .utf8)
+    }
+    // The fake's tasks run forever: the resumed run is ended after it has decided.
+    let r = try run(args + ["--resume"], environment: slurm.environment, timeout: 6)
+    if who == nil {
+      #expect(r.stderr.contains("re-attached to Slurm task 4242_0"), "\(r.stderr)")
+      #expect(slurm.calls("sbatch").count == 1, "submitted again: \(slurm.calls("sbatch"))")
+    } else {
+      #expect(
+        r.stderr.contains("Slurm task 4242_0 of the earlier run is no longer this run's"),
+        "\(r.stderr)")
+      #expect(!r.stderr.contains("re-attached"), "\(r.stderr)")
+      #expect(slurm.calls("sbatch").count == 2, "not submitted again: \(slurm.calls("sbatch"))")
+    }
+    #expect(slurm.calls("scancel").isEmpty, "\(slurm.calls("scancel"))")
+  }
+
   /// Issue 28: a second Ctrl-C while discipline waits on squeue still cancels its jobs before
   /// it exits.
   @Test func aSecondInterruptCancelsTheJobs() throws {
@@ -411,6 +456,36 @@ import Testing
     #expect(status == 130, "the second Ctrl-C must exit at once")
     if status == nil { kill(process.pid, SIGKILL) }
     #expect(slurm.calls("scancel") == ["4242"], "\(slurm.calls("scancel"))")
+  }
+
+  /// Issue 28: a task Slurm keeps pending is not waited for forever. A reason no wait clears
+  /// (squeue's detail after it included) cancels it at once; a wait for the cluster (held,
+  /// queued) counts against its time and cancels it past --trial-timeout; the array's own
+  /// pacing (JobArrayTaskLimit) does not count.
+  @Test(arguments: ["unavailable", "held", "paced"])
+  func pendingTasksAreNotWaitedForForever(mode: String) throws {
+    let slurm = try FakeSlurm()
+    try slurm.mode(mode)
+    let r = try run(
+      Self.study(["--executor", "slurm", "--trial-timeout", "2", "--out", CLI.temporaryDirectory()]
+      ),
+      environment: slurm.environment, timeout: mode == "paced" ? 8 : 60)
+    switch mode {
+    case "unavailable":
+      #expect(
+        r.stderr.contains("Slurm will not start task 4242_0: it is pending for ReqNodeNotAvail"),
+        "\(r.stderr)")
+      #expect(slurm.calls("scancel").contains("4242_0"), "\(slurm.calls("scancel"))")
+    case "held":
+      #expect(
+        r.stderr.contains("Slurm did not start task 4242_0 in")
+          && r.stderr.contains("(pending: JobHeldAdmin), longer than --trial-timeout allows"),
+        "\(r.stderr)")
+      #expect(slurm.calls("scancel").contains("4242_0"), "\(slurm.calls("scancel"))")
+    default:  // waiting for a slot of its own array: still waiting when ended after 8 s
+      #expect(r.status == 137, "\(r.status): \(r.stderr)")
+      #expect(slurm.calls("scancel").isEmpty, "\(slurm.calls("scancel"))")
+    }
   }
 
   /// Issue 28: a scancel that fails is said, not ignored: the task may still run.

@@ -335,6 +335,54 @@ import Testing
     #expect(unrelated.wait() == .signaled(SIGKILL))
   }
 
+  /// Issue 28: what a program left in its process group lives on after its main process (and
+  /// the discipline that started it) died; on resume the pid file's process is gone, and the
+  /// group's processes whose environment names the trial's folder are ended — and only they:
+  /// a process of the same group started for another folder is left alone.
+  @Test func leftoversOfAProgramWhoseMainProcessIsGoneAreEndedOnResume() throws {
+    let dir = temporaryDirectory()
+    let other = temporaryDirectory()
+    let pids = dir.appendingPathComponent("leftovers.txt").path
+    // A group leader that starts two children ignoring SIGTERM, one of them for another
+    // folder, writes their pids, and exits.
+    let leader = try ChildProcess(
+      arguments: [
+        "/bin/sh", "-c",
+        """
+        trap '' TERM
+        sleep 600 & a=$!
+        DISCIPLINE_DIR=\(other.path) sleep 600 & b=$!
+        echo "$a $b" > \(pids).tmp && mv \(pids).tmp \(pids)
+        sleep 0.5
+        """,
+      ], environment: ["DISCIPLINE_DIR": dir.path], standardOutput: "/dev/null",
+      standardError: "/dev/null")
+    let identity = try #require(ProcessIdentity.of(leader.pid))
+    try identity.line.write(
+      to: dir.appendingPathComponent("pid"), atomically: true, encoding: .utf8)
+    _ = leader.wait()
+    let children = try String(contentsOfFile: pids, encoding: .utf8).split(separator: " ")
+      .compactMap { pid_t($0.trimmingCharacters(in: .whitespacesAndNewlines)) }
+    try #require(children.count == 2)
+    defer { for pid in children { kill(pid, SIGKILL) } }
+    #expect(kill(children[0], 0) == 0 && kill(children[1], 0) == 0)
+    let note = CommandRun.endEarlierRun(in: dir)
+    #expect(
+      note?.contains(
+        "no longer runs; ended what it left running in its process group (\(children[0])")
+        == true, "\(note ?? "")")
+    usleep(200_000)
+    // Gone, or a zombie until whoever adopted it reaps it.
+    func alive(_ pid: pid_t) -> Bool {
+      guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+        let close = stat.lastIndex(of: ")")
+      else { return false }
+      return stat[stat.index(after: close)...].split(separator: " ").first != "Z"
+    }
+    #expect(!alive(children[0]), "the leftover lives on")
+    #expect(alive(children[1]), "another folder's process was killed")
+  }
+
   /// Issue 28: the pid file a run writes names its program by pid, start time and boot.
   @Test func thePidFileRecordsTheProgramsIdentity() throws {
     let dir = temporaryDirectory()

@@ -257,6 +257,25 @@ import Testing
     }
   }
 
+  /// Issue 28: fields a spec has that this version does not know are named (a spec a newer
+  /// discipline wrote, or one written by hand with a misspelt field); every field discipline
+  /// writes is known.
+  @Test func unknownSpecFieldsAreNamed() throws {
+    let dir = temporaryDirectory()
+    var spec = sampleSpec()
+    spec.stopRule = nil
+    try spec.write(to: dir)
+    let url = dir.appendingPathComponent("spec.json")
+    #expect(TrialSpec.unknownFields(at: url) == [])
+    var object = try #require(
+      try JSONSerialization.jsonObject(with: Data(contentsOf: url)) as? [String: Any])
+    object["weight_decy"] = 0.1
+    object["warmup"] = 3
+    try JSONSerialization.data(withJSONObject: object).write(to: url)
+    #expect(TrialSpec.unknownFields(at: url) == ["warmup", "weight_decy"])
+    _ = try TrialSpec.read(from: url)  // still runs: the fields are only named
+  }
+
   /// Issue 28: schedule.csv saved with CRLF line ends, spaces around fields or a blank line
   /// first reads as written (the Python helper reads it by the same rules).
   @Test func aScheduleWithCRLFAndSpacesReads() throws {

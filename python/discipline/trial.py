@@ -82,6 +82,8 @@ _CHECKS = {
     "max_seconds": (lambda v: v is None or (_is_number(v) and v > 0), "a positive number or null"),
 }
 _REQUIRED = ("protocol", "steps", "schedule")
+# Every field a spec of protocol 1 may have (Docs/PROTOCOL.md; the Swift side's TrialSpec).
+_KNOWN = frozenset(_CHECKS) | {"protocol", "stop_rule", "engine", "hyperparameters"}
 
 
 def _line_of(text: str, key: str) -> Optional[int]:
@@ -102,7 +104,8 @@ def load_spec(path: str) -> Dict[str, Any]:
 
     Raises SpecError naming the file (and line) when it is missing (exit code 66), is not a
     JSON object, lacks `protocol`, `steps` or `schedule`, has a field of the wrong type, or
-    speaks a protocol other than 1. Unknown fields are ignored.
+    speaks a protocol other than 1. Unknown fields are ignored, with a warning on standard
+    error naming each (a newer discipline's, or a misspelt one in a spec written by hand).
     """
     try:
         with open(path, encoding="utf-8") as f:
@@ -130,6 +133,10 @@ def load_spec(path: str) -> Dict[str, Any]:
         if key in spec and not check(spec[key]):
             raise SpecError("%s: \"%s\" must be %s, not %s"
                             % (_where(path, _line_of(text, key)), key, what, json.dumps(spec[key])))
+    for key in sorted(set(spec) - _KNOWN):
+        print("discipline: warning: %s: unknown field %s is ignored (a newer discipline's, or a "
+              "misspelt one?)" % (_where(path, _line_of(text, key)), json.dumps(key)),
+              file=sys.stderr, flush=True)
     return spec
 
 

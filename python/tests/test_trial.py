@@ -150,6 +150,19 @@ class SpecTest(SpecDirTest):
         self.assertEqual(caught.exception.exit_code, 66)
         self.assertIn("schedule.csv", str(caught.exception))
 
+    def test_unknown_fields_are_named_on_stderr_and_the_spec_still_runs(self):
+        env = make_spec(self.dir, warmup=3, weight_decy=0.1)
+        run = subprocess.run([sys.executable, "-c", "import discipline; discipline.Trial(); print('trained')"],
+                             env=env, capture_output=True, text=True, timeout=60)
+        self.assertEqual(run.returncode, 0, run.stderr)
+        self.assertIn("trained", run.stdout)
+        self.assertIn('unknown field "warmup" is ignored', run.stderr)
+        self.assertIn('line 18: unknown field "weight_decy" is ignored', run.stderr)
+        plain = make_spec(self.dir)  # every field discipline writes is known
+        run = subprocess.run([sys.executable, "-c", "import discipline; discipline.Trial()"],
+                             env=plain, capture_output=True, text=True, timeout=60)
+        self.assertEqual(run.stderr, "")
+
     def test_a_bad_spec_exits_the_program_with_a_clear_message(self):
         env = make_spec(self.dir, protocol=2)
         run = subprocess.run([sys.executable, "-c", "import discipline; discipline.Trial(); print('trained')"],

@@ -64,6 +64,11 @@ struct TrialCommand: ParsableCommand {
       throw CommandError("\(spec): no such file", exitCode: 66)
     }
     let trial = try TrialSpec.read(from: url)
+    for field in TrialSpec.unknownFields(at: url) {
+      printError(
+        "warning: \(spec): unknown field \"\(field.printable)\" is ignored (a newer discipline's, or a misspelt one?)"
+      )
+    }
     let directory = url.deletingLastPathComponent()
     let stop = StopSignal()
     let parentGone = ParentWatch()

@@ -43,6 +43,34 @@ struct ProcessIdentity: Equatable {
     return UInt64(fields[19])
   }
 
+  /// Processes of process group `group` that a run in `directory` started: their
+  /// environment names the folder (`DISCIPLINE_DIR`, which discipline gives every program it
+  /// starts and children inherit). What a program leaves behind once its main process is gone
+  /// (a worker, a shell's background job) keeps its group and its environment; a process of
+  /// another run or another user's cannot be read (or names another folder). Empty without
+  /// /proc.
+  static func leftovers(ofGroup group: pid_t, startedIn directory: String) -> [pid_t] {
+    guard let entries = try? FileManager.default.contentsOfDirectory(atPath: "/proc") else {
+      return []
+    }
+    let mark = Array("DISCIPLINE_DIR=\(directory)".utf8)
+    return entries.compactMap { pid_t($0) }.filter { pid in
+      guard pid != getpid(), processGroup(of: pid) == group,
+        let environ = FileManager.default.contents(atPath: "/proc/\(pid)/environ")
+      else { return false }
+      return environ.split(separator: 0).contains { Array($0) == mark }
+    }
+  }
+
+  /// Field 5 of /proc/PID/stat: the process group.
+  static func processGroup(of pid: pid_t) -> pid_t? {
+    guard let text = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+      let close = text.lastIndex(of: ")")
+    else { return nil }
+    let fields = text[text.index(after: close)...].split(separator: " ")
+    return fields.count > 2 ? pid_t(fields[2]) : nil
+  }
+
   /// The pid file's line: "PID START_TIME BOOT_ID".
   var line: String { "\(pid) \(startTime) \(bootID)\n" }
 
