@@ -27,6 +27,7 @@ let package = Package(
     .library(name: "Runners", targets: ["Runners"]),
     .library(name: "RangeTests", targets: ["RangeTests"]),
     .library(name: "Tuning", targets: ["Tuning"]),
+    .library(name: "Engine", targets: ["Engine"]),
   ],
   dependencies: [
     .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2")
@@ -68,11 +69,16 @@ let package = Package(
         "Training", "TrialProtocol", "RangeTests", "Tuning", "Reports", "Schedules", "Datasets",
         "NeuralNetworks",
       ]),
+    // The built-in engine behind the recipe: a training setup from a data set and a model, and
+    // the backend the recipe's in-process sessions come from.
+    .target(
+      name: "Engine",
+      dependencies: ["Training", "Tuning", "Sessions", "Datasets", "NeuralNetworks"]),
     .executableTarget(
       name: "DisciplineCLI",
       dependencies: [
         "Tensors", "NeuralNetworks", "Optimizers", "Schedules", "Datasets", "Reports", "Sessions",
-        "Training", "TrialProtocol", "Runners", "RangeTests", "Tuning", "RunFolders",
+        "Training", "TrialProtocol", "Runners", "RangeTests", "Tuning", "RunFolders", "Engine",
         "Randomness", .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ]),
     .target(

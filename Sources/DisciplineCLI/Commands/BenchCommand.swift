@@ -1,4 +1,5 @@
 import ArgumentParser
+import Engine
 import Foundation
 import NeuralNetworks
 import Optimizers
@@ -88,18 +89,6 @@ struct BenchCommand: ParsableCommand {
       )
     }
   }
-}
-
-/// The process's peak resident memory (VmHWM), in MiB.
-func peakMemoryMiB() -> Double {
-  guard let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8) else {
-    return 0
-  }
-  for line in status.split(separator: "\n") where line.hasPrefix("VmHWM:") {
-    let kb = line.split(separator: " ").compactMap { Double($0) }.first ?? 0
-    return kb / 1024
-  }
-  return 0
 }
 
 extension GEMM.Backend: ExpressibleByArgument {}

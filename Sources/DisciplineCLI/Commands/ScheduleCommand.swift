@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import RunFolders
 import Schedules
 import TrialProtocol
 
@@ -18,7 +19,8 @@ struct ScheduleCommand: ParsableCommand {
       Examples:
         discipline schedule one-cycle --max-lr 0.1 --total-steps 1000
         discipline schedule one-cycle --variant smith --max-lr 0.8 --total-steps 1000
-        discipline schedule cyclic --base-lr 0.08 --max-lr 0.8 --step-size-up 200
+        discipline schedule cyclic --base-lr 0.08 --max-lr 0.8 --step-size-up 200 \\
+          --total-steps 800
         discipline schedule cosine --lr 0.1 --warmup-steps 50 --total-steps 500
         discipline schedule step --lr 0.1 --step-size 30 --total-steps 90 --format svg
       """)
@@ -63,7 +65,10 @@ struct ScheduleCommand: ParsableCommand {
         throw ValidationError(
           "--momentum must be a finite number in [0, 1]; got \(constantMomentum).")
       }
-      let table = ScheduleTable(schedule: schedule, constantMomentum: constantMomentum)
+      // The chart's title names each parameter by its flag without the dashes (`pct-start`).
+      let table = ScheduleTable(
+        schedule: schedule, constantMomentum: constantMomentum,
+        parameterName: { String(PolicyParameters.flag(for: $0).dropFirst(2)) })
       let text: String
       switch format {
       case .csv: text = table.csv()
@@ -99,10 +104,7 @@ enum ScheduleFormat: String, CaseIterable {
   case csv, json, svg
 }
 
-/// The scale of the chart's learning-rate axis.
-enum LearningRateAxis: String, CaseIterable {
-  case linear, log
-}
+extension LearningRateAxis: ExpressibleByArgument {}
 
 /// A failure to deliver the output.
 enum ScheduleOutputError: Error, CustomStringConvertible {

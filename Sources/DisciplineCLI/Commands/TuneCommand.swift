@@ -1,5 +1,6 @@
 import ArgumentParser
 import Datasets
+import Engine
 import Foundation
 import NeuralNetworks
 import RunFolders
@@ -303,6 +304,7 @@ struct TuneCommand: ParsableCommand {
       setup: setup, finalSetup: finalSetup,
       stateDirectory: outURL.appendingPathComponent("final-state"), resumesFinal: common.resume,
       clockStart: commandStart, workClock: virtualClock.map(WorkClock.init(samplesPerSecond:)))
+    backend.onNote = { printError("note: " + $0) }
     printError(
       "tune: \(model) (\(setup.specification(dropout: 0).build(seed: common.seed).parameterCount) parameters) on \(data.dataset): \(setup.sizes); budget \(budget)"
     )

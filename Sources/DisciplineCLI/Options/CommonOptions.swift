@@ -1,5 +1,6 @@
 import ArgumentParser
 import Datasets
+import Engine
 import Foundation
 import NeuralNetworks
 import Optimizers
@@ -84,6 +85,7 @@ extension ProgramError: UserFacingError { var exitCode: Int32 { 1 } }
 extension TrialProtocolError: UserFacingError { var exitCode: Int32 { 65 } }
 extension RangeTestError: UserFacingError { var exitCode: Int32 { 1 } }
 extension RecipeError: UserFacingError { var exitCode: Int32 { 1 } }
+extension EngineSetupError: UserFacingError { var exitCode: Int32 { 64 } }
 /// The journal cannot be written (EX_CANTCREAT).
 extension JournalError: UserFacingError { var exitCode: Int32 { 73 } }
 

@@ -1,25 +1,25 @@
-import ArgumentParser
 import Foundation
 import NeuralNetworks
-import RunFolders
 import Training
 import Tuning
 
 /// The built-in engine behind the recipe.
-final class EngineBackend: SessionBackend {
-  let setup: TrainingSetup
-  let finalSetup: TrainingSetup
+public final class EngineBackend: SessionBackend {
+  public let setup: TrainingSetup
+  public let finalSetup: TrainingSetup
   /// Where the final run's state is saved after every epoch (nil: it is not).
-  let stateDirectory: URL?
+  public let stateDirectory: URL?
   /// Whether a saved final run may be continued (--resume); otherwise an old one is deleted.
-  let resumesFinal: Bool
-  private(set) var finalModel: Module?
+  public let resumesFinal: Bool
+  public private(set) var finalModel: Module?
+  /// Says what the user should know (a saved final state that cannot be continued).
+  public var onNote: ((String) -> Void)?
   /// When the command began (before loading the data): the zero of `now()`.
   private let clockStart: Date
   /// When set (`--virtual-clock`), time is the work done, counted by every session made here.
-  let workClock: WorkClock?
+  public let workClock: WorkClock?
 
-  init(
+  public init(
     setup: TrainingSetup, finalSetup: TrainingSetup, stateDirectory: URL? = nil,
     resumesFinal: Bool = false,
     clockStart: Date = Date(), workClock: WorkClock? = nil
@@ -32,7 +32,7 @@ final class EngineBackend: SessionBackend {
     self.resumesFinal = resumesFinal
   }
 
-  func makeSession(batchSize: Int, regularization r: Regularization, seed: UInt64) throws
+  public func makeSession(batchSize: Int, regularization r: Regularization, seed: UInt64) throws
     -> EngineSession
   {
     let session = try setup.session(
@@ -41,7 +41,8 @@ final class EngineBackend: SessionBackend {
     return session
   }
 
-  func makeFinalSession(batchSize: Int, regularization r: Regularization, seed: UInt64) throws
+  public func makeFinalSession(batchSize: Int, regularization r: Regularization, seed: UInt64)
+    throws
     -> EngineSession
   {
     let session = try finalSetup.session(
@@ -52,7 +53,7 @@ final class EngineBackend: SessionBackend {
   }
 
   /// Peak resident memory after one step at this batch size.
-  func memoryUse(batchSize: Int) -> Double? {
+  public func memoryUse(batchSize: Int) -> Double? {
     guard
       let session = try? makeSession(
         batchSize: batchSize, regularization: Regularization(), seed: 0)
@@ -61,19 +62,23 @@ final class EngineBackend: SessionBackend {
     return peakMemoryMiB()
   }
 
-  func now() -> Double { workClock?.seconds ?? Date().timeIntervalSince(clockStart) }
+  public func now() -> Double { workClock?.seconds ?? Date().timeIntervalSince(clockStart) }
 
-  func saveFinalState(_ session: EngineSession, _ record: FinalRunRecord) throws {
+  public func saveFinalState(_ session: EngineSession, _ record: FinalRunRecord) throws {
     guard let directory = stateDirectory else { return }
     try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
     var plan = record
     plan.history = TrainingHistory()  // the resume state keeps the history itself
-    let json = String(decoding: try JSONEncoder.sorted.encode(plan), as: UTF8.self)
+    let encoder = JSONEncoder()
+    encoder.outputFormatting = [.sortedKeys]
+    encoder.nonConformingFloatEncodingStrategy = .convertToString(
+      positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
+    let json = String(decoding: try encoder.encode(plan), as: UTF8.self)
     try session.saveResumeState(
       to: directory, history: record.history, settings: ["final_run": json])
   }
 
-  func loadFinalState(into session: EngineSession) throws -> FinalRunRecord? {
+  public func loadFinalState(into session: EngineSession) throws -> FinalRunRecord? {
     guard let directory = stateDirectory, resumesFinal, ResumeRecord.exists(in: directory) else {
       return nil
     }
@@ -86,15 +91,27 @@ final class EngineBackend: SessionBackend {
       return record
     } catch {
       session.restore(fresh)
-      printError(
-        "note: the final run's saved state in \(directory.path) cannot be continued (\(error)); the final run starts over"
+      onNote?(
+        "the final run's saved state in \(directory.path) cannot be continued (\(error)); the final run starts over"
       )
       return nil
     }
   }
 
-  func removeFinalState() {
+  public func removeFinalState() {
     guard let directory = stateDirectory else { return }
     try? FileManager.default.removeItem(at: directory)
   }
+}
+
+/// The process's peak resident memory (VmHWM), in MiB.
+public func peakMemoryMiB() -> Double {
+  guard let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8) else {
+    return 0
+  }
+  for line in status.split(separator: "\n") where line.hasPrefix("VmHWM:") {
+    let kb = line.split(separator: " ").compactMap { Double($0) }.first ?? 0
+    return kb / 1024
+  }
+  return 0
 }

@@ -1,21 +1,31 @@
 import Foundation
 import Reports
-import RunFolders
 import Schedules
 
 /// A schedule's rows, written as CSV, JSON or an SVG chart.
-struct ScheduleTable {
-  var schedule: Schedule
+public struct ScheduleTable {
+  public var schedule: Schedule
   /// The momentum shown where the policy does not cycle it.
-  var constantMomentum: Double
+  public var constantMomentum: Double
+  /// How the chart's title names a policy parameter (`pctStart`): the command's flag for it.
+  public var parameterName: (String) -> String
 
-  var rates: [Double] { (0..<schedule.totalSteps).map { schedule.learningRate(at: $0) } }
-  var momenta: [Double] {
+  public init(
+    schedule: Schedule, constantMomentum: Double,
+    parameterName: @escaping (String) -> String = { $0 }
+  ) {
+    self.schedule = schedule
+    self.constantMomentum = constantMomentum
+    self.parameterName = parameterName
+  }
+
+  public var rates: [Double] { (0..<schedule.totalSteps).map { schedule.learningRate(at: $0) } }
+  public var momenta: [Double] {
     (0..<schedule.totalSteps).map { schedule.momentum(at: $0) ?? constantMomentum }
   }
 
   /// `step,lr,momentum`, one row per step, numbers in their shortest exact form.
-  func csv() -> String {
+  public func csv() -> String {
     var text = "step,lr,momentum\n"
     for (step, (rate, momentum)) in zip(rates, momenta).enumerated() {
       text += "\(step),\(rate),\(momentum)\n"
@@ -25,7 +35,7 @@ struct ScheduleTable {
 
   /// The policy with its full parameters, the run length, the constant momentum (when the
   /// policy does not cycle it) and one `{"step", "lr", "momentum"}` object per line.
-  func json() throws -> String {
+  public func json() throws -> String {
     struct Header: Encodable {
       var policy: Policy
       var totalSteps: Int
@@ -57,7 +67,7 @@ struct ScheduleTable {
 
   /// The learning rate (left axis) and momentum (right axis, dashed) against the step, with
   /// the peak learning rate marked when it is not at step 0.
-  func svg(learningRateScale: LearningRateAxis) -> String {
+  public func svg(learningRateScale: LearningRateAxis) -> String {
     let rates = self.rates
     let momenta = self.momenta
     let steps = rates.indices.map(Double.init)
@@ -104,11 +114,11 @@ struct ScheduleTable {
   /// "max-lr 0.1 · pct-start 0.3 · anneal cosine · …": the policy's parameters, read by
   /// reflection and named by their flags, cut to fit one line of the chart.
   private var parameterSummary: String {
-    let summary = Self.summary(of: schedule.policy)
+    let summary = summary(of: schedule.policy)
     return summary.count > 130 ? String(summary.prefix(129)) + "…" : summary
   }
 
-  private static func summary(of value: Any) -> String {
+  private func summary(of value: Any) -> String {
     switch value {
     case let number as Double:
       return NumberFormatting.compact(number, significantDigits: 4)
@@ -157,16 +167,16 @@ struct ScheduleTable {
       case ("gamma", _) where fields["mode"] as? CyclicRate.Mode ?? .expRange != .expRange:
         continue  // only exp_range uses gamma
       case (_, let flag as Bool):
-        if flag { parts.append(Self.name(label)) }
+        if flag { parts.append(parameterName(label)) }
       default:
-        parts.append("\(Self.name(label)) \(summary(of: child.value))")
+        parts.append("\(parameterName(label)) \(summary(of: child.value))")
       }
     }
     return parts.joined(separator: " · ")
   }
+}
 
-  /// A parameter's flag without its dashes: `pctStart` → `pct-start`.
-  private static func name(_ parameter: String) -> String {
-    String(PolicyParameters.flag(for: parameter).dropFirst(2))
-  }
+/// The scale of the chart's learning-rate axis.
+public enum LearningRateAxis: String, CaseIterable, Sendable {
+  case linear, log
 }
