@@ -71,10 +71,20 @@ extension Recipe {
     var current = spec
     let folder = directory(for: spec)
     var replanError: Error?
-    let reserve = Double(evaluations / 2 + 1) * evaluationSeconds + max(2, 0.01 * settings.budget)
+    // Kept for what follows the last step (its validation and the test pass, the files): the
+    // planned passes, or two passes as long as this run was seen to take where that is more
+    // (a Lightning run whose passes took 4-5 s, planned at 1.5, ended a second past its budget).
+    var lastTrain = 0.0
+    var seenPass = 0.0
+    var reserve: Double {
+      max(Double(evaluations / 2 + 1) * evaluationSeconds, 2 * seenPass)
+        + max(2, 0.01 * settings.budget)
+    }
     let result = try run(spec) { [weak self] event in
       guard let self else { return .proceed }
       if case .start(_, let facts, _) = event { extendable = facts.extendable }
+      if case .validation(_, let t) = event { seenPass = max(seenPass, t - lastTrain) }
+      if case .train(_, _, _, let t) = event { lastTrain = t }
       if case .train(let k, _, _, let t) = event {
         if window == nil { window = (k, t) }
         if let at = replans.first, k + 1 >= at, let w = window, t > w.time, k > w.step {

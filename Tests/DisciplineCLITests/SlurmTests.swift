@@ -216,6 +216,30 @@ import Testing
   }
 
   /// Ctrl-C (SIGINT) cancels the jobs; a failing task is reported with its exit code and log.
+  /// Issue 28, on the real single-node Slurm: tasks submitted held (`--hold`: pending for
+  /// JobHeldUser, which only a release clears) wait for the cluster; past --trial-timeout each
+  /// is cancelled and its trial fails, instead of discipline waiting forever.
+  @Test(.enabled(if: available)) func heldTasksAreCancelledAfterTheirTimeOnSlurm() throws {
+    try withSlurm { env in
+      let dir = CLI.temporaryDirectory()
+      let started = Date()
+      let r = try run(
+        Self.study([
+          "--executor", "slurm", "--slurm-args=--hold", "--trial-timeout", "3", "--out", dir,
+        ]), environment: env, timeout: 90)
+      #expect(Date().timeIntervalSince(started) < 60, "\(r.stderr)")
+      #expect(
+        r.stderr.contains("(pending: JobHeldUser), longer than --trial-timeout allows"),
+        "\(r.stderr)")
+      let queue = try shell(
+        ["squeue", "--noheader", "--array", "--states=PENDING,RUNNING", "--format=%i %T"],
+        environment: env)
+      #expect(
+        queue.stdout.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty,
+        "still queued: \(queue.stdout)")
+    }
+  }
+
   @Test(.enabled(if: available)) func stopCancelsJobsAndFailuresNameTheirLogs() throws {
     try withSlurm { env in
       let dir = CLI.temporaryDirectory()
