@@ -385,6 +385,17 @@ import Testing
       ((try? String(contentsOfFile: folder + "/\(command).calls", encoding: .utf8)) ?? "")
         .split(separator: "\n").map(String.init)
     }
+    /// A study submitted to this Slurm by a discipline then killed with SIGKILL, as a user
+    /// would find it to resume: returns its arguments.
+    func submittedThenKilled() throws -> [String] {
+      let args = SlurmTests.study(["--executor", "slurm", "--out", CLI.temporaryDirectory()])
+      let first = try start(args)
+      kill(first.pid, SIGKILL)
+      _ = first.wait(seconds: 10)
+      try #require(calls("sbatch").count == 1, "\(calls("sbatch"))")
+      return args
+    }
+
     /// Starts discipline with these commands; returns once sbatch has been called.
     func start(_ arguments: [String]) throws -> Spawned {
       let process = try Spawned([CLI.binary.path] + arguments, environment: environment)
@@ -416,12 +427,7 @@ import Testing
   @Test(arguments: ["fails", "garbage"])
   func aResumeWithoutAnAnswerFromSqueueSubmitsNothingAgain(mode: String) throws {
     let slurm = try FakeSlurm()
-    let dir = CLI.temporaryDirectory()
-    let args = Self.study(["--executor", "slurm", "--out", dir])
-    let first = try slurm.start(args)
-    kill(first.pid, SIGKILL)
-    _ = first.wait(seconds: 10)
-    try #require(slurm.calls("sbatch").count == 1, "\(slurm.calls("sbatch"))")
+    let args = try slurm.submittedThenKilled()
     try slurm.mode(mode)
     let r = try run(args + ["--resume"], environment: slurm.environment, timeout: 30)
     #expect(r.status != 0 && r.status != 137, "\(r.status): \(r.stderr)")
@@ -439,12 +445,7 @@ import Testing
   @Test(arguments: [nil, "discipline|someone-else|/x/tasks.sh", "train|USER|SCRIPT"])
   func aResumeReattachesOnlyToItsOwnJob(who: String?) throws {
     let slurm = try FakeSlurm()
-    let dir = CLI.temporaryDirectory()
-    let args = Self.study(["--executor", "slurm", "--out", dir])
-    let first = try slurm.start(args)
-    kill(first.pid, SIGKILL)
-    _ = first.wait(seconds: 10)
-    try #require(slurm.calls("sbatch").count == 1, "\(slurm.calls("sbatch"))")
+    let args = try slurm.submittedThenKilled()
     let script = try #require(slurm.calls("sbatch").first?.split(separator: " ").last)
     if let who {
       try who.replacingOccurrences(of: "USER", with: NSUserName())
