@@ -35,9 +35,6 @@ public final class Recipe<Backend: TuningBackend> {
   public internal(set) var rangeTestSteps: Int
   /// How far trials differ by chance: repeats under another seed, one per trial phase so far.
   public internal(set) var noise = NoiseEstimate()
-  /// How far range tests differ by chance: the starting batch size swept twice (set by the
-  /// batch-size phase; nil before it, or when either sweep measured no validation loss).
-  public internal(set) var rangeTestNoise: RangeTestNoise?
   /// Whether the regularization phase runs: there are candidates to study, and (after
   /// `fitRangeTestsToBudget()`) the budget has room for their range tests.
   public internal(set) var studiesRegularization: Bool
@@ -227,15 +224,13 @@ public final class Recipe<Backend: TuningBackend> {
     return nearest.flatMap { samplesPerSecond[$0] } ?? 1000
   }
 
-  /// Where later range tests start: a decade below the learning rate at which the first one's
-  /// loss began to fall (its steepest descent), so their fewer steps are not spent on a flat curve.
-  var laterStart: Double?
-
-  func rangeSettings(steps: Int, weightDecay: Double, momentum: Double, validate: Bool)
-    -> RangeTestSettings
-  {
+  /// A range test's settings; `start`: its first learning rate (nil: the sweep's default),
+  /// for later range tests the first one's `laterStart(after:)`.
+  func rangeSettings(
+    steps: Int, weightDecay: Double, momentum: Double, validate: Bool, start: Double?
+  ) -> RangeTestSettings {
     var s = RangeTestSettings()
-    if let laterStart { s.startLearningRate = laterStart }
+    if let start { s.startLearningRate = start }
     s.steps = steps
     s.weightDecay = weightDecay
     s.momentum = momentum
@@ -285,7 +280,7 @@ public final class Recipe<Backend: TuningBackend> {
       maxLR.reason +=
         "; the batch-size range test at \(b) read \(Self.formatLR(raw)), taken as \(Self.formatLR(used)) to keep the readings monotone in the batch size, as larger batches tolerate larger rates (readings within the range tests' noise of each other are pooled, one lower than a smaller batch's by more is raised to it; readings \(all))"
     }
-    if let n = rangeTestNoise, let r = n.learningRateRatio {
+    if let n = batch.rangeTestNoise, let r = n.learningRateRatio {
       maxLR.reason += String(
         format: "; a single reading is good to about %.1f×: %@ swept twice read %@ and %@", r,
         n.label, Self.formatLR(n.maximumLearningRates[0]),
@@ -319,7 +314,7 @@ public final class Recipe<Backend: TuningBackend> {
     return TuneOutcome(
       chosen: chosen, epochs: trained.epochs, policy: policy, history: trained.history,
       test: trained.test, diagnosis: diagnosis, seconds: elapsed,
-      stepsPerEpoch: trained.stepsPerEpoch, noise: noise, rangeTestNoise: rangeTestNoise)
+      stepsPerEpoch: trained.stepsPerEpoch, noise: noise, rangeTestNoise: batch.rangeTestNoise)
   }
 }
 

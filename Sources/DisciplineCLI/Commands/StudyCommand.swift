@@ -228,13 +228,16 @@ struct StudyCommand: ParsableCommand {
     let (choice, reason, lr): (Double, String, Double) = try driving(
       recipe, budget: .infinity, stop: stop, out: out
     ) {
-      let lr = try maxLR ?? recipe.learningRatePhase().suggestedMaximumLearningRate!
+      // Without --max-lr the first range test sets it, and where later sweeps start.
+      let first = maxLR == nil ? try recipe.learningRatePhase() : nil
+      let lr = maxLR ?? first!.suggestedMaximumLearningRate!
+      let start = first.flatMap(recipe.laterStart(after:))
       if kind != .batchSize && trialSteps == nil {
         try recipe.measureThroughput(batchSize: batchSize)
       }
       switch kind {
       case .batchSize:
-        let d = try recipe.batchSizePhase(startLearningRate: lr, trialsLeft: 0)
+        let d = try recipe.batchSizePhase(startLearningRate: lr, trialsLeft: 0, sweepFrom: start)
         return (Double(d.batchSize.value), d.batchSize.reason, lr)
       case .momentum:
         let steps = trialSteps ?? recipe.trialSteps(seconds: trialSeconds, batchSize: batchSize)
@@ -244,7 +247,7 @@ struct StudyCommand: ParsableCommand {
         let steps = trialSteps ?? recipe.trialSteps(seconds: trialSeconds, batchSize: batchSize)
         let d = try recipe.weightDecayPhase(
           batchSize: batchSize, learningRate: lr, momentum: (momentum.maximum, momentum.minimum),
-          steps: steps)
+          steps: steps, sweepFrom: start, rangeTestNoise: nil)
         return (
           d.weightDecay.value,
           d.weightDecay.reason + "; max LR then \(formatLR(d.maxLearningRate.value))", lr

@@ -17,6 +17,9 @@ public struct BatchSizeDecision: Sendable {
   /// Each batch size's range-test reading, and the same made monotone in the batch size.
   public var readings: [Int: Double] = [:]
   public var monotoneReadings: [Int: Double] = [:]
+  /// How far range tests differ by chance: the starting batch size swept twice (nil when the
+  /// phase did not run, or either sweep measured no validation loss).
+  public var rangeTestNoise: RangeTestNoise? = nil
 }
 
 /// Phase 2: the batch size, from the first range test's maximum learning rate.
@@ -27,7 +30,7 @@ public struct BatchSizeStep: RecipeStep {
     let first = try findings.required(\.firstRangeTest, by: title, from: "learning rate")
     findings.batch = try recipe.batchSizePhase(
       startLearningRate: first.suggestedMaximumLearningRate!, trialsLeft: recipe.laterTrials,
-      mayBeSkipped: true)
+      mayBeSkipped: true, sweepFrom: findings.rangeTestStart)
   }
 }
 
@@ -39,7 +42,8 @@ extension Recipe {
   /// With `mayBeSkipped` (the recipe; `study` always runs it), the phase is not run when its
   /// trials would be too short to separate anything (`reasonToSkip`).
   public func batchSizePhase(
-    startLearningRate lr0: Double, trialsLeft: Int, mayBeSkipped: Bool = false
+    startLearningRate lr0: Double, trialsLeft: Int, mayBeSkipped: Bool = false,
+    sweepFrom start: Double?
   ) throws -> BatchSizeDecision {
     let b0 = settings.startBatchSize
     let candidates = batchCandidates()
@@ -69,7 +73,7 @@ extension Recipe {
           conditions: [RangeTestCondition(name: "batch \(b)", batchSize: b, steps: steps)],
           base: rangeSettings(
             steps: steps, weightDecay: priorWeightDecay,
-            momentum: momenta.last ?? 0.9, validate: true),
+            momentum: momenta.last ?? 0.9, validate: true, start: start),
           batchSize: { $0.batchSize! })
       })
     var tried: [Int] = []
@@ -86,6 +90,7 @@ extension Recipe {
     // Where its second test failed, the starting batch size keeps the first test's reading.
     if lrForBatch[b0] == nil && candidates.contains(b0) { lrForBatch[b0] = lr0 }
     // The starting batch size swept twice measures the range tests' noise.
+    var rangeTestNoise: RangeTestNoise?
     if let i = untested.firstIndex(of: b0), case .success(let again) = readings[i],
       let a = journal.entry(firstRangeTestKey)?.rangeTest?.conditions.first,
       let b = again.conditions.first
@@ -146,7 +151,7 @@ extension Recipe {
     return BatchSizeDecision(
       batchSize: choice, learningRate: lrForBatch[batch]!,
       stepsPerTrial: trialSteps(seconds: later, batchSize: batch),
-      readings: raw, monotoneReadings: lrForBatch)
+      readings: raw, monotoneReadings: lrForBatch, rangeTestNoise: rangeTestNoise)
   }
 
   /// Learning-rate readings made non-decreasing in the batch size, as larger batches tolerate

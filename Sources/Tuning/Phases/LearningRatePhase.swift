@@ -12,7 +12,9 @@ public struct LearningRateStep: RecipeStep {
   public init() {}
   public var title: String { Phase.learningRate.rawValue }
   public func run<B: TuningBackend>(_ recipe: Recipe<B>, _ findings: inout Findings) throws {
-    findings.firstRangeTest = try recipe.learningRatePhase()
+    let first = try recipe.learningRatePhase()
+    findings.firstRangeTest = first
+    findings.rangeTestStart = recipe.laterStart(after: first)
   }
 }
 
@@ -25,14 +27,18 @@ extension Recipe {
       conditions: [RangeTestCondition(name: "batch \(b0)", batchSize: b0, steps: rangeTestSteps)],
       base: rangeSettings(
         steps: rangeTestSteps, weightDecay: priorWeightDecay,
-        momentum: momenta.last ?? 0.9, validate: true),
+        momentum: momenta.last ?? 0.9, validate: true, start: nil),
       batchSize: { $0.batchSize! })
     guard first.suggestedMaximumLearningRate != nil else {
       throw RecipeError(description: "the first LR range test could not be read: \(first.reason)")
     }
-    if let steepest = first.conditions.first?.suggestions.steepest {
-      laterStart = min(1e-3, max(1e-7, steepest / 100))
-    }
     return first
+  }
+
+  /// Where later range tests start: a decade below the learning rate at which the first one's
+  /// loss began to fall (its steepest descent), so their fewer steps are not spent on a flat
+  /// curve; nil (the sweep's default) when the first one had no steepest descent.
+  public func laterStart(after first: RangeTestComparison) -> Double? {
+    first.conditions.first?.suggestions.steepest.map { min(1e-3, max(1e-7, $0 / 100)) }
   }
 }

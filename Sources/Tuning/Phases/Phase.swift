@@ -34,6 +34,8 @@ public struct Phase: RawRepresentable, Codable, Hashable, Sendable, CustomString
 /// own; the final run reads them all.
 public struct Findings: Sendable {
   public var firstRangeTest: RangeTestComparison?
+  /// Where the range tests after the first start (`Recipe.laterStart(after:)`).
+  public var rangeTestStart: Double?
   public var batch: BatchSizeDecision?
   public var momentum: MomentumDecision?
   public var weightDecay: WeightDecayDecision?

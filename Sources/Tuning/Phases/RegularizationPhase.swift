@@ -29,7 +29,8 @@ public struct RegularizationStep: RecipeStep {
     let wd = try findings.required(\.weightDecay, by: title, from: "weight decay")
     findings.regularization = try recipe.regularizationPhase(
       batchSize: batch.batchSize.value, weightDecay: wd.weightDecay.value,
-      momentum: momentum.max.value)
+      momentum: momentum.max.value, sweepFrom: findings.rangeTestStart,
+      rangeTestNoise: batch.rangeTestNoise)
   }
 }
 
@@ -41,16 +42,18 @@ extension Recipe {
   /// the test, and its overfitting is what the regularization is for (measured on the cnn:
   /// 20-epoch runs gain 0.1–0.25 points with dropout or flips that cost 2–5% of validation loss
   /// in the range test). Sessions made afterwards use the choice.
-  public func regularizationPhase(batchSize batch: Int, weightDecay wd: Double, momentum: Double)
-    throws -> RegularizationDecision
-  {
+  public func regularizationPhase(
+    batchSize batch: Int, weightDecay wd: Double, momentum: Double, sweepFrom start: Double?,
+    rangeTestNoise: RangeTestNoise?
+  ) throws -> RegularizationDecision {
     let steps = rangeTestSteps(batchSize: batch)
     // The balance of regularization as a whole (Docs/METHOD.md §5): dropout and augmentation may take
     // the stronger of settings a short test cannot tell apart only while the weight decay is at
     // or below its prior; a weight decay the trials chose above it already regularizes more than
     // the default, and ties stacked on it would leave the final run underfitting.
     let balance = Self.regularizationBalance(weightDecay: wd, prior: priorWeightDecay)
-    var base = rangeSettings(steps: steps, weightDecay: wd, momentum: momentum, validate: true)
+    var base = rangeSettings(
+      steps: steps, weightDecay: wd, momentum: momentum, validate: true, start: start)
     base.validationBatches = settings.validationBatches
     /// One study: a range test per candidate (weakest first), read by `chooseRegularization`.
     func study<Value: Codable & Sendable & Equatable>(

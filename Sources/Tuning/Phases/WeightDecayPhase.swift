@@ -37,7 +37,8 @@ public struct WeightDecayStep: RecipeStep {
     }
     findings.weightDecay = try recipe.weightDecayPhase(
       batchSize: b, learningRate: batch.learningRate,
-      momentum: (momentum.max.value, momentum.min.value), steps: steps)
+      momentum: (momentum.max.value, momentum.min.value), steps: steps,
+      sweepFrom: findings.rangeTestStart, rangeTestNoise: batch.rangeTestNoise)
   }
 }
 
@@ -45,7 +46,8 @@ extension Recipe {
   /// Phase 4: a grid of short one-cycle trials, one refinement between the best two, then LR
   /// range tests at the best two values to settle learning rate and weight decay together.
   public func weightDecayPhase(
-    batchSize batch: Int, learningRate lr: Double, momentum: (max: Double, min: Double), steps: Int
+    batchSize batch: Int, learningRate lr: Double, momentum: (max: Double, min: Double), steps: Int,
+    sweepFrom start: Double?, rangeTestNoise: RangeTestNoise?
   ) throws -> WeightDecayDecision {
     func wdWork(_ wd: Double, refine: Bool = false) -> TrialWork {
       TrialWork(
@@ -92,7 +94,7 @@ extension Recipe {
           name: "wd \(Self.format($0))", weightDecay: $0, batchSize: batch, steps: wdSteps)
       },
       base: rangeSettings(
-        steps: wdSteps, weightDecay: best.0, momentum: momentum.max, validate: true),
+        steps: wdSteps, weightDecay: best.0, momentum: momentum.max, validate: true, start: start),
       batchSize: { $0.batchSize! })
     let why: String
     if settled == nil {
