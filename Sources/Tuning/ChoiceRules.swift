@@ -29,7 +29,10 @@ extension Recipe {
       candidates: trials.map { .init(name: String($0.0), loss: $0.1.result!.finalValidationLoss) },
       chosen: String(trials[pick].0), band: band, measured: measured)
     margin.settlement = settlement
-    let timing = String(format: "%.0f–%.0f s each", seconds.min() ?? 0, seconds.max() ?? 0)
+    let (low, high) = (
+      String(format: "%.0f", seconds.min() ?? 0), String(format: "%.0f", seconds.max() ?? 0)
+    )
+    let timing = low == high ? "\(low) s each" : "\(low)–\(high) s each"
     let why = settlement ?? "lowest validation loss after equal wall time"
     return Choice(
       trials[pick].0, "\(why) (\(timing); \(detail)); \(margin.verdict)", margin: margin)
