@@ -331,7 +331,7 @@ extension Recipe {
     guard settings.budget < whole else { return }
     func rounded(_ s: Double) -> Double { (s / 10).rounded(.up) * 10 }
     guard
-      let dropped = (1...optional.count).first(where: {
+      let dropped = (1..<optional.count + 1).first(where: {
         minimumBudget(studying: Array(optional.dropFirst($0))) <= settings.budget
       })
     else {

@@ -490,6 +490,22 @@ final class LimitedSession: TrainingSession {
     #expect(recipe.journal.entries.isEmpty)
   }
 
+  /// A program that takes none of the studied fields leaves nothing to give up: a budget too
+  /// short for its first range test and final run is refused with the message, not a crash.
+  @Test func aProgramWithNoStudiesAndTooShortABudgetIsRefused() throws {
+    let backend = AnalyticBackend()
+    backend.secondsPerStep = { _ in 0.2 }
+    let recipe = Recipe(backend: backend, settings: settings(budget: 30), journal: try journal())
+    recipe.program = ProgramFacts(
+      honours: [], trainSamples: nil, ignores: ["batch_size", "momentum", "weight_decay"])
+    #expect {
+      try recipe.fitRangeTestsToBudget()
+    } throws: { error in
+      (error as? RecipeError)?.description.contains("cannot hold even the first LR range test")
+        == true
+    }
+  }
+
   /// A budget between what the first range test and a final run need and what the whole
   /// recipe needs runs with the studies it holds: the batch-size study goes first, then
   /// momentum, then weight decay; each left-out phase takes its stated default with the reason
