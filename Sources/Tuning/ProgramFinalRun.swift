@@ -24,7 +24,7 @@ extension Recipe {
       settings.budget - elapsed - startupSeconds - Double(evaluations + 1) * evaluationSeconds
       - max(1, 0.01 * settings.budget)
     let steps = max(10, Int(remaining * rate / Double(b)))
-    let stepsPerEpoch = program?.trainSamples.map { max(1, $0 / b) }
+    let stepsPerEpoch = (finalTrainSamples ?? program?.trainSamples).map { max(1, $0 / b) }
     let epochs = stepsPerEpoch.map { max(1, Int((Double(steps) / Double($0)).rounded())) } ?? 1
     let schedule: Schedule
     do { schedule = try Schedule(policy, totalSteps: steps) } catch {

@@ -23,8 +23,11 @@ public final class Recipe<Backend: TuningBackend> {
   public internal(set) var costs = RunCosts()
   /// The longest a run took to start training (the user's program: interpreter, imports, data).
   public var startupSeconds: Double { costs.startupSeconds }
-  /// What the program said about itself in its `start` events.
+  /// What the program said about itself in its `start` events (the trials' training split).
   public internal(set) var program: ProgramFacts?
+  /// The training samples of the program's final run (its `start` event's, from the check
+  /// before the tuning): the trials' split and the validation data together.
+  var finalTrainSamples: Int?
   /// Hyper-parameters beyond the recipe's own that added steps chose so far (`choose`): every
   /// spec made from now on carries their values, and the outcome lists them.
   public internal(set) var others: [NamedChoice] = []
@@ -41,6 +44,9 @@ public final class Recipe<Backend: TuningBackend> {
   /// The studies a budget too short for the whole recipe left out, each with its reason
   /// (`fitStudiesToBudget()`): their phases take the stated defaults.
   public internal(set) var leftOut: [Phase: String] = [:]
+  /// Where studies were left out: the seconds the tuning needs for those kept at their
+  /// smallest, the time already spent included (`tuningShare`).
+  var keptStudiesSeconds: Double?
 
   public init(backend: Backend, settings: RecipeSettings, journal: Journal) {
     self.backend = backend
@@ -83,8 +89,14 @@ public final class Recipe<Backend: TuningBackend> {
         // is choosing one).
         job.spec.hyperparameters.merge(others.values) { own, _ in own }
         let observe = job.observe
+        let final = job.spec.final
         job.observe = { [weak self] event in
           if let self, case .start(_, var facts, _) = event {
+            // A final run trains on the training and validation data: its epoch is its own.
+            if final {
+              self.finalTrainSamples = facts.trainSamples ?? self.finalTrainSamples
+              facts.trainSamples = nil
+            }
             facts.trainSamples = facts.trainSamples ?? self.program?.trainSamples
             self.program = facts
           }

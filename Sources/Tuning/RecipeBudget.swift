@@ -117,9 +117,18 @@ extension Recipe {
     // each trial gets up to `slots` times longer.
     let rounds = (Double(trials) / Double(max(1, backend.runner.slots))).rounded(.up)
     let available =
-      settings.budget * (1 - settings.finalShare) - elapsed
-      - sweepSeconds(rangeTests, firstSteps: rangeTestSteps)
+      tuningShare - elapsed - sweepSeconds(rangeTests, firstSteps: rangeTestSteps)
     return max(0.5, available / max(1, rounds))
+  }
+
+  /// Seconds of the budget the tuning may use: `1 − finalShare` of it; where the budget left
+  /// studies out (`fitStudiesToBudget`), what the studies kept need at their smallest
+  /// (`keptStudiesSeconds`), the rest going to the final run instead of to longer trials. A
+  /// budget that holds the studies only near their smallest is short for the final run too: a
+  /// 20-minute tune of a PyTorch script spent 7 of its minutes on studies that all tied, and
+  /// its final run trained 8 epochs where the script's own defaults trained 13.
+  var tuningShare: Double {
+    min(settings.budget * (1 - settings.finalShare), keptStudiesSeconds ?? .infinity)
   }
 
   /// Seconds of range tests at the batch sizes `batches` when the first sweeps `firstSteps`:
@@ -191,7 +200,7 @@ extension Recipe {
       return "not studied, as in the run this one resumes"
     }
     if let why = leftOut[phase] { return why }
-    let share = settings.budget * (1 - settings.finalShare)
+    let share = tuningShare
     if elapsed > share {
       return String(
         format:
@@ -217,11 +226,10 @@ extension Recipe {
   }
 
   /// Measures the throughput (or reads it from the journal), leaves out the studies the
-  /// budget cannot hold (`fitStudiesToBudget`), then shortens the range tests when all of them
-  /// (the first, one per further batch size, and the later phases') would take more than
-  /// `rangeTestShare` of the tuning time at the measured throughput; when even
-  /// `minimumRangeTestSteps` would not fit, drops the regularization study, whose range tests
-  /// are most of them. A 20-minute Fashion-MNIST budget keeps its 210 steps and all 11 sweeps;
+  /// budget cannot hold (`fitStudiesToBudget`), then, when all the range tests (the first, one
+  /// per further batch size, and the later phases') would take more than `rangeTestShare` of
+  /// the tuning time at the measured throughput, first drops the regularization study, whose
+  /// range tests are most of them, and only then shortens them. A 20-minute Fashion-MNIST budget keeps its 210 steps and all 11 sweeps;
   /// at 3 minutes, 11 sweeps would take twice the whole tuning share. A resumed run keeps the
   /// steps of its first range test.
   public func fitRangeTestsToBudget() throws {
@@ -240,7 +248,7 @@ extension Recipe {
     // read its rate 14 times below what a longer sweep reads.
     let trials = [Phase.batchSize, .momentum, .weightDecay].contains { studies($0) }
     let seconds =
-      settings.budget * (1 - settings.finalShare) * (trials ? settings.rangeTestShare : 1)
+      trials ? tuningShare * settings.rangeTestShare : settings.budget * (1 - settings.finalShare)
     let b0 = settings.startBatchSize
     func sweeps() -> [Int] {
       [b0] + (studies(.batchSize) ? settings.batchSizes : []) + laterSweeps(at: b0)
@@ -256,7 +264,11 @@ extension Recipe {
       return low
     }
     var steps = affordable(sweeps())
-    if steps < settings.minimumRangeTestSteps && studiesRegularization
+    // The regularization study goes before any range test is shortened: a short first sweep
+    // reads the learning rate low (79 steps at batch 128 read 0.0027 where 158 at batch 64
+    // read 0.069, on a 20-minute Fashion-MNIST tune at 870 samples/s), and the rate matters
+    // more than the dropout and augmentation its sweeps choose between.
+    if steps < settings.rangeTestSteps && studiesRegularization
       && regularizationRangeTests > 0
       && !journal.entries.contains(where: { $0.phase == .dropout || $0.phase == .augmentation })
     {
@@ -264,7 +276,7 @@ extension Recipe {
       steps = affordable(sweeps())
       onEvent?(
         .note(
-          "no regularization study: its \(regularizationRangeTests) range tests do not fit into this budget"
+          "no regularization study: its \(regularizationRangeTests) range tests do not fit into this budget beside range tests of \(settings.rangeTestSteps) steps"
         ))
     }
     steps = min(settings.rangeTestSteps, max(settings.minimumRangeTestSteps, steps))
@@ -298,26 +310,36 @@ extension Recipe {
   /// The smallest budget that holds the first range test and the studies `phases` (those the
   /// program applies) at the measured throughput: the time already spent (loading the data, a
   /// throughput probe), range tests of `minimumRangeTestSteps` (no regularization study) and
-  /// trials of `minimumTrialSteps`, as the tuning's share of the budget, and a final run at
+  /// trials of `studiedTrialSteps`, as the tuning's share of the budget, and a final run at
   /// least as long as all that (below it, the choices would cost more than the training they
   /// are for) that keeps its own share.
   func minimumBudget(studying phases: [Phase] = studiesGivenUpFirst) -> Double {
     minimumTuningSeconds(studying: phases) / min(0.5, 1 - settings.finalShare)
   }
 
+  /// The steps a study's trials get at the least where the budget keeps it: twice the fewest
+  /// that can separate anything (`minimumTrialSteps`). Near the bare minimum the trials tie
+  /// within their noise, the stated defaults settle them, and their time is lost to the final
+  /// run: a 20-minute tune of a PyTorch script, 1.3 times the budget the whole recipe needs
+  /// at that minimum, ran momentum trials of 93 steps and weight-decay trials of 124, every
+  /// choice of both a tie, and lost to the script's own defaults by its final run's epochs.
+  var studiedTrialSteps: Int { 2 * settings.minimumTrialSteps }
+
   /// Seconds of the tuning at its smallest with the studies `phases`, the time already spent
   /// included.
   func minimumTuningSeconds(studying phases: [Phase] = studiesGivenUpFirst) -> Double {
-    let b = settings.startBatchSize
     let work = phases.filter { notApplied($0) == nil }.map(smallestWork(of:))
-    let sweeps = [b] + work.flatMap(\.sweeps)
-    // Trials of the fewest steps that can separate anything, each with one pass; a program
-    // starts once per trial.
-    let trial =
-      Double(settings.minimumTrialSteps * b) / throughput(b) * Self.rangeTestOverhead
-      + costs.overhead(evaluations: 1)
+    let sweeps = [settings.startBatchSize] + work.flatMap(\.sweeps)
     return elapsed + sweepSeconds(sweeps, firstSteps: settings.minimumRangeTestSteps)
-      + Double(work.map(\.trials).reduce(0, +)) * trial
+      + Double(work.map(\.trials).reduce(0, +)) * smallestTrialSeconds
+  }
+
+  /// Seconds of a study's trial at its smallest: `studiedTrialSteps` at the starting batch
+  /// size with one pass; a program starts once per trial.
+  var smallestTrialSeconds: Double {
+    let b = settings.startBatchSize
+    return Double(studiedTrialSteps * b) / throughput(b) * Self.rangeTestOverhead
+      + costs.overhead(evaluations: 1)
   }
 
   /// Leaves out, in the order of `studiesGivenUpFirst`, the studies a budget cannot hold: the
@@ -351,6 +373,7 @@ extension Recipe {
           rounded(whole)))
     }
     let kept = optional.dropFirst(dropped)
+    keptStudiesSeconds = minimumTuningSeconds(studying: Array(kept))
     let holds = (["the first LR range test"] + kept.map(\.rawValue)).joined(separator: ", ")
     for phase in optional.prefix(dropped)
     where !journal.entries.contains(where: { $0.phase == phase }) {

@@ -183,6 +183,15 @@ import Testing
       #expect(FileManager.default.fileExists(atPath: dir + "/" + file), "\(file) missing")
     }
     #expect(r.stderr.contains("trials/final/model.pt"))
+    // The final run's epochs are of its own split (training and validation data together),
+    // not of the trials' smaller one.
+    let events = try String(contentsOfFile: dir + "/trials/final/events.jsonl", encoding: .utf8)
+      .split(separator: "\n").compactMap { CLI.json(Data($0.utf8)) }
+    let samples = try #require(events.first?["train_samples"] as? Int)
+    let steps = events.filter { $0["event"] as? String == "train" }.count
+    let batch = try #require(h["batch_size"] as? Int)
+    let epochs = max(1, Int((Double(steps) / Double(samples / batch)).rounded()))
+    #expect(h["epochs"] as? Int == epochs, "\(steps) steps of \(samples / batch) per epoch")
   }
 
   /// A program that takes a second to start and another per validation pass (a real script

@@ -506,18 +506,20 @@ final class LimitedSession: TrainingSession {
     }
   }
 
+  /// A recipe on a slow machine (0.2 s a step), for the budget tests.
+  func slowRecipe(budget: Double) throws -> Recipe<AnalyticBackend> {
+    let backend = AnalyticBackend()
+    backend.secondsPerStep = { _ in 0.2 }
+    return Recipe(backend: backend, settings: settings(budget: budget), journal: try journal())
+  }
+
   /// A budget between what the first range test and a final run need and what the whole
   /// recipe needs runs with the studies it holds: the batch-size study goes first, then
   /// momentum, then weight decay; each left-out phase takes its stated default with the reason
   /// naming the budget, and the tune ends within its budget.
   @Test func aBudgetTooShortForTheWholeRecipeLeavesOutTheDearestStudiesFirst() throws {
-    func recipe(budget: Double) throws -> Recipe<AnalyticBackend> {
-      let backend = AnalyticBackend()
-      backend.secondsPerStep = { _ in 0.2 }
-      return Recipe(backend: backend, settings: settings(budget: budget), journal: try journal())
-    }
     // The thresholds, as the recipe computes them at this throughput.
-    let probe = try recipe(budget: 1e6)
+    let probe = try slowRecipe(budget: 1e6)
     try probe.fitRangeTestsToBudget()
     #expect(probe.leftOut.isEmpty)
     let whole = probe.minimumBudget()
@@ -526,7 +528,7 @@ final class LimitedSession: TrainingSession {
     #expect(lrOnly < withoutBatch && withoutBatch < whole)
 
     let budget = (withoutBatch + whole) / 2
-    let r = try recipe(budget: budget)
+    let r = try slowRecipe(budget: budget)
     var notes: [String] = []
     r.onEvent = { if case .note(let text) = $0 { notes.append(text) } }
     let outcome = try r.run()
@@ -541,7 +543,7 @@ final class LimitedSession: TrainingSession {
 
     // Between the first range test's minimum and the next: only the LR range test and the
     // final run, every other choice a stated default.
-    let least = try recipe(budget: (lrOnly + probe.minimumBudget(studying: [.weightDecay])) / 2)
+    let least = try slowRecipe(budget: (lrOnly + probe.minimumBudget(studying: [.weightDecay])) / 2)
     let o = try least.run()
     #expect(Set(least.leftOut.keys) == [.batchSize, .momentum, .weightDecay])
     #expect(least.journal.entries.map(\.phase) == [.learningRate])
@@ -552,23 +554,82 @@ final class LimitedSession: TrainingSession {
     #expect(o.test.loss.isFinite)
   }
 
-  @Test func shortBudgetsShortenTheRangeTests() throws {
-    // 8 full sweeps of 150 steps at 0.015 s (27 s with their validation) would overfill the
-    // 40% of the 36-second tuning share of a 90-second budget that range tests may take.
+  /// Where the budget leaves a study out, the tuning takes what the studies kept need at their
+  /// smallest, not the whole share: the rest goes to the final run instead of to longer trials.
+  @Test func aLeftOutStudysShareGoesToTheFinalRun() throws {
+    let probe = try slowRecipe(budget: 1e6)
+    try probe.fitRangeTestsToBudget()
+    let kept = probe.minimumBudget(studying: [.momentum, .weightDecay])
+    let whole = probe.minimumBudget()
+    let budget = kept + 0.75 * (whole - kept)
+    let r = try slowRecipe(budget: budget)
+    let outcome = try r.run()
+    #expect(Set(r.leftOut.keys) == [.batchSize], "\(r.leftOut)")
+    let share = budget * (1 - r.settings.finalShare)
+    #expect(r.tuningShare < 0.8 * share, "a share of \(r.tuningShare) s of \(share)")
+    // The journal holds the tuning's work (the final run keeps its own record).
+    let tuning = r.journal.entries.map(\.seconds).reduce(0, +)
+    #expect(tuning <= r.tuningShare * 1.05, "tuning \(tuning) s of a \(r.tuningShare) s share")
+    #expect(r.journal.entries.contains { $0.phase == .momentum })
+    #expect(r.journal.entries.contains { $0.phase == .weightDecay })
+    for entry in r.journal.entries where entry.trial != nil && entry.phase != .learningRate {
+      #expect(entry.trial!.steps >= r.settings.minimumTrialSteps)
+    }
+    #expect(r.elapsed <= budget * 1.1, "used \(r.elapsed) of \(budget)")
+    #expect(outcome.epochs.reason.contains("remaining"))
+  }
+
+  /// A batch size whose trial of equal wall time would have fewer steps than can separate
+  /// anything is neither swept nor tried, and the choice's reason says so.
+  @Test func batchSizesWhoseTrialsWouldBeTooShortAreNotTried() throws {
+    let backend = AnalyticBackend()
+    backend.secondsPerStep = { b in 0.0005 * Double(b) }
+    var s = settings(budget: 400)
+    s.batchSizes = [16, 32, 64, 256]
+    s.minimumTrialSteps = 80
+    let recipe = Recipe(backend: backend, settings: s, journal: try journal())
+    var notes: [String] = []
+    recipe.onEvent = { if case .note(let text) = $0 { notes.append(text) } }
+    let outcome = try recipe.run()
+    let tried = Set(
+      recipe.journal.entries.compactMap { $0.phase == .batchSize ? $0.trial?.batchSize : nil })
+    let swept = recipe.journal.entries.filter { $0.phase == .batchSize && $0.rangeTest != nil }
+    #expect(tried == [16, 32, 64], "\(tried)")
+    #expect(swept.count == 3)
+    #expect(
+      notes.contains { $0.hasPrefix("batch 256 not tried: its trials of") }, "\(notes)")
+    #expect(outcome.batchSize.reason.contains("fewer than the 80 that can separate anything"))
+    for entry in recipe.journal.entries where entry.phase == .batchSize {
+      if let steps = entry.trial?.steps { #expect(steps >= 80) }
+    }
+  }
+
+  /// 8 full sweeps of 150 steps at 0.015 s (27 s with their validation) would overfill the
+  /// 40% of the 36-second tuning share of a 90-second budget that range tests may take: the
+  /// regularization study's two go first, and only then are the rest shortened (a short first
+  /// sweep reads the learning rate low).
+  @Test(arguments: [[0, 0.5], [0]])
+  func shortBudgetsDropTheRegularizationStudyThenShortenTheRangeTests(dropouts: [Double]) throws {
     let backend = AnalyticBackend()
     backend.secondsPerStep = { _ in 0.015 }
-    var s = settings(budget: 90)
-    s.dropouts = [0, 0.5]
+    var s = settings(budget: dropouts.count > 1 ? 90 : 60)
+    s.dropouts = dropouts
     let recipe = Recipe(backend: backend, settings: s, journal: try journal())
     var notes: [String] = []
     recipe.onEvent = { if case .note(let text) = $0 { notes.append(text) } }
     let outcome = try recipe.run()
     #expect(recipe.elapsed <= s.budget * 1.1, "used \(recipe.elapsed) of \(s.budget)")
-    #expect(
-      recipe.rangeTestSteps < s.rangeTestSteps && recipe.rangeTestSteps >= s.minimumRangeTestSteps)
-    #expect(recipe.studiesRegularization)
-    #expect(
-      notes.contains { $0.contains("range tests shortened to \(recipe.rangeTestSteps) steps") })
+    #expect(!recipe.studiesRegularization)
+    if dropouts.count > 1 {
+      #expect(notes.contains { $0.hasPrefix("no regularization study") }, "\(notes)")
+      #expect(!recipe.journal.entries.contains { $0.phase == .dropout })
+    } else {
+      #expect(
+        recipe.rangeTestSteps < s.rangeTestSteps
+          && recipe.rangeTestSteps >= s.minimumRangeTestSteps)
+      #expect(
+        notes.contains { $0.contains("range tests shortened to \(recipe.rangeTestSteps) steps") })
+    }
     #expect(outcome.test.loss < 0.1)
   }
 

@@ -2,8 +2,8 @@
 it: `train()` and `test()` per epoch over DataLoaders, Adadelta with StepLR, an `--epochs`
 loop, a train/test split only. It reads the IDX files itself (torchvision may be absent).
 
-    /usr/bin/python3 examples/pytorch/mnist_epochs.py                  # 14 epochs, its own defaults
-    /usr/bin/python3 examples/pytorch/mnist_epochs.py --minutes 20     # as many epochs as fit in 20 minutes
+    PYTHONPATH=python /usr/bin/python3 examples/pytorch/mnist_epochs.py               # 14 epochs, its own defaults
+    PYTHONPATH=python /usr/bin/python3 examples/pytorch/mnist_epochs.py --minutes 20  # as many epochs as fit in 20 minutes
     discipline tune --budget 20m --out runs/mnist-epochs \\
       --command "env PYTHONPATH=python /usr/bin/python3 examples/pytorch/mnist_epochs.py --threads 1"
 
