@@ -73,7 +73,10 @@ let package = Package(
     // the backend the recipe's in-process sessions come from.
     .target(
       name: "Engine",
-      dependencies: ["Training", "Tuning", "Sessions", "Datasets", "NeuralNetworks"]),
+      dependencies: [
+        "Training", "Tuning", "Sessions", "Datasets", "NeuralNetworks", "RunFolders", "Runners",
+        "RangeTests", "TrialProtocol", "Tensors",
+      ]),
     .executableTarget(
       name: "DisciplineCLI",
       dependencies: [

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import RunFolders
 import TrialProtocol
 import Tuning
 

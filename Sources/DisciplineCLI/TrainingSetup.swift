@@ -11,8 +11,8 @@ extension TrainingSetup {
     nesterov: Bool = false, augment: String, seed: UInt64
   ) throws {
     try self.init(
-      datasetName: data.dataset, splits: data.load(seed: seed), model: model,
-      optimizer: optimizer, nesterov: nesterov, augment: augment)
+      data: data.source, model: model, optimizer: optimizer, nesterov: nesterov, augment: augment,
+      seed: seed)
   }
 }
 

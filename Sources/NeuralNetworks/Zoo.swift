@@ -22,6 +22,12 @@ public enum ModelArchitecture: Equatable, Sendable, CustomStringConvertible {
     }
   }
 
+  /// Residual networks of 20 layers or more (their weight-decay prior is smaller).
+  public var isDeep: Bool {
+    if case .resnet(let depth) = self { return depth >= 20 }
+    return false
+  }
+
   public var description: String {
     switch self {
     case .mlp: "mlp"

@@ -227,16 +227,33 @@ extension RangeTest {
     return RangeTestComparison(conditions: summaries, oneCycleDivisor: oneCycleDivisor)
   }
 
-  /// Runs a range test for every condition and every repeat as specs handed to `runner` all
-  /// together (side by side where it can), and compares them. `spec` makes each one's spec and
-  /// directory from its condition, seed and settings.
+  /// Runs a range test for every condition and every repeat as specs through `runner`, and
+  /// compares them. `spec` makes each one's spec and directory from its condition, seed and
+  /// settings. A runner of one slot takes them one by one (`onStart` before each); one of more
+  /// gets them all together, side by side (`onTogether` first, with their number and steps).
   public static func compare(
     conditions: [RangeTestCondition], repeats: Int = 1, seed: UInt64, base: RangeTestSettings,
     oneCycleDivisor: Double = 10,
-    runner: some TrialRunner, onPoint: ((RangeTestPoint) -> Void)? = nil,
+    runner: some TrialRunner,
+    onStart: ((_ condition: Int, _ repeatIndex: Int, _ settings: RangeTestSettings) -> Void)? = nil,
+    onTogether: ((_ count: Int, _ steps: Int) -> Void)? = nil,
+    onPoint: ((RangeTestPoint) -> Void)? = nil,
     shouldStop: @escaping () -> Bool = { false },
     spec: (RangeTestCondition, UInt64, RangeTestSettings) -> (TrialSpec, URL?)
   ) throws -> RangeTestComparison {
+    let count = conditions.count * max(1, repeats)
+    guard runner.slots > 1 && count > 1 else {
+      return try compare(
+        conditions: conditions, repeats: repeats, seed: seed, base: base,
+        oneCycleDivisor: oneCycleDivisor, onStart: onStart, shouldStop: shouldStop
+      ) { condition, s, settings in
+        let (trial, directory) = spec(condition, s, settings)
+        return try run(
+          with: runner, spec: trial, directory: directory, settings: settings, onPoint: onPoint,
+          shouldStop: shouldStop)
+      }
+    }
+    onTogether?(count, conditions.map { $0.applied(to: base).steps }.reduce(0, +) * max(1, repeats))
     var jobs: [(condition: Int, seed: UInt64, job: RangeTestJob)] = []
     for (c, condition) in conditions.enumerated() {
       for r in 0..<max(1, repeats) {

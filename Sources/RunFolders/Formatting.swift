@@ -26,6 +26,13 @@ extension JSONEncoder {
   }
 }
 
+/// Writes `text` to the file at `path` (a user's `--out`), naming it when it cannot.
+package func writeText(_ text: String, to path: String) throws {
+  do { try text.write(to: URL(fileURLWithPath: path), atomically: true, encoding: .utf8) } catch {
+    throw RunFolderError("cannot write \(path): \(error.localizedDescription)", exitCode: 73)
+  }
+}
+
 package func writeJSON<T: Encodable>(_ value: T, to url: URL) throws {
   let e = JSONEncoder()
   e.outputFormatting = [.sortedKeys, .prettyPrinted]

@@ -213,6 +213,20 @@ package struct TuneFiles {
       Summary(run: run, hyperparameters: parameters, diagnosis: outcome.diagnosis))
   }
 
+  /// Takes the checkpoint the engine's final run saved in its folder (`saved`, relative to
+  /// `directory`: a final spec run by `discipline trial`) as the run's model beside the report.
+  package mutating func adoptModel(savedAt saved: String) throws {
+    let source = url(saved)
+    let target = url("model.safetensors")
+    try? FileManager.default.removeItem(at: target)
+    do { try FileManager.default.copyItem(at: source, to: target) } catch {
+      throw RunFolderError(
+        "the final run saved no model at \(source.path): \(error.localizedDescription)",
+        exitCode: 1)
+    }
+    modelFile = "model.safetensors"
+  }
+
   /// Writes everything; the checkpoint when the model is the built-in engine's (a program
   /// saves its own, named by `modelFile`).
   package func write(model: (Module, ModelSpecification)?) throws {

@@ -22,6 +22,12 @@ public enum ScheduleError: Error, Sendable, Hashable, CustomStringConvertible, L
   case notFewer(parameter: String, value: Int, limit: String, limitValue: Int)
   /// A combination of parameters that cannot work, in a sentence of its own.
   case inconsistent(String)
+  /// A parameter `policy` cannot do without (`PolicyArguments`).
+  case missing(parameter: String, policy: String)
+  /// A parameter given for a policy that does not use it, with the policies that do.
+  case notFor(parameter: String, policy: String, users: [String])
+  /// A parameter that means something only beside another.
+  case needs(parameter: String, other: String)
 
   /// The parameter the error is about, if there is exactly one.
   public var parameter: String? {
@@ -32,6 +38,8 @@ public enum ScheduleError: Error, Sendable, Hashable, CustomStringConvertible, L
       return parameter
     case .baseAboveMax(let base, _, _, _): return base
     case .onlyFor(let parameter, _, _), .notFewer(let parameter, _, _, _): return parameter
+    case .missing(let parameter, _), .notFor(let parameter, _, _), .needs(let parameter, _):
+      return parameter
     case .inconsistent: return nil
     }
   }
@@ -55,6 +63,13 @@ public enum ScheduleError: Error, Sendable, Hashable, CustomStringConvertible, L
       return "\(name(parameter)) (\(value)) must be fewer than \(name(limit)) (\(limitValue))."
     case .inconsistent(let sentence):
       return sentence
+    case .missing(let parameter, let policy):
+      return "\(policy) needs \(name(parameter))."
+    case .notFor(let parameter, let policy, let users):
+      return
+        "\(name(parameter)) does not apply to \(policy) (it is for \(users.joined(separator: ", ")))."
+    case .needs(let parameter, let other):
+      return "\(name(parameter)) needs \(name(other))."
     }
   }
 

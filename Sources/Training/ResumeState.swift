@@ -15,6 +15,17 @@ public struct ResumeRecord: Codable {
   /// The run's settings, to refuse resuming with different ones.
   public var settings: [String: String]
 
+  /// The first setting (by name) that differs from `settings`, as "name was A, now B": a run
+  /// is resumed only with the settings it started with.
+  public func firstChange(to settings: [String: String]) -> String? {
+    let changed = Set(settings.keys).union(self.settings.keys).sorted().filter {
+      self.settings[$0] != settings[$0]
+    }
+    return changed.first.map {
+      "\($0) was \(self.settings[$0] ?? "unset"), now \(settings[$0] ?? "unset")"
+    }
+  }
+
   static let weightsFile = "resume.safetensors"
   static let stateFile = "resume.json"
 

@@ -50,8 +50,10 @@ public struct TrialSpec: Codable, Sendable, Equatable {
   public var validateAt: [Int]
   /// Batches of the validation split each measurement reads; nil: all of it.
   public var validationBatches: Int?
-  /// The final run: train on training and validation data, report the test split at the end.
-  public var final: Bool = false
+  /// The final run (`kind` final): train on training and validation data, report the test split
+  /// at the end. `spec.json` carries it as `final` too, for programs that read that field; a
+  /// spec read back takes its kind.
+  public var final: Bool { kind == .final }
   /// Final run: where the program saves its model, relative to the spec's directory.
   public var saveModel: String?
   /// Wall-clock limit of the run, enforced through the stop file.
@@ -164,7 +166,6 @@ public struct TrialSpec: Codable, Sendable, Equatable {
     (decoder.userInfo[Self.declaredStepsKey] as? DeclaredSteps)?.value = steps
     validateAt = try c.decode([Int].self, forKey: .validateAt)
     validationBatches = try c.decodeIfPresent(Int.self, forKey: .validationBatches)
-    final = try c.decodeIfPresent(Bool.self, forKey: .final) ?? false
     saveModel = try c.decodeIfPresent(String.self, forKey: .saveModel)
     maxSeconds = try c.decodeIfPresent(Double.self, forKey: .maxSeconds)
     stopRule = try c.decodeIfPresent(StopRule.self, forKey: .stopRule)

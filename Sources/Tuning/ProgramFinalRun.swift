@@ -41,7 +41,6 @@ extension Recipe {
       schedule: plannedRows,
       validateAt: Array(stride(from: every, to: steps, by: every)) + [steps], validationBatches: nil
     )
-    spec.final = true
     spec.saveModel = backend.finalModelFile
     let plannedReason = String(
       format:

@@ -210,7 +210,6 @@ public final class Recipe<Backend: TuningBackend> {
       dropout: regularization.dropout, augmentation: regularization.augmentation,
       schedule: [TrialSpec.Row(learningRate: 1e-6, momentum: 0.9)], validateAt: [],
       validationBatches: nil)
-    spec.final = true
     let run = try run(spec) { _ in .proceed }
     if run.status == .interrupted { throw Interrupted() }
     guard run.status != .failed else {

@@ -71,43 +71,6 @@ extension Recipe {
       ?? planned
   }
 
-  /// Candidates within the memory limit: measured for the ones tried, extrapolated linearly
-  /// in the batch size for the next.
-  func batchCandidates() -> [Int] {
-    var result: [Int] = []
-    var measured: [(Int, Double)] = []
-    for b in settings.batchSizes.sorted() {
-      if measured.count >= 2 {
-        let (b1, m1) = measured[measured.count - 2]
-        let (b2, m2) = measured[measured.count - 1]
-        let predicted = m2 + (m2 - m1) / Double(b2 - b1) * Double(b - b2)
-        if predicted > settings.maxMemory {
-          onEvent?(
-            .note(
-              String(
-                format:
-                  "skipping batch %d: about %.0f MiB expected, over the --max-memory limit of %.0f MiB",
-                b, predicted, settings.maxMemory)))
-          continue
-        }
-      }
-      if let m = backend.memoryUse(batchSize: b) {
-        if m > settings.maxMemory {
-          onEvent?(
-            .note(
-              String(
-                format:
-                  "skipping batch %d: %.0f MiB measured, over the --max-memory limit of %.0f MiB",
-                b, m, settings.maxMemory)))
-          continue
-        }
-        measured.append((b, m))
-      }
-      result.append(b)
-    }
-    return result.isEmpty ? [settings.batchSizes.min() ?? settings.startBatchSize] : result
-  }
-
   /// Splits what is left of the tuning share of the budget over the trials still to run,
   /// after setting aside time for the range tests still to run (`rangeTests`: their batch
   /// sizes; each sweeps the samples `rangeTestSteps(batchSize:)` gives it).

@@ -107,6 +107,18 @@ public struct RecipeSettings: Codable, Sendable, Equatable {
   /// The momentum ties settle toward: Smith's usual top of the cycle (0.95 → 0.85).
   public var defaultMomentum = 0.95
 
+  /// The settings that change what `tune`'s trials do, for the journal's header (which
+  /// `--resume` checks); the command adds the data's and the model's.
+  public var journalHeader: [String: String] {
+    func list<T>(_ values: [T]) -> String { values.map { "\($0)" }.joined(separator: ",") }
+    return [
+      "seed": "\(seed)", "budget": "\(budget)", "batch_sizes": list(batchSizes),
+      "start_batch_size": "\(startBatchSize)", "momenta": list(momenta),
+      "weight_decays": list(weightDecays), "max_memory": "\(maxMemory)",
+      "dropouts": list(dropouts), "augmentations": list(augmentations),
+    ]
+  }
+
   /// Where the batch-size phase settles batch sizes its trials cannot tell apart: the one
   /// nearest the starting batch size (by ratio), the larger at equal distance.
   public var batchSizeDefault: TieDefault {

@@ -28,6 +28,33 @@ import Testing
     ])
     #expect(bad.status == 64)
     #expect(bad.stderr.contains("--base-lr"))
+    // A parameter of another policy, a missing one, and one that needs another are named by
+    // their flags.
+    for (arguments, message) in [
+      (
+        ["step", "--lr", "0.1", "--step-size", "3", "--max-lr", "1"],
+        "--max-lr does not apply to step (it is for one-cycle, cyclic, sgdr)."
+      ),
+      (["step", "--lr", "0.1"], "step needs --step-size."),
+      (["multi-step", "--lr", "0.1"], "multi-step needs --milestones."),
+      (
+        ["cosine", "--lr", "0.1", "--warmup-start-factor", "0.5"],
+        "--warmup-start-factor needs --warmup-steps."
+      ),
+      (
+        ["constant", "--lr", "0.1", "--no-cycle-momentum"],
+        "--[no-]cycle-momentum does not apply to constant"
+      ),
+    ] {
+      let r = try run(["schedule"] + arguments + ["--total-steps", "20"])
+      #expect(r.status == 64 && r.stderr.contains(message), "\(arguments): \(r.stderr)")
+    }
+    let unwritable = try run([
+      "schedule", "constant", "--lr", "0.1", "--total-steps", "5", "--out", "/proc/no/such.csv",
+    ])
+    #expect(
+      unwritable.status == 73 && unwritable.stderr.contains("cannot write /proc/no/such.csv"),
+      "\(unwritable.stderr)")
   }
 
   let spiralsFit = [

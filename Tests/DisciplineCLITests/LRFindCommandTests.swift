@@ -179,5 +179,28 @@ import Testing
       toFile: dir + "/spec.json", atomically: true, encoding: .utf8)
     let wrong = try CLI.run(["trial", "--spec", dir + "/spec.json"])
     #expect(wrong.status == 65 && wrong.stderr.contains("protocol 7"), "\(wrong.stderr)")
+
+    // A bad engine field is named with its value; a spec without an engine section is a
+    // program's.
+    for (field, bad) in [
+      ("\"validation_split\": \"0.2\"", "\"validation_split\": \"1.5\""),
+      ("\"model\": \"mlp\"", "\"model\": \"transformer\""),
+      ("\"samples\": \"600\"", "\"samples\": \"many\""),
+    ] {
+      try spec.replacingOccurrences(of: field, with: bad).write(
+        toFile: dir + "/spec.json", atomically: true, encoding: .utf8)
+      let r = try CLI.run(["trial", "--spec", dir + "/spec.json"])
+      let name = String(bad.split(separator: "\"")[0])
+      #expect(
+        r.status == 65 && r.stderr.contains(name) && r.stderr.contains("engine section"),
+        "\(r.stderr)")
+    }
+    let noEngine = spec.replacingOccurrences(
+      of: #"\s*,\s*"engine": \{[^}]*\}"#, with: "", options: .regularExpression)
+    #expect(noEngine != spec)
+    try noEngine.write(toFile: dir + "/spec.json", atomically: true, encoding: .utf8)
+    let program = try CLI.run(["trial", "--spec", dir + "/spec.json"])
+    #expect(
+      program.status == 65 && program.stderr.contains("no \"engine\" section"), "\(program.stderr)")
   }
 }

@@ -184,7 +184,7 @@ import Testing
       batchSize: 16, maxLearningRate: 0.1, weightDecay: 0, steps: 40, evaluations: 4, seed: 1)
     settings.validationBatches = nil
     var spec = try settings.spec(key: "momentum/0.95")
-    spec.final = true
+    spec.kind = .final
     let result = try SessionRunner(session: session, clock: { 0 }).run(spec, directory: dir) { _ in
       .proceed
     }

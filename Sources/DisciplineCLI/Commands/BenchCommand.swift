@@ -40,11 +40,9 @@ struct BenchCommand: ParsableCommand {
     guard ModelArchitecture(model) != nil else {
       throw ValidationError("unknown model '\(model)': use \(ModelArchitecture.names)")
     }
-    guard batchSize > 0 else {
-      throw ValidationError("--batch-size must be positive, got \(batchSize)")
-    }
-    guard windows > 0 else { throw ValidationError("--windows must be positive, got \(windows)") }
-    if let steps, steps <= 0 { throw ValidationError("--steps must be positive, got \(steps)") }
+    try Valid.positive("--batch-size", batchSize)
+    try Valid.positive("--windows", windows)
+    try Valid.positive("--steps", steps)
   }
 
   func run() throws {

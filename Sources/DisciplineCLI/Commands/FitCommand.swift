@@ -72,19 +72,11 @@ struct FitCommand: ParsableCommand {
   @Option(name: .customLong("stop-after-steps"), help: .hidden) var stopAfterSteps: Int?
 
   func validate() throws {
-    guard epochs > 0 else { throw ValidationError("--epochs must be positive, got \(epochs)") }
-    guard batchSize > 0 else {
-      throw ValidationError("--batch-size must be positive, got \(batchSize)")
-    }
-    guard dropout >= 0 && dropout < 1 else {
-      throw ValidationError("--dropout must be in [0, 1), got \(dropout)")
-    }
-    guard weightDecay >= 0 && weightDecay.isFinite else {
-      throw ValidationError("--weight-decay must be a non-negative number, got \(weightDecay)")
-    }
-    if let evalEvery, evalEvery <= 0 {
-      throw ValidationError("--eval-every must be positive, got \(evalEvery)")
-    }
+    try Valid.positive("--epochs", epochs)
+    try Valid.positive("--batch-size", batchSize)
+    try Valid.fraction("--dropout", [dropout])
+    try Valid.nonNegative("--weight-decay", [weightDecay])
+    try Valid.positive("--eval-every", evalEvery)
   }
 
   func run() throws {
@@ -93,20 +85,15 @@ struct FitCommand: ParsableCommand {
 
   /// Every setting, as config.json records it and --resume checks it.
   func settings(schedule: Schedule) -> [String: String] {
-    var s: [String: String] = [
-      "dataset": data.dataset, "validation_split": "\(data.validationSplit)",
+    var s = data.header
+    s.merge([
       "model": model.description,
       "dropout": "\(dropout)", "epochs": "\(epochs)", "batch_size": "\(batchSize)",
       "momentum": momentum?.description ?? "default", "optimizer": optimizer.rawValue,
       "weight_decay": "\(weightDecay)", "nesterov": "\(nesterov)", "augment": augment,
       "seed": "\(seed)",
       "eval_every": evalEvery.map(String.init) ?? "epoch",
-    ]
-    if let dir = data.dataDirectory { s["data_dir"] = dir }
-    if data.dataset.hasPrefix("spirals") || data.dataset.hasPrefix("blobs") {
-      s["samples"] = "\(data.samples)"
-      s["noise"] = data.noise.map { "\($0)" } ?? "default"
-    }
+    ]) { a, _ in a }
     if let policyJSON = try? JSONEncoder.sorted.encode(schedule.policy) {
       s["policy"] = String(decoding: policyJSON, as: UTF8.self)
     }
@@ -150,12 +137,8 @@ struct FitCommand: ParsableCommand {
     var history = TrainingHistory()
     if resume {
       let record = try session.loadResumeState(from: outURL)
-      let changed = settings.keys.sorted().filter { record.settings[$0] != settings[$0] }
-      guard changed.isEmpty else {
-        let first = changed[0]
-        throw CommandError(
-          "cannot resume \(out) with different settings: \(first) was \(record.settings[first] ?? "unset"), now \(settings[first] ?? "unset")",
-          exitCode: 64)
+      if let change = record.firstChange(to: settings) {
+        throw CommandError("cannot resume \(out) with different settings: \(change)", exitCode: 64)
       }
       history = record.history
       printError("resuming at step \(record.stepsTaken) of \(totalSteps)")

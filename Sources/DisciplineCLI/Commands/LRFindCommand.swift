@@ -123,37 +123,23 @@ struct LRFindCommand: ParsableCommand {
       throw ValidationError(
         "--epochs needs the built-in engine's epoch length; with --command give --num-iter")
     }
-    for b in batchSize.values where b <= 0 {
-      throw ValidationError("--batch-size must be positive, got \(b)")
-    }
-    for wd in weightDecay.values where !(wd >= 0 && wd.isFinite) {
-      throw ValidationError("--weight-decay must be non-negative, got \(wd)")
-    }
-    for p in dropout.values where !(p >= 0 && p < 1) {
-      throw ValidationError("--dropout must be in [0, 1), got \(p)")
-    }
-    if let numIter, numIter < 2 {
-      throw ValidationError("--num-iter must be at least 2, got \(numIter)")
-    }
-    if let epochs, !(epochs > 0) {
-      throw ValidationError("--epochs must be positive, got \(epochs)")
-    }
+    try Valid.positive("--batch-size", batchSize.values)
+    try Valid.nonNegative("--weight-decay", weightDecay.values)
+    try Valid.fraction("--dropout", dropout.values)
+    try Valid.atLeast("--num-iter", 2, numIter)
+    try Valid.positive("--epochs", epochs)
     if numIter != nil && epochs != nil {
       throw ValidationError("give --num-iter or --epochs, not both")
     }
-    if !(startLR > 0) { throw ValidationError("--start-lr must be positive, got \(startLR)") }
+    try Valid.positive("--start-lr", startLR)
     if !(endLR > startLR) {
       throw ValidationError("--end-lr (\(endLR)) must be larger than --start-lr (\(startLR))")
     }
-    if !(0..<1).contains(smooth) {
-      throw ValidationError("--smooth must be in [0, 1), got \(smooth)")
-    }
+    try Valid.fraction("--smooth", [smooth])
     if !(diverge > 1) { throw ValidationError("--diverge must be larger than 1, got \(diverge)") }
-    if let validateEvery, validateEvery < 1 {
-      throw ValidationError("--validate-every must be positive, got \(validateEvery)")
-    }
-    if valBatches < 1 { throw ValidationError("--val-batches must be positive, got \(valBatches)") }
-    if repeats < 1 { throw ValidationError("--repeats must be positive, got \(repeats)") }
+    try Valid.positive("--validate-every", validateEvery)
+    try Valid.positive("--val-batches", valBatches)
+    try Valid.positive("--repeats", repeats)
     if !(divFactor > 1) {
       throw ValidationError("--div-factor must be larger than 1, got \(divFactor)")
     }
@@ -223,19 +209,19 @@ struct LRFindCommand: ParsableCommand {
     let total = conditions.count * repeats
     let what = setup.map { "\(model) on \(data.dataset) (\($0.sizes))" } ?? "\(program.command!)"
     printError(
-      "lr-find: \(what); \(total) range test\(total == 1 ? "" : "s") of \(conditions.map { "\($0.steps!)" }.uniqued().joined(separator: "/")) steps, learning rate \(formatValue(startLR)) → \(formatValue(endLR)) (\(sweepMode.rawValue))"
+      "lr-find: \(what); \(total) range test\(total == 1 ? "" : "s") of \(Set(conditions.map { $0.steps! }).sorted().map(String.init).joined(separator: "/")) steps, learning rate \(formatValue(startLR)) → \(formatValue(endLR)) (\(sweepMode.rawValue))"
     )
     let progress = RangeTestProgress(
       total: total, conditions: conditions.map(\.name), repeats: repeats)
     let comparison: RangeTestComparison
     if let runner {
       // Each sweep runs the program (or `discipline trial`) once; the files stay in DIR/trials
-      // for a look afterwards. With one slot the sweeps go one by one, each with its progress
-      // line; with more, all are handed over together and the progress counts their steps.
-      var engine =
+      // for a look afterwards.
+      let engine =
         setup == nil
-        ? nil : data.engineSection(model: model, optimizer: optimizer.rawValue, dataSeed: seed)
-      engine?["evaluation_batch_size"] = "500"
+        ? nil
+        : data.engineSection(
+          model: model, optimizer: optimizer, dataSeed: seed, evaluationBatchSize: 500)
       func spec(_ condition: RangeTestCondition, _ s: UInt64, _ settings: RangeTestSettings) -> (
         TrialSpec, URL
       ) {
@@ -250,26 +236,11 @@ struct LRFindCommand: ParsableCommand {
             TrialSpec.directoryName(for: spec.key))
         )
       }
-      if runner.slots > 1 && total > 1 {
-        progress.startTogether(
-          count: total, steps: conditions.map { $0.steps! }.reduce(0, +) * repeats,
-          slots: runner.slots)
-        comparison = try RangeTest.compare(
-          conditions: conditions, repeats: repeats, seed: seed, base: base,
-          oneCycleDivisor: divFactor, runner: runner,
-          onPoint: progress.point, shouldStop: { stop.isRequested }, spec: spec)
-      } else {
-        comparison = try RangeTest.compare(
-          conditions: conditions, repeats: repeats, seed: seed, base: base,
-          oneCycleDivisor: divFactor,
-          onStart: progress.start, shouldStop: { stop.isRequested },
-          run: { condition, s, settings in
-            let (trial, directory) = spec(condition, s, settings)
-            return try RangeTest.run(
-              with: runner, spec: trial, directory: directory, settings: settings,
-              onPoint: progress.point, shouldStop: { stop.isRequested })
-          })
-      }
+      comparison = try RangeTest.compare(
+        conditions: conditions, repeats: repeats, seed: seed, base: base,
+        oneCycleDivisor: divFactor, runner: runner, onStart: progress.start,
+        onTogether: { progress.startTogether(count: $0, steps: $1, slots: runner.slots) },
+        onPoint: progress.point, shouldStop: { stop.isRequested }, spec: spec)
     } else if let setup {
       comparison = try RangeTest.compare(
         conditions: conditions, repeats: repeats, seed: seed, base: base,
@@ -296,12 +267,5 @@ struct LRFindCommand: ParsableCommand {
     if standardErrorIsTerminal, let chart = files.terminalChart() { printError(chart) }
     printError("wrote lr_find.csv, lr_find.json and lr_find.svg into \(out)")
     if json { print(files.jsonLine()) }
-  }
-}
-
-extension Array where Element: Hashable {
-  func uniqued() -> [Element] {
-    var seen = Set<Element>()
-    return filter { seen.insert($0).inserted }
   }
 }

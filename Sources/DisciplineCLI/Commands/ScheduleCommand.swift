@@ -75,26 +75,18 @@ struct ScheduleCommand: ParsableCommand {
       case .json: text = try table.json()
       case .svg: text = table.svg(learningRateScale: lrAxis)
       }
-      try write(text)
+      if let out {
+        try writeText(text, to: out)
+      } else {
+        FileHandle.standardOutput.write(Data(text.utf8))
+      }
     } catch let error as ValidationError {
       // One line and the usage-error exit code (64), without the usage text.
       FileHandle.standardError.write(Data("Error: \(error.message)\n".utf8))
       throw ExitCode.validationFailure
-    } catch let error as ScheduleOutputError {
+    } catch let error as RunFolderError {
       FileHandle.standardError.write(Data("Error: \(error.description)\n".utf8))
-      throw ExitCode.failure
-    }
-  }
-
-  private func write(_ text: String) throws {
-    guard let out else {
-      FileHandle.standardOutput.write(Data(text.utf8))
-      return
-    }
-    do {
-      try text.write(to: URL(fileURLWithPath: out), atomically: true, encoding: .utf8)
-    } catch {
-      throw ScheduleOutputError.cannotWrite(path: out, reason: error.localizedDescription)
+      throw ExitCode(error.exitCode)
     }
   }
 }
@@ -105,14 +97,3 @@ enum ScheduleFormat: String, CaseIterable {
 }
 
 extension LearningRateAxis: ExpressibleByArgument {}
-
-/// A failure to deliver the output.
-enum ScheduleOutputError: Error, CustomStringConvertible {
-  case cannotWrite(path: String, reason: String)
-
-  var description: String {
-    switch self {
-    case .cannotWrite(let path, let reason): return "cannot write \(path): \(reason)"
-    }
-  }
-}

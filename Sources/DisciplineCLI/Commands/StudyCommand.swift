@@ -104,58 +104,24 @@ struct StudyCommand: ParsableCommand {
 
   func validate() throws {
     if let trialSteps {
-      guard trialSteps >= 10 else {
-        throw ValidationError("--trial-steps must be at least 10, got \(trialSteps)")
-      }
+      try Valid.atLeast("--trial-steps", 10, trialSteps)
       guard kind != .batchSize else {
         throw ValidationError(
           "--trial-steps does not apply to the batch-size study, whose trials are of equal wall time"
         )
       }
     }
-    guard batchSize > 0 else {
-      throw ValidationError("--batch-size must be positive, got \(batchSize)")
-    }
-    for b in batchSizes.values where b <= 0 {
-      throw ValidationError("--batch-sizes must be positive, got \(b)")
-    }
-    if let maxLR, !(maxLR > 0) { throw ValidationError("--max-lr must be positive, got \(maxLR)") }
-    for m in momenta.values where !(m > 0 && m < 1) {
-      throw ValidationError("--momenta must be in (0, 1), got \(m)")
-    }
-    for wd in weightDecays.values where !(wd >= 0 && wd.isFinite) {
-      throw ValidationError("--weight-decays must be non-negative, got \(wd)")
-    }
-    guard weightDecay >= 0 && weightDecay.isFinite else {
-      throw ValidationError("--weight-decay must be non-negative, got \(weightDecay)")
-    }
-    guard trialSeconds > 0 else {
-      throw ValidationError("--trial-seconds must be positive, got \(trialSeconds)")
-    }
+    try Valid.positive("--batch-size", batchSize)
+    try Valid.positive("--batch-sizes", batchSizes.values)
+    try Valid.positive("--max-lr", maxLR)
+    try Valid.open("--momenta", momenta.values)
+    try Valid.nonNegative("--weight-decays", weightDecays.values)
+    try Valid.nonNegative("--weight-decay", [weightDecay])
+    try Valid.positive("--trial-seconds", trialSeconds)
   }
 
   func run() throws {
     try reportingErrors { try study() }
-  }
-
-  struct Output: Encodable {
-    struct Row: Encodable {
-      var label: String
-      var batch_size: Int
-      var max_lr: Double
-      var momentum: [Double]
-      var weight_decay: Double
-      var steps: Int
-      var seconds: Double
-      var val_loss: Double?
-      var val_accuracy: Double?
-      var diverged: Bool
-    }
-    var study: String
-    var choice: Double
-    var reason: String
-    var max_lr: Double
-    var trials: [Row]
   }
 
   private func study() throws {
@@ -194,26 +160,22 @@ struct StudyCommand: ParsableCommand {
       "validation_split": "\(data.validationSplit)", "augment": augment,
     ]
     let journal = try openJournal(in: outURL, settings: header, resume: common.resume)
+    let what =
+      "study \(kind.rawValue): "
+      + (setup.map { "\(model) on \(data.dataset) (\($0.sizes))" }
+        ?? "your program (\(program.command!))")
+      + "; trials of \(trialSteps.map { "\($0) steps" } ?? "\(formatValue(trialSeconds)) s")"
     if let runner {
       let backend = ProgramBackend(
         runner: runner, trialsDirectory: outURL.appendingPathComponent("trials"))
-      let length = trialSteps.map { "\($0) steps" } ?? "\(formatValue(trialSeconds)) s"
-      if let setup {
+      if setup != nil {
         backend.engineSection = data.engineSection(model: model, dataSeed: common.seed)
-        printError(
-          "study \(kind.rawValue): \(model) on \(data.dataset) (\(setup.sizes)); trials of \(length); \(executor.summary), each trial's files in \(out)/trials"
-        )
-      } else {
-        printError(
-          "study \(kind.rawValue): your program (\(program.command!)); trials of \(length); \(executor.summary), each trial's files in \(out)/trials"
-        )
       }
+      printError("\(what); \(executor.summary), each trial's files in \(out)/trials")
       try study(
         Recipe(backend: backend, settings: settings, journal: journal), stop: stop, outURL: outURL)
     } else if let setup {
-      printError(
-        "study \(kind.rawValue): \(model) on \(data.dataset) (\(setup.sizes)); trials of \(trialSteps.map { "\($0) steps" } ?? "\(formatValue(trialSeconds)) s")"
-      )
+      printError(what)
       try study(
         Recipe(
           backend: EngineBackend(setup: setup, finalSetup: setup), settings: settings,
@@ -223,7 +185,6 @@ struct StudyCommand: ParsableCommand {
 
   /// Runs the study's phase with progress and the stop wired, and writes its files.
   private func study<B: TuningBackend>(_ recipe: Recipe<B>, stop: StopSignal, outURL: URL) throws {
-    let journal = recipe.journal
     let phase = kind.phase
     let (choice, reason, lr): (Double, String, Double) = try driving(
       recipe, budget: .infinity, stop: stop, out: out
@@ -254,35 +215,14 @@ struct StudyCommand: ParsableCommand {
         )
       }
     }
-    let trials = journal.entries.filter { $0.phase == phase && $0.result != nil }
-    let rows = trials.map { e in
-      Output.Row(
-        label: e.label, batch_size: e.trial!.batchSize, max_lr: e.trial!.maxLearningRate,
-        momentum: [e.trial!.maxMomentum, e.trial!.minMomentum],
-        weight_decay: e.trial!.weightDecay, steps: e.result!.losses.count, seconds: e.seconds,
-        val_loss: e.result!.diverged ? nil : e.result!.finalValidationLoss,
-        val_accuracy: e.result!.diverged ? nil : e.result!.finalValidationAccuracy,
-        diverged: e.result!.diverged)
-    }
-    let output = Output(
-      study: kind.rawValue, choice: choice, reason: reason, max_lr: lr, trials: rows)
-    try writeJSON(output, to: outURL.appendingPathComponent("study.json"))
-    let chart =
-      kind == .weightDecay
-      ? TrialCharts.weightDecay(trials, chosen: choice)
-      : TrialCharts.curves(
-        trials, title: "Validation loss of the \(phase.rawValue) trials",
-        x: kind == .batchSize ? .seconds : .steps)
-    do {
-      try chart.svg().write(
-        to: outURL.appendingPathComponent("study.svg"), atomically: true, encoding: .utf8)
-    } catch {
-      throw CommandError("cannot write into \(out): \(error.localizedDescription)", exitCode: 73)
-    }
+    let files = StudyFiles(
+      directory: outURL, study: kind.rawValue, phase: phase, choice: choice, reason: reason,
+      maxLearningRate: lr, journal: recipe.journal)
+    try files.write()
     printError(
       "\(phase.rawValue): \(kind == .batchSize ? String(Int(choice)) : formatValue(choice)) — \(reason)"
     )
     printError("wrote study.json, study.svg and journal.jsonl into \(out)")
-    if common.json { print(JSONEncoder.line(output)) }
+    if common.json { print(files.jsonLine()) }
   }
 }

@@ -44,16 +44,8 @@ struct TrialCommand: ParsableCommand {
   @OptionGroup(title: "Your own training program") var program: ProgramOptions
 
   func validate() throws {
-    if let threads, threads < 1 {
-      throw ValidationError("--threads must be at least 1, got \(threads)")
-    }
+    try Valid.atLeast("--threads", 1, threads)
   }
-
-  /// The engine section's keys and the options they stand for.
-  static let engineOptions: [(key: String, flag: String)] = [
-    ("dataset", "--dataset"), ("data_dir", "--data-dir"), ("label_column", "--label-column"),
-    ("validation_split", "--validation-split"), ("samples", "--samples"), ("noise", "--noise"),
-  ]
 
   func run() throws {
     try reportingErrors { try runSpec() }
@@ -85,62 +77,15 @@ struct TrialCommand: ParsableCommand {
       try finish(result, directory: directory)
       return
     }
-    if let threads { DNNL.setThreadCount(threads) }
-    guard let engine = trial.engineSection else {
-      throw CommandError(
-        "\(spec) has no \"engine\" section: it is a spec for your own program, not for the built-in engine",
-        exitCode: 65)
-    }
-    var arguments: [String] = []
-    for (key, flag) in Self.engineOptions {
-      if let value = engine[key] { arguments += [flag, value] }
-    }
-    if trial.final { arguments += ["--validation-split", "0"] }
-    let data: DataOptions
-    do { data = try DataOptions.parse(arguments) } catch {
-      throw CommandError(
-        "\(spec): the engine section is not valid: \(DataOptions.message(for: error))", exitCode: 65
-      )
-    }
-    guard let modelName = engine["model"], let model = ModelArchitecture(argument: modelName) else {
-      throw CommandError(
-        "\(spec): the engine section names no known model (\"model\": \(engine["model"] ?? "missing"))",
-        exitCode: 65)
-    }
-    let optimizer = engine["optimizer"].flatMap(OptimizerKind.init(argument:)) ?? .sgd
-    // The split is the one the command that wrote the spec made; the session's seed is the spec's.
-    let setup = try TrainingSetup(
-      data: data, model: model, optimizer: optimizer, augment: trial.augmentation,
-      seed: engine["data_seed"].flatMap { UInt64($0) } ?? trial.seed)
-    let session = try setup.session(
-      batchSize: trial.batchSize, dropout: Float(trial.dropout), augment: trial.augmentation,
-      seed: trial.seed,
-      evaluationBatchSize: engine["evaluation_batch_size"].flatMap(Int.init) ?? 1000)
-    let started = Date()
-    var runner = SessionRunner(session: session, clock: { Date().timeIntervalSince(started) })
-    runner.writesSpec = false
-    let stopURL = directory.appendingPathComponent(TrialSpec.stopFile)
-    runner.stopRequested = { FileManager.default.fileExists(atPath: stopURL.path) }
-    runner.reloadSpec = ScheduleWatch(directory: directory).check
-    var divergence = trial.stopRule.map {
-      DivergenceStop(smoothing: $0.smoothing, factor: $0.divergenceFactor)
+    let engineTrial: EngineTrial
+    do { engineTrial = try EngineTrial(spec: trial, directory: directory) } catch {
+      throw CommandError("\(spec): \(error)", exitCode: 65)
     }
     printError(
-      "trial \(trial.key): \(model) on \(data.dataset), \(trial.steps) steps at batch \(trial.batchSize)"
+      "trial \(trial.key): \(engineTrial.section.model) on \(engineTrial.data.dataset), \(trial.steps) steps at batch \(trial.batchSize)"
     )
-    let result = try runner.run(
-      trial, directory: directory, shouldStop: { stop.isRequested || parentGone.check() }
-    ) { event in
-      if case .train(_, let loss, _, _) = event, divergence?.observe(loss) == true { return .stop }
-      return .proceed
-    }
-    if trial.final, let path = trial.saveModel, result.status == .finished {
-      try Checkpoint(
-        setup.specification(dropout: Float(trial.dropout)),
-        normalization: setup.splits.normalization
-      )
-      .save(session.model, to: directory.appendingPathComponent(path))
-    }
+    let result = try engineTrial.run(
+      threads: threads, shouldStop: { stop.isRequested || parentGone.check() })
     try finish(result, directory: directory)
   }
 
@@ -152,44 +97,5 @@ struct TrialCommand: ParsableCommand {
     )
     if let message = result.message { printError(message) }
     if result.status == .interrupted { throw ExitCode(130) }
-  }
-}
-
-/// Whether the discipline that started this process (DISCIPLINE_PID) has gone: a trial it left
-/// behind when killed stops instead of training for nobody. Checked at most once a second.
-final class ParentWatch {
-  private let pid = ProcessInfo.processInfo.environment["DISCIPLINE_PID"].flatMap { pid_t($0) }
-  private var last = Date.distantPast
-  private var gone = false
-  func check() -> Bool {
-    guard let pid, !gone, Date().timeIntervalSince(last) >= 1 else { return gone }
-    last = Date()
-    gone = kill(pid, 0) != 0 && errno == ESRCH
-    return gone
-  }
-}
-
-/// Notices a rewritten schedule.csv (a final run re-planned shorter by the discipline watching
-/// it) and reads the spec again. Checked at most once a second.
-final class ScheduleWatch {
-  let directory: URL
-  private var stamp: Date?
-  private var last = Date()
-  init(directory: URL) {
-    self.directory = directory
-    stamp = modified()
-  }
-  private func modified() -> Date? {
-    (try? FileManager.default.attributesOfItem(
-      atPath: directory.appendingPathComponent(TrialSpec.scheduleFile).path))?[.modificationDate]
-      as? Date
-  }
-  func check() -> TrialSpec? {
-    guard Date().timeIntervalSince(last) >= 1 else { return nil }
-    last = Date()
-    let now = modified()
-    guard now != stamp else { return nil }
-    stamp = now
-    return try? TrialSpec.read(from: directory.appendingPathComponent(TrialSpec.specFile))
   }
 }

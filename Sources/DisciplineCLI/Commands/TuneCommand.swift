@@ -37,8 +37,11 @@ struct TuneCommand: ParsableCommand {
         says so. A budget too short for the whole recipe leaves out
         the batch-size study first, then momentum, then weight decay
         (each takes its default and says so, with the budget the
-        whole recipe needs); one too short for even the first range
-        test and a final run is refused at once.
+        whole recipe needs: its trials at twice the 50 steps), and
+        the time they would have taken goes to the final run; one
+        too short for even the first range test and a final run is
+        refused at once. A batch size whose trial would have under
+        50 steps is not tried.
         5. Regularization: LR range tests at each of --dropouts, then
            with each of --augmentations (images); the strongest whose
            validation loss is within 10% of the lowest (50% for
@@ -141,24 +144,12 @@ struct TuneCommand: ParsableCommand {
     guard budget.seconds >= 30 else {
       throw ValidationError("--budget must be at least 30s, got \(budget)")
     }
-    for b in batchSizes?.values ?? [] where b <= 0 {
-      throw ValidationError("--batch-sizes must be positive, got \(b)")
-    }
-    guard startBatchSize > 0 else {
-      throw ValidationError("--start-batch-size must be positive, got \(startBatchSize)")
-    }
-    for m in momenta.values where !(m > 0 && m < 1) {
-      throw ValidationError("--momenta must be in (0, 1), got \(m)")
-    }
-    for wd in weightDecays?.values ?? [] where !(wd >= 0 && wd.isFinite) {
-      throw ValidationError("--weight-decays must be non-negative, got \(wd)")
-    }
-    if let dropout, !(dropout >= 0 && dropout < 1) {
-      throw ValidationError("--dropout must be in [0, 1), got \(dropout)")
-    }
-    for p in dropouts.values where !(p >= 0 && p < 1) {
-      throw ValidationError("--dropouts must be in [0, 1), got \(p)")
-    }
+    try Valid.positive("--batch-sizes", batchSizes?.values ?? [])
+    try Valid.positive("--start-batch-size", startBatchSize)
+    try Valid.open("--momenta", momenta.values)
+    try Valid.nonNegative("--weight-decays", weightDecays?.values ?? [])
+    try Valid.fraction("--dropout", dropout.map { [$0] } ?? [])
+    try Valid.fraction("--dropouts", dropouts.values)
     if let virtualClock {
       guard virtualClock > 0 && virtualClock.isFinite else {
         throw ValidationError("--virtual-clock must be a positive rate, got \(virtualClock)")
@@ -169,9 +160,7 @@ struct TuneCommand: ParsableCommand {
         )
       }
     }
-    guard maxMemory > 0 else {
-      throw ValidationError("--max-memory must be positive, got \(maxMemory)")
-    }
+    try Valid.positive("--max-memory", maxMemory)
   }
 
   func run() throws {
@@ -180,26 +169,12 @@ struct TuneCommand: ParsableCommand {
 
   /// Every setting that changes what the trials do: the journal's header, checked on --resume.
   func settings(_ recipe: RecipeSettings) -> [String: String] {
-    var s: [String: String] = [
-      "dataset": program.command == nil ? data.dataset : "(your program's)",
-      "validation_split": "\(data.validationSplit)",
-      "model": program.command.map { "command: \($0)" } ?? model.description,
-      "dropout": dropout.map { "\($0)" } ?? "study",
-      "dropouts": recipe.dropouts.map { "\($0)" }.joined(separator: ","),
-      "augment": augment ?? "study", "augmentations": recipe.augmentations.joined(separator: ","),
-      "seed": "\(common.seed)", "budget": "\(recipe.budget)",
-      "batch_sizes": recipe.batchSizes.map(String.init).joined(separator: ","),
-      "start_batch_size": "\(recipe.startBatchSize)",
-      "momenta": recipe.momenta.map { "\($0)" }.joined(separator: ","),
-      "weight_decays": recipe.weightDecays.map { "\($0)" }.joined(separator: ","),
-      "max_memory": "\(recipe.maxMemory)",
-    ]
-    if let dir = data.dataDirectory { s["data_dir"] = dir }
-    if let virtualClock { s["virtual_clock"] = "\(virtualClock)" }
-    if data.dataset.hasPrefix("spirals") || data.dataset.hasPrefix("blobs") {
-      s["samples"] = "\(data.samples)"
-      s["noise"] = data.noise.map { "\($0)" } ?? "default"
-    }
+    var s = recipe.journalHeader.merging(data.header) { a, _ in a }
+    s["model"] = program.command.map { "command: \($0)" } ?? model.description
+    if program.command != nil { s["dataset"] = "(your program's)" }
+    s["dropout"] = dropout.map { "\($0)" } ?? "study"
+    s["augment"] = augment ?? "study"
+    s["virtual_clock"] = virtualClock.map { "\($0)" }
     return s
   }
 
@@ -253,68 +228,56 @@ struct TuneCommand: ParsableCommand {
         "resuming: \(journal.entries.count) finished trial\(journal.entries.count == 1 ? "" : "s") in the journal will be reused"
       )
     }
+    let what =
+      setup.map {
+        "\(model) (\($0.specification(dropout: 0).build(seed: common.seed).parameterCount) parameters) on \(data.dataset): \($0.sizes)"
+      } ?? "your program (\(program.command!))"
+    let title = setup == nil ? "your program" : "\(model) on \(data.dataset)"
+    var files: TuneFiles
     if let runner {
       let backend = ProgramBackend(
         runner: runner, trialsDirectory: outURL.appendingPathComponent("trials"),
         clockStart: commandStart)
-      if let setup {
+      if setup != nil {
         backend.engineSection = data.engineSection(model: model, dataSeed: common.seed)
         backend.finalModelFile = "model.safetensors"
-        printError(
-          "tune: \(model) (\(setup.specification(dropout: 0).build(seed: common.seed).parameterCount) parameters) on \(data.dataset): \(setup.sizes); budget \(budget); \(executor.summary), each trial's files in \(out)/trials"
-        )
-      } else {
-        printError(
-          "tune: your program (\(program.command!)); budget \(budget); \(executor.summary), each trial's files in \(out)/trials"
-        )
       }
+      printError(
+        "tune: \(what); budget \(budget); \(executor.summary), each trial's files in \(out)/trials")
+      files = TuneFiles(
+        directory: outURL,
+        outcome: try run(Recipe(backend: backend, settings: recipe, journal: journal), stop: stop),
+        journal: journal, title: title, normalization: nil, budget: recipe.budget)
+      files.modelFile = "trials/final/" + backend.finalModelFile
+      // The engine's final run saved its checkpoint in its folder; it belongs beside the report.
+      if setup != nil { try files.adoptModel(savedAt: files.modelFile) }
+      try files.write(model: nil)
+    } else if let setup {
+      let finalSetup =
+        data.validationSplit > 0
+        ? try TrainingSetup(
+          data: data.source.withoutValidation, model: model, augment: augment ?? "none",
+          seed: common.seed)
+        : setup
+      let backend = EngineBackend(
+        setup: setup, finalSetup: finalSetup,
+        stateDirectory: outURL.appendingPathComponent("final-state"), resumesFinal: common.resume,
+        clockStart: commandStart, workClock: virtualClock.map(WorkClock.init(samplesPerSecond:)))
+      backend.onNote = { printError("note: " + $0) }
+      printError("tune: \(what); budget \(budget)")
       let outcome = try run(
         Recipe(backend: backend, settings: recipe, journal: journal), stop: stop)
-      var files = TuneFiles(
-        directory: outURL, outcome: outcome, journal: journal,
-        title: setup == nil ? "your program" : "\(model) on \(data.dataset)",
-        normalization: nil, budget: recipe.budget)
-      files.modelFile = "trials/final/" + backend.finalModelFile
-      if setup != nil {
-        // The final run saved the engine's checkpoint in its folder; it belongs beside the report.
-        let saved = outURL.appendingPathComponent(files.modelFile)
-        let target = outURL.appendingPathComponent("model.safetensors")
-        try? FileManager.default.removeItem(at: target)
-        do { try FileManager.default.copyItem(at: saved, to: target) } catch {
-          throw CommandError(
-            "the final run saved no model at \(saved.path): \(error.localizedDescription)",
-            exitCode: 1)
-        }
-        files.modelFile = "model.safetensors"
-      }
-      try files.write(model: nil)
-      printError(files.summary())
-      if common.json { print(files.jsonLine()) }
+      files = TuneFiles(
+        directory: outURL, outcome: outcome, journal: journal, title: title,
+        normalization: finalSetup.splits.normalization, budget: recipe.budget)
+      files.virtualClock = virtualClock
+      try files.write(
+        model: (
+          backend.finalModel!, finalSetup.specification(dropout: Float(outcome.dropout.value))
+        ))
+    } else {
       return
     }
-    guard let setup else { return }
-    var finalData = data
-    finalData.validationSplit = 0
-    let finalSetup =
-      data.validationSplit > 0
-      ? try TrainingSetup(
-        data: finalData, model: model, augment: augment ?? "none", seed: common.seed)
-      : setup
-    let backend = EngineBackend(
-      setup: setup, finalSetup: finalSetup,
-      stateDirectory: outURL.appendingPathComponent("final-state"), resumesFinal: common.resume,
-      clockStart: commandStart, workClock: virtualClock.map(WorkClock.init(samplesPerSecond:)))
-    backend.onNote = { printError("note: " + $0) }
-    printError(
-      "tune: \(model) (\(setup.specification(dropout: 0).build(seed: common.seed).parameterCount) parameters) on \(data.dataset): \(setup.sizes); budget \(budget)"
-    )
-    let outcome = try run(Recipe(backend: backend, settings: recipe, journal: journal), stop: stop)
-    var files = TuneFiles(
-      directory: outURL, outcome: outcome, journal: journal, title: "\(model) on \(data.dataset)",
-      normalization: finalSetup.splits.normalization, budget: recipe.budget)
-    files.virtualClock = virtualClock
-    try files.write(
-      model: (backend.finalModel!, finalSetup.specification(dropout: Float(outcome.dropout.value))))
     printError(files.summary())
     if common.json { print(files.jsonLine()) }
   }
@@ -322,13 +285,5 @@ struct TuneCommand: ParsableCommand {
   /// Runs the recipe with progress on stderr and Ctrl-C wired to a resumable stop.
   private func run<B: TuningBackend>(_ recipe: Recipe<B>, stop: StopSignal) throws -> TuneOutcome {
     try driving(recipe, budget: recipe.settings.budget, stop: stop, out: out) { try recipe.run() }
-  }
-}
-
-extension ModelArchitecture {
-  /// Residual networks of 20 layers or more.
-  var isDeep: Bool {
-    if case .resnet(let depth) = self { return depth >= 20 }
-    return false
   }
 }

@@ -93,3 +93,38 @@ struct WallTime: ExpressibleByArgument, CustomStringConvertible, Equatable {
   }
   var defaultValueDescription: String { description }
 }
+
+/// The checks of the commands' `validate()`, each naming the flag and the value at fault in
+/// one shape of message; an absent optional passes.
+enum Valid {
+  static func positive<T: Numeric & Comparable>(_ flag: String, _ values: [T]) throws {
+    for v in values where !(v > .zero) {
+      throw ValidationError("\(flag) must be positive, got \(v)")
+    }
+  }
+  static func positive<T: Numeric & Comparable>(_ flag: String, _ value: T?) throws {
+    try positive(flag, value.map { [$0] } ?? [])
+  }
+  static func atLeast(_ flag: String, _ minimum: Int, _ value: Int?) throws {
+    if let value, value < minimum {
+      throw ValidationError("\(flag) must be at least \(minimum), got \(value)")
+    }
+  }
+  /// In [0, 1): dropout rates, shares.
+  static func fraction<T: BinaryFloatingPoint>(_ flag: String, _ values: [T]) throws {
+    for v in values where !(v >= 0 && v < 1) {
+      throw ValidationError("\(flag) must be in [0, 1), got \(v)")
+    }
+  }
+  /// In (0, 1): momenta.
+  static func open(_ flag: String, _ values: [Double]) throws {
+    for v in values where !(v > 0 && v < 1) {
+      throw ValidationError("\(flag) must be in (0, 1), got \(v)")
+    }
+  }
+  static func nonNegative(_ flag: String, _ values: [Double]) throws {
+    for v in values where !(v >= 0 && v.isFinite) {
+      throw ValidationError("\(flag) must be non-negative, got \(v)")
+    }
+  }
+}

@@ -39,25 +39,26 @@ struct DataOptions: ParsableArguments {
   var noise: Double?
 
   func validate() throws {
-    guard validationSplit >= 0 && validationSplit < 1 else {
-      throw ValidationError("--validation-split must be in [0, 1), got \(validationSplit)")
+    try Valid.fraction("--validation-split", [validationSplit])
+    try Valid.positive("--samples", samples)
+  }
+
+  /// The data's part of a run's settings (config.json, the journal's header).
+  var header: [String: String] {
+    var s = ["dataset": dataset, "validation_split": "\(validationSplit)"]
+    s["data_dir"] = dataDirectory
+    if dataset.hasPrefix("spirals") || dataset.hasPrefix("blobs") {
+      s["samples"] = "\(samples)"
+      s["noise"] = noise.map { "\($0)" } ?? "default"
     }
-    guard samples > 0 else { throw ValidationError("--samples must be positive, got \(samples)") }
+    return s
   }
 
-  func specification(seed: UInt64) throws -> DatasetSpec {
-    var options = DatasetOptions()
-    options.dataDirectory = dataDirectory
-    options.labelColumn = labelColumn
-    options.sampleCount = samples
-    options.noise = noise
-    options.seed = seed
-    return try DatasetSpec(parsing: dataset, options: options)
-  }
-
-  /// Loads, splits (validation held out, seeded) and normalizes the data set.
-  func load(seed: UInt64) throws -> DataSplits {
-    try specification(seed: seed).load().prepared(validationFraction: validationSplit, seed: seed)
+  /// What the options say, for the layers below.
+  var source: DataDescription {
+    DataDescription(
+      dataset: dataset, dataDirectory: dataDirectory, labelColumn: labelColumn,
+      validationSplit: validationSplit, samples: samples, noise: noise)
   }
 }
 
@@ -67,7 +68,8 @@ func reportingErrors(_ body: () throws -> Void) throws {
   do {
     try body()
   } catch let error as any UserFacingError {
-    throw fail(error.description, code: error.exitCode)
+    FileHandle.standardError.write(Data("error: \(error.description)\n".utf8))
+    throw ExitCode(error.exitCode)
   }
 }
 
@@ -104,9 +106,7 @@ struct ProgramOptions: ParsableArguments {
   var trialTimeout: Double = 600
 
   func validate() throws {
-    guard trialTimeout > 0 else {
-      throw ValidationError("--trial-timeout must be positive, got \(trialTimeout)")
-    }
+    try Valid.positive("--trial-timeout", trialTimeout)
     if let command { _ = try commandRunner(command) }
   }
 
@@ -118,12 +118,6 @@ struct ProgramOptions: ParsableArguments {
       throw ValidationError(error.description)
     }
   }
-}
-
-/// Prints `error: message` to stderr and returns the exit code to throw.
-func fail(_ message: String, code: Int32) -> ExitCode {
-  FileHandle.standardError.write(Data("error: \(message)\n".utf8))
-  return ExitCode(code)
 }
 
 /// A problem in the command's own work (output folder, resume state).
@@ -163,52 +157,6 @@ struct MomentumRange: ExpressibleByArgument, CustomStringConvertible, Codable, E
   }
 
   var description: String { cycles ? "\(maximum):\(minimum)" : "\(maximum)" }
-}
-
-/// Makes (or checks) an output folder.
-func prepareOutputDirectory(_ path: String) throws -> URL {
-  let url = URL(fileURLWithPath: path, isDirectory: true)
-  do {
-    try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
-  } catch {
-    throw CommandError(
-      "cannot create output folder \(path): \(error.localizedDescription)", exitCode: 73)
-  }
-  try OutputLock.take(url, named: path)
-  return url
-}
-
-/// An exclusive lock on an output folder (`DIR/.lock`, flock), held until the process ends: a
-/// second discipline writing into the same folder would delete the first one's trials, replace
-/// its journal and end its programs.
-enum OutputLock {
-  nonisolated(unsafe) private static var held: [String: Int32] = [:]
-
-  static func take(_ url: URL, named path: String) throws {
-    let lock = url.appendingPathComponent(".lock").path
-    guard held[lock] == nil else { return }
-    let fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0o644)
-    guard fd >= 0 else {
-      throw CommandError(
-        "cannot lock output folder \(path): \(String(cString: strerror(errno)))", exitCode: 73)
-    }
-    guard flock(fd, LOCK_EX | LOCK_NB) == 0 else {
-      var owner = ""
-      if let text = try? String(contentsOfFile: lock, encoding: .utf8),
-        let pid = Int(text.trimmingCharacters(in: .whitespacesAndNewlines))
-      {
-        owner = " (process \(pid))"
-      }
-      close(fd)
-      throw CommandError(
-        "another discipline is writing into \(path)\(owner); wait for it to end, or choose another --out",
-        exitCode: 73)
-    }
-    ftruncate(fd, 0)
-    let text = "\(getpid())\n"
-    _ = text.withCString { write(fd, $0, strlen($0)) }
-    held[lock] = fd
-  }
 }
 
 /// Whether standard error is a terminal (progress bars) or a file or pipe (plain lines).

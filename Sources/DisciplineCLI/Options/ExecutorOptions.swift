@@ -1,4 +1,6 @@
 import ArgumentParser
+import Engine
+import Training
 import Foundation
 import NeuralNetworks
 import Runners
@@ -32,9 +34,7 @@ struct ExecutorOptions: ParsableArguments {
   var slurmArgs: String?
 
   func validate() throws {
-    guard parallel >= 1 else {
-      throw ValidationError("--parallel must be at least 1, got \(parallel)")
-    }
+    try Valid.atLeast("--parallel", 1, parallel)
     if slurmArgs != nil && executor != .slurm {
       throw ValidationError("--slurm-args needs --executor slurm")
     }
@@ -122,39 +122,15 @@ let selfExecutable: String = {
 }()
 
 extension DataOptions {
-  /// The engine section of a spec: what `discipline trial` needs to load the same data
-  /// (TrialCommand.engineOptions reads it back).
-  /// `dataSeed` is the seed the command split (and made) its data with: a spec under another
-  /// seed (a noise repeat, an lr-find repeat) varies its model and data order, not the split.
-  func engineSection(model: ModelArchitecture, optimizer: String = "sgd", dataSeed: UInt64)
-    -> [String: String]
-  {
-    var s = [
-      "dataset": dataset, "label_column": labelColumn, "validation_split": "\(validationSplit)",
-      "samples": "\(samples)", "data_seed": "\(dataSeed)",
-      "model": model.description, "optimizer": optimizer,
-    ]
-    if let dataDirectory {
-      s["data_dir"] = URL(fileURLWithPath: dataDirectory).standardizedFileURL.path
-    }
-    if let noise { s["noise"] = "\(noise)" }
-    if dataset.hasPrefix("csv:") {
-      s["dataset"] =
-        "csv:" + URL(fileURLWithPath: String(dataset.dropFirst(4))).standardizedFileURL.path
-    }
-    return s
-  }
-}
-
-/// Starts a fresh run's trial folders: an earlier run's files in DIR/trials would otherwise
-/// count as finished trials of this one (only --resume reuses them).
-func clearTrials(in outURL: URL, resume: Bool) throws {
-  guard !resume else { return }
-  let trials = outURL.appendingPathComponent("trials")
-  guard FileManager.default.fileExists(atPath: trials.path) else { return }
-  do { try FileManager.default.removeItem(at: trials) } catch {
-    throw CommandError(
-      "cannot clear \(trials.path) from an earlier run: \(error.localizedDescription)", exitCode: 73
-    )
+  /// The engine section of a spec (`EngineSection`): what `discipline trial` needs to load the
+  /// same data, split under `dataSeed`.
+  func engineSection(
+    model: ModelArchitecture, optimizer: OptimizerKind = .sgd, dataSeed: UInt64,
+    evaluationBatchSize: Int? = nil
+  ) -> [String: String] {
+    EngineSection(
+      data: source, model: model, optimizer: optimizer, dataSeed: dataSeed,
+      evaluationBatchSize: evaluationBatchSize
+    ).fields
   }
 }

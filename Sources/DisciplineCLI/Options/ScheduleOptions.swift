@@ -2,38 +2,6 @@ import ArgumentParser
 import Foundation
 import Schedules
 
-/// The policies `discipline schedule POLICY` and `discipline fit --policy POLICY` accept.
-enum PolicyName: String, CaseIterable {
-  case oneCycle = "one-cycle"
-  case cyclic
-  case step
-  case multiStep = "multi-step"
-  case exponential
-  case cosine
-  case warmRestarts = "warm-restarts"
-  case sgdr
-  case flatCos = "flat-cos"
-  case linear
-  case constant
-
-  /// What each policy reproduces, for help text.
-  var summary: String {
-    switch self {
-    case .oneCycle: return "1cycle: PyTorch OneCycleLR, fastai fit_one_cycle or Smith's own"
-    case .cyclic: return "PyTorch CyclicLR (triangular, triangular2, exp_range)"
-    case .step: return "PyTorch StepLR"
-    case .multiStep: return "PyTorch MultiStepLR"
-    case .exponential: return "PyTorch ExponentialLR"
-    case .cosine: return "PyTorch CosineAnnealingLR"
-    case .warmRestarts: return "PyTorch CosineAnnealingWarmRestarts"
-    case .sgdr: return "fastai fit_sgdr"
-    case .flatCos: return "fastai fit_flat_cos"
-    case .linear: return "PyTorch LinearLR"
-    case .constant: return "a fixed learning rate"
-    }
-  }
-}
-
 /// PyTorch's `anneal_strategy`.
 enum AnnealStrategy: String, CaseIterable {
   case cos, linear
@@ -214,146 +182,54 @@ struct PolicyParameters: ParsableArguments {
     help: "Warm-up: factor of the policy's first rate at step 0 (default 1/3, as LinearLR).")
   var warmupStartFactor: Double?
 
-  /// The options given on the command line, by flag, with the policies that use them.
-  private var given: [(flag: String, isSet: Bool, users: Set<PolicyName>)] {
-    let decays: Set<PolicyName> = [
-      .step, .multiStep, .exponential, .cosine, .warmRestarts, .constant,
-    ]
-    return [
-      ("--lr", learningRate != nil, decays.union([.flatCos, .linear])),
-      ("--max-lr", maxLearningRate != nil, [.oneCycle, .cyclic, .sgdr]),
-      ("--base-lr", baseLearningRate != nil, [.cyclic]),
-      ("--variant", variant != nil, [.oneCycle]),
-      ("--pct-start", pctStart != nil, [.oneCycle, .flatCos]),
-      ("--anneal", anneal != nil, [.oneCycle]),
-      ("--div-factor", divFactor != nil, [.oneCycle]),
-      ("--final-div-factor", finalDivFactor != nil, [.oneCycle, .flatCos]),
-      ("--three-phase", threePhase, [.oneCycle]),
-      ("--annihilation", annihilation != nil, [.oneCycle]),
-      ("--base-momentum", baseMomentum != nil, [.oneCycle, .cyclic]),
-      ("--max-momentum", maxMomentum != nil, [.oneCycle, .cyclic]),
-      ("--[no-]cycle-momentum", cycleMomentum != nil, [.oneCycle, .cyclic]),
-      ("--step-size-up", stepSizeUp != nil, [.cyclic]),
-      ("--step-size-down", stepSizeDown != nil, [.cyclic]),
-      ("--mode", mode != nil, [.cyclic]),
-      ("--gamma", gamma != nil, [.cyclic, .step, .multiStep, .exponential]),
-      ("--scale-mode", scaleMode != nil, [.cyclic]),
-      ("--step-size", stepSize != nil, [.step]),
-      ("--milestones", !milestones.isEmpty, [.multiStep]),
-      ("--t-max", tMax != nil, [.cosine]),
-      ("--eta-min", etaMin != nil, [.cosine, .warmRestarts]),
-      ("--t0", t0 != nil, [.warmRestarts]),
-      ("--t-mult", tMult != nil, [.warmRestarts]),
-      ("--cycles", cycles != nil, [.sgdr]),
-      ("--cycle-mult", cycleMult != nil, [.sgdr]),
-      ("--start-factor", startFactor != nil, [.linear]),
-      ("--end-factor", endFactor != nil, [.linear]),
-      ("--total-iters", totalIters != nil, [.linear]),
-      ("--warmup-steps", warmupSteps != nil, decays),
-      ("--warmup-start-factor", warmupStartFactor != nil, decays),
-    ]
+  /// The parameters as the Schedules module takes them.
+  func arguments() throws -> PolicyArguments {
+    var a = PolicyArguments()
+    a.learningRate = learningRate
+    a.maxLearningRate = maxLearningRate
+    a.baseLearningRate = baseLearningRate
+    a.variant = try variant.value(for: "--variant")
+    a.pctStart = pctStart
+    a.annealing = try anneal.value(for: "--anneal")?.annealing
+    a.divFactor = divFactor
+    a.finalDivFactor = finalDivFactor
+    a.threePhase = threePhase
+    a.annihilation = annihilation
+    a.baseMomentum = baseMomentum
+    a.maxMomentum = maxMomentum
+    a.cycleMomentum = cycleMomentum
+    a.stepSizeUp = stepSizeUp
+    a.stepSizeDown = stepSizeDown
+    a.mode = try mode.value(for: "--mode")
+    a.gamma = gamma
+    a.scaleMode = try scaleMode.value(for: "--scale-mode")
+    a.stepSize = stepSize
+    a.milestones = try milestones.flatMap { try $0.values(for: "--milestones") }
+    a.tMax = tMax
+    a.etaMin = etaMin
+    a.t0 = t0
+    a.tMult = tMult
+    a.cycles = cycles
+    a.cycleMult = cycleMult
+    a.startFactor = startFactor
+    a.endFactor = endFactor
+    a.totalIters = totalIters
+    a.warmupSteps = warmupSteps
+    a.warmupStartFactor = warmupStartFactor
+    return a
   }
 
   /// The schedule `policy` with these parameters makes over `totalSteps` optimizer steps.
   ///
   /// - Throws: `ValidationError` with a one-line message naming the flag at fault.
   func makeSchedule(_ policy: PolicyName, totalSteps: Int) throws -> Schedule {
-    for option in given where option.isSet && !option.users.contains(policy) {
-      let users = PolicyName.allCases.filter { option.users.contains($0) }.map(\.rawValue)
+    do { return try arguments().schedule(policy, totalSteps: totalSteps) } catch let error
+      as ScheduleError
+    {
       throw ValidationError(
-        "\(option.flag) does not apply to \(policy.rawValue) (it is for "
-          + "\(users.joined(separator: ", "))).")
-    }
-    if warmupStartFactor != nil && warmupSteps == nil {
-      throw ValidationError("--warmup-start-factor needs --warmup-steps.")
-    }
-    let warmup = warmupSteps ?? 0
-    let policyValue = try makePolicy(policy, stepsAfterWarmup: totalSteps - warmup)
-    let wrapped: Policy =
-      warmupSteps.map { steps in
-        .warmup(Warmup(steps: steps, startFactor: warmupStartFactor ?? 1.0 / 3, then: policyValue))
-      } ?? policyValue
-    do {
-      return try Schedule(wrapped, totalSteps: totalSteps)
-    } catch {
-      throw ValidationError(error.message(naming: Self.flag(for:)))
-    }
-  }
-
-  private func required<Value>(_ value: Value?, _ flag: String, _ policy: PolicyName) throws
-    -> Value
-  {
-    guard let value else { throw ValidationError("\(policy.rawValue) needs \(flag).") }
-    return value
-  }
-
-  private func makePolicy(_ policy: PolicyName, stepsAfterWarmup: Int) throws -> Policy {
-    switch policy {
-    case .oneCycle:
-      return .oneCycle(
-        OneCycle(
-          variant: try variant.value(for: "--variant") ?? .pytorch,
-          maxLearningRate: try required(maxLearningRate, "--max-lr", policy),
-          pctStart: pctStart, annealing: try anneal.value(for: "--anneal")?.annealing,
-          divFactor: divFactor,
-          finalDivFactor: finalDivFactor, threePhase: threePhase,
-          cycleMomentum: cycleMomentum ?? true, baseMomentum: baseMomentum,
-          maxMomentum: maxMomentum, annihilation: annihilation))
-    case .cyclic:
-      return .cyclic(
-        CyclicRate(
-          baseLearningRate: try required(baseLearningRate, "--base-lr", policy),
-          maxLearningRate: try required(maxLearningRate, "--max-lr", policy),
-          stepSizeUp: stepSizeUp ?? 2000, stepSizeDown: stepSizeDown,
-          mode: try mode.value(for: "--mode") ?? .triangular,
-          gamma: gamma ?? 1, scaleMode: try scaleMode.value(for: "--scale-mode"),
-          cycleMomentum: cycleMomentum ?? true,
-          baseMomentum: baseMomentum ?? 0.8, maxMomentum: maxMomentum ?? 0.9))
-    case .step:
-      return .step(
-        StepDecay(
-          learningRate: try required(learningRate, "--lr", policy),
-          stepSize: try required(stepSize, "--step-size", policy), gamma: gamma ?? 0.1))
-    case .multiStep:
-      guard !milestones.isEmpty else { throw ValidationError("multi-step needs --milestones.") }
-      return .multiStep(
-        MultiStepDecay(
-          learningRate: try required(learningRate, "--lr", policy),
-          milestones: try milestones.flatMap { try $0.values(for: "--milestones") },
-          gamma: gamma ?? 0.1))
-    case .exponential:
-      return .exponential(
-        ExponentialDecay(
-          learningRate: try required(learningRate, "--lr", policy),
-          gamma: try required(gamma, "--gamma", policy)))
-    case .cosine:
-      return .cosine(
-        CosineAnnealing(
-          learningRate: try required(learningRate, "--lr", policy),
-          tMax: tMax ?? stepsAfterWarmup, etaMin: etaMin ?? 0))
-    case .warmRestarts:
-      return .warmRestarts(
-        CosineWarmRestarts(
-          learningRate: try required(learningRate, "--lr", policy),
-          t0: try required(t0, "--t0", policy), tMult: tMult ?? 1, etaMin: etaMin ?? 0))
-    case .sgdr:
-      return .sgdr(
-        SGDR(
-          maxLearningRate: try required(maxLearningRate, "--max-lr", policy),
-          cycles: try required(cycles, "--cycles", policy), cycleMult: cycleMult ?? 2))
-    case .flatCos:
-      return .flatCosine(
-        FlatCosine(
-          learningRate: try required(learningRate, "--lr", policy), pctStart: pctStart ?? 0.75,
-          finalDivFactor: finalDivFactor ?? 1e5))
-    case .linear:
-      return .linear(
-        LinearRamp(
-          learningRate: try required(learningRate, "--lr", policy),
-          startFactor: startFactor ?? 1.0 / 3, endFactor: endFactor ?? 1,
-          totalIters: totalIters ?? 5))
-    case .constant:
-      return .constant(ConstantRate(learningRate: try required(learningRate, "--lr", policy)))
+        error.message(naming: {
+          $0 == "cycleMomentum" ? "--[no-]cycle-momentum" : Self.flag(for: $0)
+        }))
     }
   }
 
