@@ -48,7 +48,8 @@ struct TuneCommand: ParsableCommand {
            augmentations, which slow early learning by design) while
            the weight decay is at or below its prior, else the weakest
            (ties do not stack regularization). --dropout or --augment
-           fix one instead.
+           fix one instead. Dropped first where the range tests would
+           otherwise be shortened.
         6. Final one-cycle training for the rest of the budget on all
            the training data, the test set, a diagnosis of the curves.
       Each finished trial goes to DIR/journal.jsonl at once, and the
