@@ -14,7 +14,9 @@ public struct EngineTrial {
   public let directory: URL
   public let section: EngineSection
   /// The data as the trial trains on it: a final run's without a validation split.
-  public let data: DataDescription
+  public var data: DataDescription {
+    spec.final ? section.data.withoutValidation : section.data
+  }
 
   /// Reads the spec's engine section; a spec without one (for the user's program) or with a
   /// bad one throws an `EngineSetupError` naming what is wrong.
@@ -28,7 +30,6 @@ public struct EngineTrial {
     self.spec = spec
     self.directory = directory
     section = try EngineSection(fields: fields)
-    data = spec.final ? section.data.withoutValidation : section.data
   }
 
   /// Trains the spec: events to `events.jsonl` as it goes, `result.json` at the end. It stops
