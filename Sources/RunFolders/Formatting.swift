@@ -1,4 +1,6 @@
 import Foundation
+import TrialProtocol
+import Tuning
 
 /// A run folder's file that cannot be written, with the exit code that says so (73: cannot
 /// create output).
@@ -61,6 +63,22 @@ package func formatValue(_ v: Double) -> String {
 }
 
 package func formatLR(_ v: Double) -> String { String(format: "%.3g", v) }
+
+/// A tuned hyper-parameter's value as its definition says it reads.
+package func formatChoice(_ value: HyperValue, as form: TunedParameter.Form) -> String {
+  switch (form, value) {
+  case (.learningRate, .number(let v)): formatLR(v)
+  case (.number, .number(let v)): formatValue(v)
+  default: value.description
+  }
+}
+
+extension TunedHyperParameters.Entry {
+  /// The value as a report writes it: "0.95 → 0.85" for parts.
+  var text: String {
+    parts.map { formatChoice($0.choice.value, as: $0.parameter.form) }.joined(separator: " → ")
+  }
+}
 
 /// Quotes a CSV field when it needs it.
 package func csvField(_ text: String) -> String {

@@ -37,28 +37,19 @@ package struct TuneFiles {
   func url(_ name: String) -> URL { directory.appendingPathComponent(name) }
 
   /// hyperparameters.json: the `TunedHyperParameters` in the file's schema (snake_case keys,
-  /// values and reasons apart, the policy, the margins and the noise).
+  /// values and reasons apart, the policy, the margins and the noise), each hyper-parameter
+  /// under its entry's name (`TunedHyperParameters.entries`: the momentum's max and min as one
+  /// array, a hyper-parameter a step added under its own), its reason under the same name, its
+  /// margin under each part's.
   struct Parameters: Encodable {
-    struct Reasoned<T: Encodable>: Encodable {
-      var value: T
-      var reason: String
-    }
-    var max_lr: Double
-    var min_lr: Double
+    /// Each entry's value: the value, or its parts' values (the momentum's `[max, min]`).
+    var values: [String: [HyperValue]]
     var policy: Policy
-    var momentum: [Double]
-    var weight_decay: Double
-    var dropout: Double
-    var augmentation: String
-    var batch_size: Int
     var epochs: Int
     var reasons: [String: String]
     /// Each compared choice against the others and the noise.
     var margins: [String: MarginRecord]
     var noise: NoiseRecord
-    /// Hyper-parameters beyond the recipe's own (steps added to it), each under its name
-    /// beside the others; their reasons and margins in `reasons` and `margins`.
-    var others: [String: HyperValue] = [:]
 
     struct Key: CodingKey {
       var stringValue: String
@@ -69,19 +60,18 @@ package struct TuneFiles {
     }
     func encode(to encoder: Encoder) throws {
       var c = encoder.container(keyedBy: Key.self)
-      try c.encode(max_lr, forKey: Key("max_lr"))
-      try c.encode(min_lr, forKey: Key("min_lr"))
+      for (name, value) in values {
+        if value.count == 1 {
+          try c.encode(value[0], forKey: Key(name))
+        } else {
+          try c.encode(value, forKey: Key(name))
+        }
+      }
       try c.encode(policy, forKey: Key("policy"))
-      try c.encode(momentum, forKey: Key("momentum"))
-      try c.encode(weight_decay, forKey: Key("weight_decay"))
-      try c.encode(dropout, forKey: Key("dropout"))
-      try c.encode(augmentation, forKey: Key("augmentation"))
-      try c.encode(batch_size, forKey: Key("batch_size"))
       try c.encode(epochs, forKey: Key("epochs"))
       try c.encode(reasons, forKey: Key("reasons"))
       try c.encode(margins, forKey: Key("margins"))
       try c.encode(noise, forKey: Key("noise"))
-      for (name, value) in others { try c.encode(value, forKey: Key(name)) }
     }
   }
 
@@ -158,36 +148,19 @@ package struct TuneFiles {
   }
 
   var parameters: Parameters {
-    let c = outcome.chosen
-    var parameters = Parameters(
-      max_lr: c.maxLearningRate.value, min_lr: c.minLearningRate.value,
-      policy: outcome.policy,
-      momentum: [c.maxMomentum.value, c.minMomentum.value],
-      weight_decay: c.weightDecay.value,
-      dropout: c.dropout.value, augmentation: c.augmentation.value,
-      batch_size: c.batchSize.value, epochs: outcome.epochs.value,
-      reasons: [
-        "max_lr": c.maxLearningRate.reason, "min_lr": c.minLearningRate.reason,
-        "momentum": "max: \(c.maxMomentum.reason); min: \(c.minMomentum.reason)",
-        "weight_decay": c.weightDecay.reason, "dropout": c.dropout.reason,
-        "augmentation": c.augmentation.reason, "batch_size": c.batchSize.reason,
-        "epochs": outcome.epochs.reason,
-        "policy":
-          "one-cycle (PyTorch's OneCycleLR) from max/\(formatValue(c.maxLearningRate.value / c.minLearningRate.value)) with cyclical momentum, as Smith's recipe prescribes",
-      ],
-      margins: [
-        "batch_size": c.batchSize.margin, "max_momentum": c.maxMomentum.margin,
-        "min_momentum": c.minMomentum.margin,
-        "weight_decay": c.weightDecay.margin, "dropout": c.dropout.margin,
-        "augmentation": c.augmentation.margin,
-      ].compactMapValues { $0.map(MarginRecord.init) },
+    let entries = outcome.chosen.entries
+    var reasons = Dictionary(uniqueKeysWithValues: entries.map { ($0.name, $0.reason) })
+    reasons["epochs"] = outcome.epochs.reason
+    reasons["policy"] =
+      "one-cycle (PyTorch's OneCycleLR) from max/\(formatValue(outcome.maxLearningRate.value / outcome.minLearningRate.value)) with cyclical momentum, as Smith's recipe prescribes"
+    return Parameters(
+      values: Dictionary(uniqueKeysWithValues: entries.map { ($0.name, $0.values) }),
+      policy: outcome.policy, epochs: outcome.epochs.value, reasons: reasons,
+      margins: Dictionary(
+        uniqueKeysWithValues: outcome.chosen.named.compactMap { part in
+          part.choice.margin.map { (part.parameter.name, MarginRecord($0)) }
+        }),
       noise: NoiseRecord(outcome.noise, rangeTests: outcome.rangeTestNoise))
-    for other in c.others {
-      parameters.others[other.name] = other.choice.value
-      parameters.reasons[other.name] = other.choice.reason
-      parameters.margins[other.name] = other.choice.margin.map(MarginRecord.init)
-    }
-    return parameters
   }
 
   /// `tune --json`: the final run's summary as `fit --json` gives it (its keys at the top
@@ -254,7 +227,7 @@ package struct TuneFiles {
         o.trainedLength, formatDuration(o.seconds),
         formatDuration(budget),
         virtualClock.map { ", counted as work at \(formatValue($0)) samples/s" } ?? ""),
-      "  max LR \(formatLR(o.maxLearningRate.value)), min LR \(formatLR(o.minLearningRate.value)); batch \(o.batchSize.value); momentum \(o.maxMomentum.value) → \(o.minMomentum.value); weight decay \(formatValue(o.weightDecay.value)); dropout \(formatValue(o.dropout.value)); augmentation \(o.augmentation.value)\(o.others.map { "; \($0.name) \($0.choice.value)" }.joined())",
+      "  " + o.chosen.entries.map { "\($0.title) \($0.text)" }.joined(separator: "; "),
       "  diagnosis: \(o.diagnosis.verdict.rawValue) — \(o.diagnosis.explanation); \(o.diagnosis.suggestion)",
       "wrote hyperparameters.json, report.html, journal.jsonl, metrics.csv and \(modelFile) into \(directory.path)",
     ].joined(separator: "\n")

@@ -8,7 +8,7 @@ extension TuneFiles {
 
   func entries(_ phase: Phase) -> [JournalEntry] { journal.entries.filter { $0.phase == phase } }
 
-  func report() -> HTMLReport {
+  package func report() -> HTMLReport {
     let o = outcome
     var report = HTMLReport(
       title: "discipline tune — \(title)",
@@ -26,35 +26,18 @@ extension TuneFiles {
           : " The noise of a short trial: \(o.noise.description); a choice is clear only when it leads by more than that.")
         + (o.rangeTestNoise.map { " The noise of an LR range test: \($0.description)." } ?? "")
     )
-    report.addChoice(
-      name: "max learning rate", value: formatLR(o.maxLearningRate.value),
-      reason: o.maxLearningRate.reason,
-      confidence: o.rangeTestNoise?.learningRateRatio.map {
-        String(format: "one reading good to about %.1f× (one condition swept twice)", $0)
-      })
-    report.addChoice(
-      name: "min learning rate", value: formatLR(o.minLearningRate.value),
-      reason: o.minLearningRate.reason)
-    report.addChoice(
-      name: "batch size", value: "\(o.batchSize.value)", reason: o.batchSize.reason,
-      confidence: o.batchSize.margin?.summary)
-    let momentumMargins = [
-      o.maxMomentum.margin.map { "top: " + $0.summary },
-      o.minMomentum.margin.map { "bottom: " + $0.summary },
-    ].compactMap { $0 }
-    report.addChoice(
-      name: "momentum", value: "\(o.maxMomentum.value) → \(o.minMomentum.value)",
-      reason: "\(o.maxMomentum.reason); bottom: \(o.minMomentum.reason)",
-      confidence: momentumMargins.isEmpty ? nil : momentumMargins.joined(separator: "; "))
-    report.addChoice(
-      name: "weight decay", value: formatValue(o.weightDecay.value), reason: o.weightDecay.reason,
-      confidence: o.weightDecay.margin?.summary)
-    report.addChoice(
-      name: "dropout", value: formatValue(o.dropout.value), reason: o.dropout.reason,
-      confidence: o.dropout.margin?.summary)
-    report.addChoice(
-      name: "augmentation", value: o.augmentation.value, reason: o.augmentation.reason,
-      confidence: o.augmentation.margin?.summary)
+    // Each choice as its definition names and writes it; a reading of the max LR is as good as
+    // the range tests' noise (one condition swept twice).
+    for entry in o.chosen.entries {
+      let noise =
+        entry.name == TunedParameter.maxLearningRate.entry
+        ? o.rangeTestNoise?.learningRateRatio.map {
+          String(format: "one reading good to about %.1f× (one condition swept twice)", $0)
+        } : nil
+      report.addChoice(
+        name: entry.title, value: entry.text, reason: entry.reason,
+        confidence: noise ?? entry.margins(\.summary))
+    }
     report.addChoice(name: "epochs", value: "\(o.epochs.value)", reason: o.epochs.reason)
 
     // Each step's section, numbered in order; a step that journaled nothing has none.

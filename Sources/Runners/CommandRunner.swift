@@ -26,10 +26,7 @@ public final class CommandRunner: TrialRunner {
   public var onNote: ((String) -> Void)?
 
   /// The placeholders a template may use, replaced by the spec's values.
-  public static let placeholders = [
-    "spec", "dir", "kind", "key", "batch_size", "seed", "weight_decay", "dropout", "augmentation",
-    "steps", "threads",
-  ]
+  public static let placeholders = ["spec", "dir"] + TrialSpec.wordNames + ["threads"]
 
   /// Parses `command` (split as a shell would — quotes group words, a backslash escapes — but
   /// never run by one) and checks its placeholders.
@@ -109,14 +106,10 @@ public final class CommandRunner: TrialRunner {
   /// right and a placeholder's value is copied as it is: a value that holds `{seed}` (a key,
   /// a directory) stays as written, whatever order the placeholders are looked up in.
   func arguments(for spec: TrialSpec, in directory: URL) -> [String] {
-    let values: [String: String] = [
+    let values = spec.words.merging([
       "spec": directory.appendingPathComponent(TrialSpec.specFile).path, "dir": directory.path,
-      "kind": spec.kind.rawValue,
-      "key": spec.key, "batch_size": "\(spec.batchSize)", "seed": "\(spec.seed)",
-      "weight_decay": "\(spec.weightDecay)",
-      "dropout": "\(spec.dropout)", "augmentation": spec.augmentation, "steps": "\(spec.steps)",
       "threads": "\(threads)",
-    ]
+    ]) { $1 }
     return template.map { word in
       var out = ""
       var rest = Substring(word)

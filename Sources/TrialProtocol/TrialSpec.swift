@@ -115,6 +115,30 @@ public struct TrialSpec: Codable, Sendable, Equatable {
     case engine, hyperparameters
   }
 
+  /// The fields a command line may take as words (`{batch_size}`), named as in spec.json.
+  static let wordFields: [CodingKeys] = [
+    .kind, .key, .batchSize, .seed, .weightDecay, .dropout, .augmentation, .steps,
+  ]
+  /// The names of `words`.
+  public static var wordNames: [String] { wordFields.map(\.rawValue) }
+  /// The spec's fields a command line may take, as text, by their names in spec.json.
+  public var words: [String: String] {
+    Dictionary(uniqueKeysWithValues: Self.wordFields.map { ($0.rawValue, word($0)) })
+  }
+  func word(_ field: CodingKeys) -> String {
+    switch field {
+    case .kind: kind.rawValue
+    case .key: key
+    case .batchSize: "\(batchSize)"
+    case .seed: "\(seed)"
+    case .weightDecay: "\(weightDecay)"
+    case .dropout: "\(dropout)"
+    case .augmentation: augmentation
+    case .steps: "\(steps)"
+    default: ""
+    }
+  }
+
   public func encode(to encoder: Encoder) throws {
     var c = encoder.container(keyedBy: CodingKeys.self)
     try c.encode(protocolVersion, forKey: .protocolVersion)

@@ -152,64 +152,6 @@ public enum TuneEvent {
   case finalEpoch(TrainingEvent)
 }
 
-/// A choice, its one-line reason, and where it was compared with others, how it stands against
-/// them and against the noise.
-public struct Choice<Value: Codable & Sendable & Equatable>: Codable, Sendable, Equatable {
-  public var value: Value
-  public var reason: String
-  public var margin: Margin?
-  public init(_ value: Value, _ reason: String, margin: Margin? = nil) {
-    self.value = value
-    self.reason = reason
-    self.margin = margin
-  }
-}
-
-/// The hyper-parameters the recipe chose, each with its reason (and, where candidates were
-/// compared, its margin): the one record of them. The final run's plan, hyperparameters.json and
-/// the report are read from it.
-public struct TunedHyperParameters: Codable, Sendable {
-  public var maxLearningRate: Choice<Double>
-  public var minLearningRate: Choice<Double>
-  public var batchSize: Choice<Int>
-  public var maxMomentum: Choice<Double>
-  public var minMomentum: Choice<Double>
-  public var weightDecay: Choice<Double>
-  public var dropout: Choice<Double>
-  public var augmentation: Choice<String>
-  /// Hyper-parameters beyond these that steps added to the recipe chose, by name, in the
-  /// order they were chosen (`Recipe.choose(_:_:)`).
-  public var others: [NamedChoice] = []
-
-  /// The values alone: what the final run trains with, kept with its state for `--resume`.
-  public var plan: FinalRunRecord.Plan {
-    FinalRunRecord.Plan(
-      batchSize: batchSize.value, maxLearningRate: maxLearningRate.value,
-      maxMomentum: maxMomentum.value, minMomentum: minMomentum.value,
-      weightDecay: weightDecay.value,
-      regularization: Regularization(dropout: dropout.value, augmentation: augmentation.value),
-      hyperparameters: others.isEmpty ? nil : others.values)
-  }
-}
-
-/// A hyper-parameter beyond the recipe's own, chosen by a step added to it: its name (in the
-/// spec, the journal and hyperparameters.json) and its choice.
-public struct NamedChoice: Codable, Sendable, Equatable {
-  public var name: String
-  public var choice: Choice<HyperValue>
-  public init(_ name: String, _ choice: Choice<HyperValue>) {
-    self.name = name
-    self.choice = choice
-  }
-}
-
-extension [NamedChoice] {
-  /// The chosen values by name.
-  public var values: [String: HyperValue] {
-    Dictionary(map { ($0.name, $0.choice.value) }, uniquingKeysWith: { $1 })
-  }
-}
-
 /// Everything the recipe chose, and the final run. The chosen hyper-parameters read as its own
 /// properties (`outcome.batchSize`).
 @dynamicMemberLookup

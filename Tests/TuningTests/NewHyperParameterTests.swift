@@ -93,6 +93,29 @@ struct LabelSmoothingStep: RecipeStep {
     #expect(
       (parameters["reasons"] as? [String: String])?["label_smoothing"]
         == chosen.choice.reason)
+    // So does every one of the recipe's own, each under its definition's names
+    // (`TunedParameter`): its entry's value, its reason under the same name, its margin under
+    // each part's; the report's table of choices and the summary name each.
+    let entries = outcome.chosen.entries
+    #expect(
+      Set(parameters.keys).subtracting(entries.map(\.name))
+        == ["policy", "epochs", "reasons", "margins", "noise"])
+    #expect(
+      parameters["momentum"] as? [Double] == [outcome.maxMomentum.value, outcome.minMomentum.value])
+    #expect(parameters["batch_size"] as? Int == outcome.batchSize.value)
+    let reasons = parameters["reasons"] as? [String: String] ?? [:]
+    #expect(Set(reasons.keys) == Set(entries.map(\.name) + ["epochs", "policy"]))
+    #expect(
+      reasons["momentum"]
+        == "max: \(outcome.maxMomentum.reason); min: \(outcome.minMomentum.reason)")
+    let margins = parameters["margins"] as? [String: Any] ?? [:]
+    #expect(Set(margins.keys).isSubset(of: Set(outcome.chosen.named.map(\.parameter.name))))
+    #expect(margins["max_momentum"] != nil && margins["weight_decay"] != nil, "\(margins.keys)")
+    #expect(files.report().choices.map(\.name) == entries.map(\.title) + ["epochs"])
+    #expect(files.summary().contains("; label_smoothing \(chosen.choice.value)"))
+    // The phases that study them are named by the same definitions.
+    #expect(Phase.weightDecay.field == TunedParameter.weightDecay.name)
+    #expect(Phase.momentum.rawValue == TunedParameter.maxMomentum.title)
     // A resumed run reuses the phase's journaled trials and makes the same choice.
     let again = Recipe(
       backend: AnalyticBackend(), settings: s,

@@ -3,7 +3,7 @@ import Schedules
 import Sessions
 
 extension Phase {
-  public static let momentum = Phase("momentum", field: "momentum")
+  public static let momentum = Phase(studying: .maxMomentum)
 }
 
 /// What the momentum phase decided: the top of the cycle and its bottom.

@@ -17,6 +17,11 @@ public struct Phase: RawRepresentable, Codable, Hashable, Sendable, CustomString
     rawValue = name
     self.field = field
   }
+  /// The phase that studies one of the recipe's own hyper-parameters: named as the report
+  /// names it, studying the field of its entry (`momentum` for its max and min).
+  public init(studying parameter: TunedParameter) {
+    self.init(parameter.title, field: parameter.entry)
+  }
 
   public var description: String { rawValue }
   public static func == (a: Phase, b: Phase) -> Bool { a.rawValue == b.rawValue }

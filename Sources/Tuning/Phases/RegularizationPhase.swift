@@ -4,8 +4,8 @@ import Schedules
 import Sessions
 
 extension Phase {
-  public static let dropout = Phase("dropout", field: "dropout")
-  public static let augmentation = Phase("augmentation", field: "augmentation")
+  public static let dropout = Phase(studying: .dropout)
+  public static let augmentation = Phase(studying: .augmentation)
 }
 
 /// What the regularization phase decided.

@@ -4,7 +4,7 @@ import Schedules
 import Sessions
 
 extension Phase {
-  public static let weightDecay = Phase("weight decay", field: "weight_decay")
+  public static let weightDecay = Phase(studying: .weightDecay)
 }
 
 /// What the weight-decay phase decided, with the maximum learning rate set together with it.
