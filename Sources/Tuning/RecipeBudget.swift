@@ -209,20 +209,35 @@ extension Recipe {
     // (the budget left them out, or the program applies none of them), they may have all of
     // it: a 5-minute tune of a slow-starting program swept 60 steps over eight decades and
     // read its rate 14 times below what a longer sweep reads.
-    let trials = [Phase.batchSize, .momentum, .weightDecay].contains { studies($0) }
+    let studied = Self.studiesKeptFirst.filter { studies($0) }
     let seconds =
-      trials ? tuningShare * settings.rangeTestShare : settings.budget * (1 - settings.finalShare)
+      studied.isEmpty
+      ? settings.budget * (1 - settings.finalShare) : tuningShare * settings.rangeTestShare
+    // Where the studies kept leave the range tests more than `rangeTestShare` (their trials
+    // at `studiedTrialSteps`, as `fitStudiesToBudget` costed them), the range tests may take
+    // it: a study is kept only beside range tests of full length, and the first sweep's
+    // reading matters more than its trials' length. A 3-minute tune shortened neither, kept
+    // the weight-decay study on the promise of 100-step trials, swept 189 steps where the
+    // keep decision had counted 60, and then skipped the study: its trials would have had 27.
+    let besideTrials =
+      tuningShare - elapsed
+      - Double(studied.map { smallestWork(of: $0).trials }.reduce(0, +)) * smallestTrialSeconds
     let b0 = settings.startBatchSize
     func sweeps() -> [Int] {
       [b0] + (studies(.batchSize) ? settings.batchSizes : []) + laterSweeps(at: b0)
     }
     // The most steps whose sweeps fit (a sweep's cost grows with its steps).
-    func affordable(_ batches: [Int]) -> Int {
+    func affordable(_ batches: [Int], within seconds: Double = seconds) -> Int {
       var low = 0
       var high = settings.rangeTestSteps
       while low < high {
         let mid = (low + high + 1) / 2
-        if sweepSeconds(batches, firstSteps: mid) <= seconds { low = mid } else { high = mid - 1 }
+        // (A rounding's tolerance: the keep decision costed these very sweeps into `seconds`.)
+        if sweepSeconds(batches, firstSteps: mid) <= seconds * (1 + 1e-9) {
+          low = mid
+        } else {
+          high = mid - 1
+        }
       }
       return low
     }
@@ -242,6 +257,11 @@ extension Recipe {
           "no regularization study: its \(regularizationRangeTests) range tests do not fit into this budget beside range tests of \(settings.rangeTestSteps) steps"
         ))
     }
+    if steps < settings.rangeTestSteps && !studied.isEmpty {
+      // The sweeps the keep decision costed (`minimumTuningSeconds`).
+      let kept = [b0] + studied.flatMap { smallestWork(of: $0).sweeps }
+      steps = max(steps, affordable(kept, within: besideTrials))
+    }
     steps = min(settings.rangeTestSteps, max(settings.minimumRangeTestSteps, steps))
     if let done = first?.rangeTest?.conditions.first?.condition.steps { steps = done }
     if steps < settings.rangeTestSteps && first == nil {
@@ -253,30 +273,43 @@ extension Recipe {
     rangeTestSteps = steps
   }
 
-  /// The studies a budget too short for the whole recipe gives up, in this order: the batch
-  /// size first (a range test and a trial per candidate, the dearest study, and the starting
-  /// batch size is a stated default), then momentum (Smith's usual 0.95 → 0.85 is a good
-  /// default), then weight decay. What is left at the least is the first LR range test and the
-  /// final run: fastai's `lr_find` and `fit_one_cycle`, with the priors said as such.
-  public static var studiesGivenUpFirst: [Phase] { [.batchSize, .momentum, .weightDecay] }
+  /// The studies a budget too short for the whole recipe keeps, in this order, each where it
+  /// fits beside those kept before it: the batch size first (at a short budget it decides how
+  /// many updates the final run gets: on Fashion-MNIST's cnn batch 64 led 128 by 6–18% in
+  /// trials of 3 to 27 s, past noise of 2–8%, where momentum and weight decay tied inside
+  /// theirs), then momentum (Smith's usual 0.95 → 0.85 settles its ties), then weight decay
+  /// (its ties settle at the prior, and its two range tests make it dear). What is left at the
+  /// least is the first LR range test and the final run: fastai's `lr_find` and
+  /// `fit_one_cycle`, with the priors said as such.
+  public static var studiesKeptFirst: [Phase] { [.batchSize, .momentum, .weightDecay] }
 
   /// The range-test sweeps (their batch sizes) and trials of a study at its smallest.
   func smallestWork(of phase: Phase) -> (sweeps: [Int], trials: Int) {
     switch phase {
-    case .batchSize: (settings.batchSizes, settings.batchSizes.count + noiseRepeats)
-    case .momentum: ([], momentumTrials)
-    case .weightDecay: ([settings.startBatchSize, settings.startBatchSize], weightDecayTrials)
-    default: ([], 0)
+    case .batchSize:
+      // The candidates the phase would sweep and try with trials this short (one whose equal
+      // time gives fewer than `minimumTrialSteps` is neither: batch 512's sweep beside a
+      // 100-step trial at 128 was a fifth of a 3-minute tune's plan, and never ran).
+      let tried = settings.batchSizes.filter {
+        $0 == settings.startBatchSize
+          || trialSteps(seconds: smallestTrialSeconds, batchSize: $0)
+            >= settings.minimumTrialSteps
+      }
+      return tried.count < 2 ? ([], 0) : (tried, tried.count + noiseRepeats)
+    case .momentum: return ([], momentumTrials)
+    case .weightDecay:
+      return ([settings.startBatchSize, settings.startBatchSize], weightDecayTrials)
+    default: return ([], 0)
     }
   }
 
   /// The smallest budget that holds the first range test and the studies `phases` (those the
   /// program applies) at the measured throughput: the time already spent (loading the data, a
-  /// throughput probe), range tests of `minimumRangeTestSteps` (no regularization study) and
-  /// trials of `studiedTrialSteps`, as the tuning's share of the budget, and a final run at
+  /// throughput probe), range tests at full length beside studies (`minimumRangeTestSteps`
+  /// without any; no regularization study) and trials of `studiedTrialSteps`, as the tuning's share of the budget, and a final run at
   /// least as long as all that (below it, the choices would cost more than the training they
   /// are for) that keeps its own share.
-  func minimumBudget(studying phases: [Phase] = studiesGivenUpFirst) -> Double {
+  func minimumBudget(studying phases: [Phase] = studiesKeptFirst) -> Double {
     minimumTuningSeconds(studying: phases) / min(0.5, 1 - settings.finalShare)
   }
 
@@ -290,10 +323,15 @@ extension Recipe {
 
   /// Seconds of the tuning at its smallest with the studies `phases`, the time already spent
   /// included.
-  func minimumTuningSeconds(studying phases: [Phase] = studiesGivenUpFirst) -> Double {
+  /// Range tests are costed at the length they will run: `rangeTestSteps` beside a study (a
+  /// study is left out before any range test is shortened: the learning rate matters more
+  /// than the momentum or weight decay a short sweep's trials would choose), the fewest that
+  /// read a curve (`minimumRangeTestSteps`) where none is kept.
+  func minimumTuningSeconds(studying phases: [Phase] = studiesKeptFirst) -> Double {
     let work = phases.filter { notApplied($0) == nil }.map(smallestWork(of:))
     let sweeps = [settings.startBatchSize] + work.flatMap(\.sweeps)
-    return elapsed + sweepSeconds(sweeps, firstSteps: settings.minimumRangeTestSteps)
+    let steps = work.isEmpty ? settings.minimumRangeTestSteps : settings.rangeTestSteps
+    return elapsed + sweepSeconds(sweeps, firstSteps: steps)
       + Double(work.map(\.trials).reduce(0, +)) * smallestTrialSeconds
   }
 
@@ -305,21 +343,24 @@ extension Recipe {
       + costs.overhead(evaluations: 1)
   }
 
-  /// Leaves out, in the order of `studiesGivenUpFirst`, the studies a budget cannot hold: the
-  /// fewest that let the rest fit (`minimumBudget`), each with the reason its phase reports.
+  /// Keeps, in the order of `studiesKeptFirst`, each study the budget holds beside those kept
+  /// before it (`minimumBudget`), and leaves out the rest, each with the reason its phase
+  /// reports.
   /// Throws when even the first range test and a final run do not fit, naming the smallest
   /// budget that would and the one the whole recipe needs. A resumed run never throws (it has
   /// shown it fits), and its phases with journaled work run whatever this decides.
   func fitStudiesToBudget() throws {
-    let optional = Self.studiesGivenUpFirst.filter { notApplied($0) == nil }
+    let optional = Self.studiesKeptFirst.filter { notApplied($0) == nil }
     let whole = minimumBudget(studying: optional)
     guard settings.budget < whole else { return }
     func rounded(_ s: Double) -> Double { (s / 10).rounded(.up) * 10 }
-    guard
-      let dropped = (1..<optional.count + 1).first(where: {
-        minimumBudget(studying: Array(optional.dropFirst($0))) <= settings.budget
-      })
-    else {
+    // The studies kept first where the budget holds them (`studiesKeptFirst`), each the others
+    // kept so far leave room for.
+    var kept: [Phase] = []
+    for phase in Self.studiesKeptFirst where optional.contains(phase) {
+      if minimumBudget(studying: kept + [phase]) <= settings.budget { kept.append(phase) }
+    }
+    guard minimumBudget(studying: kept) <= settings.budget else {
       guard journal.entries.isEmpty else { return }
       throw RecipeError(
         description: String(
@@ -335,15 +376,15 @@ extension Recipe {
           } ?? "", rounded(minimumBudget(studying: [])), rounded(minimumBudget(studying: [])),
           rounded(whole)))
     }
-    let kept = optional.dropFirst(dropped)
-    keptStudiesSeconds = minimumTuningSeconds(studying: Array(kept))
+    let left = optional.filter { !kept.contains($0) }
+    keptStudiesSeconds = minimumTuningSeconds(studying: kept)
     let holds = (["the first LR range test"] + kept.map(\.rawValue)).joined(separator: ", ")
-    for phase in optional.prefix(dropped)
-    where !journal.entries.contains(where: { $0.phase == phase }) {
+    for phase in left where !journal.entries.contains(where: { $0.phase == phase }) {
       let work = smallestWork(of: phase)
       let cost = [
-        work.sweeps.isEmpty ? nil : "\(work.sweeps.count) range tests",
-        "\(work.trials) trials",
+        work.sweeps.isEmpty
+          ? nil : "\(work.sweeps.count) range test\(work.sweeps.count == 1 ? "" : "s")",
+        "\(work.trials) trial\(work.trials == 1 ? "" : "s")",
       ].compactMap { $0 }.joined(separator: " and ")
       leftOut[phase] = String(
         format:
@@ -356,7 +397,7 @@ extension Recipe {
           format:
             "a budget of %.0f s holds %@ and a final run: %@ not studied, the stated defaults taken (the whole recipe needs about %.0f s here, --budget %.0fs)",
           settings.budget, holds,
-          optional.prefix(dropped).map(\.rawValue).joined(separator: ", "), rounded(whole),
+          left.map(\.rawValue).joined(separator: ", "), rounded(whole),
           rounded(whole))))
   }
 

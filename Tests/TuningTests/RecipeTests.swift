@@ -514,36 +514,49 @@ final class LimitedSession: TrainingSession {
   }
 
   /// A budget between what the first range test and a final run need and what the whole
-  /// recipe needs runs with the studies it holds: the batch-size study goes first, then
-  /// momentum, then weight decay; each left-out phase takes its stated default with the reason
-  /// naming the budget, and the tune ends within its budget.
-  @Test func aBudgetTooShortForTheWholeRecipeLeavesOutTheDearestStudiesFirst() throws {
+  /// recipe needs runs with the studies it holds, kept in their order while they fit: the
+  /// batch size, then momentum, then weight decay; each left-out phase takes its stated default
+  /// with the reason naming the budget, and the tune ends within its budget.
+  @Test func aBudgetTooShortForTheWholeRecipeKeepsTheBatchSizeStudyFirst() throws {
     // The thresholds, as the recipe computes them at this throughput.
     let probe = try slowRecipe(budget: 1e6)
     try probe.fitRangeTestsToBudget()
     #expect(probe.leftOut.isEmpty)
     let whole = probe.minimumBudget()
-    let withoutBatch = probe.minimumBudget(studying: [.momentum, .weightDecay])
+    let withoutWeightDecay = probe.minimumBudget(studying: [.batchSize, .momentum])
     let lrOnly = probe.minimumBudget(studying: [])
-    #expect(lrOnly < withoutBatch && withoutBatch < whole)
+    #expect(lrOnly < withoutWeightDecay && withoutWeightDecay < whole)
 
-    let budget = (withoutBatch + whole) / 2
+    let budget = (withoutWeightDecay + whole) / 2
     let r = try slowRecipe(budget: budget)
     var notes: [String] = []
     r.onEvent = { if case .note(let text) = $0 { notes.append(text) } }
     let outcome = try r.run()
-    #expect(Set(r.leftOut.keys) == [.batchSize], "\(r.leftOut)")
-    #expect(notes.contains { $0.contains("batch size not studied: a budget of") }, "\(notes)")
-    #expect(outcome.batchSize.value == r.settings.startBatchSize)
-    #expect(outcome.batchSize.reason.contains("not the batch size study's 3 range tests"))
-    #expect(!r.journal.entries.contains { $0.phase == .batchSize })
+    #expect(Set(r.leftOut.keys) == [.weightDecay], "\(r.leftOut)")
+    #expect(notes.contains { $0.contains("weight decay not studied: a budget of") }, "\(notes)")
+    #expect(outcome.weightDecay.value == r.priorWeightDecay)
+    #expect(outcome.weightDecay.reason.contains("not the weight decay study's 2 range tests"))
+    #expect(r.journal.entries.contains { $0.phase == .batchSize && $0.trial != nil })
     #expect(r.journal.entries.contains { $0.phase == .momentum })
-    #expect(r.journal.entries.contains { $0.phase == .weightDecay })
+    #expect(!r.journal.entries.contains { $0.phase == .weightDecay })
     #expect(r.elapsed <= budget * 1.1, "used \(r.elapsed) of \(budget)")
 
-    // Between the first range test's minimum and the next: only the LR range test and the
-    // final run, every other choice a stated default.
-    let least = try slowRecipe(budget: (lrOnly + probe.minimumBudget(studying: [.weightDecay])) / 2)
+    // A study that does not fit beside those before it is left out, and a later one that
+    // does is kept: between what momentum alone and the batch-size study alone need.
+    let momentumOnly = probe.minimumBudget(studying: [.momentum])
+    let batchOnly = probe.minimumBudget(studying: [.batchSize])
+    #expect(momentumOnly < batchOnly)
+    let skipping = try slowRecipe(budget: (momentumOnly + batchOnly) / 2)
+    _ = try skipping.run()
+    #expect(skipping.leftOut[.batchSize] != nil && skipping.leftOut[.momentum] == nil)
+    #expect(skipping.journal.entries.contains { $0.phase == .momentum })
+
+    // Below what the cheapest study needs: only the LR range test and the final run, every
+    // other choice a stated default.
+    let cheapest = [.batchSize, .momentum, .weightDecay].map {
+      probe.minimumBudget(studying: [$0])
+    }.min()!
+    let least = try slowRecipe(budget: (lrOnly + cheapest) / 2)
     let o = try least.run()
     #expect(Set(least.leftOut.keys) == [.batchSize, .momentum, .weightDecay])
     #expect(least.journal.entries.map(\.phase) == [.learningRate])
@@ -559,19 +572,19 @@ final class LimitedSession: TrainingSession {
   @Test func aLeftOutStudysShareGoesToTheFinalRun() throws {
     let probe = try slowRecipe(budget: 1e6)
     try probe.fitRangeTestsToBudget()
-    let kept = probe.minimumBudget(studying: [.momentum, .weightDecay])
+    let kept = probe.minimumBudget(studying: [.batchSize, .momentum])
     let whole = probe.minimumBudget()
     let budget = kept + 0.75 * (whole - kept)
     let r = try slowRecipe(budget: budget)
     let outcome = try r.run()
-    #expect(Set(r.leftOut.keys) == [.batchSize], "\(r.leftOut)")
+    #expect(Set(r.leftOut.keys) == [.weightDecay], "\(r.leftOut)")
     let share = budget * (1 - r.settings.finalShare)
     #expect(r.tuningShare < 0.8 * share, "a share of \(r.tuningShare) s of \(share)")
     // The journal holds the tuning's work (the final run keeps its own record).
     let tuning = r.journal.entries.map(\.seconds).reduce(0, +)
     #expect(tuning <= r.tuningShare * 1.05, "tuning \(tuning) s of a \(r.tuningShare) s share")
+    #expect(r.journal.entries.contains { $0.phase == .batchSize })
     #expect(r.journal.entries.contains { $0.phase == .momentum })
-    #expect(r.journal.entries.contains { $0.phase == .weightDecay })
     for entry in r.journal.entries where entry.trial != nil && entry.phase != .learningRate {
       #expect(entry.trial!.steps >= r.settings.minimumTrialSteps)
     }
@@ -606,13 +619,17 @@ final class LimitedSession: TrainingSession {
 
   /// 8 full sweeps of 150 steps at 0.015 s (27 s with their validation) would overfill the
   /// 40% of the 36-second tuning share of a 90-second budget that range tests may take: the
-  /// regularization study's two go first, and only then are the rest shortened (a short first
-  /// sweep reads the learning rate low).
-  @Test(arguments: [[0, 0.5], [0]])
-  func shortBudgetsDropTheRegularizationStudyThenShortenTheRangeTests(dropouts: [Double]) throws {
+  /// regularization study's two go first. Without it, a 60-second budget leaves the weight-decay
+  /// study out and keeps the sweeps at full length beside the batch-size and momentum trials
+  /// (a short first sweep reads the learning rate low); only a budget that holds no study at
+  /// all shortens them.
+  @Test(arguments: [([0, 0.5], 90), ([0], 60), ([0], 6)] as [([Double], Double)])
+  func shortBudgetsDropTheRegularizationStudyThenShortenTheRangeTests(
+    dropouts: [Double], budget: Double
+  ) throws {
     let backend = AnalyticBackend()
     backend.secondsPerStep = { _ in 0.015 }
-    var s = settings(budget: dropouts.count > 1 ? 90 : 60)
+    var s = settings(budget: budget)
     s.dropouts = dropouts
     let recipe = Recipe(backend: backend, settings: s, journal: try journal())
     var notes: [String] = []
@@ -620,10 +637,16 @@ final class LimitedSession: TrainingSession {
     let outcome = try recipe.run()
     #expect(recipe.elapsed <= s.budget * 1.1, "used \(recipe.elapsed) of \(s.budget)")
     #expect(!recipe.studiesRegularization)
+    let studied = Set(recipe.journal.entries.filter { $0.trial != nil }.map(\.phase))
     if dropouts.count > 1 {
       #expect(notes.contains { $0.hasPrefix("no regularization study") }, "\(notes)")
       #expect(!recipe.journal.entries.contains { $0.phase == .dropout })
+    } else if budget == 60 {
+      #expect(studied == [.batchSize, .momentum], "\(studied)")
+      #expect(recipe.rangeTestSteps == s.rangeTestSteps)
+      #expect(!notes.contains { $0.contains("range tests shortened") }, "\(notes)")
     } else {
+      #expect(studied.isEmpty, "\(studied)")
       #expect(
         recipe.rangeTestSteps < s.rangeTestSteps
           && recipe.rangeTestSteps >= s.minimumRangeTestSteps)

@@ -34,14 +34,15 @@ struct TuneCommand: ParsableCommand {
         residual networks). A phase whose trials would be too short to
         separate anything (under 50 steps), or that would start after
         the tuning's share of the budget (40%), takes its default and
-        says so. A budget too short for the whole recipe leaves out
-        the batch-size study first, then momentum, then weight decay
-        (each takes its default and says so, with the budget the
-        whole recipe needs: its trials at twice the 50 steps), and
-        the time they would have taken goes to the final run; one
-        too short for even the first range test and a final run is
-        refused at once. A batch size whose trial would have under
-        50 steps is not tried.
+        says so. A budget too short for the whole recipe keeps the
+        batch-size study first, then momentum, then weight decay,
+        each where it fits beside those before it with range tests
+        of full length and trials of twice the 50 steps; the rest
+        take their defaults and say so, with the budget the whole
+        recipe needs, and the time they would have taken goes to the
+        final run. One too short for even the first range test and a
+        final run is refused at once. A batch size whose trial would
+        have under 50 steps is not tried.
         5. Regularization: LR range tests at each of --dropouts, then
            with each of --augmentations (images); the strongest whose
            validation loss is within 10% of the lowest (50% for

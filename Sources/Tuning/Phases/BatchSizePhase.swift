@@ -4,7 +4,7 @@ import Schedules
 import Sessions
 
 extension Phase {
-  public static let batchSize = Phase("batch size", field: "batch_size")
+  public static let batchSize = Phase(studying: .batchSize)
 }
 
 /// What the batch-size phase decided.
@@ -47,39 +47,58 @@ extension Recipe {
   ) throws -> BatchSizeDecision {
     let b0 = settings.startBatchSize
     var candidates = batchCandidates()
-    let trialSeconds = plannedTrialSeconds(
-      trials: candidates.count + noiseRepeats + trialsLeft,
-      rangeTests: candidates + laterSweeps(at: b0))
+    let original = candidates
+    func planned(_ candidates: [Int]) -> Double {
+      plannedTrialSeconds(
+        trials: candidates.count + noiseRepeats + trialsLeft,
+        rangeTests: candidates + laterSweeps(at: b0))
+    }
+    var trialSeconds = planned(candidates)
+    // A candidate whose trial of equal wall time would have fewer steps than can separate
+    // anything is neither swept nor tried: its loss would say how far a few steps get, not how
+    // well the batch size trains (batch 512 of a 20-minute tune of a PyTorch script had 11
+    // steps, after a range test of 87 s). The largest goes first (it has the fewest steps in
+    // the time), and the plan is remade without its sweep and trial, so the others get its
+    // time: planned beside a batch-512 sweep that never ran, a 3-minute tune's trials had 87
+    // steps and batch 256 was dropped too. The starting batch size stays; a resumed run keeps
+    // the candidates it journaled.
+    var dropped: [(batch: Int, steps: Int, seconds: Double)] = []
+    if mayBeSkipped, notApplied(.batchSize) == nil, leftOut[.batchSize] == nil,
+      candidates.count >= 2, !journal.entries.contains(where: { $0.phase == .batchSize })
+    {
+      while let largest = candidates.filter({ $0 != b0 }).max(),
+        case let steps = trialSteps(seconds: trialSeconds, batchSize: largest),
+        steps < settings.minimumTrialSteps
+      {
+        dropped.append((largest, steps, trialSeconds))
+        candidates.removeAll { $0 == largest }
+        trialSeconds = planned(candidates)
+      }
+    }
     let skip =
       mayBeSkipped
       ? reasonToSkip(.batchSize, steps: trialSteps(seconds: trialSeconds, batchSize: b0))
       : notApplied(.batchSize)
-    // A candidate whose trial of equal wall time would have fewer steps than can separate
-    // anything is neither swept nor tried: its loss would say how far a few steps get, not how
-    // well the batch size trains (batch 512 of a 20-minute tune of a PyTorch script had 11
-    // steps, after a range test of 87 s). The starting batch size stays; a resumed run keeps
-    // the candidates it journaled.
     var tooShort: String?
-    if mayBeSkipped, skip == nil, candidates.count >= 2,
-      !journal.entries.contains(where: { $0.phase == .batchSize })
-    {
-      let short = candidates.filter {
-        $0 != b0 && trialSteps(seconds: trialSeconds, batchSize: $0) < settings.minimumTrialSteps
-      }
-      if !short.isEmpty {
-        let steps = short.map { String(trialSteps(seconds: trialSeconds, batchSize: $0)) }
-        tooShort = String(
+    if skip == nil, !dropped.isEmpty {
+      dropped.sort { $0.batch < $1.batch }
+      let batches = dropped.map { String($0.batch) }.joined(separator: ", ")
+      tooShort =
+        dropped.count == 1
+        ? String(
           format:
-            "batch %@ not tried: %@ trials of %.0f s would have %@ steps, fewer than the %d that can separate anything",
-          short.map(String.init).joined(separator: ", "), short.count == 1 ? "its" : "their",
-          trialSeconds, steps.joined(separator: ", "), settings.minimumTrialSteps)
-        onEvent?(.note(tooShort!))
-        candidates.removeAll(where: short.contains)
-      }
+            "batch %@ not tried: its trials of %.0f s would have %d steps, fewer than the %d that can separate anything",
+          batches, dropped[0].seconds, dropped[0].steps, settings.minimumTrialSteps)
+        : String(
+          format:
+            "batch %@ not tried: their trials (of %@ s) would have %@ steps, fewer than the %d that can separate anything",
+          batches, dropped.map { String(format: "%.0f", $0.seconds) }.joined(separator: ", "),
+          dropped.map { String($0.steps) }.joined(separator: ", "), settings.minimumTrialSteps)
+      onEvent?(.note(tooShort!))
     }
     // Where only the starting batch size is left, there is nothing to compare.
     if let why = skip ?? (candidates.count < 2 ? tooShort.map { "not studied: \($0)" } : nil),
-      candidates.count >= 2 || tooShort != nil
+      original.count >= 2 || notApplied(.batchSize) != nil
     {
       onEvent?(.note("batch size \(why); the starting batch size \(b0) is taken"))
       let later = plannedTrialSeconds(trials: trialsLeft, rangeTests: laterSweeps(at: b0))
@@ -135,6 +154,20 @@ extension Recipe {
             + adjusted.map {
               "\($0): \(Self.formatLR(raw[$0]!)) → \(Self.formatLR(lrForBatch[$0]!))"
             }.joined(separator: ", ")))
+    }
+    // A study left out whose one candidate is not the starting batch size (a training split too
+    // small for it to give 20 batches an epoch) takes that candidate at its range test's
+    // reading: there is nothing to compare, and no trial to run (a 60-second tune of 901
+    // samples ran two 23-step trials of it, a second of the final run's share each).
+    if let why = skip, candidates.count == 1, let b = candidates.first, let lr = lrForBatch[b] {
+      let reason =
+        "\(why); \(b), the only candidate (the starting batch size \(b0) gives fewer than 20 batches an epoch), is taken at its range test's reading"
+      onEvent?(.note("batch size \(reason)"))
+      let later = plannedTrialSeconds(trials: trialsLeft, rangeTests: laterSweeps(at: b))
+      return BatchSizeDecision(
+        batchSize: Choice(b, reason), learningRate: lr,
+        stepsPerTrial: trialSteps(seconds: later, batchSize: b), readings: raw,
+        monotoneReadings: lrForBatch, rangeTestNoise: rangeTestNoise)
     }
     for b in candidates where lrForBatch[b] != nil { tried.append(b) }
     // Equal wall time needs every candidate's throughput measured alike: a range test's rate
