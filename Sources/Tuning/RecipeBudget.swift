@@ -213,31 +213,17 @@ extension Recipe {
     let seconds =
       studied.isEmpty
       ? settings.budget * (1 - settings.finalShare) : tuningShare * settings.rangeTestShare
-    // Where the studies kept leave the range tests more than `rangeTestShare` (their trials
-    // at `studiedTrialSteps`, as `fitStudiesToBudget` costed them), the range tests may take
-    // it: a study is kept only beside range tests of full length, and the first sweep's
-    // reading matters more than its trials' length. A 3-minute tune shortened neither, kept
-    // the weight-decay study on the promise of 100-step trials, swept 189 steps where the
-    // keep decision had counted 60, and then skipped the study: its trials would have had 27.
-    let besideTrials =
-      tuningShare - elapsed
-      - Double(studied.map { smallestWork(of: $0).trials }.reduce(0, +)) * smallestTrialSeconds
     let b0 = settings.startBatchSize
     func sweeps() -> [Int] {
       [b0] + (studies(.batchSize) ? settings.batchSizes : []) + laterSweeps(at: b0)
     }
     // The most steps whose sweeps fit (a sweep's cost grows with its steps).
-    func affordable(_ batches: [Int], within seconds: Double = seconds) -> Int {
+    func affordable(_ batches: [Int]) -> Int {
       var low = 0
       var high = settings.rangeTestSteps
       while low < high {
         let mid = (low + high + 1) / 2
-        // (A rounding's tolerance: the keep decision costed these very sweeps into `seconds`.)
-        if sweepSeconds(batches, firstSteps: mid) <= seconds * (1 + 1e-9) {
-          low = mid
-        } else {
-          high = mid - 1
-        }
+        if sweepSeconds(batches, firstSteps: mid) <= seconds { low = mid } else { high = mid - 1 }
       }
       return low
     }
@@ -257,11 +243,13 @@ extension Recipe {
           "no regularization study: its \(regularizationRangeTests) range tests do not fit into this budget beside range tests of \(settings.rangeTestSteps) steps"
         ))
     }
-    if steps < settings.rangeTestSteps && !studied.isEmpty {
-      // The sweeps the keep decision costed (`minimumTuningSeconds`).
-      let kept = [b0] + studied.flatMap { smallestWork(of: $0).sweeps }
-      steps = max(steps, affordable(kept, within: besideTrials))
-    }
+    // Beside a study the range tests keep their full length, even past `rangeTestShare`: a
+    // study is kept only where the budget holds them at that length beside its trials of
+    // `studiedTrialSteps` (`fitStudiesToBudget`), and the first sweep's reading matters more
+    // than the trials' length. A 3-minute tune whose keep decision costed them at 60 steps
+    // swept 189, kept the weight-decay study on the promise of 100-step trials, then skipped
+    // it: its trials would have had 27. Only where no study is kept are they shortened.
+    if !studied.isEmpty { steps = settings.rangeTestSteps }
     steps = min(settings.rangeTestSteps, max(settings.minimumRangeTestSteps, steps))
     if let done = first?.rangeTest?.conditions.first?.condition.steps { steps = done }
     if steps < settings.rangeTestSteps && first == nil {
