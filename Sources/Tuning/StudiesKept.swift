@@ -7,8 +7,8 @@ import Foundation
 extension Recipe {
   /// The studies a budget too short for the whole recipe keeps, in this order, each where it
   /// fits beside those kept before it: the batch size first (at a short budget it decides how
-  /// many updates the final run gets: on Fashion-MNIST's cnn batch 64 led 128 by 6–18% in
-  /// trials of 3 to 27 s, past noise of 2–8%, where momentum and weight decay tied inside
+  /// many updates the final run gets: on Fashion-MNIST's cnn batch 64 led 128 by 6–26% in
+  /// trials of 3 to 29 s, past noise of 3–13%, where momentum and weight decay tied inside
   /// theirs), then momentum (Smith's usual 0.95 → 0.85 settles its ties), then weight decay
   /// (its ties settle at the prior, and its two range tests make it dear). What is left at the
   /// least is the first LR range test and the final run: fastai's `lr_find` and
