@@ -98,7 +98,7 @@ extension Recipe {
     }
     // Where only the starting batch size is left, there is nothing to compare.
     if let why = skip ?? (candidates.count < 2 ? tooShort.map { "not studied: \($0)" } : nil),
-      original.count >= 2 || notApplied(.batchSize) != nil
+      original.count >= 2 || original == [b0] || notApplied(.batchSize) != nil
     {
       onEvent?(.note("batch size \(why); the starting batch size \(b0) is taken"))
       let later = plannedTrialSeconds(trials: trialsLeft, rangeTests: laterSweeps(at: b0))
@@ -161,7 +161,7 @@ extension Recipe {
     // samples ran two 23-step trials of it, a second of the final run's share each).
     if let why = skip, candidates.count == 1, let b = candidates.first, let lr = lrForBatch[b] {
       let reason =
-        "\(why); \(b), the only candidate (the starting batch size \(b0) gives fewer than 20 batches an epoch), is taken at its range test's reading"
+        "\(why); \(b), the only candidate (the starting batch size is \(b0)), is taken at its range test's reading"
       onEvent?(.note("batch size \(reason)"))
       let later = plannedTrialSeconds(trials: trialsLeft, rangeTests: laterSweeps(at: b))
       return BatchSizeDecision(
