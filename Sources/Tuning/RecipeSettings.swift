@@ -169,15 +169,21 @@ public struct TuneOutcome: Codable, Sendable {
   /// The range tests' noise (one condition swept twice), where measured.
   public var rangeTestNoise: RangeTestNoise?
 
-  /// How long the final run trained, as a report says it: "67 epochs", or "10 steps (0.09 of
-  /// an epoch)" for a run shorter than an epoch (a program's final run cut short).
+  /// How long the final run trained, as a report says it: "67 epochs"; "7.52 epochs" for a
+  /// run that ended between two (a program's final run re-planned shorter: it once read "8
+  /// epochs" for 7.52); "10 steps (0.09 of an epoch)" for one shorter than an epoch.
   public var trainedLength: String {
-    let steps = history.steps.count
+    Self.trainedLength(
+      steps: history.steps.count, stepsPerEpoch: stepsPerEpoch, epochs: epochs.value)
+  }
+
+  /// `trainedLength` of a run of `steps` (`epochs` where no step was recorded).
+  static func trainedLength(steps: Int, stepsPerEpoch: Int, epochs planned: Int) -> String {
+    guard steps > 0 else { return "\(planned) epochs" }
     let epochs = Double(steps) / Double(max(1, stepsPerEpoch))
-    if steps > 0 && epochs < 1 {
-      return String(format: "%d steps (%.2f of an epoch)", steps, epochs)
-    }
-    return "\(self.epochs.value) epochs"
+    if epochs < 1 { return String(format: "%d steps (%.2f of an epoch)", steps, epochs) }
+    if abs(epochs - epochs.rounded()) < 0.005 { return "\(Int(epochs.rounded())) epochs" }
+    return String(format: "%.2f epochs", epochs)
   }
 
   public subscript<T>(dynamicMember choice: KeyPath<TunedHyperParameters, T>) -> T {

@@ -114,6 +114,16 @@ import Testing
       stepsPerEpoch: 100, plannedSteps: 400)
     #expect(good.verdict == .onTarget)
   }
+
+  @Test func aFinalRunSaysHowLongItTrained() {
+    // A program's final run re-planned shorter: 7,046 steps of 938 an epoch read "8 epochs".
+    #expect(TuneOutcome.trainedLength(steps: 7046, stepsPerEpoch: 938, epochs: 8) == "7.51 epochs")
+    #expect(TuneOutcome.trainedLength(steps: 9380, stepsPerEpoch: 938, epochs: 10) == "10 epochs")
+    #expect(
+      TuneOutcome.trainedLength(steps: 10, stepsPerEpoch: 105, epochs: 1)
+        == "10 steps (0.10 of an epoch)")
+    #expect(TuneOutcome.trainedLength(steps: 0, stepsPerEpoch: 100, epochs: 3) == "3 epochs")
+  }
 }
 
 /// A program's costs outside training are measured and planned with; a phase whose trials would
