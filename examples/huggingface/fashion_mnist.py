@@ -20,7 +20,7 @@ import torch, torch.nn.functional as F
 import transformers
 from transformers import Trainer, TrainingArguments
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "pytorch"))
-from fashion_mnist import cnn, idx  # the plain-PyTorch example's reader and model
+from fashion_mnist import cnn, idx, set_threads  # the plain-PyTorch example's reader, model and thread bound
 import discipline.huggingface  # discipline
 
 
@@ -87,7 +87,7 @@ def accuracy(prediction):
 def main():
     a = parse()
     callback = discipline.huggingface.Trial(honours=("dropout",), args=a)  # discipline
-    torch.set_num_threads(a.threads)
+    set_threads(a.threads)
     transformers.set_seed(a.seed)
     train, val, test = data(a)
     model = Classifier(a.dropout)

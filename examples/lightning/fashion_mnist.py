@@ -18,7 +18,7 @@ import argparse, math, os, sys
 import torch, torch.nn.functional as F
 import lightning.pytorch as L
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "pytorch"))
-from fashion_mnist import cnn, idx  # the plain-PyTorch example's reader and model
+from fashion_mnist import cnn, idx, set_threads  # the plain-PyTorch example's reader, model and thread bound
 import discipline.lightning  # discipline
 
 
@@ -102,7 +102,7 @@ class Classifier(L.LightningModule):
 
 def main():
     a = parse()
-    torch.set_num_threads(a.threads)
+    set_threads(a.threads)
     trainer = L.Trainer(max_epochs=a.epochs, accelerator="cpu", devices=1, logger=False, enable_checkpointing=False,
                         enable_progress_bar=False, enable_model_summary=False,
                         callbacks=[discipline.lightning.Trial(honours=("dropout",), args=a)])  # discipline

@@ -16,7 +16,7 @@ validation_batches replace the options of the same names, the schedule's learnin
 momentum override the one-cycle's before every step, validation follows the spec's
 validate_at, and the run ends early when discipline creates the stop file.
 """
-import argparse, gzip, json, math, os, time
+import argparse, ctypes, gzip, json, math, os, time
 from collections import OrderedDict
 import torch, torch.nn as nn, torch.nn.functional as F
 import discipline  # discipline
@@ -39,6 +39,24 @@ def parse():
     p.add_argument("--save-model", help="where to save the trained state_dict")
     p.add_argument("--limit", type=int, help="use only the first N training and N test images (quick runs)")
     return p.parse_args()
+
+
+def set_threads(n):
+    """torch.set_num_threads(n), and the same bound on OpenBLAS's own thread pool, which it
+    leaves alone: Debian's torch runs linear layers in OpenBLAS, whose pool keeps a thread per
+    core, so `--threads 1` ran two busy threads (and two such runs side by side, four on two
+    cores)."""
+    torch.set_num_threads(n)
+    try:
+        with open("/proc/self/maps") as maps:
+            libraries = sorted({line.split()[-1] for line in maps if "libopenblas" in line})
+    except OSError:  # not Linux: nothing to find this way
+        libraries = []
+    for library in libraries:
+        try:
+            ctypes.CDLL(library).openblas_set_num_threads(n)
+        except (OSError, AttributeError):
+            pass
 
 
 def idx(data_dir, name):
@@ -94,7 +112,7 @@ def evaluate(model, x, y, batch_size, max_batches=None):
 def main():
     a = parse()
     trial = discipline.Trial(honours=("dropout",), args=a)  # discipline
-    torch.set_num_threads(a.threads)
+    set_threads(a.threads)
     torch.manual_seed(a.seed)
     x, y = idx(a.data_dir, "train-images-idx3-ubyte"), idx(a.data_dir, "train-labels-idx1-ubyte").long()
     x_test, y_test = idx(a.data_dir, "t10k-images-idx3-ubyte"), idx(a.data_dir, "t10k-labels-idx1-ubyte").long()

@@ -19,7 +19,7 @@ import argparse, math, time
 import torch, torch.nn as nn, torch.nn.functional as F, torch.optim as optim
 from torch.optim.lr_scheduler import StepLR
 from torch.utils.data import DataLoader, TensorDataset
-from fashion_mnist import idx  # the IDX reader of the example beside this one
+from fashion_mnist import idx, set_threads  # the IDX reader and thread bound of the example beside this one
 import discipline  # discipline
 
 
@@ -99,7 +99,7 @@ def main():
     parser.add_argument("--limit", type=int, help="use only the first N training and N test images (quick runs)")
     args = parser.parse_args()
     trial = discipline.Trial(args=args)  # discipline
-    torch.set_num_threads(args.threads)
+    set_threads(args.threads)
     torch.manual_seed(args.seed)
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
 

@@ -47,6 +47,9 @@ def main(argv=None):
     p.add_argument("--channels", type=int, default=1)
     p.add_argument("--size", type=int, default=28)
     a = p.parse_args(argv)
+    # OpenBLAS (Debian's torch runs linear layers in it) keeps its own pool of a thread per core,
+    # which torch.set_num_threads leaves alone: bound it before torch loads it.
+    os.environ.setdefault("OPENBLAS_NUM_THREADS", str(a.threads))
     import torch
     torch.set_num_threads(a.threads)
     for name in a.models:
