@@ -200,5 +200,28 @@ class EpochLoopExampleTest(unittest.TestCase):
         self.assertNotIn("mnist_cnn.pt", os.listdir(self.dir))
 
 
+@unittest.skipIf(torch is None, "PyTorch is not importable")
+class ThreadsTest(unittest.TestCase):
+    def test_threads_bound_openblas_too(self):
+        # --threads 1 of mnist_epochs.py ran at 193% CPU: OpenBLAS's own pool, which
+        # torch.set_num_threads leaves alone, kept a second thread busy.
+        script = (
+            "import ctypes, sys, torch\n"
+            f"sys.path.insert(0, {os.path.dirname(EXAMPLE)!r})\n"
+            "from fashion_mnist import set_threads\n"
+            "torch.randn(64, 256) @ torch.randn(256, 128)\n"
+            "set_threads(1)\n"
+            "libs = sorted({l.split()[-1] for l in open('/proc/self/maps') if 'libopenblas' in l})\n"
+            "print(torch.get_num_threads(), [ctypes.CDLL(l).openblas_get_num_threads() for l in libs])\n")
+        env = dict(os.environ, PYTHONPATH=os.path.join(support.REPO, "python"))
+        env.pop("OPENBLAS_NUM_THREADS", None)
+        out = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True,
+                             timeout=120)
+        self.assertEqual(out.returncode, 0, out.stderr)
+        torch_threads, blas_threads = out.stdout.strip().split(" ", 1)
+        self.assertEqual(torch_threads, "1")
+        self.assertTrue(all(n == "1" for n in blas_threads.strip("[]").split(", ") if n), out.stdout)
+
+
 if __name__ == "__main__":
     unittest.main()
