@@ -38,7 +38,9 @@ extension TuneFiles {
         name: entry.title, value: entry.text, reason: entry.reason,
         confidence: noise ?? entry.margins(\.summary))
     }
-    report.addChoice(name: "epochs", value: "\(o.epochs.value)", reason: o.epochs.reason)
+    // What the run trained ("10.62 epochs" for a run re-planned to end between two), where the
+    // rounded count would read as more than it was.
+    report.addChoice(name: "epochs", value: o.trainedLength, reason: o.epochs.reason)
 
     // Each step's section, numbered in order; a step that journaled nothing has none.
     var number = 0

@@ -199,6 +199,16 @@ import Testing
     let batch = try #require(h["batch_size"] as? Int)
     let epochs = max(1, Int((Double(steps) / Double(samples / batch)).rounded()))
     #expect(h["epochs"] as? Int == epochs, "\(steps) steps of \(samples / batch) per epoch")
+    // The report's row says what the run trained, not the count rounded ("8" for 7.52).
+    let trained = Double(steps) / Double(samples / batch)
+    let length =
+      abs(trained - trained.rounded()) < 0.005
+      ? "\(Int(trained.rounded())) epochs" : String(format: "%.2f epochs", trained)
+    let report = try String(contentsOfFile: dir + "/report.html", encoding: .utf8)
+    #expect(
+      report.contains("<td>epochs</td><td class=\"value\">\(length)</td>"),
+      "\(length): \(report.components(separatedBy: "<td>epochs</td>").dropFirst().first?.prefix(80) ?? "no row")"
+    )
   }
 
   /// A program that takes a second to start and another per validation pass (a real script
