@@ -271,4 +271,13 @@ extension Recipe {
   var weightDecays: [Double] { settings.weightDecayCandidates(for: program).grid }
   /// The weight decay before the weight-decay phase chooses, for the program's optimizer.
   var priorWeightDecay: Double { settings.weightDecayPrior(for: program) }
+  /// Where the weight-decay phase settles values its trials cannot tell apart: the largest at
+  /// or below the prior for the program's optimizer (AdamW's 1e-2, not Smith's L2 5e-4, which
+  /// would settle an AdamW tie at 0), so ties lean to less regularization (dropout and
+  /// augmentation, studied next, add theirs; the prior is for networks regularized by weight
+  /// decay alone).
+  var weightDecayDefault: TieDefault {
+    TieDefault(
+      priorWeightDecay, source: "the prior weight decay", scale: .logarithmic, lean: .atOrBelow)
+  }
 }

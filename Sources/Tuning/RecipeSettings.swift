@@ -128,14 +128,6 @@ public struct RecipeSettings: Codable, Sendable, Equatable {
   public var momentumDefault: TieDefault {
     TieDefault(defaultMomentum, source: "Smith's usual top of the cycle", scale: .linear)
   }
-  /// Where the weight-decay phase settles values its trials cannot tell apart: the largest at
-  /// or below the prior, so ties lean to less regularization (dropout and augmentation, studied
-  /// next, add theirs; the prior is Smith's for networks regularized by weight decay alone).
-  public var weightDecayDefault: TieDefault {
-    TieDefault(
-      priorWeightDecay, source: "the prior weight decay", scale: .logarithmic, lean: .atOrBelow)
-  }
-
   public init(budget: Double) { self.budget = budget }
 }
 

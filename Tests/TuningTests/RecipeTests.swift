@@ -362,6 +362,14 @@ final class LimitedSession: TrainingSession {
     #expect(momenta == Set(RecipeSettings.adaptiveMomenta), "\(momenta)")
     #expect(outcome.weightDecay.reason.contains("decoupled weight decay (your program's AdamW)"))
     #expect(outcome.maxMomentum.reason.contains("β₁"))
+    // Trials it cannot tell apart settle at AdamW's prior (1e-2), not at the largest at or
+    // below Smith's L2 prior (5e-4), which on this grid is no weight decay at all.
+    let tie = Margin.settle(
+      losses: [1, 1.001, 1.002, 1.001], values: RecipeSettings.decoupledWeightDecays, band: 0.05,
+      by: recipe.weightDecayDefault, format: { "\($0)" })
+    #expect(
+      tie.map { RecipeSettings.decoupledWeightDecays[$0.index] } == 1e-2,
+      "\(String(describing: tie))")
     // An SGD program keeps Smith's grids.
     let sgd = AnalyticBackend()
     sgd.programFacts = ProgramFacts(honours: [], trainSamples: nil, optimizer: "SGD")

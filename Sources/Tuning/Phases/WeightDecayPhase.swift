@@ -77,7 +77,7 @@ extension Recipe {
     // largest on a difference the noise cannot see.
     let (band, measured) = noiseBand(fallback: settings.weightDecayTolerance)
     let settled = Margin.settle(
-      losses: losses, values: wdTrials.map(\.0), band: band, by: settings.weightDecayDefault,
+      losses: losses, values: wdTrials.map(\.0), band: band, by: weightDecayDefault,
       format: Self.format)
     let best = settled.map { wdTrials[$0.index] } ?? lowest
     let second = best.0 != lowest.0 ? lowest : (ranked.count > 1 ? ranked[1] : nil)
