@@ -52,9 +52,6 @@ extension Recipe {
       : "your program does not apply \(field) (its start event lists it in \"ignores\")"
   }
 
-  /// Repeats per trial phase that measure the noise.
-  var noiseRepeats: Int { settings.measuresNoise ? 1 : 0 }
-
   /// Steps of each trial when what is left of the tuning share is split among `trials` more,
   /// at the throughput measured so far: the weight-decay phase re-plans, so a machine running
   /// slower than the batch-size phase measured does not push the final run short.

@@ -63,8 +63,11 @@ extension Recipe {
     let work = phases.filter { notApplied($0) == nil }.map(smallestWork(of:))
     let sweeps = [settings.startBatchSize] + work.flatMap(\.sweeps)
     let steps = work.isEmpty ? settings.minimumRangeTestSteps : settings.rangeTestSteps
+    // The first study's noise measurement repeats two trials (`firstNoiseExtra`).
+    let trials = work.map(\.trials).reduce(0, +)
+    let extra = trials > 0 && settings.measuresNoise ? 1 : 0
     return elapsed + sweepSeconds(sweeps, firstSteps: steps)
-      + Double(work.map(\.trials).reduce(0, +)) * smallestTrialSeconds
+      + Double(trials + extra) * smallestTrialSeconds
   }
 
   /// Seconds of a study's trial at its smallest: `studiedTrialSteps` at the starting batch

@@ -110,7 +110,7 @@ import Testing
     #expect(b.stderr.contains("2 trials at a time on this machine"))
     #expect(try outcome(inProcess) == outcome(parallel))
     let (x, y) = (try journalLosses(inProcess), try journalLosses(parallel))
-    #expect(x.count == 6 && x == y)  // three trials, a refinement, a repeat (noise), a range test
+    #expect(x.count == 7 && x == y)  // three trials, a refinement, two repeats (noise), a range test
     // The engine ran as `discipline trial` processes, each in its folder.
     #expect(
       FileManager.default.fileExists(atPath: parallel + "/trials/weight-decay-0.001/result.json"))
@@ -133,7 +133,7 @@ import Testing
       #expect(journal.contains("\"nodes\":[") && journal.contains("\"machines\":["))
       let logs = try FileManager.default.contentsOfDirectory(atPath: slurm + "/trials/slurm").filter
       { $0.hasSuffix(".log") }
-      #expect(logs.count == 7)  // three trials, a refinement, a repeat (noise), two range tests
+      #expect(logs.count == 8)  // three trials, a refinement, two repeats (noise), two range tests
     }
   }
 

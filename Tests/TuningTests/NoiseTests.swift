@@ -178,14 +178,26 @@ import Testing
       same.seed = original.trial!.seed
       #expect(same == original.trial!)
     }
-    #expect(outcome.noise.pairs.count == 3 && outcome.noise.relative != nil)
+    // The first phase's two lowest trials are repeated, the later phases' lowest.
+    #expect(outcome.noise.pairs.count == 4 && outcome.noise.relative != nil)
+    let batchTrials = recipe.journal.entries.filter {
+      $0.phase == .batchSize && $0.trial != nil && $0.repeatOf == nil
+    }
+    let lowestTwo = batchTrials.sorted {
+      $0.result!.finalValidationLoss < $1.result!.finalValidationLoss
+    }.prefix(2).map(\.key)
+    #expect(
+      Set(repeats.filter { $0.phase == .batchSize }.compactMap(\.repeatOf)) == Set(lowestTwo),
+      "\(repeats.map(\.key))")
     // Each phase decides by the noise measured so far; weight decay, the last, by all of it.
     for margin in [
       outcome.batchSize.margin, outcome.maxMomentum.margin, outcome.weightDecay.margin,
     ] {
       #expect(margin?.measured == true && (margin?.band ?? 0) > 0)
     }
-    #expect(outcome.batchSize.margin?.band == NoiseEstimate(pairs: [outcome.noise.pairs[0]]).band)
+    #expect(
+      outcome.batchSize.margin?.band
+        == NoiseEstimate(pairs: Array(outcome.noise.pairs.prefix(2))).band)
     #expect(outcome.weightDecay.margin?.band == outcome.noise.band)
     #expect(outcome.weightDecay.reason.contains(outcome.weightDecay.margin!.verdict))
     // The starting batch size swept twice (the first range test and the batch-size phase's)

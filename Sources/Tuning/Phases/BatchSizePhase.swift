@@ -50,7 +50,7 @@ extension Recipe {
     let original = candidates
     func planned(_ candidates: [Int]) -> Double {
       plannedTrialSeconds(
-        trials: candidates.count + noiseRepeats + trialsLeft,
+        trials: candidates.count + noiseRepeats + firstNoiseExtra + trialsLeft,
         rangeTests: candidates + laterSweeps(at: b0))
     }
     var trialSeconds = planned(candidates)
@@ -101,7 +101,8 @@ extension Recipe {
       original.count >= 2 || original == [b0] || notApplied(.batchSize) != nil
     {
       onEvent?(.note("batch size \(why); the starting batch size \(b0) is taken"))
-      let later = plannedTrialSeconds(trials: trialsLeft, rangeTests: laterSweeps(at: b0))
+      let later = plannedTrialSeconds(
+        trials: trialsLeft + firstNoiseExtra, rangeTests: laterSweeps(at: b0))
       return BatchSizeDecision(
         batchSize: Choice(
           b0, "\(why); the stated default, the starting batch size of the first range test"),
@@ -163,7 +164,8 @@ extension Recipe {
       let reason =
         "\(why); \(b), the only candidate (the starting batch size is \(b0)), is taken at its range test's reading"
       onEvent?(.note("batch size \(reason)"))
-      let later = plannedTrialSeconds(trials: trialsLeft, rangeTests: laterSweeps(at: b))
+      let later = plannedTrialSeconds(
+        trials: trialsLeft + firstNoiseExtra, rangeTests: laterSweeps(at: b))
       return BatchSizeDecision(
         batchSize: Choice(b, reason), learningRate: lr,
         stepsPerTrial: trialSteps(seconds: later, batchSize: b), readings: raw,
@@ -207,7 +209,8 @@ extension Recipe {
     if let tooShort { choice.reason += "; \(tooShort)" }
     let batch = choice.value
     // The momentum and weight-decay trials share what is left of the tuning time.
-    let later = plannedTrialSeconds(trials: trialsLeft, rangeTests: laterSweeps(at: batch))
+    let later = plannedTrialSeconds(
+      trials: trialsLeft + firstNoiseExtra, rangeTests: laterSweeps(at: batch))
     return BatchSizeDecision(
       batchSize: choice, learningRate: lrForBatch[batch]!,
       stepsPerTrial: trialSteps(seconds: later, batchSize: batch),

@@ -22,7 +22,7 @@ public struct WeightDecayStep: RecipeStep {
     let momentum = try findings.required(\.momentum, by: title, from: "momentum")
     let b = batch.batchSize.value
     let planned = recipe.replannedSteps(
-      b, trials: recipe.weightDecays.count + 1 + recipe.noiseRepeats)
+      b, trials: recipe.weightDecays.count + 1 + recipe.noiseRepeats + recipe.firstNoiseExtra)
     let steps = recipe.trialSteps(phase: .weightDecay, batchSize: b, planned: planned)
     if let why = recipe.reasonToSkip(.weightDecay, steps: steps) {
       let prior = recipe.priorWeightDecay
