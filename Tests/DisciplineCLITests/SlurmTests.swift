@@ -110,7 +110,8 @@ import Testing
     #expect(b.stderr.contains("2 trials at a time on this machine"))
     #expect(try outcome(inProcess) == outcome(parallel))
     let (x, y) = (try journalLosses(inProcess), try journalLosses(parallel))
-    #expect(x.count == 7 && x == y)  // three trials, a refinement, two repeats (noise), a range test
+    // Three trials, a refinement, two repeats (noise), a range test.
+    #expect(x.count == 7 && x == y)
     // The engine ran as `discipline trial` processes, each in its folder.
     #expect(
       FileManager.default.fileExists(atPath: parallel + "/trials/weight-decay-0.001/result.json"))
@@ -206,7 +207,8 @@ import Testing
           runs[String(line.split(separator: ":")[0]), default: 0] += 1
         }
       }
-      #expect(runs.count == 7 && runs.values.allSatisfy { $0 == 1 }, "\(runs)")
+      // Three trials, a refinement, two repeats (noise), two range-test conditions: eight specs.
+      #expect(runs.count == 8 && runs.values.allSatisfy { $0 == 1 }, "\(runs)")
       // And the result is that of a run never killed.
       let whole = CLI.temporaryDirectory()
       let w = try CLI.run(Self.study(steps: 4000, ["--parallel", "2", "--out", whole]))
