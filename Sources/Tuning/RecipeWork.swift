@@ -239,17 +239,19 @@ extension Recipe {
   /// Repeats per trial phase that measure the noise: one, the phase's lowest trial again
   /// under another seed.
   var noiseRepeats: Int { settings.measuresNoise ? 1 : 0 }
-  /// The extra repeat of the first measurement, while the noise is not yet measured: its
-  /// two lowest trials are both run again. A band from one pair is |Z| times the true band
-  /// (Z standard normal: a quarter of the time under a third of it): a tune once called
-  /// batch 64 clear of 128 on a band of 0.1%, which the next phases' pairs widened to 4.7%.
-  /// From two pairs it is under a third of the truth one time in ten.
-  var firstNoiseExtra: Int { settings.measuresNoise && noise.pairs.isEmpty ? 1 : 0 }
+  /// The extra repeat of a measurement while the noise has fewer than two finite pairs: the
+  /// phase's two lowest trials are both run again (a phase with one candidate gives one pair,
+  /// and the next phase repeats two). A band from one pair is |Z| times the true band (Z
+  /// standard normal: a quarter of the time under a third of it): a tune once called batch
+  /// 64 clear of 128 on a band of 0.1%, which the next phases' pairs widened to 4.7%. From two
+  /// pairs it is under a third of the truth one time in ten.
+  var firstNoiseExtra: Int {
+    settings.measuresNoise && noise.pairs.compactMap(\.relativeDifference).count < 2 ? 1 : 0
+  }
 
   /// Runs the phase's lowest trial again under another seed (with `alongside`, side by side
-  /// where there are slots) and adds the pair to the noise estimate; the first measurement of
-  /// a tune runs its two lowest trials again (`firstNoiseExtra`). Returns `alongside`'s
-  /// entries.
+  /// where there are slots) and adds the pair to the noise estimate; until the noise has two
+  /// pairs, its two lowest trials (`firstNoiseExtra`). Returns `alongside`'s entries.
   func measureNoise(_ phaseTrials: [JournalEntry], alongside: [TrialWork] = []) throws
     -> [JournalEntry]
   {

@@ -215,6 +215,30 @@ import Testing
     }
   }
 
+  /// A batch-size phase with one candidate repeats its one trial: one pair, so the momentum
+  /// phase, the next to measure, repeats its two lowest (the first choice weighed against a
+  /// band from one pair is the coin toss the extra repeat is for).
+  @Test func aBandFromOnePairIsWidenedByTheNextPhasesTwoRepeats() throws {
+    let url = FileManager.default.temporaryDirectory.appendingPathComponent(
+      "journal-\(UUID().uuidString).jsonl")
+    var s = RecipeSettings(budget: 600)
+    s.startBatchSize = 32
+    s.batchSizes = [32]
+    s.weightDecays = [1e-2, 1e-3, 0]
+    s.rangeTestSteps = 150
+    s.validationBatches = nil
+    let recipe = Recipe(
+      backend: AnalyticBackend(), settings: s,
+      journal: try Journal(url: url, settings: ["test": "1"], resume: false))
+    let outcome = try recipe.run()
+    let repeats = Dictionary(
+      grouping: recipe.journal.entries.filter { $0.repeatOf != nil }, by: \.phase
+    ).mapValues(\.count)
+    #expect(repeats[.batchSize] == 1, "\(repeats)")
+    #expect(repeats[.momentum] == 2 && repeats[.weightDecay] == 1, "\(repeats)")
+    #expect(outcome.noise.pairs.count == 4)
+  }
+
   @Test func learningRateReadingsAreMadeMonotoneInTheBatchSize() {
     typealias R = Recipe<AnalyticBackend>
     // Ordered readings stand.
